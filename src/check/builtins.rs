@@ -1,0 +1,301 @@
+//! Every builtin the language knows, with its signature. This table is the single source of
+//! truth: the checker binds arguments against it, the executor's compiler matches on the same
+//! names, `trainc builtins` prints it, and the editor grammars are tested against it.
+
+/// What a builtin is, which decides where it may appear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Layer,
+    Loss,
+    Optimizer,
+    Schedule,
+    Augment,
+    Source,
+    Metric,
+}
+
+impl Kind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Layer => "layer",
+            Kind::Loss => "loss",
+            Kind::Optimizer => "optimizer",
+            Kind::Schedule => "schedule",
+            Kind::Augment => "augmentation",
+            Kind::Source => "dataset source",
+            Kind::Metric => "metric",
+        }
+    }
+
+    pub const ALL: [Kind; 7] =
+        [Kind::Layer, Kind::Loss, Kind::Optimizer, Kind::Schedule, Kind::Augment, Kind::Source, Kind::Metric];
+}
+
+/// The type an argument must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    Tensor,
+    /// A list of tensors (`concat([a, b])`).
+    Tensors,
+    Int,
+    /// An integer or a float.
+    Float,
+    Bool,
+    Str,
+    /// A list of numbers.
+    Floats,
+    /// One of these bare words.
+    Word(&'static [&'static str]),
+    /// A number or one of these words (`padding = same`, `normalize(imagenet)`).
+    IntOrWord(&'static [&'static str]),
+    /// The name of a model output (`focal(heat)`).
+    Output,
+}
+
+impl Ty {
+    pub fn describe(self) -> String {
+        match self {
+            Ty::Tensor => "a tensor".into(),
+            Ty::Tensors => "a list of tensors".into(),
+            Ty::Int => "an integer".into(),
+            Ty::Float => "a number".into(),
+            Ty::Bool => "`true` or `false`".into(),
+            Ty::Str => "a string".into(),
+            Ty::Floats => "a list of numbers".into(),
+            Ty::Word(words) => one_of(words),
+            Ty::IntOrWord(words) => format!("an integer or {}", one_of(words)),
+            Ty::Output => "the name of a model output".into(),
+        }
+    }
+}
+
+fn one_of(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("one of {} or {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// The allowed range of a numeric argument.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    Any,
+    /// > 0
+    Positive,
+    /// ≥ 0
+    NonNeg,
+    /// ≥ n
+    AtLeast(f64),
+    /// [lo, hi]
+    Closed(f64, f64),
+    /// [lo, hi)
+    HalfOpen(f64, f64),
+    /// (lo, hi)
+    Open(f64, f64),
+}
+
+impl Bound {
+    pub fn contains(self, x: f64) -> bool {
+        match self {
+            Bound::Any => true,
+            Bound::Positive => x > 0.0,
+            Bound::NonNeg => x >= 0.0,
+            Bound::AtLeast(n) => x >= n,
+            Bound::Closed(lo, hi) => (lo..=hi).contains(&x),
+            Bound::HalfOpen(lo, hi) => x >= lo && x < hi,
+            Bound::Open(lo, hi) => x > lo && x < hi,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Bound::Any => "any value".into(),
+            Bound::Positive => "greater than 0".into(),
+            Bound::NonNeg => "0 or more".into(),
+            Bound::AtLeast(n) => format!("{n} or more"),
+            Bound::Closed(lo, hi) => format!("in [{lo}, {hi}]"),
+            Bound::HalfOpen(lo, hi) => format!("in [{lo}, {hi})"),
+            Bound::Open(lo, hi) => format!("in ({lo}, {hi})"),
+        }
+    }
+}
+
+/// One parameter of a builtin.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: Ty,
+    /// `None`: required. `Some(text)`: optional, with this default shown in docs ("" = unset).
+    pub default: Option<&'static str>,
+    pub bound: Bound,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Builtin {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub params: &'static [Param],
+    pub summary: &'static str,
+}
+
+impl Builtin {
+    pub fn param(&self, name: &str) -> Option<&'static Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// `conv2d(x, out, k, stride = 1, …)` for help lines.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| match p.default {
+                None => p.name.to_string(),
+                Some("") => format!("{}?", p.name),
+                Some(d) => format!("{} = {d}", p.name),
+            })
+            .collect();
+        format!("{}({})", self.name, params.join(", "))
+    }
+}
+
+const fn req(name: &'static str, ty: Ty, bound: Bound) -> Param {
+    Param { name, ty, default: None, bound }
+}
+
+const fn opt(name: &'static str, ty: Ty, default: &'static str, bound: Bound) -> Param {
+    Param { name, ty, default: Some(default), bound }
+}
+
+use Bound::*;
+use Kind::*;
+use Ty::*;
+
+const X: Param = req("x", Tensor, Any);
+const P: Param = opt("p", Float, "0.5", Closed(0.0, 1.0));
+pub const INTERP: &[&str] = &["nearest", "bilinear"];
+pub const MODES: &[&str] = &["min", "max"];
+pub const NORM_PRESETS: &[&str] = &["imagenet"];
+pub const PADDING_WORDS: &[&str] = &["same"];
+
+macro_rules! builtin {
+    ($name:literal, $kind:expr, $summary:literal, [$($p:expr),* $(,)?]) => {
+        Builtin { name: $name, kind: $kind, params: &[$($p),*], summary: $summary }
+    };
+}
+
+pub static BUILTINS: &[Builtin] = &[
+    // ── layers ─────────────────────────────────────────────────────────────────────────────
+    builtin!("conv2d", Layer, "2-D convolution", [X, req("out", Int, AtLeast(1.0)), opt("k", Int, "3", AtLeast(1.0)),
+        opt("stride", Int, "1", AtLeast(1.0)), opt("padding", IntOrWord(PADDING_WORDS), "0", NonNeg),
+        opt("dilation", Int, "1", AtLeast(1.0)), opt("groups", Int, "1", AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
+    builtin!("conv_transpose2d", Layer, "2-D transposed convolution", [X, req("out", Int, AtLeast(1.0)),
+        opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "1", AtLeast(1.0)), opt("padding", Int, "0", NonNeg),
+        opt("output_padding", Int, "0", NonNeg), opt("dilation", Int, "1", AtLeast(1.0)),
+        opt("groups", Int, "1", AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
+    builtin!("linear", Layer, "fully connected layer on the last axis", [X, req("out", Int, AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
+    builtin!("batch_norm", Layer, "batch normalisation over channels", [X, opt("momentum", Float, "0.1", Open(0.0, 1.0)), opt("eps", Float, "1e-5", Positive)]),
+    builtin!("group_norm", Layer, "group normalisation", [X, opt("groups", Int, "32", AtLeast(1.0)), opt("eps", Float, "1e-5", Positive)]),
+    builtin!("layer_norm", Layer, "layer normalisation over the last axis", [X, opt("eps", Float, "1e-5", Positive)]),
+    builtin!("dropout", Layer, "dropout (training only)", [X, P]),
+    builtin!("relu", Layer, "max(x, 0)", [X]),
+    builtin!("gelu", Layer, "Gaussian error linear unit", [X]),
+    builtin!("silu", Layer, "x · sigmoid(x)", [X]),
+    builtin!("sigmoid", Layer, "logistic function", [X]),
+    builtin!("tanh", Layer, "hyperbolic tangent", [X]),
+    builtin!("leaky_relu", Layer, "leaky ReLU", [X, opt("slope", Float, "0.01", NonNeg)]),
+    builtin!("softmax", Layer, "softmax along an axis", [X, opt("dim", Int, "1", Any)]),
+    builtin!("maxpool", Layer, "2-D max pooling", [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
+    builtin!("avgpool", Layer, "2-D average pooling", [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
+    builtin!("adaptive_avgpool", Layer, "2-D average pooling to a fixed size", [X, opt("size", Int, "1", AtLeast(1.0))]),
+    builtin!("flatten", Layer, "[B, …] → [B, product]", [X]),
+    builtin!("add", Layer, "element-wise sum of two tensors of the same shape", [req("a", Tensor, Any), req("b", Tensor, Any)]),
+    builtin!("concat", Layer, "concatenation along an axis", [req("xs", Tensors, Any), opt("dim", Int, "1", Any)]),
+    builtin!("upsample", Layer, "spatial upsampling", [X, opt("scale", Int, "2", AtLeast(1.0)), opt("mode", Word(INTERP), "nearest", Any)]),
+    builtin!("identity", Layer, "passes its input through", [X]),
+    // ── losses ─────────────────────────────────────────────────────────────────────────────
+    builtin!("cross_entropy", Loss, "softmax cross-entropy on class logits (or per-pixel on mask logits)", [opt("on", Output, "", Any),
+        opt("label_smoothing", Float, "0.0", HalfOpen(0.0, 1.0)), opt("weights", Floats, "", Any)]),
+    builtin!("bce", Loss, "binary cross-entropy on logits against one-hot targets", [opt("on", Output, "", Any)]),
+    builtin!("mse", Loss, "mean squared error against one-hot targets", [opt("on", Output, "", Any)]),
+    builtin!("l1", Loss, "mean absolute error against one-hot targets", [opt("on", Output, "", Any)]),
+    builtin!("smooth_l1", Loss, "Huber loss against one-hot targets", [opt("on", Output, "", Any), opt("beta", Float, "1.0", Positive)]),
+    builtin!("focal", Loss, "focal loss on class logits", [opt("on", Output, "", Any), opt("alpha", Float, "0.25", Closed(0.0, 1.0)), opt("gamma", Float, "2.0", NonNeg)]),
+    builtin!("dice", Loss, "soft Dice loss on mask logits", [opt("on", Output, "", Any), opt("smooth", Float, "1.0", NonNeg)]),
+    builtin!("centernet_loss", Loss, "CenterNet heatmap focal + size and offset L1", [opt("heat_weight", Float, "1.0", NonNeg),
+        opt("size_weight", Float, "0.1", NonNeg), opt("offset_weight", Float, "1.0", NonNeg)]),
+    // ── optimizers ─────────────────────────────────────────────────────────────────────────
+    builtin!("sgd", Optimizer, "stochastic gradient descent", [req("lr", Float, Positive), opt("momentum", Float, "0.0", HalfOpen(0.0, 1.0)),
+        opt("nesterov", Bool, "false", Any), opt("weight_decay", Float, "0.0", NonNeg)]),
+    builtin!("adam", Optimizer, "Adam", [opt("lr", Float, "1e-3", Positive), opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+        opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)), opt("eps", Float, "1e-8", Positive), opt("weight_decay", Float, "0.0", NonNeg)]),
+    builtin!("adamw", Optimizer, "Adam with decoupled weight decay", [opt("lr", Float, "1e-3", Positive), opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+        opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)), opt("eps", Float, "1e-8", Positive), opt("weight_decay", Float, "0.01", NonNeg)]),
+    // ── schedules ──────────────────────────────────────────────────────────────────────────
+    builtin!("constant", Schedule, "the optimizer's learning rate throughout", [opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
+    builtin!("warmup", Schedule, "linear ramp from `from` × lr to lr", [opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0)),
+        opt("from", Float, "0.0", Closed(0.0, 1.0))]),
+    builtin!("cosine", Schedule, "cosine decay from lr to `to`", [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
+    builtin!("linear", Schedule, "linear decay from lr to `to`", [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
+    builtin!("step", Schedule, "multiply lr by `gamma` every `every` epochs", [req("every", Int, AtLeast(1.0)), opt("gamma", Float, "0.1", Open(0.0, 1.0))]),
+    builtin!("one_cycle", Schedule, "one-cycle: warm up to max_lr, then anneal", [req("max_lr", Float, Positive), opt("pct", Float, "0.3", Open(0.0, 1.0)),
+        opt("div", Float, "25.0", Positive), opt("final_div", Float, "1e4", Positive)]),
+    // ── augmentations ──────────────────────────────────────────────────────────────────────
+    builtin!("normalize", Augment, "(x - mean) / std per channel", [opt("preset", Word(NORM_PRESETS), "", Any), opt("mean", Floats, "", Any), opt("std", Floats, "", Any)]),
+    builtin!("resize", Augment, "resize to height × width", [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]),
+    builtin!("random_crop", Augment, "random crop after zero padding", [req("size", Int, AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
+    builtin!("center_crop", Augment, "central crop", [req("size", Int, AtLeast(1.0))]),
+    builtin!("hflip", Augment, "horizontal flip with probability p", [P]),
+    builtin!("vflip", Augment, "vertical flip with probability p", [P]),
+    builtin!("rotate", Augment, "rotation by a random angle in ±degrees", [req("degrees", Float, Closed(0.0, 180.0)), P]),
+    builtin!("color_jitter", Augment, "random brightness, contrast and saturation", [opt("brightness", Float, "0.0", Closed(0.0, 1.0)),
+        opt("contrast", Float, "0.0", Closed(0.0, 1.0)), opt("saturation", Float, "0.0", Closed(0.0, 1.0)), P]),
+    builtin!("random_erasing", Augment, "erase a random rectangle", [P, opt("scale", Float, "0.2", Open(0.0, 1.0))]),
+    // ── dataset sources ────────────────────────────────────────────────────────────────────
+    builtin!("idx", Source, "MNIST-style IDX files (optionally gzip) in a folder", [req("root", Str, Any)]),
+    builtin!("image_folder", Source, "one sub-folder of images per class", [req("root", Str, Any)]),
+    builtin!("csv", Source, "a CSV index of `path,label` rows", [req("path", Str, Any), opt("images", Str, "", Any)]),
+    builtin!("jsonl", Source, "a JSON-lines index of {\"path\", \"label\"} objects", [req("path", Str, Any), opt("images", Str, "", Any)]),
+    builtin!("coco", Source, "COCO detection JSON with boxes", [req("annotations", Str, Any), req("images", Str, Any)]),
+    builtin!("mask_folder", Source, "images with same-named PNG masks of class ids", [req("images", Str, Any), req("masks", Str, Any)]),
+    // ── metrics ────────────────────────────────────────────────────────────────────────────
+    builtin!("accuracy", Metric, "top-1 accuracy", []),
+    builtin!("top_k", Metric, "top-k accuracy", [opt("k", Int, "5", AtLeast(1.0))]),
+    builtin!("precision", Metric, "macro precision", []),
+    builtin!("recall", Metric, "macro recall", []),
+    builtin!("f1", Metric, "macro F1", []),
+    builtin!("confusion_matrix", Metric, "confusion matrix, written to the run directory", []),
+    builtin!("map50", Metric, "mean average precision at IoU 0.5", []),
+    builtin!("map", Metric, "mean average precision over IoU 0.5:0.95", []),
+    builtin!("miou", Metric, "mean intersection over union of masks", []),
+    builtin!("pixel_accuracy", Metric, "fraction of pixels classified right", []),
+];
+
+/// Looks up a builtin of one kind (`linear` is both a layer and a schedule).
+pub fn lookup(name: &str, kind: Kind) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name && b.kind == kind)
+}
+
+/// Names of all builtins of a kind, for did-you-mean and the editors.
+pub fn names(kind: Kind) -> impl Iterator<Item = &'static str> {
+    BUILTINS.iter().filter(move |b| b.kind == kind).map(|b| b.name)
+}
+
+/// Words of the language that are not names: item keywords and type names.
+pub const KEYWORDS: &[&str] = &["use", "dataset", "augment", "model", "block", "train", "profile", "return", "then"];
+pub const CONSTANTS: &[&str] = &["true", "false"];
+pub const TYPES: &[&str] = &["int", "float", "bool", "str", "Image", "Logits", "Mask", "Heatmap", "Tensor"];
+/// Keys of the `train` block and its nested records.
+pub const TRAIN_KEYS: &[&str] = &[
+    "model", "data", "loss", "optimizer", "schedule", "epochs", "metrics", "checkpoint", "early_stop", "ema",
+    "clip_grad", "accumulate", "seed", "limit_batches", "log_every", "name",
+];
+pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
+pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];
+pub const EARLY_STOP_KEYS: &[&str] = &["monitor", "mode", "patience", "min_delta"];
+pub const EMA_KEYS: &[&str] = &["decay"];
+pub const DATASET_KEYS: &[&str] = &["train", "val", "test", "classes", "channels"];
+pub const AUGMENT_TARGETS: &[&str] = &["image", "boxes", "masks"];
+/// Symbols with a meaning in every model: batch size and the dataset's class count.
+pub const SYMBOLS: &[&str] = &["B", "classes"];

@@ -1,0 +1,425 @@
+//! Everything the checker reports. One variant per problem, each with a stable code; codes are
+//! grouped by what they are about (`name`, `arg`, `shape`, `graph`, `data`, `augment`, `train`,
+//! `loss`, `metric`, `schedule`), never by where in the checker they are found.
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum CheckError {
+    // ── names ──────────────────────────────────────────────────────────────────────────────
+    #[error("unknown {what} `{name}`")]
+    #[diagnostic(code(trainc::name::unknown), help("{help}"))]
+    UnknownName {
+        what: String,
+        name: String,
+        help: String,
+        #[label("not defined")]
+        at: SourceSpan,
+    },
+
+    #[error("`{name}` is {found}, but {expected} is needed here")]
+    #[diagnostic(code(trainc::name::wrong_kind), help("{help}"))]
+    WrongKind {
+        name: String,
+        found: String,
+        expected: String,
+        help: String,
+        #[label("{found}")]
+        at: SourceSpan,
+    },
+
+    // ── arguments ──────────────────────────────────────────────────────────────────────────
+    #[error("`{callee}` has no argument `{name}`")]
+    #[diagnostic(code(trainc::arg::unknown), help("{help}"))]
+    UnknownArg {
+        callee: String,
+        name: String,
+        help: String,
+        #[label("unknown argument")]
+        at: SourceSpan,
+    },
+
+    #[error("`{callee}` is missing its argument `{name}`")]
+    #[diagnostic(code(trainc::arg::missing), help("the signature is `{signature}`"))]
+    MissingArg {
+        callee: String,
+        name: String,
+        signature: String,
+        #[label("`{name}` is required")]
+        at: SourceSpan,
+    },
+
+    #[error("`{callee}` is given `{name}` twice")]
+    #[diagnostic(code(trainc::arg::duplicate), help("remove one of them"))]
+    DuplicateArg {
+        callee: String,
+        name: String,
+        #[label("given again here")]
+        at: SourceSpan,
+    },
+
+    #[error("`{callee}` takes at most {max} positional arguments")]
+    #[diagnostic(code(trainc::arg::too_many), help("the signature is `{signature}`; name the others"))]
+    TooManyArgs {
+        callee: String,
+        max: usize,
+        signature: String,
+        #[label("one too many")]
+        at: SourceSpan,
+    },
+
+    #[error("`{name}` of `{callee}` must be {expected}, found {found}")]
+    #[diagnostic(code(trainc::arg::wrong_type), help("{help}"))]
+    ArgType {
+        callee: String,
+        name: String,
+        expected: String,
+        found: String,
+        help: String,
+        #[label("{found}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{name}` of `{callee}` must be {bound}, found {value}")]
+    #[diagnostic(code(trainc::arg::range), help("{help}"))]
+    ArgRange {
+        callee: String,
+        name: String,
+        bound: String,
+        value: String,
+        help: String,
+        #[label("out of range")]
+        at: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::arg::conflict), help("{help}"))]
+    ArgConflict {
+        message: String,
+        help: String,
+        #[label("here")]
+        at: SourceSpan,
+    },
+
+    // ── shapes ─────────────────────────────────────────────────────────────────────────────
+    #[error("shape mismatch in `{node}`: dimension {dim} is {found}, expected {expected}")]
+    #[diagnostic(code(trainc::shape::mismatch), help("{help}"))]
+    ShapeMismatch {
+        node: String,
+        dim: usize,
+        expected: String,
+        found: String,
+        help: String,
+        #[label("{found} ≠ {expected}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{node}` needs a {expected}-D input, found {found}-D {shape}")]
+    #[diagnostic(code(trainc::shape::rank), help("{help}"))]
+    ShapeRank {
+        node: String,
+        expected: String,
+        found: usize,
+        shape: String,
+        help: String,
+        #[label("input is {shape}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{node}` shrinks dimension {dim} to {size}: the input {input} is too small")]
+    #[diagnostic(code(trainc::shape::too_small), help("use a smaller kernel or stride, add padding, or feed larger inputs"))]
+    ShapeTooSmall {
+        node: String,
+        dim: usize,
+        size: i64,
+        input: String,
+        #[label("output dimension {dim} would be {size}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{node}`: {what} ({value}) is not divisible by groups ({groups})")]
+    #[diagnostic(code(trainc::shape::groups), help("make the channel counts multiples of `groups`"))]
+    ShapeGroups {
+        node: String,
+        what: String,
+        value: String,
+        groups: i64,
+        #[label("{value} channels in {groups} groups")]
+        at: SourceSpan,
+    },
+
+    #[error("output `{output}` is {found}, but the signature says {expected}")]
+    #[diagnostic(code(trainc::shape::output), help("{help}"))]
+    OutputShape {
+        output: String,
+        found: String,
+        expected: String,
+        help: String,
+        #[label("this is {found}")]
+        at: SourceSpan,
+        #[label("declared here")]
+        declared: SourceSpan,
+    },
+
+    // ── graphs ─────────────────────────────────────────────────────────────────────────────
+    #[error("{kind} `{name}` never returns")]
+    #[diagnostic(code(trainc::graph::no_return), help("end the body with `return <tensor>`"))]
+    NoReturn {
+        kind: String,
+        name: String,
+        #[label("no `return` in this body")]
+        at: SourceSpan,
+    },
+
+    #[error("statement after `return`")]
+    #[diagnostic(code(trainc::graph::after_return), help("`return` ends the body; move it last"))]
+    AfterReturn {
+        #[label("never evaluated")]
+        at: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::graph::outputs), help("{help}"))]
+    Outputs {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("`{name}` is never used")]
+    #[diagnostic(code(trainc::graph::unused), severity(Warning), help("remove it, or name it `_{name}` to keep it"))]
+    Unused {
+        name: String,
+        #[label("computed but never used")]
+        at: SourceSpan,
+    },
+
+    #[error("block `{name}` is recursive: {chain}")]
+    #[diagnostic(code(trainc::graph::recursive), help("a graph must be finite; unroll the repetition into separate calls"))]
+    Recursive {
+        name: String,
+        chain: String,
+        #[label("calls itself through {chain}")]
+        at: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::graph::not_a_dim), help("dimensions are integers, symbols (`B`, `H`, `classes`) and `+ - * /` of them"))]
+    NotADim {
+        message: String,
+        #[label("not a dimension")]
+        at: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::graph::value), help("{help}"))]
+    BadValue {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    // ── keys of records ────────────────────────────────────────────────────────────────────
+    #[error("unknown key `{key}` in {place}")]
+    #[diagnostic(code(trainc::key::unknown), help("{help}"))]
+    UnknownKey {
+        key: String,
+        place: String,
+        help: String,
+        #[label("unknown key")]
+        at: SourceSpan,
+    },
+
+    #[error("`{key}` is set twice in {place}")]
+    #[diagnostic(code(trainc::key::duplicate), help("remove one of them"))]
+    DuplicateKey {
+        key: String,
+        place: String,
+        #[label("set again here")]
+        at: SourceSpan,
+    },
+
+    #[error("{place} needs `{key}`")]
+    #[diagnostic(code(trainc::key::missing), help("{help}"))]
+    MissingKey {
+        key: String,
+        place: String,
+        help: String,
+        #[label("`{key}` is missing")]
+        at: SourceSpan,
+    },
+
+    // ── data ───────────────────────────────────────────────────────────────────────────────
+    #[error("dataset `{dataset}`: `{path}` does not exist")]
+    #[diagnostic(code(trainc::data::missing), help("fix the path, or run with `--skip-data` to check without the data"))]
+    DataMissing {
+        dataset: String,
+        path: String,
+        #[label("not found")]
+        at: SourceSpan,
+    },
+
+    #[error("dataset `{dataset}`: {message}")]
+    #[diagnostic(code(trainc::data::format), help("{help}"))]
+    DataFormat {
+        dataset: String,
+        message: String,
+        help: String,
+        #[label("read from here")]
+        at: SourceSpan,
+    },
+
+    #[error("dataset `{dataset}`: the class list has {listed} names but {found}")]
+    #[diagnostic(code(trainc::data::classes), help("{help}"))]
+    DataClasses {
+        dataset: String,
+        listed: usize,
+        found: String,
+        help: String,
+        #[label("{listed} classes")]
+        at: SourceSpan,
+    },
+
+    #[error("dataset `{dataset}`: {message}")]
+    #[diagnostic(code(trainc::data::split), help("{help}"))]
+    DataSplit {
+        dataset: String,
+        message: String,
+        help: String,
+        #[label("here")]
+        at: SourceSpan,
+    },
+
+    // ── model ↔ data ───────────────────────────────────────────────────────────────────────
+    #[error("model `{model}` takes {expected} input channels, but dataset `{dataset}` has {found}")]
+    #[diagnostic(code(trainc::data::channels), help("{help}"))]
+    InputChannels {
+        model: String,
+        dataset: String,
+        expected: String,
+        found: usize,
+        help: String,
+        #[label("{expected} channels")]
+        at: SourceSpan,
+    },
+
+    #[error("model `{model}` takes {expected} images, but the data arrives as {found}")]
+    #[diagnostic(code(trainc::data::size), help("{help}"))]
+    InputSize {
+        model: String,
+        expected: String,
+        found: String,
+        help: String,
+        #[label("expects {expected}")]
+        at: SourceSpan,
+    },
+
+    #[error("model `{model}` predicts {found} classes, but dataset `{dataset}` has {expected}")]
+    #[diagnostic(code(trainc::train::classes), help("use `classes` instead of a number so the model follows the dataset"))]
+    ClassCount {
+        model: String,
+        dataset: String,
+        found: String,
+        expected: usize,
+        #[label("{found} outputs")]
+        at: SourceSpan,
+    },
+
+    // ── augment ────────────────────────────────────────────────────────────────────────────
+    #[error("{message}")]
+    #[diagnostic(code(trainc::augment::targets), help("{help}"))]
+    AugmentTargets {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("`normalize` has {found} values for `{name}`, but the images have {channels} channels")]
+    #[diagnostic(code(trainc::augment::channels), help("give one mean and one std per channel"))]
+    AugmentChannels {
+        name: String,
+        found: usize,
+        channels: usize,
+        #[label("{found} values")]
+        at: SourceSpan,
+    },
+
+    // ── losses, metrics, monitors ──────────────────────────────────────────────────────────
+    #[error("{message}")]
+    #[diagnostic(code(trainc::loss::mismatch), help("{help}"))]
+    LossMismatch {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("metric `{metric}` needs {needs}, but dataset `{dataset}` is for {task}")]
+    #[diagnostic(code(trainc::metric::task), help("{help}"))]
+    MetricTask {
+        metric: String,
+        needs: String,
+        dataset: String,
+        task: String,
+        help: String,
+        #[label("not a {task} metric")]
+        at: SourceSpan,
+    },
+
+    #[error("cannot monitor `{monitor}`: {reason}")]
+    #[diagnostic(code(trainc::train::monitor), help("{help}"))]
+    Monitor {
+        monitor: String,
+        reason: String,
+        help: String,
+        #[label("{reason}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{monitor}` is monitored with mode `{mode}`, which looks inverted")]
+    #[diagnostic(code(trainc::train::mode), severity(Warning), help("losses improve by going down (`min`), accuracy-like metrics by going up (`max`)"))]
+    MonitorMode {
+        monitor: String,
+        mode: String,
+        #[label("`{mode}` here")]
+        at: SourceSpan,
+    },
+
+    #[error("output `{output}` of model `{model}` is not used by the loss")]
+    #[diagnostic(code(trainc::train::unused_output), severity(Warning), help("add a loss term for it, or remove the output"))]
+    UnusedOutput {
+        output: String,
+        model: String,
+        #[label("never trained")]
+        at: SourceSpan,
+    },
+
+    // ── schedules ──────────────────────────────────────────────────────────────────────────
+    #[error("{message}")]
+    #[diagnostic(code(trainc::schedule::segment), help("{help}"))]
+    ScheduleSegment {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::schedule::length), severity(Warning), help("{help}"))]
+    ScheduleLength {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+}

@@ -1,0 +1,158 @@
+//! Stage 3: [`Program`] → [`Checked`] + diagnostics. Everything is checked in one pass and every
+//! problem is collected: blocks on their own, datasets (and, unless `skip_data`, their headers),
+//! augment pipelines, every model, and the `train` block against all of them.
+
+mod args;
+pub mod builtins;
+mod data;
+pub mod dim;
+mod error;
+mod graph;
+mod train;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+pub use error::CheckError;
+
+use crate::diag::Diagnostic;
+use crate::host::Host;
+use crate::ir::{Checked, DeclRef, Program};
+use crate::syntax::ast::{Expr, ExprKind, GraphKind, Item, Stmt};
+use crate::syntax::span::FileId;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Do not read dataset headers or folders.
+    pub skip_data: bool,
+}
+
+/// Errors with the file their span points into (an override's value lives in `<command line>`,
+/// not in the file whose `train` block it changes).
+pub type Errors = Vec<(FileId, CheckError)>;
+
+/// Where stages collect diagnostics.
+#[derive(Default)]
+pub struct Sink {
+    pub diags: Vec<Diagnostic>,
+}
+
+impl Sink {
+    pub fn push(&mut self, file: FileId, error: CheckError) {
+        self.diags.push(Diagnostic::new(file, error));
+    }
+
+    pub fn extend(&mut self, errors: Errors) {
+        for (file, e) in errors {
+            self.push(file, e);
+        }
+    }
+}
+
+pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, Vec<Diagnostic>) {
+    let mut sink = Sink::default();
+    recursion(program, &mut sink);
+
+    let base_dir = |decl: DeclRef| -> PathBuf { program.module(decl.module).dir.clone() };
+    let mut datasets = BTreeMap::new();
+    let mut pipelines = BTreeMap::new();
+    let mut models = Vec::new();
+    for (decl, item) in program.decls() {
+        match item {
+            Item::Graph(g) if g.kind == GraphKind::Block => graph::GraphChecker::new(program, &mut sink).check_block(decl, g),
+            Item::Graph(g) => models.push((decl, g)),
+            Item::Augment(_) => {
+                pipelines.insert(decl, data::check_augment(program, &mut sink, decl, 0));
+            }
+            _ => {}
+        }
+    }
+    let mut data_check = data::DataCheck { program, host, sink: &mut sink, skip_data: options.skip_data, base_dir: &base_dir };
+    for (decl, item) in program.decls() {
+        if let Item::Dataset(_) = item {
+            datasets.insert(decl, data_check.dataset(decl));
+        }
+    }
+
+    let mut checked = Checked::default();
+    if let (Some(train), Some(root)) = (&program.train, program.root) {
+        let mut tc = train::TrainCheck { program, module: root, data: &mut data_check, datasets: &datasets, pipelines: &pipelines };
+        let (spec, graph) = tc.check(train);
+        if let Some(graph) = graph {
+            checked.models.insert(graph.name.clone(), graph);
+        }
+        checked.train = spec;
+    }
+    for (decl, model) in models {
+        // The trained model was inferred with its data; the others are checked on their own.
+        if checked.models.contains_key(&model.name.name) && program.root == Some(decl.module) {
+            continue;
+        }
+        let graph = graph::GraphChecker::new(program, &mut sink).infer_model(decl, model, None);
+        checked.models.entry(graph.name.clone()).or_insert(graph);
+    }
+    (checked, sink.diags)
+}
+
+/// Blocks that call themselves, directly or through others, with the chain.
+fn recursion(program: &Program, sink: &mut Sink) {
+    let mut graph = DiGraph::<DeclRef, ()>::new();
+    let mut index = BTreeMap::new();
+    for (decl, item) in program.decls() {
+        if let Item::Graph(g) = item {
+            if g.kind == GraphKind::Block {
+                index.insert(decl, graph.add_node(decl));
+            }
+        }
+    }
+    for (&decl, &node) in &index {
+        let Item::Graph(g) = program.item(decl) else { continue };
+        let mut callees = Vec::new();
+        for stmt in &g.body {
+            let (Stmt::Let { value, .. } | Stmt::Return { value, .. }) = stmt;
+            calls(value, &mut callees);
+        }
+        for name in callees {
+            if let Some(target) = program.lookup(decl.module, &name).and_then(|d| index.get(&d)) {
+                graph.update_edge(node, *target, ());
+            }
+        }
+    }
+    for component in tarjan_scc(&graph) {
+        let cyclic = component.len() > 1 || graph.contains_edge(component[0], component[0]);
+        if !cyclic {
+            continue;
+        }
+        let names: Vec<String> = component.iter().rev().map(|n| program.item(graph[*n]).name().map(|i| i.name.clone()).unwrap_or_default()).collect();
+        for &n in &component {
+            let Some(name) = program.item(graph[n]).name() else { continue };
+            let start = names.iter().position(|x| *x == name.name).unwrap_or(0);
+            let mut chain: Vec<String> = names[start..].iter().chain(&names[..start]).map(|n| format!("`{n}`")).collect();
+            chain.push(format!("`{}`", name.name));
+            sink.push(name.span.file, CheckError::Recursive { name: name.name.clone(), chain: chain.join(" → "), at: name.span.into() });
+        }
+    }
+}
+
+fn calls(expr: &Expr, out: &mut Vec<String>) {
+    match &expr.kind {
+        ExprKind::Call { callee, args } => {
+            out.push(callee.name.clone());
+            for a in args {
+                calls(&a.value, out);
+            }
+        }
+        ExprKind::List(items) => items.iter().for_each(|e| calls(e, out)),
+        ExprKind::Tuple(items) => items.iter().for_each(|(_, e)| calls(e, out)),
+        ExprKind::Member { base, .. } | ExprKind::Neg(base) => calls(base, out),
+        ExprKind::Record { base, .. } => calls(base, out),
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::Then(lhs, rhs) => {
+            calls(lhs, out);
+            calls(rhs, out);
+        }
+        _ => {}
+    }
+}

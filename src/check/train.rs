@@ -1,0 +1,752 @@
+//! The `train` block: model ↔ data ↔ loss ↔ metrics agreement, optimizer, schedule lints, and
+//! the records (`checkpoint`, `early_stop`, `ema`). Produces the [`TrainSpec`] and the trained
+//! model's graph, inferred with the data's channels, size and class count.
+
+use std::collections::BTreeMap;
+
+use super::Sink;
+use super::args::{config_call, constant, convert, Const};
+use super::builtins::{self, Bound, Kind, Ty};
+use super::data::{DataCheck, GEOMETRIC, Pipeline, unknown_builtin};
+use super::error::CheckError;
+use super::graph::{DataBinding, GraphChecker, item_kind};
+use crate::ir::{
+    Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, LossTerm, ModelGraph, ModuleId, Mode, Monitor, Program,
+    SplitSource, Task, TrainSpec, Value,
+};
+use crate::suggest;
+use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
+use crate::syntax::span::Span;
+
+pub struct TrainCheck<'a, 'b> {
+    pub program: &'a Program,
+    pub module: ModuleId,
+    pub data: &'b mut DataCheck<'a>,
+    pub datasets: &'b BTreeMap<DeclRef, Option<DatasetSpec>>,
+    pub pipelines: &'b BTreeMap<DeclRef, Option<Pipeline>>,
+}
+
+/// Fields of a record by key, reporting unknown and duplicate keys.
+fn fields<'f>(sink: &mut Sink, list: &'f [Field], allowed: &[&str], place: &str) -> BTreeMap<&'f str, &'f Field> {
+    let mut out = BTreeMap::new();
+    for f in list {
+        let key = f.key.name.as_str();
+        if !allowed.contains(&key) {
+            let help = suggest::help(key, allowed.iter().copied(), format!("{place} has: {}", allowed.join(", ")));
+            sink.push(f.key.span.file, CheckError::UnknownKey { key: key.into(), place: place.into(), help, at: f.key.span.into() });
+        } else if out.insert(key, f).is_some() {
+            sink.push(f.key.span.file, CheckError::DuplicateKey { key: key.into(), place: place.into(), at: f.key.span.into() });
+        }
+    }
+    out
+}
+
+fn expr_of<'f>(sink: &mut Sink, field: &'f Field) -> Option<&'f Expr> {
+    match &field.value {
+        FieldValue::Expr(e) => Some(e),
+        FieldValue::Record(_) => {
+            sink.push(field.span.file, CheckError::BadValue { message: format!("`{}` takes a value, not a block", field.key.name), help: format!("write `{} = …`", field.key.name), label: "a block".into(), at: field.span.into() });
+            None
+        }
+    }
+}
+
+/// A scalar field, type- and range-checked like a builtin argument.
+fn scalar(sink: &mut Sink, place: &str, field: &Field, ty: Ty, bound: Bound) -> Option<Value> {
+    let expr = expr_of(sink, field)?;
+    let mut errors = Vec::new();
+    let v = convert(place, &field.key.name, ty, bound, expr, &mut errors);
+    sink.extend(errors);
+    v
+}
+
+fn int(sink: &mut Sink, place: &str, field: Option<&&Field>, bound: Bound) -> Option<i64> {
+    match scalar(sink, place, field?, Ty::Int, bound)? {
+        Value::Int(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn float(sink: &mut Sink, place: &str, field: Option<&&Field>, bound: Bound) -> Option<f64> {
+    scalar(sink, place, field?, Ty::Float, bound)?.as_f64()
+}
+
+impl<'a> TrainCheck<'a, '_> {
+    pub fn check(&mut self, train: &ast::Train) -> (Option<TrainSpec>, Option<ModelGraph>) {
+        let sink = &mut *self.data.sink;
+        let f = fields(sink, &train.fields, builtins::TRAIN_KEYS, "`train`");
+        let train_span = Span { end: train.span.start + 5, ..train.span };
+        for key in ["model", "data", "loss", "optimizer", "epochs"] {
+            if !f.contains_key(key) {
+                let help = match key {
+                    "model" => "name the model to train: `model = cnn`",
+                    "data" => "name the dataset: `data = fashion { batch = 64 }`",
+                    "loss" => "e.g. `loss = cross_entropy()`",
+                    "optimizer" => "e.g. `optimizer = adamw(lr = 1e-3)`",
+                    _ => "e.g. `epochs = 10`",
+                };
+                sink.push(train.span.file, CheckError::MissingKey { key: key.into(), place: "`train`".into(), help: help.into(), at: train_span.into() });
+            }
+        }
+
+        // Model and data first: everything else is checked against them.
+        let model = f.get("model").and_then(|field| self.model_ref(field));
+        let data = f.get("data").and_then(|field| self.data_ref(field, f.get("limit_batches").copied()));
+        let binding = data.as_ref().map(|d| DataBinding {
+            dataset: d.0.dataset.name.clone(),
+            channels: d.0.dataset.channels,
+            size: d.1.as_ref().and_then(Pipeline::output_size).or(d.0.dataset.image_size.map(|(h, w)| (h as i64, w as i64))),
+            classes: (!d.0.dataset.classes.is_empty()).then_some(d.0.dataset.classes.len()),
+        });
+        let graph = model.map(|(decl, g)| {
+            let graph = GraphChecker::new(self.program, self.data.sink).infer_model(decl, g, binding.as_ref());
+            (graph, g)
+        });
+        let sink = &mut *self.data.sink;
+        if let (Some((graph, g)), Some(binding)) = (&graph, &binding) {
+            if graph.param_count().symbols().iter().any(|s| s != "B" && s != "classes") && !graph.outputs.is_empty() {
+                let at = g.params.first().map_or(g.name.span, |p| p.span);
+                sink.push(at.file, CheckError::InputSize {
+                    model: g.name.name.clone(),
+                    expected: "a fixed size".into(),
+                    found: "images of varying size".into(),
+                    help: format!("dataset `{}` does not fix the image size: end the augment pipeline with `resize(h, w)` or a crop", binding.dataset),
+                    at: at.into(),
+                });
+            }
+        }
+        let task = data.as_ref().map(|d| d.0.dataset.task);
+        let classes = data.as_ref().map_or(0, |d| d.0.dataset.classes.len());
+        let outputs: Vec<(String, usize, Span)> = graph
+            .as_ref()
+            .map(|(graph, g)| graph.outputs.iter().map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n))).collect())
+            .unwrap_or_default();
+
+        // Augment pipelines against the data.
+        if let (Some((spec, train_pipe, eval_pipe, spans)), Some(task)) = (&data, task) {
+            for (pipe, span) in [(train_pipe, spans.0), (eval_pipe, spans.1)] {
+                if let Some(pipe) = pipe {
+                    self.pipeline_vs_data(pipe, &spec.dataset, task, span);
+                }
+            }
+        }
+        let sink = &mut *self.data.sink;
+
+        let loss = f.get("loss").and_then(|field| expr_of(sink, field)).map(|e| loss_terms(sink, e, task, &outputs, classes)).unwrap_or_default();
+        if !loss.is_empty() {
+            for (name, _, span) in &outputs {
+                if !loss.iter().any(|t| t.output == *name || (t.loss.name == "centernet_loss" && ["heat", "size", "offset"].contains(&name.as_str()))) {
+                    let model = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
+                    sink.push(span.file, CheckError::UnusedOutput { output: name.clone(), model, at: (*span).into() });
+                }
+            }
+        }
+        let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
+        let epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
+        let metrics = match f.get("metrics") {
+            Some(field) => expr_of(sink, field).map(|e| metric_list(sink, e, task, classes)).unwrap_or_default(),
+            None => default_metrics(task),
+        };
+        let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
+        let schedule = match f.get("schedule") {
+            Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, steps_per_epoch)).unwrap_or_default(),
+            None => vec![Call { name: "constant".into(), args: BTreeMap::new() }],
+        };
+        let splits: Vec<String> = data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
+        let metric_names: Vec<String> = metrics.iter().map(|m| m.name.clone()).collect();
+        let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
+        let checkpoint = match f.get("checkpoint") {
+            Some(field) => record(sink, field, builtins::CHECKPOINT_KEYS, "`checkpoint`").map(|r| {
+                let (monitor, mode) = monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor);
+                CheckpointSpec { monitor, mode, keep: int(sink, "checkpoint", r.get("keep"), Bound::AtLeast(1.0)).unwrap_or(1) as usize }
+            }),
+            None => None,
+        }
+        .unwrap_or_else(|| CheckpointSpec { monitor: Monitor { split: default_monitor.into(), metric: "loss".into() }, mode: Mode::Min, keep: 1 });
+        let early_stop = f.get("early_stop").and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`")).map(|r| {
+            let (monitor, mode) = monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor);
+            EarlyStopSpec {
+                monitor,
+                mode,
+                patience: int(sink, "early_stop", r.get("patience"), Bound::AtLeast(1.0)).unwrap_or(3) as usize,
+                min_delta: float(sink, "early_stop", r.get("min_delta"), Bound::NonNeg).unwrap_or(0.0),
+            }
+        });
+        let ema = f.get("ema").and_then(|field| match &field.value {
+            FieldValue::Record(list) => {
+                let r = fields(sink, list, builtins::EMA_KEYS, "`ema`");
+                Some(float(sink, "ema", r.get("decay"), Bound::Open(0.0, 1.0)).unwrap_or(0.999))
+            }
+            FieldValue::Expr(_) => float(sink, "train", Some(field), Bound::Open(0.0, 1.0)),
+        });
+        let clip_grad = float(sink, "train", f.get("clip_grad"), Bound::Positive);
+        let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
+        let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
+        let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
+        let name = f.get("name").and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any)).and_then(|v| if let Value::Str(s) = v { Some(s) } else { None });
+
+        let spec = match (graph.as_ref(), data, optimizer) {
+            (Some((graph, _)), Some((data, ..)), Some(optimizer)) if !loss.is_empty() => Some(TrainSpec {
+                name: name.unwrap_or_else(|| graph.name.clone()),
+                model: graph.name.clone(),
+                data,
+                loss,
+                optimizer,
+                schedule,
+                epochs,
+                metrics,
+                checkpoint,
+                early_stop,
+                ema,
+                clip_grad,
+                accumulate,
+                seed,
+                log_every,
+            }),
+            _ => None,
+        };
+        (spec, graph.map(|(g, _)| g))
+    }
+
+    fn model_ref(&mut self, field: &Field) -> Option<(DeclRef, &'a ast::Graph)> {
+        let program: &'a Program = self.program;
+        let sink = &mut *self.data.sink;
+        let expr = expr_of(sink, field)?;
+        let Some(id) = expr.as_name() else {
+            sink.push(expr.span.file, CheckError::BadValue { message: format!("`model` must name a model, found {}", expr.describe()), help: "write `model = cnn`".into(), label: "not a name".into(), at: expr.span.into() });
+            return None;
+        };
+        match program.lookup(self.module, &id.name) {
+            Some(decl) => match program.item(decl) {
+                Item::Graph(g) if g.kind == GraphKind::Model => Some((decl, g)),
+                item => {
+                    let found = item_kind(item);
+                    let help = if matches!(item, Item::Graph(_)) { "declare it with `model` instead of `block`" } else { "name a `model` declaration" };
+                    sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a model".into(), help: help.into(), at: id.span.into() });
+                    None
+                }
+            },
+            None => {
+                let models = self.names_of(|i| matches!(i, Item::Graph(g) if g.kind == GraphKind::Model));
+                let sink = &mut *self.data.sink;
+                let help = suggest::help(&id.name, models.iter().map(String::as_str), "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`");
+                sink.push(id.span.file, CheckError::UnknownName { what: "model".into(), name: id.name.clone(), help, at: id.span.into() });
+                None
+            }
+        }
+    }
+
+    fn names_of(&self, pred: impl Fn(&Item) -> bool) -> Vec<String> {
+        let module = self.program.module(self.module);
+        module.scope.iter().filter(|(_, d)| pred(self.program.item(**d))).map(|(n, _)| n.clone()).collect()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn data_ref(&mut self, field: &Field, top_limit: Option<&Field>) -> Option<(DataSpec, Option<Pipeline>, Option<Pipeline>, (Span, Span))> {
+        let sink = &mut *self.data.sink;
+        let expr = expr_of(sink, field)?;
+        let (base, options) = match &expr.kind {
+            ExprKind::Record { base, fields } => (base.as_ref(), fields.as_slice()),
+            _ => (expr, &[][..]),
+        };
+        let Some(id) = base.as_name() else {
+            sink.push(expr.span.file, CheckError::BadValue { message: format!("`data` must name a dataset, found {}", base.describe()), help: "write `data = fashion { batch = 64 }`".into(), label: "not a name".into(), at: base.span.into() });
+            return None;
+        };
+        let decl = match self.program.lookup(self.module, &id.name) {
+            Some(decl) if matches!(self.program.item(decl), Item::Dataset(_)) => decl,
+            Some(decl) => {
+                let found = item_kind(self.program.item(decl));
+                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a dataset".into(), help: "name a `dataset` declaration".into(), at: id.span.into() });
+                return None;
+            }
+            None => {
+                let names = self.names_of(|i| matches!(i, Item::Dataset(_)));
+                let sink = &mut *self.data.sink;
+                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `dataset NAME = idx(\"…\") { … }`");
+                sink.push(id.span.file, CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() });
+                return None;
+            }
+        };
+        let o = fields(sink, options, builtins::DATA_KEYS, &format!("the options of `{}`", id.name));
+        let batch = int(sink, "data", o.get("batch"), Bound::AtLeast(1.0)).unwrap_or(32) as usize;
+        let workers = int(sink, "data", o.get("workers"), Bound::NonNeg).unwrap_or(2) as usize;
+        let limit = o.get("limit_batches").copied().or(top_limit);
+        let limit_batches = int(sink, "data", limit.as_ref(), Bound::AtLeast(1.0)).map(|n| n as usize);
+        let flag = |sink: &mut Sink, key: &str, default: bool| match o.get(key) {
+            Some(f) => matches!(scalar(sink, "data", f, Ty::Bool, Bound::Any), Some(Value::Bool(true))),
+            None => default,
+        };
+        let balanced = flag(sink, "balanced", false);
+        let shuffle = flag(sink, "shuffle", true);
+        let train_pipe = self.pipeline_ref(o.get("augment").copied());
+        let eval_pipe = self.pipeline_ref(o.get("eval_augment").copied());
+        let sink = &mut *self.data.sink;
+        let spans = (o.get("augment").map_or(id.span, |f| f.span), o.get("eval_augment").map_or(id.span, |f| f.span));
+        let dataset = self.datasets.get(&decl).cloned().flatten()?;
+        if train_pipe.is_some() && eval_pipe.is_none() {
+            if let (Some(tp), Some(f)) = (&train_pipe, o.get("augment")) {
+                // Evaluation without its own pipeline sees raw images: a resize or crop in training
+                // would then feed the model a different size. Say so.
+                if tp.output_size().is_some() && dataset.image_size.map(|(h, w)| (h as i64, w as i64)) != tp.output_size() {
+                    sink.push(f.span.file, CheckError::AugmentTargets {
+                        message: "the training pipeline changes the image size, but evaluation has no pipeline".into(),
+                        help: "add `eval_augment = …` with the same resize or crop".into(),
+                        label: "resizes".into(),
+                        at: f.span.into(),
+                    });
+                }
+            }
+        }
+        let spec = DataSpec {
+            dataset,
+            batch,
+            augment: train_pipe.as_ref().map(|p| p.steps.iter().map(|(c, _)| c.clone()).collect()).unwrap_or_default(),
+            eval_augment: eval_pipe.as_ref().map(|p| p.steps.iter().map(|(c, _)| c.clone()).collect()).unwrap_or_default(),
+            workers,
+            balanced,
+            shuffle,
+            limit_batches,
+        };
+        Some((spec, train_pipe, eval_pipe, spans))
+    }
+
+    fn pipeline_ref(&mut self, field: Option<&Field>) -> Option<Pipeline> {
+        let sink = &mut *self.data.sink;
+        let expr = expr_of(sink, field?)?;
+        let Some(id) = expr.as_name() else {
+            sink.push(expr.span.file, CheckError::BadValue { message: format!("expected the name of an augment pipeline, found {}", expr.describe()), help: "declare `augment NAME { … }` and name it here".into(), label: "not a name".into(), at: expr.span.into() });
+            return None;
+        };
+        match self.program.lookup(self.module, &id.name) {
+            Some(decl) if matches!(self.program.item(decl), Item::Augment(_)) => self.pipelines.get(&decl).cloned().flatten(),
+            Some(decl) => {
+                let found = item_kind(self.program.item(decl));
+                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "an augment pipeline".into(), help: "name an `augment` declaration".into(), at: id.span.into() });
+                None
+            }
+            None => {
+                let names = self.names_of(|i| matches!(i, Item::Augment(_)));
+                let sink = &mut *self.data.sink;
+                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `augment NAME { … }`");
+                sink.push(id.span.file, CheckError::UnknownName { what: "augment pipeline".into(), name: id.name.clone(), help, at: id.span.into() });
+                None
+            }
+        }
+    }
+
+    fn pipeline_vs_data(&mut self, pipe: &Pipeline, dataset: &DatasetSpec, task: Task, used_at: Span) {
+        let sink = &mut *self.data.sink;
+        let needs = match task {
+            Task::Detection => Some("boxes"),
+            Task::Segmentation => Some("masks"),
+            Task::Classification => None,
+        };
+        if let Some(needs) = needs {
+            let geometric = pipe.steps.iter().find(|(c, _)| GEOMETRIC.contains(&c.name.as_str()));
+            if let (false, Some((step, _))) = (pipe.targets.iter().any(|t| t == needs), geometric) {
+                sink.push(pipe.span.file, CheckError::AugmentTargets {
+                    message: format!("pipeline `{}` moves pixels (`{}`) but not the {needs} of dataset `{}`", self.program.sources.text(pipe.span), step.name, dataset.name),
+                    help: format!("declare what it acts on: `augment {}(image, {needs}) {{ … }}`", self.program.sources.text(pipe.span)),
+                    label: format!("acts on {}", pipe.targets.join(", ")),
+                    at: pipe.span.into(),
+                });
+            }
+        }
+        for (call, span) in &pipe.steps {
+            if call.name != "normalize" {
+                continue;
+            }
+            if let Some(mean) = call.floats("mean") {
+                if mean.len() != dataset.channels {
+                    sink.push(span.file, CheckError::AugmentChannels { name: "mean".into(), found: mean.len(), channels: dataset.channels, at: (*span).into() });
+                }
+            } else if call.word("preset") == Some("imagenet") && dataset.channels != 3 {
+                sink.push(span.file, CheckError::AugmentChannels { name: "imagenet".into(), found: 3, channels: dataset.channels, at: (*span).into() });
+            }
+        }
+        let _ = used_at;
+    }
+}
+
+fn output_span(g: &ast::Graph, name: &str) -> Span {
+    match &g.output {
+        Some(ast::OutType::Named(list)) => list.iter().find(|(n, _)| n.name == name).map_or(g.name.span, |(n, _)| n.span),
+        Some(ast::OutType::Single(tt)) => tt.span,
+        None => g.name.span,
+    }
+}
+
+fn record<'f>(sink: &mut Sink, field: &'f Field, allowed: &[&str], place: &str) -> Option<BTreeMap<&'f str, &'f Field>> {
+    match &field.value {
+        FieldValue::Record(list) => Some(fields(sink, list, allowed, place)),
+        FieldValue::Expr(e) => {
+            sink.push(e.span.file, CheckError::BadValue { message: format!("{place} is a block of settings"), help: format!("write `{} {{ {} = … }}`", field.key.name, allowed[0]), label: "not a block".into(), at: e.span.into() });
+            None
+        }
+    }
+}
+
+fn steps_per_epoch(data: &DataSpec) -> Option<usize> {
+    let mut train = match data.dataset.splits.get("train")? {
+        SplitSource::Stored(_) => *data.dataset.counts.get("train")? as f64,
+        SplitSource::Carve { .. } => return None,
+    };
+    for split in data.dataset.splits.values() {
+        if let SplitSource::Carve { of, fraction, .. } = split {
+            if of == "train" {
+                train *= 1.0 - fraction;
+            }
+        }
+    }
+    let steps = (train / data.batch as f64).ceil() as usize;
+    Some(data.limit_batches.map_or(steps, |l| l.min(steps)).max(1))
+}
+
+/// `a * loss(…) + loss(…) * b + …` into weighted terms.
+fn loss_terms(sink: &mut Sink, expr: &Expr, task: Option<Task>, outputs: &[(String, usize, Span)], classes: usize) -> Vec<LossTerm> {
+    let mut terms = Vec::new();
+    collect_terms(sink, expr, 1.0, &mut terms);
+    let mut out = Vec::new();
+    for (weight, callee, args, span) in terms {
+        let Some(builtin) = builtins::lookup(&callee.name, Kind::Loss) else {
+            unknown_builtin(sink, callee, Kind::Loss);
+            continue;
+        };
+        let mut errors = Vec::new();
+        let call = config_call(builtin, callee, args, &mut errors);
+        let failed = !errors.is_empty();
+        sink.extend(errors);
+        if failed {
+            continue;
+        }
+        let on = call.word("on").map(String::from);
+        let output = match (&on, outputs) {
+            (_, []) => on.clone().unwrap_or_else(|| "out".into()),
+            (None, [only]) => only.0.clone(),
+            (None, _) if builtin.name == "centernet_loss" => "heat".into(),
+            (None, many) => {
+                sink.push(span.file, CheckError::LossMismatch {
+                    message: format!("`{}` does not say which output it applies to", builtin.name),
+                    help: format!("the model has outputs {}: write `{}({}, …)`", many.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", "), builtin.name, many[0].0),
+                    label: "which output?".into(),
+                    at: callee.span.into(),
+                });
+                continue;
+            }
+            (Some(name), list) => match list.iter().find(|o| o.0 == *name) {
+                Some(o) => o.0.clone(),
+                None => {
+                    let help = suggest::help(name, list.iter().map(|o| o.0.as_str()), format!("the outputs are {}", list.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", ")));
+                    sink.push(span.file, CheckError::LossMismatch { message: format!("the model has no output `{name}`"), help, label: "no such output".into(), at: span.into() });
+                    continue;
+                }
+            },
+        };
+        if let Some(task) = task {
+            let rank = outputs.iter().find(|o| o.0 == output).map(|o| o.1);
+            let fits = match (builtin.name, task) {
+                ("centernet_loss", Task::Detection) => true,
+                ("centernet_loss", _) | (_, Task::Detection) => false,
+                ("dice", t) => t == Task::Segmentation,
+                (_, Task::Segmentation) => rank.is_none_or(|r| r == 4),
+                (_, Task::Classification) => rank.is_none_or(|r| r == 2),
+            };
+            if !fits {
+                let (needs, help) = match task {
+                    Task::Classification => ("class logits [B, classes]", "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output"),
+                    Task::Detection => ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs"),
+                    Task::Segmentation => ("masks", "use `cross_entropy` or `dice` on a [B, classes, H, W] output"),
+                };
+                sink.push(span.file, CheckError::LossMismatch {
+                    message: format!("`{}` cannot train this model on {} data ({needs})", builtin.name, format!("{task:?}").to_lowercase()),
+                    help: help.into(),
+                    label: "wrong loss for the task".into(),
+                    at: callee.span.into(),
+                });
+                continue;
+            }
+            if builtin.name == "centernet_loss" {
+                for needed in ["heat", "size", "offset"] {
+                    if !outputs.is_empty() && !outputs.iter().any(|o| o.0 == needed) {
+                        sink.push(span.file, CheckError::LossMismatch { message: format!("`centernet_loss` needs a model output `{needed}`"), help: "return `(heat: …, size: …, offset: …)`, e.g. from `std/heads.centernet`".into(), label: format!("no `{needed}` output"), at: callee.span.into() });
+                    }
+                }
+            }
+            if let Some(w) = call.floats("weights") {
+                if classes > 0 && w.len() != classes {
+                    sink.push(span.file, CheckError::LossMismatch { message: format!("`weights` has {} values for {classes} classes", w.len()), help: "give one weight per class".into(), label: format!("{} weights", w.len()), at: span.into() });
+                }
+            }
+        }
+        out.push(LossTerm { weight, loss: call, output });
+    }
+    out
+}
+
+fn collect_terms<'e>(sink: &mut Sink, expr: &'e Expr, weight: f64, out: &mut Vec<(f64, &'e ast::Ident, &'e [ast::Arg], Span)>) {
+    match &expr.kind {
+        ExprKind::Binary { op: BinOp::Add, lhs, rhs } => {
+            collect_terms(sink, lhs, weight, out);
+            collect_terms(sink, rhs, weight, out);
+        }
+        ExprKind::Binary { op: BinOp::Mul, lhs, rhs } => {
+            let (k, term) = match (constant(lhs), constant(rhs)) {
+                (Ok(Const::Int(i)), _) => (i as f64, rhs),
+                (Ok(Const::Float(f)), _) => (f, rhs),
+                (_, Ok(Const::Int(i))) => (i as f64, lhs),
+                (_, Ok(Const::Float(f))) => (f, lhs),
+                _ => {
+                    sink.push(expr.span.file, CheckError::LossMismatch { message: "a loss term is a weight times a loss".into(), help: "write `0.5 * l1(size)`".into(), label: "two losses multiplied".into(), at: expr.span.into() });
+                    return;
+                }
+            };
+            if k < 0.0 || !k.is_finite() {
+                sink.push(expr.span.file, CheckError::ArgRange { callee: "loss".into(), name: "weight".into(), bound: Bound::NonNeg.describe(), value: super::args::format_number(k), help: "a negative weight would maximise the loss".into(), at: expr.span.into() });
+                return;
+            }
+            collect_terms(sink, term, weight * k, out);
+        }
+        ExprKind::Call { callee, args } => out.push((weight, callee, args, expr.span)),
+        ExprKind::Name(id) => out.push((weight, id, &[], expr.span)),
+        _ => sink.push(expr.span.file, CheckError::LossMismatch { message: format!("{} is not a loss", expr.describe()), help: "write a loss or a weighted sum: `cross_entropy()` or `focal(heat) + 0.1 * l1(size)`".into(), label: "not a loss".into(), at: expr.span.into() }),
+    }
+}
+
+fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
+    let expr = expr_of(sink, field)?;
+    let (callee, args) = match &expr.kind {
+        ExprKind::Call { callee, args } => (callee, args.as_slice()),
+        ExprKind::Name(id) => (id, &[][..]),
+        _ => {
+            sink.push(expr.span.file, CheckError::BadValue { message: format!("`optimizer` must be an optimizer, found {}", expr.describe()), help: "write `optimizer = adamw(lr = 1e-3)`".into(), label: "not an optimizer".into(), at: expr.span.into() });
+            return None;
+        }
+    };
+    let Some(builtin) = builtins::lookup(&callee.name, Kind::Optimizer) else {
+        unknown_builtin(sink, callee, Kind::Optimizer);
+        return None;
+    };
+    let mut errors = Vec::new();
+    let call = config_call(builtin, callee, args, &mut errors);
+    let failed = !errors.is_empty();
+    sink.extend(errors);
+    if failed {
+        return None;
+    }
+    if call.bool("nesterov") == Some(true) && call.f64("momentum") == Some(0.0) {
+        sink.push(expr.span.file, CheckError::ArgConflict { message: "Nesterov momentum needs `momentum` > 0".into(), help: "add `momentum = 0.9`".into(), at: expr.span.into() });
+        return None;
+    }
+    Some(call)
+}
+
+fn default_metrics(task: Option<Task>) -> Vec<Call> {
+    let name = match task {
+        Some(Task::Detection) => "map50",
+        Some(Task::Segmentation) => "miou",
+        _ => "accuracy",
+    };
+    vec![Call { name: name.into(), args: BTreeMap::new() }]
+}
+
+fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize) -> Vec<Call> {
+    let items: Vec<&Expr> = match &expr.kind {
+        ExprKind::List(items) => items.iter().collect(),
+        _ => vec![expr],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let (callee, args) = match &item.kind {
+            ExprKind::Call { callee, args } => (callee, args.as_slice()),
+            ExprKind::Name(id) => (id, &[][..]),
+            _ => {
+                sink.push(item.span.file, CheckError::BadValue { message: format!("{} is not a metric", item.describe()), help: "write e.g. `metrics = [accuracy, top_k(5)]`".into(), label: "not a metric".into(), at: item.span.into() });
+                continue;
+            }
+        };
+        let Some(builtin) = builtins::lookup(&callee.name, Kind::Metric) else {
+            unknown_builtin(sink, callee, Kind::Metric);
+            continue;
+        };
+        let mut errors = Vec::new();
+        let call = config_call(builtin, callee, args, &mut errors);
+        let failed = !errors.is_empty();
+        sink.extend(errors);
+        if failed {
+            continue;
+        }
+        let metric_task = match builtin.name {
+            "map50" | "map" => Task::Detection,
+            "miou" | "pixel_accuracy" => Task::Segmentation,
+            _ => Task::Classification,
+        };
+        if let Some(task) = task {
+            if task != metric_task {
+                let needs = match metric_task {
+                    Task::Detection => "boxes",
+                    Task::Segmentation => "masks",
+                    Task::Classification => "class labels",
+                };
+                let task_name = format!("{task:?}").to_lowercase();
+                sink.push(item.span.file, CheckError::MetricTask {
+                    metric: builtin.name.into(),
+                    needs: needs.into(),
+                    dataset: "the training data".into(),
+                    task: task_name,
+                    help: format!("metrics for this task: {}", match task {
+                        Task::Classification => "accuracy, top_k, precision, recall, f1, confusion_matrix",
+                        Task::Detection => "map50, map",
+                        Task::Segmentation => "miou, pixel_accuracy",
+                    }),
+                    at: callee.span.into(),
+                });
+                continue;
+            }
+        }
+        if let (Some(k), true) = (call.i64("k"), classes > 0) {
+            if k as usize > classes {
+                sink.push(item.span.file, CheckError::ArgRange { callee: "top_k".into(), name: "k".into(), bound: format!("at most the class count ({classes})"), value: k.to_string(), help: "top-k over more classes than exist is always 1".into(), at: item.span.into() });
+                continue;
+            }
+        }
+        out.push(call);
+    }
+    out
+}
+
+fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits: &[String], metrics: &[String], default_split: &str) -> (Monitor, Mode) {
+    let mut m = Monitor { split: default_split.into(), metric: "loss".into() };
+    // A mode is only judged against a monitor that was understood.
+    let mut understood = field.is_none();
+    if let Some(expr) = field.and_then(|f| expr_of(sink, f)) {
+        match &expr.kind {
+            ExprKind::Member { base, name } if base.as_name().is_some() => {
+                let split = base.as_name().map(|b| b.name.clone()).unwrap_or_default();
+                if !splits.contains(&split) {
+                    let help = suggest::help(&split, splits.iter().map(String::as_str), format!("the dataset has splits {}", splits.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")));
+                    sink.push(expr.span.file, CheckError::Monitor { monitor: sink_text(expr), reason: format!("there is no split `{split}`"), help, at: base.span.into() });
+                } else if name.name != "loss" && !metrics.contains(&name.name) {
+                    let help = suggest::help(&name.name, metrics.iter().map(String::as_str).chain(["loss"]), format!("add `{}` to `metrics`, or monitor `loss`", name.name));
+                    sink.push(expr.span.file, CheckError::Monitor { monitor: sink_text(expr), reason: format!("`{}` is not computed", name.name), help, at: name.span.into() });
+                } else {
+                    m = Monitor { split, metric: name.name.clone() };
+                    understood = true;
+                }
+            }
+            _ => sink.push(expr.span.file, CheckError::Monitor { monitor: "?".into(), reason: format!("{} is not `split.metric`", expr.describe()), help: "write `monitor = val.accuracy`".into(), at: expr.span.into() }),
+        }
+    }
+    let natural = if m.metric == "loss" { Mode::Min } else { Mode::Max };
+    let mode = match mode.and_then(|f| scalar(sink, "monitor", f, Ty::Word(builtins::MODES), Bound::Any)) {
+        Some(Value::Word(w)) => {
+            let chosen = if w == "min" { Mode::Min } else { Mode::Max };
+            if chosen != natural && understood {
+                if let Some(f) = mode {
+                    sink.push(f.span.file, CheckError::MonitorMode { monitor: m.to_string(), mode: w, at: f.span.into() });
+                }
+            }
+            chosen
+        }
+        _ => natural,
+    };
+    (m, mode)
+}
+
+fn sink_text(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Member { base, name } => format!("{}.{}", base.as_name().map_or("?", |b| b.name.as_str()), name.name),
+        _ => "?".into(),
+    }
+}
+
+/// `warmup(…) then cosine(…)`: segments, with length lints against the training length.
+fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option<usize>) -> Vec<Call> {
+    let mut parts = Vec::new();
+    flatten_then(expr, &mut parts);
+    let mut out = Vec::new();
+    let total = steps_per_epoch.map(|s| s * epochs);
+    let mut elapsed: f64 = 0.0; // in epochs
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let (callee, args) = match &part.kind {
+            ExprKind::Call { callee, args } => (callee, args.as_slice()),
+            ExprKind::Name(id) => (id, &[][..]),
+            _ => {
+                sink.push(part.span.file, CheckError::BadValue { message: format!("{} is not a schedule", part.describe()), help: "write e.g. `warmup(steps = 500) then cosine()`".into(), label: "not a schedule".into(), at: part.span.into() });
+                continue;
+            }
+        };
+        let Some(builtin) = builtins::lookup(&callee.name, Kind::Schedule) else {
+            unknown_builtin(sink, callee, Kind::Schedule);
+            continue;
+        };
+        let mut errors = Vec::new();
+        let call = config_call(builtin, callee, args, &mut errors);
+        let failed = !errors.is_empty();
+        sink.extend(errors);
+        if failed {
+            continue;
+        }
+        let (steps, eps) = (call.i64("steps"), call.i64("epochs"));
+        if steps.is_some() && eps.is_some() {
+            sink.push(part.span.file, CheckError::ScheduleSegment { message: format!("`{}` has both `steps` and `epochs`", call.name), help: "give its length one way".into(), label: "two lengths".into(), at: part.span.into() });
+            continue;
+        }
+        let length = match (steps, eps) {
+            (Some(s), _) => steps_per_epoch.map(|spe| s as f64 / spe as f64),
+            (_, Some(e)) => Some(e as f64),
+            _ => None,
+        };
+        if !last && steps.is_none() && eps.is_none() {
+            sink.push(part.span.file, CheckError::ScheduleSegment {
+                message: format!("`{}` is followed by another segment but never ends", call.name),
+                help: format!("give it a length: `{}(steps = 500)` or `{}(epochs = 2)`", call.name, call.name),
+                label: "no length".into(),
+                at: part.span.into(),
+            });
+            continue;
+        }
+        if (call.name == "step" || call.name == "one_cycle") && parts.len() > 1 {
+            sink.push(part.span.file, CheckError::ScheduleSegment { message: format!("`{}` is a whole schedule and cannot be chained", call.name), help: "use it alone: `schedule = one_cycle(max_lr = 0.1)`".into(), label: "cannot chain".into(), at: part.span.into() });
+            continue;
+        }
+        if let Some(len) = length {
+            let end = elapsed + len;
+            let total_epochs = epochs as f64;
+            let unit = |x: f64| match (steps, total) {
+                (Some(_), Some(_)) => format!("{} steps", (x * steps_per_epoch.unwrap_or(1) as f64).round()),
+                _ => format!("{x} epochs"),
+            };
+            if end > total_epochs + 1e-9 {
+                let message = if call.name == "warmup" { "the warmup is longer than the whole training" } else { "this segment ends after training does" };
+                sink.push(part.span.file, CheckError::ScheduleLength {
+                    message: message.into(),
+                    help: format!("training is {} long; this ends at {}", unit(total_epochs), unit(end)),
+                    label: format!("ends at {}", unit(end)),
+                    at: part.span.into(),
+                });
+            } else if last && call.name != "warmup" && call.name != "constant" && end < 0.5 * total_epochs {
+                sink.push(part.span.file, CheckError::ScheduleLength {
+                    message: "the decay ends long before training does".into(),
+                    help: format!("it ends at {} of {}; the rest runs at the final rate. Drop its length to decay until the end", unit(end), unit(total_epochs)),
+                    label: format!("ends at {}", unit(end)),
+                    at: part.span.into(),
+                });
+            }
+            elapsed = end;
+        }
+        out.push(call);
+    }
+    out
+}
+
+fn flatten_then<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match &expr.kind {
+        ExprKind::Then(a, b) => {
+            flatten_then(a, out);
+            flatten_then(b, out);
+        }
+        _ => out.push(expr),
+    }
+}

@@ -1,0 +1,290 @@
+//! [`Checked`]: what the checker hands to the executor. Blocks are inlined, every argument has
+//! its default filled in, every shape is inferred, and names are plain strings: the executor
+//! needs nothing from the AST.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde::Serialize;
+
+use crate::check::dim::{Dim, Shape};
+use crate::syntax::span::Span;
+
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Every model, inferred with the bindings of the dataset it trains on (if any).
+    pub models: BTreeMap<String, ModelGraph>,
+    pub train: Option<TrainSpec>,
+}
+
+/// A model as a dataflow graph of layers. Edge weights are the consumer's input slot.
+#[derive(Debug, Clone)]
+pub struct ModelGraph {
+    pub name: String,
+    pub inputs: Vec<(String, Shape)>,
+    pub graph: StableDiGraph<Node, usize>,
+    pub outputs: Vec<(String, NodeIndex)>,
+    /// Symbol bindings the shapes were inferred with (`classes = 10`, `H = 28`…).
+    pub bindings: BTreeMap<String, i64>,
+}
+
+impl ModelGraph {
+    /// Total trainable parameters; symbolic when a size depends on an unbound symbol.
+    pub fn param_count(&self) -> Dim {
+        self.graph.node_weights().fold(Dim::known(0), |acc, n| acc.add(&n.params))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The module path, unique in the model: `layer1.0.conv1`. Checkpoint keys follow it.
+    pub path: String,
+    pub op: Op,
+    pub shape: Shape,
+    pub params: Dim,
+    pub span: Span,
+}
+
+/// A layer with every hyper-parameter resolved. Sizes stay [`Dim`]s: they are concrete once the
+/// model is bound to data, and the compiler refuses symbolic ones.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Input(usize),
+    Conv2d { in_ch: Dim, out: Dim, k: i64, stride: i64, padding: i64, dilation: i64, groups: i64, bias: bool },
+    ConvTranspose2d {
+        in_ch: Dim,
+        out: Dim,
+        k: i64,
+        stride: i64,
+        padding: i64,
+        output_padding: i64,
+        dilation: i64,
+        groups: i64,
+        bias: bool,
+    },
+    Linear { in_f: Dim, out: Dim, bias: bool },
+    BatchNorm { ch: Dim, momentum: f64, eps: f64 },
+    GroupNorm { groups: i64, ch: Dim, eps: f64 },
+    LayerNorm { dim: Dim, eps: f64 },
+    Dropout { p: f64 },
+    Relu,
+    Gelu,
+    Silu,
+    Sigmoid,
+    Tanh,
+    LeakyRelu { slope: f64 },
+    Softmax { dim: usize },
+    MaxPool { k: i64, stride: i64, padding: i64 },
+    AvgPool { k: i64, stride: i64, padding: i64 },
+    AdaptiveAvgPool { size: i64 },
+    Flatten,
+    Add,
+    Concat { dim: usize },
+    Upsample { scale: i64, bilinear: bool },
+    Identity,
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Input(_) => "input",
+            Op::Conv2d { .. } => "conv2d",
+            Op::ConvTranspose2d { .. } => "conv_transpose2d",
+            Op::Linear { .. } => "linear",
+            Op::BatchNorm { .. } => "batch_norm",
+            Op::GroupNorm { .. } => "group_norm",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Dropout { .. } => "dropout",
+            Op::Relu => "relu",
+            Op::Gelu => "gelu",
+            Op::Silu => "silu",
+            Op::Sigmoid => "sigmoid",
+            Op::Tanh => "tanh",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Softmax { .. } => "softmax",
+            Op::MaxPool { .. } => "maxpool",
+            Op::AvgPool { .. } => "avgpool",
+            Op::AdaptiveAvgPool { .. } => "adaptive_avgpool",
+            Op::Flatten => "flatten",
+            Op::Add => "add",
+            Op::Concat { .. } => "concat",
+            Op::Upsample { .. } => "upsample",
+            Op::Identity => "identity",
+        }
+    }
+}
+
+/// A resolved argument value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    Floats(Vec<f64>),
+    /// A bare word (`max`, `imagenet`) or a model output name.
+    Word(String),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+/// A builtin applied to arguments, defaults filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Call {
+    pub name: String,
+    pub args: BTreeMap<String, Value>,
+}
+
+impl Call {
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        self.args.get(name).and_then(Value::as_f64)
+    }
+
+    pub fn i64(&self, name: &str) -> Option<i64> {
+        match self.args.get(name) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.args.get(name) {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn word(&self, name: &str) -> Option<&str> {
+        match self.args.get(name) {
+            Some(Value::Word(w) | Value::Str(w)) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn floats(&self, name: &str) -> Option<&[f64]> {
+        match self.args.get(name) {
+            Some(Value::Floats(f)) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Classification,
+    Detection,
+    Segmentation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitSource {
+    /// A split stored with the dataset: IDX prefix, sub-folder, or the source's own data.
+    Stored(String),
+    /// A seeded random fraction carved out of another split.
+    Carve { of: String, fraction: f64, seed: u64 },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetSpec {
+    pub name: String,
+    pub source: Call,
+    pub task: Task,
+    /// Paths in `source` resolved against the folder of the file that declared the dataset.
+    pub base_dir: PathBuf,
+    pub splits: BTreeMap<String, SplitSource>,
+    pub classes: Vec<String>,
+    pub channels: usize,
+    /// Image size when the dataset fixes it (IDX headers).
+    pub image_size: Option<(usize, usize)>,
+    /// Samples per stored split, when the headers tell.
+    pub counts: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSpec {
+    pub dataset: DatasetSpec,
+    pub batch: usize,
+    pub augment: Vec<Call>,
+    pub eval_augment: Vec<Call>,
+    pub workers: usize,
+    pub balanced: bool,
+    pub shuffle: bool,
+    pub limit_batches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LossTerm {
+    pub weight: f64,
+    pub loss: Call,
+    /// The model output it applies to.
+    pub output: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Min,
+    Max,
+}
+
+/// `val.accuracy`: a split and a metric (or `loss`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Monitor {
+    pub split: String,
+    pub metric: String,
+}
+
+impl std::fmt::Display for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.split, self.metric)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointSpec {
+    pub monitor: Monitor,
+    pub mode: Mode,
+    pub keep: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlyStopSpec {
+    pub monitor: Monitor,
+    pub mode: Mode,
+    pub patience: usize,
+    pub min_delta: f64,
+}
+
+/// The `train` block, fully resolved. The live-tunable part is copied into the executor's
+/// swappable settings at start.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSpec {
+    pub name: String,
+    pub model: String,
+    pub data: DataSpec,
+    pub loss: Vec<LossTerm>,
+    pub optimizer: Call,
+    /// `warmup then cosine`: segments in order; the last one runs to the end.
+    pub schedule: Vec<Call>,
+    pub epochs: usize,
+    pub metrics: Vec<Call>,
+    pub checkpoint: CheckpointSpec,
+    pub early_stop: Option<EarlyStopSpec>,
+    pub ema: Option<f64>,
+    pub clip_grad: Option<f64>,
+    pub accumulate: usize,
+    pub seed: u64,
+    pub log_every: usize,
+}

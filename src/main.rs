@@ -1,0 +1,103 @@
+//! The `trainc` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use trainc::check::builtins::{self, Kind};
+use trainc::frontend::{self, Options};
+use trainc::host::FsHost;
+
+#[derive(Parser)]
+#[command(name = "trainc", version, about = "A declarative language and toolchain for training vision models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct SpecArgs {
+    /// The `.train` file.
+    file: PathBuf,
+    /// Overrides of the `train` block, e.g. `optimizer.lr=3e-4 epochs=5`.
+    overrides: Vec<String>,
+    /// Apply a `profile` block first.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Do not read dataset headers and folders.
+    #[arg(long)]
+    skip_data: bool,
+}
+
+impl SpecArgs {
+    fn options(&self) -> Options {
+        let mut o = Options::default();
+        o.resolve.profile = self.profile.clone();
+        o.resolve.overrides = self.overrides.clone();
+        o.check.skip_data = self.skip_data;
+        o
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a file: syntax, names, shapes, data, losses and schedules, all at once.
+    Check {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// `human` (default) or `json` for editors.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Print every node's shape.
+        #[arg(long)]
+        shapes: bool,
+    },
+    /// List the builtins with their signatures.
+    Builtins,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { spec, format, shapes } => check(&spec, format, shapes),
+        Command::Builtins => {
+            for kind in Kind::ALL {
+                println!("{}s:", kind.noun());
+                for b in builtins::BUILTINS.iter().filter(|b| b.kind == kind) {
+                    println!("  {:<60} {}", b.signature(), b.summary);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check(spec: &SpecArgs, format: Format, shapes: bool) -> ExitCode {
+    let outcome = frontend::check_file(&FsHost, &spec.file, &spec.options());
+    match format {
+        Format::Json => {
+            let json = trainc::diag::to_json(&outcome.diags, &outcome.program.sources);
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        Format::Human => {
+            use std::io::IsTerminal;
+            if !outcome.diags.is_empty() {
+                eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
+            }
+            if !outcome.has_errors() {
+                print!("{}", trainc::summary::summary(&outcome, &spec.file.display().to_string(), shapes));
+            } else {
+                let errors = outcome.diags.iter().filter(|d| d.is_error()).count();
+                eprintln!("error: {} found {errors} error(s)", spec.file.display());
+            }
+        }
+    }
+    if outcome.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
