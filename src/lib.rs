@@ -8,11 +8,17 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod check;
+#[cfg(feature = "train")]
+pub mod data;
 pub mod diag;
+#[cfg(feature = "train")]
+pub mod exec;
 pub mod frontend;
 pub mod host;
 pub mod ir;
 pub mod resolve;
+#[cfg(feature = "train")]
+pub mod run;
 pub mod suggest;
 pub mod summary;
 pub mod syntax;

@@ -61,15 +61,84 @@ enum Command {
     },
     /// List the builtins with their signatures.
     Builtins,
+    /// Check, then train. Refuses to start when the check finds an error.
+    #[cfg(feature = "train")]
+    Run {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Continue a run from its directory (`runs/<name>/<timestamp>`).
+        #[arg(long)]
+        resume: Option<PathBuf>,
+        /// Where run directories go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// No progress bar or summaries (logs still go to the run directory).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Evaluate a checkpoint on a split.
+    #[cfg(feature = "train")]
+    Eval {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long, default_value = "flex")]
+        device: String,
+    },
+    /// Classify images with a checkpoint: top-k class names and scores.
+    #[cfg(feature = "train")]
+    Predict {
+        /// The `.train` file.
+        file: PathBuf,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Images to classify.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        #[arg(long, default_value = "flex")]
+        device: String,
+    },
+    /// Generate a synthetic dataset for the examples and tests.
+    #[cfg(feature = "train")]
+    GenData {
+        /// `shapes-folder` (an image folder of discs, squares and triangles), `shapes-coco`
+        /// (scenes with COCO boxes) or `shapes-masks` (scenes with PNG masks).
+        kind: String,
+        /// Output folder.
+        out: PathBuf,
+        #[arg(long, default_value_t = 40)]
+        per_class: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
+
+#[cfg(feature = "train")]
+mod commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { spec, format, shapes } => check(&spec, format, shapes),
+        #[cfg(feature = "train")]
+        Command::Run { spec, device, resume, runs_dir, quiet } => commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet),
+        #[cfg(feature = "train")]
+        Command::Eval { spec, checkpoint, split, device } => commands::eval(&spec, &checkpoint, &split, &device),
+        #[cfg(feature = "train")]
+        Command::Predict { file, checkpoint, images, top, device } => commands::predict(&file, &checkpoint, &images, top, &device),
+        #[cfg(feature = "train")]
+        Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),
         Command::Builtins => {
             for kind in Kind::ALL {
-                println!("{}s:", kind.noun());
+                println!("{}:", kind.plural());
                 for b in builtins::BUILTINS.iter().filter(|b| b.kind == kind) {
                     println!("  {:<60} {}", b.signature(), b.summary);
                 }

@@ -92,7 +92,7 @@ impl Const {
     pub fn describe(&self) -> String {
         match self {
             Const::Int(i) => format!("the integer {i}"),
-            Const::Float(f) => format!("the number {f}"),
+            Const::Float(f) => format!("the number {f:?}"),
             Const::Bool(b) => format!("`{b}`"),
             Const::Str(s) => format!("the string \"{s}\""),
             Const::Word(w) => format!("`{w}`"),
@@ -196,7 +196,7 @@ pub fn convert(
             }
         }
         (Ty::Int, Const::Float(f)) => {
-            errors.push((expr.span.file, type_error(format!("the number {f}"), format!("`{name}` counts something: write a whole number"))));
+            errors.push((expr.span.file, type_error(format!("the number {f:?}"), format!("`{name}` counts something: write a whole number"))));
             return None;
         }
         _ => {

@@ -27,6 +27,31 @@ impl Kind {
         }
     }
 
+    /// "a layer", "an optimizer".
+    pub fn article(self) -> &'static str {
+        match self {
+            Kind::Layer => "a layer",
+            Kind::Loss => "a loss",
+            Kind::Optimizer => "an optimizer",
+            Kind::Schedule => "a schedule",
+            Kind::Augment => "an augmentation",
+            Kind::Source => "a dataset source",
+            Kind::Metric => "a metric",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Layer => "layers",
+            Kind::Loss => "losses",
+            Kind::Optimizer => "optimizers",
+            Kind::Schedule => "schedules",
+            Kind::Augment => "augmentations",
+            Kind::Source => "dataset sources",
+            Kind::Metric => "metrics",
+        }
+    }
+
     pub const ALL: [Kind; 7] =
         [Kind::Layer, Kind::Loss, Kind::Optimizer, Kind::Schedule, Kind::Augment, Kind::Source, Kind::Metric];
 }

@@ -126,14 +126,14 @@ pub fn unknown_builtin(sink: &mut Sink, callee: &ast::Ident, kind: Kind) {
     if let Some(other) = builtins::BUILTINS.iter().find(|b| b.name == callee.name) {
         sink.push(callee.span.file, CheckError::WrongKind {
             name: callee.name.clone(),
-            found: format!("a {}", other.kind.noun()),
-            expected: format!("a {}", kind.noun()),
-            help: format!("the {}s are: {}", kind.noun(), builtins::names(kind).collect::<Vec<_>>().join(", ")),
+            found: other.kind.article().to_string(),
+            expected: kind.article().to_string(),
+            help: format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")),
             at: callee.span.into(),
         });
         return;
     }
-    let help = suggest::help(&callee.name, builtins::names(kind), format!("the {}s are: {}", kind.noun(), builtins::names(kind).collect::<Vec<_>>().join(", ")));
+    let help = suggest::help(&callee.name, builtins::names(kind), format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")));
     sink.push(callee.span.file, CheckError::UnknownName { what: kind.noun().into(), name: callee.name.clone(), help, at: callee.span.into() });
 }
 
@@ -234,7 +234,8 @@ impl DataCheck<'_> {
         match (listed, found, &classes) {
             (Some(listed), Some(found), Some((_, span))) if found.len() != listed.len() || (task != Task::Classification || builtin.name == "image_folder") && found != listed => {
                 let help = if found.len() <= 12 { format!("the data has: {}", found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")) } else { "remove `classes` to take them from the data".into() };
-                self.sink.push(file, CheckError::DataClasses { dataset: spec.name.clone(), listed: listed.len(), found: format!("the data has {}", found.len()), help, at: (*span).into() });
+                let found_words = if found.len() == listed.len() { format!("the same {} classes are named or ordered differently", found.len()) } else { format!("{} listed, {} in the data", listed.len(), found.len()) };
+                self.sink.push(file, CheckError::DataClasses { dataset: spec.name.clone(), listed: listed.len(), found: found_words, help, at: (*span).into() });
                 spec.classes = found;
             }
             (Some(listed), _, _) => spec.classes = listed,
@@ -441,7 +442,7 @@ impl DataCheck<'_> {
             Err(_) => match self.host.read_head(&plain, 16) {
                 Ok(b) => (plain, Some(b)),
                 Err(_) => {
-                    self.missing(spec, &gz, at);
+                    self.missing(spec, &root.join(format!("{stem}[.gz]")), at);
                     return None;
                 }
             },

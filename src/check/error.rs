@@ -115,7 +115,7 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
-    #[error("`{node}` needs a {expected}-D input, found {found}-D {shape}")]
+    #[error("`{node}` needs an input with {expected} dimensions, found {found}: {shape}")]
     #[diagnostic(code(trainc::shape::rank), help("{help}"))]
     ShapeRank {
         node: String,
@@ -215,7 +215,7 @@ pub enum CheckError {
     },
 
     #[error("{message}")]
-    #[diagnostic(code(trainc::graph::value), help("{help}"))]
+    #[diagnostic(code(trainc::value::wrong), help("{help}"))]
     BadValue {
         message: String,
         help: String,
@@ -274,7 +274,7 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
-    #[error("dataset `{dataset}`: the class list has {listed} names but {found}")]
+    #[error("dataset `{dataset}`: the class list does not match the data ({found})")]
     #[diagnostic(code(trainc::data::classes), help("{help}"))]
     DataClasses {
         dataset: String,
@@ -341,7 +341,16 @@ pub enum CheckError {
         label: String,
     },
 
-    #[error("`normalize` has {found} values for `{name}`, but the images have {channels} channels")]
+    #[error("the training pipeline `{pipeline}` changes the image size, but evaluation has no pipeline")]
+    #[diagnostic(code(trainc::augment::eval_size), help("add `eval_augment = …` with the same resize or crop, or evaluation feeds the model other sizes"))]
+    EvalSize {
+        pipeline: String,
+        #[label("resizes to {size}")]
+        at: SourceSpan,
+        size: String,
+    },
+
+    #[error("`normalize` has {found} values for `{name}`, but the images have {channels} channel(s)")]
     #[diagnostic(code(trainc::augment::channels), help("give one mean and one std per channel"))]
     AugmentChannels {
         name: String,

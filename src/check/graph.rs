@@ -54,7 +54,7 @@ impl V {
         match self {
             V::Tensor(t) => format!("a tensor {}", t.shape),
             V::Int(d) => format!("the integer {d}"),
-            V::Float(f) => format!("the number {}", format_number(*f)),
+            V::Float(f) => format!("the number {f:?}"),
             V::Bool(b) => format!("`{b}`"),
             V::Str(_) => "a string".into(),
             V::Word(w) => format!("`{w}`"),
@@ -90,11 +90,12 @@ pub struct GraphChecker<'a> {
     counters: HashMap<String, usize>,
     stack: Vec<DeclRef>,
     dataset: Option<String>,
+    model: String,
 }
 
 impl<'a> GraphChecker<'a> {
     pub fn new(program: &'a Program, sink: &'a mut Sink) -> GraphChecker<'a> {
-        GraphChecker { program, sink, graph: StableDiGraph::new(), counters: HashMap::new(), stack: Vec::new(), dataset: None }
+        GraphChecker { program, sink, graph: StableDiGraph::new(), counters: HashMap::new(), stack: Vec::new(), dataset: None, model: String::new() }
     }
 
     fn report(&mut self, span: Span, error: CheckError) {
@@ -125,6 +126,7 @@ impl<'a> GraphChecker<'a> {
     /// Infers a model into a [`ModelGraph`], bound to its data when it is trained.
     pub fn infer_model(mut self, decl: DeclRef, model: &ast::Graph, data: Option<&DataBinding>) -> ModelGraph {
         let mut scope = Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix: String::new() };
+        self.model = model.name.name.clone();
         if let Some(data) = data {
             self.dataset = Some(data.dataset.clone());
             if let Some(n) = data.classes {
@@ -235,7 +237,7 @@ impl<'a> GraphChecker<'a> {
                 node: model.to_string(),
                 expected: "4".into(),
                 found: tt.dims.len(),
-                shape: format!("[{}]", tt.dims.len()),
+                shape: self.program.sources.text(tt.span).to_string(),
                 help: "image inputs are `Image[B, channels, height, width]`".into(),
                 at: tt.span.into(),
             });
@@ -454,7 +456,7 @@ impl<'a> GraphChecker<'a> {
             if expected.surely_differs(found) {
                 let is_classes = matches!(&d.kind, ExprKind::Name(id) if id.name == "classes");
                 if let (true, Some(dataset), Some(n)) = (is_classes, &self.dataset, expected.value()) {
-                    let model = self.stack.last().map(|d| self.decl_name(*d)).unwrap_or_default();
+                    let model = self.model.clone();
                     self.report(at, CheckError::ClassCount { model, dataset: dataset.clone(), found: found.to_string(), expected: n as usize, at: at.into() });
                 } else {
                     self.report(at, CheckError::OutputShape {
@@ -629,6 +631,9 @@ impl<'a> GraphChecker<'a> {
             });
             return V::Invalid;
         }
+        if self.program.module(scope.module).failed_imports.contains(&id.name) {
+            return V::Invalid;
+        }
         let candidates: Vec<String> = scope.env.keys().chain(scope.symbols.keys()).cloned().collect();
         let help = suggest::help(&id.name, candidates.iter().map(String::as_str), "bind it first with `name = …`, or declare it as a parameter");
         self.report(id.span, CheckError::UnknownName { what: "name".into(), name: id.name.clone(), help, at: id.span.into() });
@@ -636,6 +641,29 @@ impl<'a> GraphChecker<'a> {
     }
 
     fn call(&mut self, scope: &mut Scope, callee: &Ident, args: &[Arg], span: Span) -> V {
+        let known = self.program.lookup(scope.module, &callee.name).is_some() || builtins::lookup(&callee.name, Kind::Layer).is_some();
+        if !known {
+            // Still check what is passed in, so a typo inside is reported with the one outside.
+            for a in args {
+                self.eval(scope, &a.value);
+            }
+            if self.program.module(scope.module).failed_imports.contains(&callee.name) {
+                return V::Invalid;
+            }
+            if let Some((_, index)) = scope.env.get(&callee.name) {
+                let index = *index;
+                if let Some(b) = scope.bindings.get_mut(index) {
+                    b.2 = true;
+                }
+                self.report(callee.span, CheckError::BadValue {
+                    message: format!("`{}` holds a value; only layers and blocks can be called", callee.name),
+                    help: format!("call the layer itself, e.g. `x |> relu`, instead of storing it in `{}`", callee.name),
+                    label: "a value, not a layer".into(),
+                    at: callee.span.into(),
+                });
+                return V::Invalid;
+            }
+        }
         if let Some(decl) = self.program.lookup(scope.module, &callee.name) {
             return match self.program.item(decl) {
                 Item::Graph(g) if g.kind == GraphKind::Block => self.call_block(scope, callee, decl, g, args, span),
@@ -657,9 +685,9 @@ impl<'a> GraphChecker<'a> {
                 if let Some(other) = builtins::BUILTINS.iter().find(|b| b.name == callee.name) {
                     self.report(callee.span, CheckError::WrongKind {
                         name: callee.name.clone(),
-                        found: format!("a {}", other.kind.noun()),
+                        found: other.kind.article().to_string(),
                         expected: "a layer or block".into(),
-                        help: format!("a {} belongs in the `train` block or an `augment` pipeline", other.kind.noun()),
+                        help: format!("{} belongs in the `train` block or an `augment` pipeline", other.kind.article()),
                         at: callee.span.into(),
                     });
                     return V::Invalid;
@@ -770,7 +798,7 @@ impl<'a> GraphChecker<'a> {
                 self.report(at, CheckError::ShapeMismatch {
                     node: block.to_string(),
                     dim: i,
-                    expected: format!("{expected} (`{}`)", self.program.sources.text(d.span)),
+                    expected: if self.program.sources.text(d.span) == expected.to_string() { expected.to_string() } else { format!("{expected} (`{}`)", self.program.sources.text(d.span)) },
                     found: found.to_string(),
                     help: format!("`{param}` is declared as {}, the argument is {}", self.program.sources.text(tt.span), t.shape),
                     at: at.into(),
@@ -799,7 +827,7 @@ impl<'a> GraphChecker<'a> {
                 }
                 _ => self.eval(scope, expr),
             };
-            if matches!(v, V::Invalid) {
+            if matches!(&v, V::Invalid) || matches!(&v, V::List(items) if items.iter().any(|i| matches!(i, V::Invalid))) {
                 failed = true;
                 continue;
             }
@@ -925,7 +953,7 @@ impl<'a> GraphChecker<'a> {
                 let weights = c.floor_div(groups).mul(&out).scale(k.saturating_mul(k));
                 let (op, params) = if name == "conv2d" {
                     for i in 2..4 {
-                        dims[i] = x.shape.0[i].plus(2 * padding - span_k - 1).floor_div(stride).plus(1);
+                        dims[i] = x.shape.0[i].plus(padding.saturating_mul(2).saturating_sub(span_k).saturating_sub(1)).floor_div(stride).plus(1);
                     }
                     (Op::Conv2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, dilation, groups, bias }, weights)
                 } else {
@@ -936,7 +964,7 @@ impl<'a> GraphChecker<'a> {
                         return None;
                     }
                     for i in 2..4 {
-                        dims[i] = x.shape.0[i].plus(-1).scale(stride).plus(-2 * padding + span_k + output_padding + 1);
+                        dims[i] = x.shape.0[i].plus(-1).scale(stride).plus(span_k.saturating_add(output_padding).saturating_add(1).saturating_sub(padding.saturating_mul(2)));
                     }
                     (Op::ConvTranspose2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, output_padding, dilation, groups, bias }, weights)
                 };
@@ -998,14 +1026,14 @@ impl<'a> GraphChecker<'a> {
                 let k = cx.int("k").unwrap_or(2);
                 let stride = cx.int("stride").unwrap_or(k);
                 let padding = cx.int("padding").unwrap_or(0);
-                if padding * 2 > k {
+                if padding.saturating_mul(2) > k {
                     let at = cx.get("padding").map_or(cx.span, |(_, s)| *s);
                     self.report(at, CheckError::ArgConflict { message: format!("pooling padding ({padding}) must be at most half the kernel ({k})"), help: "lower `padding` or raise `k`".into(), at: at.into() });
                     return None;
                 }
                 let mut dims = x.shape.0.clone();
                 for d in dims.iter_mut().skip(2) {
-                    *d = d.plus(2 * padding - k).floor_div(stride).plus(1);
+                    *d = d.plus(padding.saturating_mul(2).saturating_sub(k)).floor_div(stride).plus(1);
                 }
                 self.too_small(cx, &x, &dims)?;
                 let op = if name == "maxpool" { Op::MaxPool { k, stride, padding } } else { Op::AvgPool { k, stride, padding } };

@@ -85,6 +85,19 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
             checked.models.insert(graph.name.clone(), graph);
         }
         checked.train = spec;
+        // Profiles that are not selected are checked too; what they share with the base block
+        // reports at the same spans and is deduplicated.
+        // Warnings are left out: a quick profile may well make the warmup longer than training.
+        for profile_train in &program.profile_trains {
+            let before = data_check.sink.diags.len();
+            let mut tc = train::TrainCheck { program, module: root, data: &mut data_check, datasets: &datasets, pipelines: &pipelines };
+            tc.check(profile_train);
+            let mut index = 0;
+            data_check.sink.diags.retain(|d| {
+                index += 1;
+                index <= before || d.is_error()
+            });
+        }
     }
     for (decl, model) in models {
         // The trained model was inferred with its data; the others are checked on their own.

@@ -32,7 +32,7 @@ fn fields<'f>(sink: &mut Sink, list: &'f [Field], allowed: &[&str], place: &str)
     for f in list {
         let key = f.key.name.as_str();
         if !allowed.contains(&key) {
-            let help = suggest::help(key, allowed.iter().copied(), format!("{place} has: {}", allowed.join(", ")));
+            let help = suggest::help(key, allowed.iter().copied(), format!("the keys are: {}", allowed.join(", ")));
             sink.push(f.key.span.file, CheckError::UnknownKey { key: key.into(), place: place.into(), help, at: f.key.span.into() });
         } else if out.insert(key, f).is_some() {
             sink.push(f.key.span.file, CheckError::DuplicateKey { key: key.into(), place: place.into(), at: f.key.span.into() });
@@ -108,7 +108,7 @@ impl<'a> TrainCheck<'a, '_> {
                 let at = g.params.first().map_or(g.name.span, |p| p.span);
                 sink.push(at.file, CheckError::InputSize {
                     model: g.name.name.clone(),
-                    expected: "a fixed size".into(),
+                    expected: "fixed-size".into(),
                     found: "images of varying size".into(),
                     help: format!("dataset `{}` does not fix the image size: end the augment pipeline with `resize(h, w)` or a crop", binding.dataset),
                     at: at.into(),
@@ -117,6 +117,7 @@ impl<'a> TrainCheck<'a, '_> {
         }
         let task = data.as_ref().map(|d| d.0.dataset.task);
         let classes = data.as_ref().map_or(0, |d| d.0.dataset.classes.len());
+        let dataset_name = data.as_ref().map_or(String::new(), |d| d.0.dataset.name.clone());
         let outputs: Vec<(String, usize, Span)> = graph
             .as_ref()
             .map(|(graph, g)| graph.outputs.iter().map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n))).collect())
@@ -144,7 +145,7 @@ impl<'a> TrainCheck<'a, '_> {
         let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
         let epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let metrics = match f.get("metrics") {
-            Some(field) => expr_of(sink, field).map(|e| metric_list(sink, e, task, classes)).unwrap_or_default(),
+            Some(field) => expr_of(sink, field).map(|e| metric_list(sink, e, task, classes, &dataset_name)).unwrap_or_default(),
             None => default_metrics(task),
         };
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
@@ -227,6 +228,9 @@ impl<'a> TrainCheck<'a, '_> {
                 }
             },
             None => {
+                if self.program.module(self.module).failed_imports.contains(&id.name) {
+                    return None;
+                }
                 let models = self.names_of(|i| matches!(i, Item::Graph(g) if g.kind == GraphKind::Model));
                 let sink = &mut *self.data.sink;
                 let help = suggest::help(&id.name, models.iter().map(String::as_str), "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`");
@@ -253,21 +257,6 @@ impl<'a> TrainCheck<'a, '_> {
             sink.push(expr.span.file, CheckError::BadValue { message: format!("`data` must name a dataset, found {}", base.describe()), help: "write `data = fashion { batch = 64 }`".into(), label: "not a name".into(), at: base.span.into() });
             return None;
         };
-        let decl = match self.program.lookup(self.module, &id.name) {
-            Some(decl) if matches!(self.program.item(decl), Item::Dataset(_)) => decl,
-            Some(decl) => {
-                let found = item_kind(self.program.item(decl));
-                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a dataset".into(), help: "name a `dataset` declaration".into(), at: id.span.into() });
-                return None;
-            }
-            None => {
-                let names = self.names_of(|i| matches!(i, Item::Dataset(_)));
-                let sink = &mut *self.data.sink;
-                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `dataset NAME = idx(\"…\") { … }`");
-                sink.push(id.span.file, CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() });
-                return None;
-            }
-        };
         let o = fields(sink, options, builtins::DATA_KEYS, &format!("the options of `{}`", id.name));
         let batch = int(sink, "data", o.get("batch"), Bound::AtLeast(1.0)).unwrap_or(32) as usize;
         let workers = int(sink, "data", o.get("workers"), Bound::NonNeg).unwrap_or(2) as usize;
@@ -282,6 +271,24 @@ impl<'a> TrainCheck<'a, '_> {
         let train_pipe = self.pipeline_ref(o.get("augment").copied());
         let eval_pipe = self.pipeline_ref(o.get("eval_augment").copied());
         let sink = &mut *self.data.sink;
+        let decl = match self.program.lookup(self.module, &id.name) {
+            Some(decl) if matches!(self.program.item(decl), Item::Dataset(_)) => decl,
+            Some(decl) => {
+                let found = item_kind(self.program.item(decl));
+                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a dataset".into(), help: "name a `dataset` declaration".into(), at: id.span.into() });
+                return None;
+            }
+            None => {
+                if self.program.module(self.module).failed_imports.contains(&id.name) {
+                    return None;
+                }
+                let names = self.names_of(|i| matches!(i, Item::Dataset(_)));
+                let sink = &mut *self.data.sink;
+                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `dataset NAME = idx(\"…\") { … }`");
+                sink.push(id.span.file, CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() });
+                return None;
+            }
+        };
         let spans = (o.get("augment").map_or(id.span, |f| f.span), o.get("eval_augment").map_or(id.span, |f| f.span));
         let dataset = self.datasets.get(&decl).cloned().flatten()?;
         if train_pipe.is_some() && eval_pipe.is_none() {
@@ -289,12 +296,8 @@ impl<'a> TrainCheck<'a, '_> {
                 // Evaluation without its own pipeline sees raw images: a resize or crop in training
                 // would then feed the model a different size. Say so.
                 if tp.output_size().is_some() && dataset.image_size.map(|(h, w)| (h as i64, w as i64)) != tp.output_size() {
-                    sink.push(f.span.file, CheckError::AugmentTargets {
-                        message: "the training pipeline changes the image size, but evaluation has no pipeline".into(),
-                        help: "add `eval_augment = …` with the same resize or crop".into(),
-                        label: "resizes".into(),
-                        at: f.span.into(),
-                    });
+                    let (h, w) = tp.output_size().unwrap_or_default();
+                    sink.push(f.span.file, CheckError::EvalSize { pipeline: self.program.sources.text(tp.span).to_string(), size: format!("{h}×{w}"), at: f.span.into() });
                 }
             }
         }
@@ -326,6 +329,9 @@ impl<'a> TrainCheck<'a, '_> {
                 None
             }
             None => {
+                if self.program.module(self.module).failed_imports.contains(&id.name) {
+                    return None;
+                }
                 let names = self.names_of(|i| matches!(i, Item::Augment(_)));
                 let sink = &mut *self.data.sink;
                 let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `augment NAME { … }`");
@@ -550,7 +556,7 @@ fn default_metrics(task: Option<Task>) -> Vec<Call> {
     vec![Call { name: name.into(), args: BTreeMap::new() }]
 }
 
-fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize) -> Vec<Call> {
+fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize, dataset: &str) -> Vec<Call> {
     let items: Vec<&Expr> = match &expr.kind {
         ExprKind::List(items) => items.iter().collect(),
         _ => vec![expr],
@@ -592,7 +598,7 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize)
                 sink.push(item.span.file, CheckError::MetricTask {
                     metric: builtin.name.into(),
                     needs: needs.into(),
-                    dataset: "the training data".into(),
+                    dataset: dataset.into(),
                     task: task_name,
                     help: format!("metrics for this task: {}", match task {
                         Task::Classification => "accuracy, top_k, precision, recall, f1, confusion_matrix",
@@ -634,7 +640,13 @@ fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits:
                     understood = true;
                 }
             }
-            _ => sink.push(expr.span.file, CheckError::Monitor { monitor: "?".into(), reason: format!("{} is not `split.metric`", expr.describe()), help: "write `monitor = val.accuracy`".into(), at: expr.span.into() }),
+            _ => {
+                let written = match &expr.kind {
+                    ExprKind::Name(id) => id.name.clone(),
+                    _ => expr.describe(),
+                };
+                sink.push(expr.span.file, CheckError::Monitor { monitor: written.clone(), reason: format!("`{written}` does not name a split"), help: format!("write `split.metric`, e.g. `monitor = val.{written}`"), at: expr.span.into() })
+            }
         }
     }
     let natural = if m.metric == "loss" { Mode::Min } else { Mode::Max };

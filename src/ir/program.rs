@@ -25,6 +25,8 @@ pub struct Module {
     pub ast: ast::File,
     /// The folder relative paths in this module start from (empty for the stdlib).
     pub dir: std::path::PathBuf,
+    /// Names whose import failed (reported once by the resolver; later uses stay quiet).
+    pub failed_imports: std::collections::HashSet<String>,
     /// Own declarations and imported names.
     pub scope: HashMap<String, DeclRef>,
 }
@@ -37,6 +39,9 @@ pub struct Program {
     pub root: Option<ModuleId>,
     /// The root's `train` block with the profile and overrides applied.
     pub train: Option<ast::Train>,
+    /// Every profile applied on its own to the root's `train` block, so profiles that are not
+    /// selected are still type-checked.
+    pub profile_trains: Vec<ast::Train>,
     /// The profile that was applied, if any.
     pub profile: Option<String>,
 }

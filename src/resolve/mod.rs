@@ -100,7 +100,7 @@ impl Resolver<'_> {
             Key::Path(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
             Key::Std(_) => PathBuf::new(),
         };
-        self.program.modules.push(Module { file, name: name.clone(), ast, dir, scope: HashMap::new() });
+        self.program.modules.push(Module { file, name: name.clone(), ast, dir, failed_imports: Default::default(), scope: HashMap::new() });
         self.loaded.insert(key.clone(), id);
         self.stack.push((key.clone(), name));
         self.bind(id, &key);
@@ -119,6 +119,31 @@ impl Resolver<'_> {
         let mut scope: HashMap<String, DeclRef> = HashMap::new();
         let mut first_span: HashMap<String, Span> = HashMap::new();
         let mut first_train: Option<Span> = None;
+        let mut failed = std::collections::HashSet::new();
+        // Imports bind first, so a local declaration that clashes is the one reported.
+        for item in &items {
+            let Item::Use(use_) = item else { continue };
+            let Some(target) = self.import(id, key, use_) else {
+                failed.extend(use_.names.iter().map(|n| n.name.clone()));
+                continue;
+            };
+            for name in &use_.names {
+                match self.program.modules[target.0].scope.get(&name.name).copied() {
+                    // Only a module's own declarations are importable, not what it imported.
+                    Some(decl) if decl.module == target => {
+                        self.declare(file, &mut scope, &mut first_span, name, decl);
+                    }
+                    _ => {
+                        failed.insert(name.name.clone());
+                        let module = &self.program.modules[target.0];
+                        let own: Vec<&str> = module.ast.items.iter().filter_map(|i| i.name()).map(|n| n.name.as_str()).collect();
+                        let help = suggest::help(&name.name, own.iter().copied(), format!("`{}` declares: {}", module.name, own.join(", ")));
+                        let module_name = module.name.clone();
+                        self.error(file, ResolveError::UnknownImport { module: module_name, name: name.name.clone(), help, at: name.span.into() });
+                    }
+                }
+            }
+        }
         for (index, item) in items.iter().enumerate() {
             if let Item::Train(train) = item {
                 match first_train {
@@ -134,26 +159,8 @@ impl Resolver<'_> {
                 self.declare(file, &mut scope, &mut first_span, name, DeclRef { module: id, item: index });
             }
         }
-        for item in &items {
-            let Item::Use(use_) = item else { continue };
-            let Some(target) = self.import(id, key, use_) else { continue };
-            for name in &use_.names {
-                match self.program.modules[target.0].scope.get(&name.name).copied() {
-                    // Only a module's own declarations are importable, not what it imported.
-                    Some(decl) if decl.module == target => {
-                        self.declare(file, &mut scope, &mut first_span, name, decl);
-                    }
-                    _ => {
-                        let module = &self.program.modules[target.0];
-                        let own: Vec<&str> = module.ast.items.iter().filter_map(|i| i.name()).map(|n| n.name.as_str()).collect();
-                        let help = suggest::help(&name.name, own.iter().copied(), format!("`{}` declares: {}", module.name, own.join(", ")));
-                        let module_name = module.name.clone();
-                        self.error(file, ResolveError::UnknownImport { module: module_name, name: name.name.clone(), help, at: name.span.into() });
-                    }
-                }
-            }
-        }
         self.program.modules[id.0].scope = scope;
+        self.program.modules[id.0].failed_imports = failed;
     }
 
     fn declare(
@@ -239,6 +246,9 @@ impl Resolver<'_> {
             let mut scratch = train.clone();
             for setting in &profile.settings {
                 self.apply(root_file, &mut scratch, setting);
+            }
+            if options.profile.as_deref() != Some(profile.name.name.as_str()) {
+                self.program.profile_trains.extend(scratch);
             }
         }
         if let Some(name) = &options.profile {

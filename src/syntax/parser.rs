@@ -39,7 +39,16 @@ pub fn parse_file(text: &str, file: FileId) -> Result<File> {
 
 /// Parses `path.to.key=value` from the command line (the text is its own file).
 pub fn parse_setting(text: &str, file: FileId) -> Result<Setting> {
-    let pair = first(parse(Rule::cli_setting, text)?);
+    let pairs = parse(Rule::cli_setting, text).map_err(|e| match e {
+        SyntaxError::Unexpected { expected, found, at, .. } => SyntaxError::Unexpected {
+            expected,
+            found,
+            help: "an override is `path.to.key=value`, e.g. `optimizer.lr=3e-4` or `data.batch=128`".into(),
+            at,
+        },
+        other => other,
+    })?;
+    let pair = first(pairs);
     let lower = Lower { file };
     let span = lower.span(&pair);
     let mut inner = pair.into_inner();
@@ -442,7 +451,8 @@ fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
         for token in attempts.expected_tokens() {
             let token = token.to_string();
             let is_range = token.chars().count() == 4 && token.contains("..");
-            if !is_range && token != "BUILTIN_RULE" && !token.trim().is_empty() && token != "//" && token != "/*" {
+            // `_` and `\` are pieces of names and strings, never what a person means to type.
+            if !is_range && !["BUILTIN_RULE", "//", "/*", "_", "\\"].contains(&token.as_str()) && !token.trim().is_empty() {
                 push_unique(&mut expected, format!("`{token}`"));
             }
         }
@@ -452,6 +462,14 @@ fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
     }
     let expected = join_or(&expected);
     let (found, len) = found_at(text, pos);
+    if found == "`\"`" && text[pos..].lines().next().is_some_and(|l| l.matches('"').count() % 2 == 1) {
+        return SyntaxError::Unexpected {
+            expected: "a closing `\"`".into(),
+            found: "an unterminated string".into(),
+            help: "close the string on the same line; write `\\\"` for a quote inside it".into(),
+            at: (pos, text[pos..].lines().next().map_or(1, str::len)).into(),
+        };
+    }
     let help = if found == "end of file" {
         "the file ends too early: close every `{`, `(` and `[`".to_string()
     } else {

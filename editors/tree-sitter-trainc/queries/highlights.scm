@@ -1,0 +1,156 @@
+; Highlights for trainc. The builtin names mirror src/check/builtins.rs; tests/editors.rs fails
+; when they drift. Earlier patterns win (tree-sitter highlight, Helix), so specific ones come first.
+
+; ── comments and literals ──────────────────────────────────────────────────────────────────
+
+(comment) @comment
+
+(string) @string
+(escape_sequence) @string.escape
+(std_path) @string.special.path
+
+(integer) @number
+(float) @number.float
+(boolean) @boolean
+["true" "false"] @boolean
+
+; ── keywords ────────────────────────────────────────────────────────────────────────────────
+
+"use" @keyword.import
+["dataset" "augment" "model" "block" "train" "profile"] @keyword
+"return" @keyword.return
+"then" @keyword.operator
+
+; ── types ───────────────────────────────────────────────────────────────────────────────────
+
+["int" "float" "bool" "str"] @type.builtin
+(scalar_type) @type.builtin
+
+((type_identifier) @type.builtin
+  (#any-of? @type.builtin "Image" "Logits" "Mask" "Heatmap" "Tensor"))
+(type_identifier) @type
+
+(tensor_type
+  dimension: (identifier) @variable.builtin
+  (#any-of? @variable.builtin "B" "classes"))
+(tensor_type
+  dimension: (identifier) @constant.builtin
+  (#eq? @constant.builtin "_"))
+(tensor_type
+  dimension: (identifier) @variable.parameter)
+
+; ── item names ──────────────────────────────────────────────────────────────────────────────
+
+(use_declaration name: (identifier) @function)
+(dataset_declaration name: (identifier) @type.definition)
+(augment_declaration name: (identifier) @function)
+(model_declaration name: (identifier) @function)
+(block_declaration name: (identifier) @function)
+(profile_declaration name: (identifier) @label)
+
+((targets (identifier) @variable.builtin)
+  (#any-of? @variable.builtin "image" "boxes" "masks"))
+(targets (identifier) @variable.parameter)
+
+(parameter name: (identifier) @variable.parameter)
+(named_type name: (identifier) @property)
+(named_expression name: (identifier) @property)
+(keyword_argument name: (identifier) @variable.parameter)
+(let_statement name: (identifier) @variable)
+
+; ── train, data, checkpoint, early_stop, ema and dataset keys ──────────────────────────────
+
+((record_field name: (identifier) @property.builtin)
+  (#any-of? @property.builtin
+    ; train
+    "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    ; data
+    "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
+    ; checkpoint, early_stop, ema
+    "monitor" "mode" "keep" "patience" "min_delta" "decay"
+    ; dataset
+    "train" "val" "test" "classes" "channels"))
+(record_field name: (identifier) @property)
+
+((path (identifier) @property.builtin)
+  (#any-of? @property.builtin
+    "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
+    "monitor" "mode" "keep" "patience" "min_delta" "decay"
+    "train" "val" "test" "classes" "channels"))
+(path (identifier) @property)
+
+; ── builtins, by kind ───────────────────────────────────────────────────────────────────────
+
+; `linear` is both a layer and a schedule: after `schedule =` it is a schedule.
+(record_field
+  name: (identifier) @_key
+  value: [
+    (call_expression function: (identifier) @function.builtin.schedule)
+    (binary_expression (call_expression function: (identifier) @function.builtin.schedule))
+    (binary_expression (binary_expression (call_expression function: (identifier) @function.builtin.schedule)))
+  ]
+  (#eq? @_key "schedule")
+  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "linear" "step" "one_cycle"))
+
+((identifier) @function.builtin.layer
+  (#any-of? @function.builtin.layer
+    "conv2d" "conv_transpose2d" "linear" "batch_norm" "group_norm" "layer_norm" "dropout" "relu"
+    "gelu" "silu" "sigmoid" "tanh" "leaky_relu" "softmax" "maxpool" "avgpool" "adaptive_avgpool"
+    "flatten" "add" "concat" "upsample" "identity"))
+
+((identifier) @function.builtin.loss
+  (#any-of? @function.builtin.loss
+    "cross_entropy" "bce" "mse" "l1" "smooth_l1" "focal" "dice" "centernet_loss"))
+
+((identifier) @function.builtin.optimizer
+  (#any-of? @function.builtin.optimizer "sgd" "adam" "adamw"))
+
+((identifier) @function.builtin.schedule
+  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "step" "one_cycle"))
+
+((identifier) @function.builtin.augment
+  (#any-of? @function.builtin.augment
+    "normalize" "resize" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
+    "random_erasing"))
+
+((identifier) @function.builtin.source
+  (#any-of? @function.builtin.source
+    "idx" "image_folder" "csv" "jsonl" "coco" "mask_folder"))
+
+((identifier) @function.builtin.metric
+  (#any-of? @function.builtin.metric
+    "accuracy" "top_k" "precision" "recall" "f1" "confusion_matrix" "map50" "map" "miou"
+    "pixel_accuracy"))
+
+(call_expression
+  function: (identifier) @function.builtin
+  (#eq? @function.builtin "split"))
+
+; Words that some arguments take: `padding = same`, `normalize(imagenet)`, `mode = max`.
+((identifier) @constant.builtin
+  (#any-of? @constant.builtin "imagenet" "same" "nearest" "bilinear" "min" "max"))
+
+; The batch size and the dataset's class count, meaningful in every model.
+((identifier) @variable.builtin
+  (#any-of? @variable.builtin "B" "classes"))
+
+; ── calls, members and the rest ─────────────────────────────────────────────────────────────
+
+(call_expression function: (identifier) @function.call)
+(member_expression member: (identifier) @property)
+
+(identifier) @variable
+
+; ── operators and punctuation ───────────────────────────────────────────────────────────────
+
+"|>" @operator
+"->" @operator
+["+" "-" "*" "/"] @operator
+"=" @operator
+":" @punctuation.delimiter
+["," ";" "."] @punctuation.delimiter
+["(" ")" "[" "]" "{" "}"] @punctuation.bracket
+"\"" @string

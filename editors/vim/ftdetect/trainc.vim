@@ -1,0 +1,2 @@
+" trainc: a declarative language for training vision models.
+autocmd BufNewFile,BufRead *.train setfiletype trainc

@@ -1,0 +1,304 @@
+//! The commands that train: `run`, `eval`, `predict`, and `gen-data` for synthetic datasets.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+
+use trainc::data::{Loader, augment, open_splits};
+use trainc::exec::Net;
+use trainc::frontend::{self, Outcome};
+use trainc::host::FsHost;
+use trainc::ir::{ModelGraph, TrainSpec};
+use trainc::run::rundir::RunDir;
+use trainc::run::{Live, Trainer, read_state};
+
+use crate::SpecArgs;
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// Checks like `trainc check`; a program with errors never reaches the executor.
+fn checked(file: &Path, spec: &SpecArgs) -> Result<(Outcome, TrainSpec, ModelGraph), ExitCode> {
+    use std::io::IsTerminal;
+    let outcome = frontend::check_file(&FsHost, file, &spec.options());
+    if !outcome.diags.is_empty() {
+        eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
+    }
+    if outcome.has_errors() {
+        let errors = outcome.diags.iter().filter(|d| d.is_error()).count();
+        eprintln!("error: {} found {errors} error(s); not starting", file.display());
+        return Err(ExitCode::FAILURE);
+    }
+    let Some(train) = outcome.checked.train.clone() else {
+        return Err(fail(format!("{} has no `train` block", file.display())));
+    };
+    let Some(graph) = outcome.checked.models.get(&train.model).cloned() else {
+        return Err(fail(format!("model `{}` was not inferred", train.model)));
+    };
+    Ok((outcome, train, graph))
+}
+
+#[allow(deprecated)]
+fn device(name: &str) -> Result<Device, ExitCode> {
+    match name {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "tch")]
+        "tch" | "tch:cpu" => Ok(Device::libtorch()),
+        #[cfg(feature = "tch")]
+        other if other.starts_with("tch:cuda:") => match other["tch:cuda:".len()..].parse::<usize>() {
+            Ok(n) => Ok(Device::libtorch_cuda(n)),
+            Err(_) => Err(fail(format!("`{other}`: the device index must be a number"))),
+        },
+        other if other.starts_with("tch") => Err(fail(format!("`--device {other}` needs a build with `--features tch` (see the README)"))),
+        other => Err(fail(format!("unknown device `{other}`: use `flex`, `tch`, `tch:cpu` or `tch:cuda:N`"))),
+    }
+}
+
+fn sources(outcome: &Outcome, spec: &SpecArgs) -> String {
+    let mut out = format!("// profile: {:?}; overrides: {:?}\n", spec.profile, spec.overrides);
+    for module in &outcome.program.modules {
+        let file = outcome.program.sources.get(module.file);
+        out.push_str(&format!("\n// ── {} ──\n{}\n", file.name, file.text));
+    }
+    out
+}
+
+pub fn run(spec: &SpecArgs, device_name: &str, resume: Option<&Path>, runs_dir: &Path, quiet: bool) -> ExitCode {
+    let (outcome, train, graph) = match checked(&spec.file, spec) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let device = match device(device_name) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let (run, state) = match resume {
+        Some(dir) => match read_state(dir) {
+            Ok(state) => (RunDir::open(dir), Some(state)),
+            Err(e) => return fail(e),
+        },
+        None => {
+            let json = serde_json::to_string_pretty(&train).unwrap_or_default();
+            match RunDir::create(runs_dir, &train.name, &json, &sources(&outcome, spec), train.seed, device_name) {
+                Ok(r) => (r, None),
+                Err(e) => return fail(format!("cannot create the run directory under {}: {e}", runs_dir.display())),
+            }
+        }
+    };
+    let live = Arc::new(RwLock::new(Live::from_spec(&train)));
+    let trainer = Trainer { spec: train, graph, device, live, run, quiet };
+    match trainer.run(state) {
+        Ok(results) => {
+            println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
+            println!("run directory: {}", trainer.run.path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn load(graph: &ModelGraph, checkpoint: &Path, device: &Device) -> Result<Net, ExitCode> {
+    let net = Net::build(graph, device).map_err(fail)?;
+    net.try_load_file(checkpoint).map_err(|e| fail(format!("cannot load {}: {e}", checkpoint.display())))
+}
+
+pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) -> ExitCode {
+    let (_, train, graph) = match checked(&spec.file, spec) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let device = match device(device_name) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let net = match load(&graph, checkpoint, &device) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let splits = match open_splits(&train.data.dataset) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let Some(source) = splits.get(split).cloned() else {
+        return fail(format!("dataset `{}` has no split `{split}`; it has {}", train.data.dataset.name, splits.keys().cloned().collect::<Vec<_>>().join(", ")));
+    };
+    let loader = Loader {
+        source,
+        steps: Arc::new(train.data.eval_augment.clone()),
+        batch: train.data.batch,
+        workers: train.data.workers,
+        seed: train.seed,
+        train: false,
+        balanced: false,
+        shuffle: false,
+        limit_batches: train.data.limit_batches,
+        p_scale: 1.0,
+    };
+    match Trainer::evaluate(&train, &net, &loader, &device) {
+        Ok((metrics, _)) => {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ split: metrics })).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, device_name: &str) -> ExitCode {
+    let spec = SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: true };
+    let (_, train, graph) = match checked(file, &spec) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let device = match device(device_name) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let net = match load(&graph, checkpoint, &device) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let classes = &train.data.dataset.classes;
+    let (h, w) = graph.inputs.first().map_or((0, 0), |(_, s)| (s.0[2].value().unwrap_or(0) as usize, s.0[3].value().unwrap_or(0) as usize));
+    for path in images {
+        let img = match image::open(path) {
+            Ok(i) => augment::Image::from_dynamic(&i, train.data.dataset.channels),
+            Err(e) => return fail(format!("`{}` is not a readable image: {e}", path.display())),
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let img = augment::apply(&train.data.eval_augment, img, &mut rng, false, 1.0).resize(h, w);
+        let x = Tensor::<4>::from_data(TensorData::new(img.data, [1, img.c, img.h, img.w]), &device);
+        let logits = net.forward(vec![x]).remove(0).1.d2();
+        let probs: Vec<f32> = burn::tensor::activation::softmax(logits, 1).try_into_vec_as::<f32>().unwrap_or_default();
+        let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        println!("{}", path.display());
+        for (c, p) in ranked.into_iter().take(top) {
+            println!("  {:<20} {:.4}", classes.get(c).map_or("?", String::as_str), p);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Draws a synthetic image folder: squares, discs and triangles of random size, colour and
+/// position on a noisy background; `train/` and `val/` splits.
+pub fn gen_data(kind: &str, out: &Path, per_class: usize, seed: u64) -> ExitCode {
+    match kind {
+        "shapes-folder" => shapes_folder(out, per_class, seed),
+        "shapes-coco" | "shapes-masks" => shapes_scenes(kind, out, per_class * 3, seed),
+        _ => fail(format!("unknown kind `{kind}`: the generators are `shapes-folder`, `shapes-coco` and `shapes-masks`")),
+    }
+}
+
+/// Scenes of one to three shapes on noise: COCO boxes (`shapes-coco`) or PNG masks of class ids
+/// (`shapes-masks`, 0 = background).
+fn shapes_scenes(kind: &str, out: &Path, count: usize, seed: u64) -> ExitCode {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let images = out.join("images");
+    let masks = out.join("masks");
+    for dir in [&images, &masks] {
+        if (kind == "shapes-masks" || dir == &images) && std::fs::create_dir_all(dir).is_err() {
+            return fail(format!("cannot create {}", dir.display()));
+        }
+    }
+    let size = 64u32;
+    let mut coco_images = Vec::new();
+    let mut annotations = Vec::new();
+    for i in 0..count {
+        let n = rng.random_range(1..=3);
+        let shapes: Vec<(u8, f32, f32, f32)> = (0..n)
+            .map(|_| {
+                let r = rng.random_range(6.0..14.0f32);
+                (rng.random_range(1..=2u8), rng.random_range(r..size as f32 - r), rng.random_range(r..size as f32 - r), r)
+            })
+            .collect();
+        let inside = |x: u32, y: u32| -> u8 {
+            let mut class = 0;
+            for &(c, cx, cy, r) in &shapes {
+                let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                let hit = if c == 1 { dx.abs() <= r && dy.abs() <= r } else { dx * dx + dy * dy <= r * r };
+                if hit {
+                    class = c;
+                }
+            }
+            class
+        };
+        let img = image::RgbImage::from_fn(size, size, |x, y| {
+            let noise = ((x * 7 + y * 13 + i as u32 * 31) % 23) as u8;
+            match inside(x, y) {
+                0 => image::Rgb([20 + noise, 30 + noise, 40 + noise]),
+                1 => image::Rgb([220, 200 - noise, 60]),
+                _ => image::Rgb([60, 200 - noise, 220]),
+            }
+        });
+        let name = format!("{i:04}.png");
+        if let Err(e) = img.save(images.join(&name)) {
+            return fail(format!("cannot write {name}: {e}"));
+        }
+        if kind == "shapes-masks" {
+            let mask = image::GrayImage::from_fn(size, size, |x, y| image::Luma([inside(x, y)]));
+            if let Err(e) = mask.save(masks.join(&name)) {
+                return fail(format!("cannot write mask {name}: {e}"));
+            }
+        }
+        coco_images.push(serde_json::json!({"id": i + 1, "file_name": name, "width": size, "height": size}));
+        for &(c, cx, cy, r) in &shapes {
+            let id = annotations.len() + 1;
+            annotations.push(serde_json::json!({"id": id, "image_id": i + 1, "category_id": c, "bbox": [cx - r, cy - r, 2.0 * r, 2.0 * r], "area": 4.0 * r * r, "iscrowd": 0}));
+        }
+    }
+    if kind == "shapes-coco" {
+        let json = serde_json::json!({
+            "images": coco_images,
+            "annotations": annotations,
+            "categories": [{"id": 1, "name": "square"}, {"id": 2, "name": "disc"}],
+        });
+        if let Err(e) = std::fs::write(out.join("annotations.json"), serde_json::to_string(&json).unwrap_or_default()) {
+            return fail(format!("cannot write annotations.json: {e}"));
+        }
+    }
+    println!("wrote {count} {kind} scenes to {}", out.display());
+    ExitCode::SUCCESS
+}
+
+fn shapes_folder(out: &Path, per_class: usize, seed: u64) -> ExitCode {
+    let kind = "shapes-folder";
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let classes = ["disc", "square", "triangle"];
+    for (split, n) in [("train", per_class), ("val", per_class.div_ceil(4))] {
+        for (label, class) in classes.iter().enumerate() {
+            let dir = out.join(split).join(class);
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                return fail(format!("cannot create {}: {e}", dir.display()));
+            }
+            for i in 0..n {
+                let size = 48u32;
+                let bg = [rng.random_range(0..80u8), rng.random_range(0..80u8), rng.random_range(0..80u8)];
+                let fg = [rng.random_range(150..=255u8), rng.random_range(150..=255u8), rng.random_range(150..=255u8)];
+                let r = rng.random_range(8..16) as f32;
+                let (cx, cy) = (rng.random_range(r..size as f32 - r), rng.random_range(r..size as f32 - r));
+                let img = image::RgbImage::from_fn(size, size, |x, y| {
+                    let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                    let inside = match label {
+                        0 => dx * dx + dy * dy <= r * r,
+                        1 => dx.abs() <= r * 0.8 && dy.abs() <= r * 0.8,
+                        _ => dy <= r * 0.8 && dy >= -r * 0.8 && dx.abs() <= (dy + r * 0.8) * 0.6,
+                    };
+                    let noise = ((x * 7 + y * 13 + i as u32 * 31) % 17) as u8;
+                    if inside { image::Rgb(fg) } else { image::Rgb([bg[0].saturating_add(noise), bg[1].saturating_add(noise), bg[2].saturating_add(noise)]) }
+                });
+                let path = dir.join(format!("{i:04}.png"));
+                if let Err(e) = img.save(&path) {
+                    return fail(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+        }
+    }
+    println!("wrote {} ({} classes) to {}", kind, classes.len(), out.display());
+    ExitCode::SUCCESS
+}

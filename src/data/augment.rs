@@ -1,0 +1,217 @@
+//! Augmentations on planar float images in [0, 1] (before `normalize`).
+//!
+//! Each step draws from the sample's own generator. Probabilities can be scaled live (watch mode
+//! changes them between steps) through [`Live`].
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::ir::Call;
+
+/// A `C×H×W` image, planar, `f32`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub data: Vec<f32>,
+}
+
+impl Image {
+    pub fn from_dynamic(img: &image::DynamicImage, channels: usize) -> Image {
+        if channels == 1 {
+            let g = img.to_luma8();
+            let (w, h) = g.dimensions();
+            return Image { c: 1, h: h as usize, w: w as usize, data: g.into_raw().into_iter().map(|b| b as f32 / 255.0).collect() };
+        }
+        let rgb = img.to_rgb8();
+        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
+        let raw = rgb.into_raw();
+        let mut data = vec![0.0; 3 * h * w];
+        for (i, px) in raw.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                data[c * h * w + i] = px[c] as f32 / 255.0;
+            }
+        }
+        Image { c: 3, h, w, data }
+    }
+
+    fn at(&self, c: usize, y: usize, x: usize) -> f32 {
+        self.data[(c * self.h + y) * self.w + x]
+    }
+
+    fn map_coords(&self, h: usize, w: usize, f: impl Fn(usize, usize) -> Option<(usize, usize)>) -> Image {
+        let mut data = vec![0.0; self.c * h * w];
+        for c in 0..self.c {
+            for y in 0..h {
+                for x in 0..w {
+                    if let Some((sy, sx)) = f(y, x) {
+                        data[(c * h + y) * w + x] = self.at(c, sy, sx);
+                    }
+                }
+            }
+        }
+        Image { c: self.c, h, w, data }
+    }
+
+    pub fn resize(&self, h: usize, w: usize) -> Image {
+        if h == self.h && w == self.w {
+            return self.clone();
+        }
+        // Bilinear with half-pixel centres (PyTorch's align_corners=False).
+        let (sy, sx) = (self.h as f32 / h as f32, self.w as f32 / w as f32);
+        let mut data = vec![0.0; self.c * h * w];
+        for y in 0..h {
+            let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.h - 1) as f32);
+            let (y0, ty) = (fy.floor() as usize, fy.fract());
+            let y1 = (y0 + 1).min(self.h - 1);
+            for x in 0..w {
+                let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.w - 1) as f32);
+                let (x0, tx) = (fx.floor() as usize, fx.fract());
+                let x1 = (x0 + 1).min(self.w - 1);
+                for c in 0..self.c {
+                    let top = self.at(c, y0, x0) * (1.0 - tx) + self.at(c, y0, x1) * tx;
+                    let bottom = self.at(c, y1, x0) * (1.0 - tx) + self.at(c, y1, x1) * tx;
+                    data[(c * h + y) * w + x] = top * (1.0 - ty) + bottom * ty;
+                }
+            }
+        }
+        Image { c: self.c, h, w, data }
+    }
+}
+
+const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
+
+/// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
+/// they change the size (a random crop becomes a centre crop).
+pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, p_scale: f64) -> Image {
+    for step in steps {
+        let p = step.f64("p").unwrap_or(1.0) * p_scale;
+        let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
+        img = match step.name.as_str() {
+            "normalize" => {
+                let (mean, std): (Vec<f64>, Vec<f64>) = match (step.floats("mean"), step.floats("std")) {
+                    (Some(m), Some(s)) => (m.to_vec(), s.to_vec()),
+                    _ => (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
+                };
+                let plane = img.h * img.w;
+                for c in 0..img.c {
+                    let (m, s) = (mean[c % mean.len()] as f32, std[c % std.len()] as f32);
+                    for v in &mut img.data[c * plane..(c + 1) * plane] {
+                        *v = (*v - m) / s;
+                    }
+                }
+                img
+            }
+            "resize" => {
+                let h = step.i64("height").unwrap_or(img.h as i64) as usize;
+                let w = step.i64("width").map_or(h, |w| w as usize);
+                img.resize(h, w)
+            }
+            "random_crop" | "center_crop" => {
+                let size = step.i64("size").unwrap_or(img.h as i64) as usize;
+                let pad = step.i64("padding").unwrap_or(0) as usize;
+                let (ph, pw) = (img.h + 2 * pad, img.w + 2 * pad);
+                let (max_y, max_x) = (ph.saturating_sub(size), pw.saturating_sub(size));
+                let (oy, ox) = if train && step.name == "random_crop" {
+                    (rng.random_range(0..=max_y), rng.random_range(0..=max_x))
+                } else {
+                    (max_y / 2, max_x / 2)
+                };
+                let (h, w) = (img.h, img.w);
+                img.map_coords(size, size, |y, x| {
+                    let (sy, sx) = ((y + oy) as isize - pad as isize, (x + ox) as isize - pad as isize);
+                    (sy >= 0 && sx >= 0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
+                })
+            }
+            "hflip" if hit(rng) => {
+                let w = img.w;
+                img.map_coords(img.h, w, |y, x| Some((y, w - 1 - x)))
+            }
+            "vflip" if hit(rng) => {
+                let h = img.h;
+                img.map_coords(h, img.w, |y, x| Some((h - 1 - y, x)))
+            }
+            "rotate" if hit(rng) => {
+                let deg = step.f64("degrees").unwrap_or(0.0);
+                let angle = rng.random_range(-deg..=deg).to_radians();
+                let (s, c) = (angle.sin() as f32, angle.cos() as f32);
+                let (cy, cx) = ((img.h as f32 - 1.0) / 2.0, (img.w as f32 - 1.0) / 2.0);
+                let (h, w) = (img.h, img.w);
+                img.map_coords(h, w, |y, x| {
+                    let (dy, dx) = (y as f32 - cy, x as f32 - cx);
+                    let (sy, sx) = ((c * dy - s * dx + cy).round(), (s * dy + c * dx + cx).round());
+                    (sy >= 0.0 && sx >= 0.0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
+                })
+            }
+            "color_jitter" if hit(rng) => {
+                let mut factor = |k: &str| {
+                    let a = step.f64(k).unwrap_or(0.0);
+                    if a > 0.0 { rng.random_range(1.0 - a..=1.0 + a) as f32 } else { 1.0 }
+                };
+                let (b, ct, sat) = (factor("brightness"), factor("contrast"), factor("saturation"));
+                let plane = img.h * img.w;
+                let mean = img.data.iter().sum::<f32>() / img.data.len().max(1) as f32;
+                for v in &mut img.data {
+                    *v = (((*v * b) - mean) * ct + mean).clamp(0.0, 1.0);
+                }
+                if img.c == 3 && sat != 1.0 {
+                    for i in 0..plane {
+                        let gray = 0.299 * img.data[i] + 0.587 * img.data[plane + i] + 0.114 * img.data[2 * plane + i];
+                        for c in 0..3 {
+                            let v = &mut img.data[c * plane + i];
+                            *v = ((*v - gray) * sat + gray).clamp(0.0, 1.0);
+                        }
+                    }
+                }
+                img
+            }
+            "random_erasing" if hit(rng) => {
+                let area = step.f64("scale").unwrap_or(0.2) * (img.h * img.w) as f64;
+                let side = area.sqrt().max(1.0) as usize;
+                let (eh, ew) = (side.min(img.h), side.min(img.w));
+                let (y0, x0) = (rng.random_range(0..=img.h - eh), rng.random_range(0..=img.w - ew));
+                for c in 0..img.c {
+                    for y in y0..y0 + eh {
+                        for x in x0..x0 + ew {
+                            img.data[(c * img.h + y) * img.w + x] = 0.0;
+                        }
+                    }
+                }
+                img
+            }
+            _ => img,
+        };
+    }
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use std::collections::BTreeMap;
+
+    fn call(name: &str, args: &[(&str, crate::ir::Value)]) -> Call {
+        Call { name: name.into(), args: args.iter().cloned().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>() }
+    }
+
+    #[test]
+    fn crop_with_padding_keeps_size_and_flip_mirrors() {
+        let img = Image { c: 1, h: 4, w: 4, data: (0..16).map(|v| v as f32).collect() };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let out = apply(&[call("random_crop", &[("size", crate::ir::Value::Int(4)), ("padding", crate::ir::Value::Int(1))])], img.clone(), &mut rng, true, 1.0);
+        assert_eq!((out.h, out.w), (4, 4));
+        let flipped = apply(&[call("hflip", &[("p", crate::ir::Value::Float(1.0))])], img, &mut rng, true, 1.0);
+        assert_eq!(&flipped.data[..4], &[3.0, 2.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn normalize_uses_mean_and_std() {
+        let img = Image { c: 1, h: 1, w: 2, data: vec![0.5, 1.0] };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let out = apply(&[call("normalize", &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))])], img, &mut rng, false, 1.0);
+        assert_eq!(out.data, vec![0.0, 1.0]);
+    }
+}

@@ -1,0 +1,116 @@
+//! A prefetching batch loader. A background thread assembles the next batches while the model
+//! trains on the current one; inside it, `workers` threads decode and augment disjoint slices of
+//! the batch. Output is identical for a given seed whatever the number of workers.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::augment::{Image, apply};
+use super::source::{DataError, Source};
+use super::mix;
+use crate::ir::Call;
+
+/// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major.
+pub struct Batch {
+    pub x: Vec<f32>,
+    pub shape: [usize; 4],
+    pub y: Vec<i64>,
+}
+
+pub struct Loader {
+    pub source: Arc<dyn Source>,
+    pub steps: Arc<Vec<Call>>,
+    pub batch: usize,
+    pub workers: usize,
+    pub seed: u64,
+    pub train: bool,
+    pub balanced: bool,
+    pub shuffle: bool,
+    pub limit_batches: Option<usize>,
+    pub p_scale: f64,
+}
+
+impl Loader {
+    /// The sample order of an epoch: shuffled (or class-balanced) from `(seed, epoch)`.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let n = self.source.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(&[self.seed, epoch, 1]));
+        let mut order: Vec<usize> = if self.train && self.balanced {
+            // Draw n samples with each class equally likely.
+            let mut by_class: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+            for i in 0..n {
+                by_class.entry(self.source.label(i)).or_default().push(i);
+            }
+            let classes: Vec<&Vec<usize>> = by_class.values().collect();
+            (0..n).map(|_| {
+                let members = classes[rand::Rng::random_range(&mut rng, 0..classes.len())];
+                members[rand::Rng::random_range(&mut rng, 0..members.len())]
+            }).collect()
+        } else {
+            (0..n).collect()
+        };
+        if self.train && self.shuffle && !self.balanced {
+            order.shuffle(&mut rng);
+        }
+        let batches = order.len().div_ceil(self.batch.max(1));
+        let keep = self.limit_batches.map_or(batches, |l| l.min(batches));
+        order.truncate((keep * self.batch).min(order.len()));
+        order
+    }
+
+    pub fn num_batches(&self, epoch: u64) -> usize {
+        self.order(epoch).len().div_ceil(self.batch.max(1))
+    }
+
+    /// Starts producing an epoch's batches; `skip` batches are skipped (resume mid-epoch).
+    pub fn epoch(&self, epoch: u64, skip: usize) -> Receiver<Result<Batch, DataError>> {
+        let order = self.order(epoch);
+        let (tx, rx) = sync_channel(2);
+        let source = self.source.clone();
+        let steps = self.steps.clone();
+        let (batch, workers, seed, train, p_scale) = (self.batch.max(1), self.workers.max(1), self.seed, self.train, self.p_scale);
+        std::thread::spawn(move || {
+            for chunk in order.chunks(batch).skip(skip) {
+                let result = assemble(&*source, &steps, chunk, workers, seed, epoch, train, p_scale);
+                let stop = result.is_err();
+                if tx.send(result).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(source: &dyn Source, steps: &[Call], indices: &[usize], workers: usize, seed: u64, epoch: u64, train: bool, p_scale: f64) -> Result<Batch, DataError> {
+    let load = |i: usize| -> Result<(Image, i64), DataError> {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
+        let img = apply(steps, source.image(i)?, &mut rng, train, p_scale);
+        Ok((img, source.label(i) as i64))
+    };
+    let per = indices.len().div_ceil(workers);
+    let parts: Vec<Result<Vec<(Image, i64)>, DataError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = indices.chunks(per.max(1)).map(|part| s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>())).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(DataError::Unsupported("a loader thread panicked".into())))).collect()
+    });
+    let mut samples = Vec::with_capacity(indices.len());
+    for part in parts {
+        samples.extend(part?);
+    }
+    let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, _)| (img.c, img.h, img.w));
+    let mut x = Vec::with_capacity(samples.len() * c * h * w);
+    let mut y = Vec::with_capacity(samples.len());
+    for ((img, label), &i) in samples.into_iter().zip(indices) {
+        if (img.c, img.h, img.w) != (c, h, w) {
+            return Err(DataError::Unsupported(format!("sample {i} is {}×{}×{} after augmentation but the batch is {c}×{h}×{w}; add `resize` to the pipeline", img.c, img.h, img.w)));
+        }
+        x.extend_from_slice(&img.data);
+        y.push(label);
+    }
+    Ok(Batch { shape: [y.len(), c, h, w], x, y })
+}

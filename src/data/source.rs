@@ -1,0 +1,216 @@
+//! Where samples come from: IDX files, image folders, CSV/JSONL indexes; and seeded splits.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use super::augment::Image;
+use crate::ir::{DatasetSpec, SplitSource, Task};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("`{path}` is not a readable image: {message}")]
+    Decode { path: PathBuf, message: String },
+    #[error("`{path}`: {message}")]
+    Format { path: PathBuf, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Labelled images, addressed by index.
+pub trait Source: Send + Sync {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn label(&self, index: usize) -> usize;
+    fn image(&self, index: usize) -> Result<Image, DataError>;
+}
+
+/// IDX images and labels, held in memory as bytes (Fashion-MNIST is 47 MB).
+pub struct Idx {
+    images: Vec<u8>,
+    labels: Vec<u8>,
+    h: usize,
+    w: usize,
+}
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let (file, zipped) = if gz.exists() { (gz, true) } else { (path.to_path_buf(), false) };
+    let bytes = std::fs::read(&file).map_err(|source| DataError::Io { path: file.clone(), source })?;
+    if !zipped {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).map_err(|source| DataError::Io { path: file, source })?;
+    Ok(out)
+}
+
+fn be32(b: &[u8], i: usize) -> usize {
+    u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as usize
+}
+
+impl Idx {
+    pub fn open(root: &Path, prefix: &str) -> Result<Idx, DataError> {
+        let ipath = root.join(format!("{prefix}-images-idx3-ubyte"));
+        let lpath = root.join(format!("{prefix}-labels-idx1-ubyte"));
+        let images = read_maybe_gz(&ipath)?;
+        let labels = read_maybe_gz(&lpath)?;
+        if images.len() < 16 || be32(&images, 0) != 0x803 {
+            return Err(DataError::Format { path: ipath, message: "not an IDX image file".into() });
+        }
+        if labels.len() < 8 || be32(&labels, 0) != 0x801 {
+            return Err(DataError::Format { path: lpath, message: "not an IDX label file".into() });
+        }
+        let (n, h, w) = (be32(&images, 1), be32(&images, 2), be32(&images, 3));
+        if images.len() < 16 + n * h * w || labels.len() < 8 + n {
+            return Err(DataError::Format { path: ipath, message: format!("truncated: header says {n} images of {h}×{w}") });
+        }
+        Ok(Idx { images: images[16..16 + n * h * w].to_vec(), labels: labels[8..8 + n].to_vec(), h, w })
+    }
+}
+
+impl Source for Idx {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn label(&self, index: usize) -> usize {
+        self.labels[index] as usize
+    }
+    fn image(&self, index: usize) -> Result<Image, DataError> {
+        let px = self.h * self.w;
+        let data = self.images[index * px..(index + 1) * px].iter().map(|&b| b as f32 / 255.0).collect();
+        Ok(Image { c: 1, h: self.h, w: self.w, data })
+    }
+}
+
+/// Image files with labels: image folders and CSV/JSONL indexes. Decoded on demand.
+pub struct Files {
+    items: Vec<(PathBuf, usize)>,
+    channels: usize,
+}
+
+impl Source for Files {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn label(&self, index: usize) -> usize {
+        self.items[index].1
+    }
+    fn image(&self, index: usize) -> Result<Image, DataError> {
+        let path = &self.items[index].0;
+        let img = image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+        Ok(Image::from_dynamic(&img, self.channels))
+    }
+}
+
+const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
+
+fn folder(dir: &Path, classes: &[String], channels: usize) -> Result<Files, DataError> {
+    let mut items = Vec::new();
+    for (label, class) in classes.iter().enumerate() {
+        let class_dir = dir.join(class);
+        let entries = std::fs::read_dir(&class_dir).map_err(|source| DataError::Io { path: class_dir.clone(), source })?;
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+            .collect();
+        files.sort();
+        items.extend(files.into_iter().map(|p| (p, label)));
+    }
+    Ok(Files { items, channels })
+}
+
+fn index_file(spec: &DatasetSpec, path: &Path, images: &Path) -> Result<Files, DataError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let pair = if spec.source.name == "csv" {
+            if i == 0 && line.to_ascii_lowercase().starts_with("path") {
+                continue;
+            }
+            line.rsplit_once(',').map(|(p, l)| (p.trim().to_string(), l.trim().to_string()))
+        } else {
+            serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| {
+                let p = v.get("path")?.as_str()?.to_string();
+                let l = v.get("label").map(|l| l.as_str().map(String::from).unwrap_or_else(|| l.to_string()))?;
+                Some((p, l))
+            })
+        };
+        let Some((p, l)) = pair else {
+            return Err(DataError::Format { path: path.to_path_buf(), message: format!("line {} has no path and label", i + 1) });
+        };
+        let label = spec.classes.iter().position(|c| *c == l).or_else(|| l.parse().ok().filter(|n: &usize| *n < spec.classes.len()));
+        let Some(label) = label else {
+            return Err(DataError::Format { path: path.to_path_buf(), message: format!("line {}: unknown class `{l}`", i + 1) });
+        };
+        items.push((images.join(p), label));
+    }
+    Ok(Files { items, channels: spec.channels })
+}
+
+/// A subset of another source (a seeded split).
+struct Subset {
+    base: Arc<dyn Source>,
+    indices: Vec<usize>,
+}
+
+impl Source for Subset {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+    fn label(&self, index: usize) -> usize {
+        self.base.label(self.indices[index])
+    }
+    fn image(&self, index: usize) -> Result<Image, DataError> {
+        self.base.image(self.indices[index])
+    }
+}
+
+/// Opens every split of a dataset. Carved splits take a seeded random fraction of their parent,
+/// which keeps the rest.
+pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
+    if spec.task != Task::Classification {
+        return Err(DataError::Unsupported(format!(
+            "dataset `{}`: training on {:?} data is not implemented yet (checking is)",
+            spec.name, spec.task
+        )));
+    }
+    let path = |name: &str| spec.source.word(name).map(|p| spec.base_dir.join(p));
+    let mut out: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
+    for (name, split) in &spec.splits {
+        let SplitSource::Stored(stored) = split else { continue };
+        let source: Arc<dyn Source> = match spec.source.name.as_str() {
+            "idx" => Arc::new(Idx::open(&path("root").unwrap_or_default(), stored)?),
+            "image_folder" => Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?),
+            "csv" | "jsonl" => {
+                let index = path("path").unwrap_or_default();
+                let images = path("images").unwrap_or_else(|| index.parent().map(Path::to_path_buf).unwrap_or_default());
+                Arc::new(index_file(spec, &index, &images)?)
+            }
+            other => return Err(DataError::Unsupported(format!("source `{other}`"))),
+        };
+        out.insert(name.clone(), source);
+    }
+    for (name, split) in &spec.splits {
+        let SplitSource::Carve { of, fraction, seed } = split else { continue };
+        let Some(parent) = out.get(of).cloned() else { continue };
+        let mut indices: Vec<usize> = (0..parent.len()).collect();
+        indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(*seed));
+        let cut = ((parent.len() as f64) * fraction).round() as usize;
+        let carved = indices[..cut].to_vec();
+        let mut rest = indices[cut..].to_vec();
+        rest.sort_unstable();
+        out.insert(name.clone(), Arc::new(Subset { base: parent.clone(), indices: carved }));
+        out.insert(of.clone(), Arc::new(Subset { base: parent, indices: rest }));
+    }
+    Ok(out)
+}

@@ -1,0 +1,318 @@
+//! The graph compiler: a checked [`ModelGraph`] becomes a burn module.
+//!
+//! burn's `Module` is not object safe, so a model built at run time is a `Vec` of one
+//! `#[derive(Module)]` enum of the layers that hold weights or state ([`Layer`]), plus a plain
+//! wiring [`Plan`] in topological order that says which values feed which step. Ops without
+//! weights (activations, add, concat, flatten) are plan steps only. Values of different rank
+//! travel as [`Act`]. Checkpoint keys follow `layers.<index>.<Variant>`: the same `.train` always
+//! yields the same order, so a checkpoint reloads into the model it was saved from.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear,
+    LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::activation;
+use burn::tensor::{Device, Tensor};
+use petgraph::algo::toposort;
+use petgraph::visit::EdgeRef;
+
+use crate::check::dim::Dim;
+use crate::ir::{ModelGraph, Op};
+
+/// Layers with weights or running state.
+#[derive(Module, Debug)]
+pub enum Layer {
+    Conv(Conv2d),
+    ConvT(ConvTranspose2d),
+    Linear(Linear),
+    BatchNorm(BatchNorm),
+    GroupNorm(GroupNorm),
+    LayerNorm(LayerNorm),
+    Dropout(Dropout),
+    MaxPool(MaxPool2d),
+    AvgPool(AvgPool2d),
+    AdaptivePool(AdaptiveAvgPool2d),
+    Upsample(Interpolate2d),
+}
+
+/// What a plan step does.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    Input(usize),
+    Layer(usize),
+    Relu,
+    Gelu,
+    Silu,
+    Sigmoid,
+    Tanh,
+    LeakyRelu(f64),
+    Softmax(usize),
+    Flatten,
+    Add,
+    Concat(usize),
+    Identity,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub kind: Kind,
+    /// Indices of earlier steps, in argument order.
+    pub inputs: Vec<usize>,
+    /// The node's path in the checked graph, for errors and summaries.
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Output names and the steps that produce them.
+    pub outputs: Vec<(String, usize)>,
+}
+
+#[derive(Module, Debug)]
+pub struct Net {
+    pub layers: Vec<Layer>,
+    #[module(skip)]
+    pub plan: Plan,
+}
+
+/// A value in flight: tensors of the ranks models produce.
+#[derive(Clone, Debug)]
+pub enum Act {
+    D2(Tensor<2>),
+    D3(Tensor<3>),
+    D4(Tensor<4>),
+}
+
+macro_rules! each_rank {
+    ($act:expr, $t:ident => $e:expr) => {
+        match $act {
+            Act::D2($t) => Act::D2($e),
+            Act::D3($t) => Act::D3($e),
+            Act::D4($t) => Act::D4($e),
+        }
+    };
+}
+
+impl Act {
+    pub fn d2(self) -> Tensor<2> {
+        match self {
+            Act::D2(t) => t,
+            Act::D3(t) => t.flatten(1, 2),
+            Act::D4(t) => t.flatten(1, 3),
+        }
+    }
+
+    pub fn d4(self) -> Option<Tensor<4>> {
+        match self {
+            Act::D4(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Why a checked graph cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error("layer `{path}`: `{what}` is {dim}, which is not known; bind the model to data with a fixed image size")]
+    Symbolic { path: String, what: &'static str, dim: String },
+    #[error("layer `{path}`: {message}")]
+    Unsupported { path: String, message: String },
+    #[error("model `{0}` has a cycle")]
+    Cycle(String),
+}
+
+fn known(path: &str, what: &'static str, d: &Dim) -> Result<usize, CompileError> {
+    d.value().map(|n| n as usize).ok_or_else(|| CompileError::Symbolic { path: path.into(), what, dim: d.to_string() })
+}
+
+impl Net {
+    /// Builds the module on `device` (use an autodiff device for training).
+    pub fn build(graph: &ModelGraph, device: &Device) -> Result<Net, CompileError> {
+        let order = toposort(&graph.graph, None).map_err(|_| CompileError::Cycle(graph.name.clone()))?;
+        let mut index = std::collections::HashMap::new();
+        let mut layers = Vec::new();
+        let mut plan = Plan::default();
+        for node in order {
+            let n = &graph.graph[node];
+            let path = n.path.as_str();
+            let mut edges: Vec<_> = graph.graph.edges_directed(node, petgraph::Direction::Incoming).map(|e| (*e.weight(), e.source())).collect();
+            edges.sort();
+            let inputs: Vec<usize> = edges.iter().map(|(_, src)| index[src]).collect();
+            let mut layer = |l: Layer| {
+                layers.push(l);
+                Kind::Layer(layers.len() - 1)
+            };
+            let u = |x: i64| x as usize;
+            let kind = match &n.op {
+                Op::Input(i) => Kind::Input(*i),
+                Op::Conv2d { in_ch, out, k, stride, padding, dilation, groups, bias } => {
+                    let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
+                    let p = u(*padding);
+                    layer(Layer::Conv(
+                        Conv2dConfig::new([i, o], [u(*k), u(*k)])
+                            .with_stride([u(*stride), u(*stride)])
+                            .with_dilation([u(*dilation), u(*dilation)])
+                            .with_groups(u(*groups))
+                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                            .with_bias(*bias)
+                            .init(device),
+                    ))
+                }
+                Op::ConvTranspose2d { in_ch, out, k, stride, padding, output_padding, dilation, groups, bias } => {
+                    let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
+                    layer(Layer::ConvT(
+                        ConvTranspose2dConfig::new([i, o], [u(*k), u(*k)])
+                            .with_stride([u(*stride), u(*stride)])
+                            .with_dilation([u(*dilation), u(*dilation)])
+                            .with_groups(u(*groups))
+                            .with_padding([u(*padding), u(*padding)])
+                            .with_padding_out([u(*output_padding), u(*output_padding)])
+                            .with_bias(*bias)
+                            .init(device),
+                    ))
+                }
+                Op::Linear { in_f, out, bias } => {
+                    let (i, o) = (known(path, "input features", in_f)?, known(path, "output features", out)?);
+                    layer(Layer::Linear(LinearConfig::new(i, o).with_bias(*bias).init(device)))
+                }
+                Op::BatchNorm { ch, momentum, eps } => layer(Layer::BatchNorm(
+                    BatchNormConfig::new(known(path, "channels", ch)?).with_momentum(*momentum).with_epsilon(*eps).init(device),
+                )),
+                Op::GroupNorm { groups, ch, eps } => layer(Layer::GroupNorm(
+                    GroupNormConfig::new(u(*groups), known(path, "channels", ch)?).with_epsilon(*eps).init(device),
+                )),
+                Op::LayerNorm { dim, eps } => {
+                    layer(Layer::LayerNorm(LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device)))
+                }
+                Op::Dropout { p } => layer(Layer::Dropout(DropoutConfig::new(*p).init())),
+                Op::MaxPool { k, stride, padding } => {
+                    let p = u(*padding);
+                    layer(Layer::MaxPool(
+                        MaxPool2dConfig::new([u(*k), u(*k)]).with_strides([u(*stride), u(*stride)]).with_padding(PaddingConfig2d::Explicit(p, p, p, p)).init(),
+                    ))
+                }
+                Op::AvgPool { k, stride, padding } => {
+                    let p = u(*padding);
+                    layer(Layer::AvgPool(
+                        AvgPool2dConfig::new([u(*k), u(*k)]).with_strides([u(*stride), u(*stride)]).with_padding(PaddingConfig2d::Explicit(p, p, p, p)).init(),
+                    ))
+                }
+                Op::AdaptiveAvgPool { size } => layer(Layer::AdaptivePool(AdaptiveAvgPool2dConfig::new([u(*size), u(*size)]).init())),
+                Op::Upsample { scale, bilinear } => {
+                    let mode = if *bilinear { InterpolateMode::Linear } else { InterpolateMode::Nearest };
+                    let s = *scale as f32;
+                    layer(Layer::Upsample(
+                        Interpolate2dConfig::new().with_scale_factor(Some([s, s])).with_mode(mode).with_align_corners(false).init(),
+                    ))
+                }
+                Op::Relu => Kind::Relu,
+                Op::Gelu => Kind::Gelu,
+                Op::Silu => Kind::Silu,
+                Op::Sigmoid => Kind::Sigmoid,
+                Op::Tanh => Kind::Tanh,
+                Op::LeakyRelu { slope } => Kind::LeakyRelu(*slope),
+                Op::Softmax { dim } => Kind::Softmax(*dim),
+                Op::Flatten => Kind::Flatten,
+                Op::Add => Kind::Add,
+                Op::Concat { dim } => Kind::Concat(*dim),
+                Op::Identity => Kind::Identity,
+            };
+            index.insert(node, plan.steps.len());
+            plan.steps.push(Step { kind, inputs, path: n.path.clone() });
+        }
+        plan.outputs = graph.outputs.iter().map(|(name, node)| (name.clone(), index[node])).collect();
+        Ok(Net { layers, plan })
+    }
+
+    /// Runs the model; returns the named outputs in declaration order.
+    pub fn forward(&self, inputs: Vec<Tensor<4>>) -> Vec<(String, Act)> {
+        self.forward_traced(inputs, |_, _| {})
+    }
+
+    /// The runtime shape of every step, by node path (to compare with the checker's).
+    pub fn shapes(&self, inputs: Vec<Tensor<4>>) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::new();
+        self.forward_traced(inputs, |step, act| {
+            let dims = match act {
+                Act::D2(t) => t.dims().to_vec(),
+                Act::D3(t) => t.dims().to_vec(),
+                Act::D4(t) => t.dims().to_vec(),
+            };
+            out.push((step.path.clone(), dims));
+        });
+        out
+    }
+
+    fn forward_traced(&self, inputs: Vec<Tensor<4>>, mut on_step: impl FnMut(&Step, &Act)) -> Vec<(String, Act)> {
+        let steps = &self.plan.steps;
+        // Each value is dropped after its last use so activations are freed as early as possible.
+        let mut last_use = vec![0; steps.len()];
+        for (i, s) in steps.iter().enumerate() {
+            for &j in &s.inputs {
+                last_use[j] = i;
+            }
+        }
+        for (_, o) in &self.plan.outputs {
+            last_use[*o] = usize::MAX;
+        }
+        let mut values: Vec<Option<Act>> = vec![None; steps.len()];
+        let mut inputs: Vec<Option<Tensor<4>>> = inputs.into_iter().map(Some).collect();
+        for (i, step) in steps.iter().enumerate() {
+            let mut args: Vec<Act> = step.inputs.iter().filter_map(|&j| values[j].clone()).collect();
+            for &j in &step.inputs {
+                if last_use[j] == i {
+                    values[j] = None;
+                }
+            }
+            let out = match &step.kind {
+                Kind::Input(k) => Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input")),
+                Kind::Layer(l) => self.layer(*l, args.remove(0)),
+                Kind::Relu => each_rank!(args.remove(0), t => activation::relu(t)),
+                Kind::Gelu => each_rank!(args.remove(0), t => activation::gelu(t)),
+                Kind::Silu => each_rank!(args.remove(0), t => activation::silu(t)),
+                Kind::Sigmoid => each_rank!(args.remove(0), t => activation::sigmoid(t)),
+                Kind::Tanh => each_rank!(args.remove(0), t => activation::tanh(t)),
+                Kind::LeakyRelu(s) => each_rank!(args.remove(0), t => activation::leaky_relu(t, *s)),
+                Kind::Softmax(d) => each_rank!(args.remove(0), t => activation::softmax(t, *d)),
+                Kind::Flatten => Act::D2(args.remove(0).d2()),
+                Kind::Identity => args.remove(0),
+                Kind::Add => match (args.remove(0), args.remove(0)) {
+                    (Act::D2(a), Act::D2(b)) => Act::D2(a + b),
+                    (Act::D3(a), Act::D3(b)) => Act::D3(a + b),
+                    (Act::D4(a), Act::D4(b)) => Act::D4(a + b),
+                    _ => unreachable!("the checker guarantees equal ranks for add"),
+                },
+                Kind::Concat(d) => match &args[0] {
+                    Act::D2(_) => Act::D2(Tensor::cat(args.into_iter().map(|a| if let Act::D2(t) = a { t } else { unreachable!() }).collect(), *d)),
+                    Act::D3(_) => Act::D3(Tensor::cat(args.into_iter().map(|a| if let Act::D3(t) = a { t } else { unreachable!() }).collect(), *d)),
+                    Act::D4(_) => Act::D4(Tensor::cat(args.into_iter().map(|a| if let Act::D4(t) = a { t } else { unreachable!() }).collect(), *d)),
+                },
+            };
+            on_step(step, &out);
+            values[i] = Some(out);
+        }
+        self.plan.outputs.iter().map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept"))).collect()
+    }
+
+    fn layer(&self, index: usize, x: Act) -> Act {
+        let four = |x: Act| x.d4().expect("the checker guarantees 4-D inputs for spatial layers");
+        match &self.layers[index] {
+            Layer::Conv(m) => Act::D4(m.forward(four(x))),
+            Layer::ConvT(m) => Act::D4(m.forward(four(x))),
+            Layer::MaxPool(m) => Act::D4(m.forward(four(x))),
+            Layer::AvgPool(m) => Act::D4(m.forward(four(x))),
+            Layer::AdaptivePool(m) => Act::D4(m.forward(four(x))),
+            Layer::Upsample(m) => Act::D4(m.forward(four(x))),
+            Layer::Linear(m) => each_rank!(x, t => m.forward(t)),
+            Layer::BatchNorm(m) => each_rank!(x, t => m.forward(t)),
+            Layer::GroupNorm(m) => each_rank!(x, t => m.forward(t)),
+            Layer::LayerNorm(m) => each_rank!(x, t => m.forward(t)),
+            Layer::Dropout(m) => each_rank!(x, t => m.forward(t)),
+        }
+    }
+}

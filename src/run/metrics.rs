@@ -1,0 +1,92 @@
+//! Classification metrics from logits: accuracy, top-k, macro precision/recall/F1, confusion.
+
+use std::collections::BTreeMap;
+
+use crate::ir::Call;
+
+/// Predictions gathered over an evaluation pass.
+#[derive(Default)]
+pub struct Tally {
+    pub classes: usize,
+    /// Row-major `[n, classes]`.
+    pub logits: Vec<f32>,
+    pub labels: Vec<usize>,
+    pub loss_sum: f64,
+    pub batches: usize,
+}
+
+impl Tally {
+    fn ranked(&self, i: usize) -> Vec<usize> {
+        let row = &self.logits[i * self.classes..(i + 1) * self.classes];
+        let mut idx: Vec<usize> = (0..self.classes).collect();
+        idx.sort_by(|a, b| row[*b].total_cmp(&row[*a]));
+        idx
+    }
+
+    pub fn confusion(&self) -> Vec<Vec<u64>> {
+        let mut m = vec![vec![0u64; self.classes]; self.classes];
+        for (i, &label) in self.labels.iter().enumerate() {
+            let pred = self.ranked(i)[0];
+            m[label][pred] += 1;
+        }
+        m
+    }
+
+    /// The requested metrics (and `loss`) by name.
+    pub fn compute(&self, metrics: &[Call]) -> BTreeMap<String, f64> {
+        let n = self.labels.len().max(1) as f64;
+        let mut out = BTreeMap::new();
+        out.insert("loss".to_string(), self.loss_sum / self.batches.max(1) as f64);
+        let confusion = self.confusion();
+        let per_class = |c: usize| {
+            let tp = confusion[c][c] as f64;
+            let predicted: f64 = (0..self.classes).map(|r| confusion[r][c] as f64).sum();
+            let actual: f64 = confusion[c].iter().map(|v| *v as f64).sum();
+            let p = if predicted > 0.0 { tp / predicted } else { 0.0 };
+            let r = if actual > 0.0 { tp / actual } else { 0.0 };
+            (p, r)
+        };
+        let present: Vec<usize> = (0..self.classes).filter(|c| confusion[*c].iter().sum::<u64>() > 0).collect();
+        let macro_avg = |f: &dyn Fn(f64, f64) -> f64| present.iter().map(|c| { let (p, r) = per_class(*c); f(p, r) }).sum::<f64>() / present.len().max(1) as f64;
+        for m in metrics {
+            match m.name.as_str() {
+                "accuracy" => {
+                    let correct = (0..self.labels.len()).filter(|i| self.ranked(*i)[0] == self.labels[*i]).count();
+                    out.insert("accuracy".into(), correct as f64 / n);
+                }
+                "top_k" => {
+                    let k = m.i64("k").unwrap_or(5) as usize;
+                    let hits = (0..self.labels.len()).filter(|i| self.ranked(*i)[..k.min(self.classes)].contains(&self.labels[*i])).count();
+                    out.insert("top_k".into(), hits as f64 / n);
+                }
+                "precision" => {
+                    out.insert("precision".into(), macro_avg(&|p, _| p));
+                }
+                "recall" => {
+                    out.insert("recall".into(), macro_avg(&|_, r| r));
+                }
+                "f1" => {
+                    out.insert("f1".into(), macro_avg(&|p, r| if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accuracy_and_macro_f1() {
+        let t = Tally { classes: 2, logits: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0], labels: vec![0, 1, 1], loss_sum: 3.0, batches: 3 };
+        let calls = ["accuracy", "f1"].map(|n| Call { name: n.into(), args: Default::default() });
+        let m = t.compute(&calls);
+        assert!((m["accuracy"] - 2.0 / 3.0).abs() < 1e-9);
+        assert!((m["loss"] - 1.0).abs() < 1e-9);
+        // class 0: p = 1/2, r = 1 → f1 2/3; class 1: p = 1, r = 1/2 → f1 2/3.
+        assert!((m["f1"] - 2.0 / 3.0).abs() < 1e-9);
+    }
+}

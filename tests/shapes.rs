@@ -1,0 +1,100 @@
+//! Every example's model and every stdlib block runs on a dummy batch, and every runtime shape
+//! equals the shape the checker inferred.
+#![cfg(feature = "train")]
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::tensor::{Device, Distribution, Tensor};
+use trainc::exec::Net;
+use trainc::frontend::{self, Options, Outcome};
+use trainc::host::FsHost;
+use trainc::ir::ModelGraph;
+
+const BATCH: usize = 2;
+
+fn assert_shapes_agree(graph: &ModelGraph) {
+    let device = Device::flex();
+    let net = Net::build(graph, &device).unwrap_or_else(|e| panic!("model `{}` does not compile: {e}", graph.name));
+    let inputs = graph
+        .inputs
+        .iter()
+        .map(|(_, s)| {
+            let dims: Vec<usize> = s.0.iter().map(|d| d.value().map_or(BATCH, |n| n as usize)).collect();
+            Tensor::<4>::random([dims[0], dims[1], dims[2], dims[3]], Distribution::Default, &device)
+        })
+        .collect();
+    let runtime = net.shapes(inputs);
+    let bindings = std::collections::HashMap::from([("B".to_string(), trainc::check::dim::Dim::known(BATCH as i64))]);
+    let mut compared = 0;
+    for node in graph.graph.node_weights() {
+        let expected: Vec<usize> = node.shape.subst(&bindings).0.iter().map(|d| d.value().expect("concrete after binding B") as usize).collect();
+        let (_, found) = runtime.iter().find(|(p, _)| *p == node.path).unwrap_or_else(|| panic!("node {} did not run", node.path));
+        assert_eq!(&expected, found, "model `{}`, node `{}`", graph.name, node.path);
+        compared += 1;
+    }
+    assert_eq!(compared, runtime.len());
+}
+
+fn check(path: &Path) -> Outcome {
+    let outcome = frontend::check_file(&FsHost, path, &Options::default());
+    assert!(!outcome.has_errors(), "{}", outcome.render(false));
+    outcome
+}
+
+#[test]
+fn every_example_model_runs_with_the_inferred_shapes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("trainc-shapes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    // The examples' data, generated where each example looks for it.
+    for (kind, out) in [("shapes-folder", "data/shapes_folder"), ("shapes-coco", "data/shapes"), ("shapes-masks", "data/shapes_masks")] {
+        let status = Command::new(env!("CARGO_BIN_EXE_trainc")).current_dir(&dir).args(["gen-data", kind, out, "--per-class", "4"]).status().expect("gen-data");
+        assert!(status.success());
+    }
+    for example in ["resnet_folder", "detector", "segmentation"] {
+        let file = dir.join(format!("{example}.train"));
+        std::fs::copy(root.join(format!("examples/{example}.train")), &file).expect("copy example");
+        let outcome = check(&file);
+        let train = outcome.checked.train.as_ref().expect("train block");
+        assert_shapes_agree(&outcome.checked.models[&train.model]);
+    }
+    // Fashion-MNIST's class list is in the file, so its model is concrete without the data.
+    let mut options = Options::default();
+    options.check.skip_data = true;
+    let outcome = frontend::check_file(&FsHost, &root.join("examples/fashion_mnist.train"), &options);
+    assert_shapes_agree(&outcome.checked.models["cnn"]);
+}
+
+#[test]
+fn every_stdlib_block_runs_with_the_inferred_shapes() {
+    let models = r#"
+use std/backbones.{conv_bn_relu, small_cnn, stem, basic_block, basic_down, resnet18, bottleneck, bottleneck_down, resnet50}
+use std/necks.{fpn}
+use std/heads.{classifier, centernet}
+use std/segmentation.{double_conv, unet}
+model m_conv_bn_relu(x: Image[B, 3, 32, 32]) { return conv_bn_relu(x, 16, k = 5, stride = 2) }
+model m_small_cnn(x: Image[B, 1, 28, 28]) { return small_cnn(x, width = 8) }
+model m_stem(x: Image[B, 3, 64, 64]) { return stem(x, width = 16) }
+model m_basic(x: Image[B, 3, 32, 32]) { h = conv_bn_relu(x, 16)
+  return basic_block(h, 16) |> basic_down(32) }
+model m_resnet18(x: Image[B, 3, 64, 64]) { f = resnet18(x)
+  return classifier(f.c5, 5) }
+model m_bottleneck(x: Image[B, 3, 32, 32]) { h = bottleneck_down(x, 8, stride = 1)
+  return bottleneck(h, 8) }
+model m_resnet50(x: Image[B, 3, 64, 64]) { f = resnet50(x)
+  return classifier(f.c5, 3) }
+model m_fpn(x: Image[B, 3, 64, 64]) { c3, c4, c5 = resnet18(x)
+  p = fpn(c3, c4, c5, width = 32)
+  return centernet(p.p3, 4, width = 16) }
+model m_unet(x: Image[B, 3, 32, 32]) { h = double_conv(x, 8)
+  return unet(h, 3, width = 8) }
+"#;
+    let outcome = frontend::check_text(&FsHost, "blocks.train", models, &Options::default());
+    assert!(!outcome.has_errors(), "{}", outcome.render(false));
+    assert_eq!(outcome.checked.models.len(), 9);
+    for graph in outcome.checked.models.values() {
+        assert_shapes_agree(graph);
+    }
+}

@@ -1,0 +1,214 @@
+//! End-to-end training on generated data, through the `trainc` binary as a user runs it.
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trainc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainc")).current_dir(dir).args(args).output().expect("trainc runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A temporary project: generated shapes and a tiny CNN that trains in seconds.
+fn project(name: &str, schedule: &str, extra: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trainc-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "24", "--seed", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let spec = format!(
+        r#"
+dataset shapes = image_folder("shapes") {{ train = "train"; val = "val" }}
+augment tf {{ resize(16, 16); hflip(p = 0.5); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
+augment ev {{ resize(16, 16); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
+model tiny(x: Image[B, 3, 16, 16]) -> Logits[B, classes] {{
+  h = x |> conv2d(8, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)
+  return h |> flatten |> linear(classes)
+}}
+train {{
+  model = tiny
+  data = shapes {{ batch = 16, augment = tf, eval_augment = ev, workers = 2 }}
+  loss = cross_entropy()
+  optimizer = adam(lr = 3e-3)
+  schedule = {schedule}
+  epochs = 4
+  metrics = [accuracy, f1, confusion_matrix]
+  checkpoint {{ monitor = val.accuracy, mode = max, keep = 2 }}
+  seed = 3
+  {extra}
+}}
+"#
+    );
+    std::fs::write(dir.join("t.train"), spec).expect("write spec");
+    dir
+}
+
+fn run_dir(runs: &Path) -> PathBuf {
+    let model = runs.join("tiny");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&model).expect("run dir").flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    dirs.pop().expect("one run")
+}
+
+fn metrics(dir: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics.csv").lines().map(|l| l.split(',').map(String::from).collect()).collect()
+}
+
+fn column(rows: &[Vec<String>], name: &str) -> Vec<f64> {
+    let i = rows[0].iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    rows[1..].iter().map(|r| r[i].parse().expect("number")).collect()
+}
+
+#[test]
+fn loss_decreases_and_the_run_directory_is_complete() {
+    let dir = project("loss", "warmup(steps = 4) then cosine()", "");
+    let out = trainc(&dir, &["run", "t.train", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir(&dir.join("runs"));
+    let rows = metrics(&run);
+    let loss = column(&rows, "train_loss");
+    assert_eq!(loss.len(), 4);
+    assert!(loss[3] < loss[0], "train loss did not decrease: {loss:?}");
+    for file in ["spec.json", "spec.sha256", "run.json", "sources.train", "summary.json", "state.json", "confusion_matrix.csv", "checkpoints/last.bpk", "checkpoints/optimizer.bpk"] {
+        assert!(run.join(file).exists(), "missing {file}");
+    }
+    let best: Vec<_> = std::fs::read_dir(run.join("checkpoints")).expect("checkpoints").flatten().filter(|e| e.file_name().to_string_lossy().starts_with("best-")).collect();
+    assert!(!best.is_empty() && best.len() <= 2, "keep = 2 best checkpoints, found {}", best.len());
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).expect("summary")).expect("json");
+    assert!(summary["val"]["accuracy"].as_f64().is_some());
+    assert!(std::fs::read_dir(&run).expect("run").flatten().any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents")));
+}
+
+#[test]
+fn two_epochs_equal_one_epoch_then_resume() {
+    let dir = project("resume", "constant()", "");
+    let straight = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet", "--runs-dir", "straight"]);
+    assert!(straight.status.success(), "{}", text(&straight));
+    let first = trainc(&dir, &["run", "t.train", "epochs=1", "--quiet", "--runs-dir", "split"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let split_run = run_dir(&dir.join("split"));
+    let resumed = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet", "--resume", split_run.to_str().expect("utf-8")]);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    let a = metrics(&run_dir(&dir.join("straight")));
+    let b = metrics(&split_run);
+    // Tolerance: float reductions on several threads are not bit-identical between runs.
+    for col in ["train_loss", "val.loss", "val.accuracy"] {
+        let (x, y) = (column(&a, col), column(&b, col));
+        assert_eq!(x.len(), 2);
+        assert_eq!(y.len(), 2);
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p - q).abs() < 1e-3, "{col}: straight {x:?} vs resumed {y:?}");
+        }
+    }
+}
+
+#[test]
+fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
+    let dir = project("eval", "constant()", "");
+    let out = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir(&dir.join("runs"));
+    let last = run.join("checkpoints/last.bpk");
+    let eval = trainc(&dir, &["eval", "t.train", "--checkpoint", last.to_str().expect("utf-8"), "--split", "val"]);
+    assert!(eval.status.success(), "{}", text(&eval));
+    let json: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("json");
+    let rows = metrics(&run);
+    for m in ["accuracy", "loss"] {
+        let logged = *column(&rows, &format!("val.{m}")).last().expect("a row");
+        let got = json["val"][m].as_f64().expect("metric");
+        assert!((logged - got).abs() < 1e-4, "val.{m}: logged {logged}, eval {got}");
+    }
+    let img = dir.join("shapes/val/disc/0000.png");
+    let predict = trainc(&dir, &["predict", "t.train", "--checkpoint", last.to_str().expect("utf-8"), img.to_str().expect("utf-8"), "--top", "2"]);
+    assert!(predict.status.success(), "{}", text(&predict));
+    assert!(String::from_utf8_lossy(&predict.stdout).lines().count() == 3);
+}
+
+#[test]
+fn a_corrupt_image_is_named_in_the_error() {
+    let dir = project("corrupt", "constant()", "");
+    let bad = dir.join("shapes/train/square/0003.png");
+    std::fs::write(&bad, b"not a png at all").expect("write");
+    let out = trainc(&dir, &["run", "t.train", "--quiet"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("0003.png") && t.contains("not a readable image"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn kill_nine_mid_epoch_then_resume_finishes() {
+    let dir = project("kill", "constant()", "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainc"))
+        .current_dir(&dir)
+        .args(["run", "t.train", "epochs=30", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until one epoch is done, then kill in the middle of a later one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let state = loop {
+        if let Some(run) = std::fs::read_dir(dir.join("runs/tiny")).ok().and_then(|mut d| d.next()).and_then(Result::ok).map(|e| e.path()) {
+            if run.join("state.json").exists() {
+                break run;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no epoch finished in time");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let resumed = trainc(&dir, &["run", "t.train", "epochs=30", "--quiet", "--resume", state.to_str().expect("utf-8")]);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert!(state.join("summary.json").exists());
+    let rows = metrics(&state);
+    let epochs: Vec<f64> = column(&rows, "epoch");
+    assert_eq!(epochs.last().copied(), Some(30.0), "{epochs:?}");
+}
+
+#[test]
+fn a_program_with_a_checker_error_never_starts() {
+    let dir = project("refuse", "constant()", "");
+    let run = trainc(&dir, &["run", "t.train", "optimizer.lr=-1"]);
+    let check = trainc(&dir, &["check", "t.train", "optimizer.lr=-1"]);
+    assert_eq!(run.status.code(), Some(1));
+    let diag = String::from_utf8_lossy(&check.stderr);
+    let first = diag.lines().take(8).collect::<Vec<_>>().join("\n");
+    assert!(String::from_utf8_lossy(&run.stderr).contains(&first), "run must print the same diagnostics as check:\n{}", text(&run));
+    assert!(!dir.join("runs").exists(), "no run directory for a program that does not check");
+}
+
+/// TensorBoard's own reader finds the scalars (CI installs `tensorboard` in `.venv`).
+#[test]
+fn tensorboard_reads_the_event_file() {
+    let python = std::env::var("TRAINC_PYTHON").unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let probe = Command::new(&python).args(["-c", "import tensorboard"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide tensorboard at {python}");
+        eprintln!("SKIP: no tensorboard at {python}; run `python3 -m venv .venv && .venv/bin/pip install tensorboard`");
+        return;
+    }
+    let dir = project("tb", "constant()", "log_every = 1");
+    let out = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir(&dir.join("runs"));
+    let script = r#"
+import sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1]); acc.Reload()
+tags = acc.Tags()["scalars"]
+for t in ["train/loss", "train/lr", "val/accuracy", "val/loss"]:
+    assert t in tags, (t, tags)
+print(len(acc.Scalars("train/loss")), acc.Scalars("val/accuracy")[-1].value)
+"#;
+    let read = Command::new(&python).args(["-c", script, run.to_str().expect("utf-8")]).output().expect("python runs");
+    assert!(read.status.success(), "{}", text(&read));
+    let printed = String::from_utf8_lossy(&read.stdout);
+    let count: usize = printed.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
+    assert!(count >= 2, "{printed}");
+}
