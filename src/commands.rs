@@ -150,7 +150,8 @@ pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) 
 }
 
 pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, device_name: &str) -> ExitCode {
-    let spec = SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: true };
+    // The data's folder names are the class names, so the headers are read as in `check`.
+    let spec = SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: false };
     let (_, train, graph) = match checked(file, &spec) {
         Ok(x) => x,
         Err(code) => return code,

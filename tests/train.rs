@@ -144,7 +144,7 @@ fn kill_nine_mid_epoch_then_resume_finishes() {
     let dir = project("kill", "constant()", "");
     let mut child = Command::new(env!("CARGO_BIN_EXE_trainc"))
         .current_dir(&dir)
-        .args(["run", "t.train", "epochs=30", "--quiet"])
+        .args(["run", "t.train", "epochs=200", "--quiet"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -162,13 +162,19 @@ fn kill_nine_mid_epoch_then_resume_finishes() {
     };
     std::thread::sleep(std::time::Duration::from_millis(150));
     child.kill().expect("kill -9");
-    let _ = child.wait();
-    let resumed = trainc(&dir, &["run", "t.train", "epochs=30", "--quiet", "--resume", state.to_str().expect("utf-8")]);
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the run finished before it could be killed");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state.join("state.json")).expect("state")).expect("json");
+    let done = saved["epochs_done"].as_u64().expect("epochs_done");
+    assert!(done < 200, "killed after {done} epochs");
+    let resumed = trainc(&dir, &["run", "t.train", "epochs=200", "--quiet", "--resume", state.to_str().expect("utf-8")]);
     assert!(resumed.status.success(), "{}", text(&resumed));
     assert!(state.join("summary.json").exists());
     let rows = metrics(&state);
     let epochs: Vec<f64> = column(&rows, "epoch");
-    assert_eq!(epochs.last().copied(), Some(30.0), "{epochs:?}");
+    assert_eq!(epochs.last().copied(), Some(200.0), "{epochs:?}");
+    // Every epoch is logged exactly once, across the kill.
+    assert_eq!(epochs.len(), 200, "{epochs:?}");
 }
 
 #[test]

@@ -473,10 +473,6 @@ impl<'a> GraphChecker<'a> {
         }
     }
 
-    fn decl_name(&self, decl: DeclRef) -> String {
-        self.program.item(decl).name().map(|n| n.name.clone()).unwrap_or_default()
-    }
-
     fn eval(&mut self, scope: &mut Scope, expr: &Expr) -> V {
         match &expr.kind {
             ExprKind::Int(i) => V::Int(Dim::known(*i)),

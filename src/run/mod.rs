@@ -165,6 +165,9 @@ impl Trainer {
             let path = self.run.checkpoint("ema.bpk");
             ema.net = ema.net.clone().try_load_file(&path).map_err(|e| RunError::Checkpoint { path, message: e.to_string() })?;
         }
+        if let Some(state) = &resume {
+            self.run.truncate_metrics(state.epochs_done)?;
+        }
         let mut events = EventWriter::create(&self.run.path)?;
         let per_epoch = train_loader.num_batches(0).div_ceil(spec.accumulate).max(1);
         let mut results = BTreeMap::new();

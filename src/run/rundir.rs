@@ -76,6 +76,20 @@ impl RunDir {
         self.path.join("checkpoints").join(name)
     }
 
+    /// Drops rows of epochs after `epochs_done`: a run killed between logging an epoch and saving
+    /// its state logs that epoch again when resumed.
+    pub fn truncate_metrics(&self, epochs_done: usize) -> std::io::Result<()> {
+        let path = self.path.join("metrics.csv");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let kept: Vec<&str> = text
+            .lines()
+            .enumerate()
+            .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epochs_done))
+            .map(|(_, l)| l)
+            .collect();
+        write_atomic(&path, format!("{}\n", kept.join("\n")).as_bytes())
+    }
+
     /// Appends a row to `metrics.csv`, writing the header first if the file is new.
     pub fn append_metrics(&self, header: &[String], row: &[String]) -> std::io::Result<()> {
         let path = self.path.join("metrics.csv");
