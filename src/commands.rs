@@ -55,7 +55,9 @@ fn device(name: &str) -> Result<Device, ExitCode> {
             Ok(n) => Ok(Device::libtorch_cuda(n)),
             Err(_) => Err(fail(format!("`{other}`: the device index must be a number"))),
         },
-        other if other.starts_with("tch") => Err(fail(format!("`--device {other}` needs a build with `--features tch` (see the README)"))),
+        other if other.starts_with("tch") => {
+            Err(fail(format!("`--device {other}` needs a build with `--features tch` (see the README)")))
+        }
         other => Err(fail(format!("unknown device `{other}`: use `flex`, `tch`, `tch:cpu` or `tch:cuda:N`"))),
     }
 }
@@ -126,7 +128,11 @@ pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) 
         Err(e) => return fail(e),
     };
     let Some(source) = splits.get(split).cloned() else {
-        return fail(format!("dataset `{}` has no split `{split}`; it has {}", train.data.dataset.name, splits.keys().cloned().collect::<Vec<_>>().join(", ")));
+        return fail(format!(
+            "dataset `{}` has no split `{split}`; it has {}",
+            train.data.dataset.name,
+            splits.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
     };
     let loader = Loader {
         source,
@@ -165,7 +171,10 @@ pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, d
         Err(code) => return code,
     };
     let classes = &train.data.dataset.classes;
-    let (h, w) = graph.inputs.first().map_or((0, 0), |(_, s)| (s.0[2].value().unwrap_or(0) as usize, s.0[3].value().unwrap_or(0) as usize));
+    let (h, w) = graph
+        .inputs
+        .first()
+        .map_or((0, 0), |(_, s)| (s.0[2].value().unwrap_or(0) as usize, s.0[3].value().unwrap_or(0) as usize));
     for path in images {
         let img = match image::open(path) {
             Ok(i) => augment::Image::from_dynamic(&i, train.data.dataset.channels),
@@ -192,7 +201,9 @@ pub fn gen_data(kind: &str, out: &Path, per_class: usize, seed: u64) -> ExitCode
     match kind {
         "shapes-folder" => shapes_folder(out, per_class, seed),
         "shapes-coco" | "shapes-masks" => shapes_scenes(kind, out, per_class * 3, seed),
-        _ => fail(format!("unknown kind `{kind}`: the generators are `shapes-folder`, `shapes-coco` and `shapes-masks`")),
+        _ => {
+            fail(format!("unknown kind `{kind}`: the generators are `shapes-folder`, `shapes-coco` and `shapes-masks`"))
+        }
     }
 }
 
@@ -215,7 +226,12 @@ fn shapes_scenes(kind: &str, out: &Path, count: usize, seed: u64) -> ExitCode {
         let shapes: Vec<(u8, f32, f32, f32)> = (0..n)
             .map(|_| {
                 let r = rng.random_range(6.0..14.0f32);
-                (rng.random_range(1..=2u8), rng.random_range(r..size as f32 - r), rng.random_range(r..size as f32 - r), r)
+                (
+                    rng.random_range(1..=2u8),
+                    rng.random_range(r..size as f32 - r),
+                    rng.random_range(r..size as f32 - r),
+                    r,
+                )
             })
             .collect();
         let inside = |x: u32, y: u32| -> u8 {
@@ -291,7 +307,15 @@ fn shapes_folder(out: &Path, per_class: usize, seed: u64) -> ExitCode {
                         _ => dy <= r * 0.8 && dy >= -r * 0.8 && dx.abs() <= (dy + r * 0.8) * 0.6,
                     };
                     let noise = ((x * 7 + y * 13 + i as u32 * 31) % 17) as u8;
-                    if inside { image::Rgb(fg) } else { image::Rgb([bg[0].saturating_add(noise), bg[1].saturating_add(noise), bg[2].saturating_add(noise)]) }
+                    if inside {
+                        image::Rgb(fg)
+                    } else {
+                        image::Rgb([
+                            bg[0].saturating_add(noise),
+                            bg[1].saturating_add(noise),
+                            bg[2].saturating_add(noise),
+                        ])
+                    }
                 });
                 let path = dir.join(format!("{i:04}.png"));
                 if let Err(e) = img.save(&path) {

@@ -129,8 +129,7 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceMap) -> Vec<JsonDiagnostic>
         .iter()
         .map(|d| {
             let labels: Vec<miette::LabeledSpan> = d.error.labels().map(|l| l.collect()).unwrap_or_default();
-            let (start, end) =
-                labels.first().map_or((0, 0), |l| (l.offset() as u32, (l.offset() + l.len()) as u32));
+            let (start, end) = labels.first().map_or((0, 0), |l| (l.offset() as u32, (l.offset() + l.len()) as u32));
             let (line, column) = sources.line_col(d.file, start);
             let (end_line, end_column) = sources.line_col(d.file, end);
             JsonDiagnostic {

@@ -129,11 +129,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { spec, format, shapes } => check(&spec, format, shapes),
         #[cfg(feature = "train")]
-        Command::Run { spec, device, resume, runs_dir, quiet } => commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet),
+        Command::Run { spec, device, resume, runs_dir, quiet } => {
+            commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet)
+        }
         #[cfg(feature = "train")]
         Command::Eval { spec, checkpoint, split, device } => commands::eval(&spec, &checkpoint, &split, &device),
         #[cfg(feature = "train")]
-        Command::Predict { file, checkpoint, images, top, device } => commands::predict(&file, &checkpoint, &images, top, &device),
+        Command::Predict { file, checkpoint, images, top, device } => {
+            commands::predict(&file, &checkpoint, &images, top, &device)
+        }
         #[cfg(feature = "train")]
         Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),
         Command::Builtins => {

@@ -12,7 +12,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -23,31 +23,69 @@ pub fn thousands(n: i64) -> String {
 pub fn summary(outcome: &Outcome, path: &str, shapes: bool) -> String {
     let mut out = String::new();
     let warnings = outcome.diags.len();
-    let _ = writeln!(out, "✓ {path}: no errors{}", if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() });
+    let _ = writeln!(
+        out,
+        "✓ {path}: no errors{}",
+        if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
+    );
     if let Some(train) = &outcome.checked.train {
         let ds = &train.data.dataset;
-        let _ = writeln!(out, "  train     {} on `{}` for {} epoch(s), batch {}", train.model, ds.name, train.epochs, train.data.batch);
-        let size = ds.image_size.map(|(h, w)| format!("{}×{h}×{w}", ds.channels)).unwrap_or_else(|| format!("{} channel(s)", ds.channels));
+        let _ = writeln!(
+            out,
+            "  train     {} on `{}` for {} epoch(s), batch {}",
+            train.model, ds.name, train.epochs, train.data.batch
+        );
+        let size = ds
+            .image_size
+            .map(|(h, w)| format!("{}×{h}×{w}", ds.channels))
+            .unwrap_or_else(|| format!("{} channel(s)", ds.channels));
         let splits: Vec<String> = ds
             .splits
             .iter()
             .map(|(name, src)| match (src, ds.counts.get(name)) {
                 (SplitSource::Stored(_), Some(n)) => format!("{name} {}", thousands(*n as i64)),
-                (SplitSource::Carve { of, fraction, .. }, _) => format!("{name} {}% of {of}", (fraction * 100.0).round()),
+                (SplitSource::Carve { of, fraction, .. }, _) => {
+                    format!("{name} {}% of {of}", (fraction * 100.0).round())
+                }
                 _ => name.clone(),
             })
             .collect();
         let _ = writeln!(out, "  data      {:?}, {} classes, {size}; {}", ds.task, ds.classes.len(), splits.join(", "));
-        let loss: Vec<String> = train.loss.iter().map(|t| if t.weight == 1.0 { t.loss.name.clone() } else { format!("{} × {}", t.weight, t.loss.name) }).collect();
+        let loss: Vec<String> = train
+            .loss
+            .iter()
+            .map(|t| if t.weight == 1.0 { t.loss.name.clone() } else { format!("{} × {}", t.weight, t.loss.name) })
+            .collect();
         let schedule: Vec<&str> = train.schedule.iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(out, "  optimize  {} with {} (lr {}), schedule {}", loss.join(" + "), train.optimizer.name, train.optimizer.f64("lr").map_or("?".into(), |l| l.to_string()), schedule.join(" then "));
-        let _ = writeln!(out, "  metrics   {}; checkpoint on {} ({:?})", train.metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "), train.checkpoint.monitor, train.checkpoint.mode);
+        let _ = writeln!(
+            out,
+            "  optimize  {} with {} (lr {}), schedule {}",
+            loss.join(" + "),
+            train.optimizer.name,
+            train.optimizer.f64("lr").map_or("?".into(), |l| l.to_string()),
+            schedule.join(" then ")
+        );
+        let _ = writeln!(
+            out,
+            "  metrics   {}; checkpoint on {} ({:?})",
+            train.metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+            train.checkpoint.monitor,
+            train.checkpoint.mode
+        );
     }
     for model in outcome.checked.models.values() {
         let params = model.param_count();
         let count = params.value().map_or(format!("{params}"), thousands);
-        let outputs: Vec<String> = model.outputs.iter().map(|(n, i)| format!("{n} {}", model.graph[*i].shape)).collect();
-        let _ = writeln!(out, "  model     {}: {} parameters, {} layers → {}", model.name, count, model.graph.node_count() - model.inputs.len(), outputs.join(", "));
+        let outputs: Vec<String> =
+            model.outputs.iter().map(|(n, i)| format!("{n} {}", model.graph[*i].shape)).collect();
+        let _ = writeln!(
+            out,
+            "  model     {}: {} parameters, {} layers → {}",
+            model.name,
+            count,
+            model.graph.node_count() - model.inputs.len(),
+            outputs.join(", ")
+        );
         if shapes {
             out.push_str(&shape_table(model));
         }
@@ -67,7 +105,9 @@ pub fn shape_table(model: &ModelGraph) -> String {
         };
         rows.push((node.path.clone(), node.op.name().to_string(), node.shape.to_string(), params));
     }
-    let w = |f: fn(&(String, String, String, String)) -> &String| rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0);
+    let w = |f: fn(&(String, String, String, String)) -> &String| {
+        rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0)
+    };
     let (w0, w1, w2) = (w(|r| &r.0), w(|r| &r.1), w(|r| &r.2));
     let mut out = String::new();
     for (a, b, c, d) in &rows {

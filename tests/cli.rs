@@ -3,7 +3,11 @@
 use std::process::{Command, Output};
 
 fn trainc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainc")).current_dir(env!("CARGO_MANIFEST_DIR")).args(args).output().expect("trainc runs")
+    Command::new(env!("CARGO_BIN_EXE_trainc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("trainc runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -23,7 +27,15 @@ fn an_override_is_checked_like_source_and_points_at_itself() {
 
 #[test]
 fn overrides_and_profiles_with_typos_get_suggestions() {
-    let out = trainc(&["check", "examples/fashion_mnist.train", "optimizer.lrr=1", "epoch=3", "--profile", "fsat", "--skip-data"]);
+    let out = trainc(&[
+        "check",
+        "examples/fashion_mnist.train",
+        "optimizer.lrr=1",
+        "epoch=3",
+        "--profile",
+        "fsat",
+        "--skip-data",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     for expected in ["did you mean `lr`?", "did you mean `epochs`?", "did you mean `fast`?"] {

@@ -189,7 +189,10 @@ fn vim_syntax_groups_each_kind() {
         let mut found = BTreeSet::new();
         for line in text.lines() {
             let tokens: Vec<&str> = line.split_whitespace().collect();
-            if tokens.len() > 3 && tokens[0] == "syn" && (tokens[1] == "keyword" || tokens[1] == "match") && tokens[2] == group
+            if tokens.len() > 3
+                && tokens[0] == "syn"
+                && (tokens[1] == "keyword" || tokens[1] == "match")
+                && tokens[2] == group
             {
                 found.extend(words(&tokens[3..].join(" ")));
             }
@@ -213,13 +216,18 @@ fn tree_sitter_highlights_capture_each_kind() {
             }
         }
         let missing = missing_from(&names_of(kind), &found);
-        assert!(missing.is_empty(), "editors/{TREE_SITTER}: no {capture} pattern names the {}s {missing:?}", kind.noun());
+        assert!(
+            missing.is_empty(),
+            "editors/{TREE_SITTER}: no {capture} pattern names the {}s {missing:?}",
+            kind.noun()
+        );
     }
 }
 
 #[test]
 fn vscode_extension_declares_the_language() {
-    let manifest: Value = serde_json::from_str(&read("vscode/package.json")).expect("editors/vscode/package.json is JSON");
+    let manifest: Value =
+        serde_json::from_str(&read("vscode/package.json")).expect("editors/vscode/package.json is JSON");
     let language = &manifest["contributes"]["languages"][0];
     assert_eq!(language["id"], "trainc");
     assert_eq!(language["extensions"][0], ".train");

@@ -14,7 +14,12 @@ fn check(path: &Path, skip_data: bool) {
 
 fn files(dir: &str) -> Vec<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut out: Vec<_> = std::fs::read_dir(root).expect("folder exists").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "train")).collect();
+    let mut out: Vec<_> = std::fs::read_dir(root)
+        .expect("folder exists")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "train"))
+        .collect();
     out.sort();
     out
 }

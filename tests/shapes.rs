@@ -28,8 +28,15 @@ fn assert_shapes_agree(graph: &ModelGraph) {
     let bindings = std::collections::HashMap::from([("B".to_string(), trainc::check::dim::Dim::known(BATCH as i64))]);
     let mut compared = 0;
     for node in graph.graph.node_weights() {
-        let expected: Vec<usize> = node.shape.subst(&bindings).0.iter().map(|d| d.value().expect("concrete after binding B") as usize).collect();
-        let (_, found) = runtime.iter().find(|(p, _)| *p == node.path).unwrap_or_else(|| panic!("node {} did not run", node.path));
+        let expected: Vec<usize> = node
+            .shape
+            .subst(&bindings)
+            .0
+            .iter()
+            .map(|d| d.value().expect("concrete after binding B") as usize)
+            .collect();
+        let (_, found) =
+            runtime.iter().find(|(p, _)| *p == node.path).unwrap_or_else(|| panic!("node {} did not run", node.path));
         assert_eq!(&expected, found, "model `{}`, node `{}`", graph.name, node.path);
         compared += 1;
     }
@@ -49,8 +56,14 @@ fn every_example_model_runs_with_the_inferred_shapes() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("data")).expect("temp dir");
     // The examples' data, generated where each example looks for it.
-    for (kind, out) in [("shapes-folder", "data/shapes_folder"), ("shapes-coco", "data/shapes"), ("shapes-masks", "data/shapes_masks")] {
-        let status = Command::new(env!("CARGO_BIN_EXE_trainc")).current_dir(&dir).args(["gen-data", kind, out, "--per-class", "4"]).status().expect("gen-data");
+    for (kind, out) in
+        [("shapes-folder", "data/shapes_folder"), ("shapes-coco", "data/shapes"), ("shapes-masks", "data/shapes_masks")]
+    {
+        let status = Command::new(env!("CARGO_BIN_EXE_trainc"))
+            .current_dir(&dir)
+            .args(["gen-data", kind, out, "--per-class", "4"])
+            .status()
+            .expect("gen-data");
         assert!(status.success());
     }
     for example in ["resnet_folder", "detector", "segmentation"] {

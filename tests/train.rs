@@ -54,7 +54,11 @@ fn run_dir(runs: &Path) -> PathBuf {
 }
 
 fn metrics(dir: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(dir.join("metrics.csv")).expect("metrics.csv").lines().map(|l| l.split(',').map(String::from).collect()).collect()
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .expect("metrics.csv")
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
 }
 
 fn column(rows: &[Vec<String>], name: &str) -> Vec<f64> {
@@ -72,14 +76,34 @@ fn loss_decreases_and_the_run_directory_is_complete() {
     let loss = column(&rows, "train_loss");
     assert_eq!(loss.len(), 4);
     assert!(loss[3] < loss[0], "train loss did not decrease: {loss:?}");
-    for file in ["spec.json", "spec.sha256", "run.json", "sources.train", "summary.json", "state.json", "confusion_matrix.csv", "checkpoints/last.bpk", "checkpoints/optimizer.bpk"] {
+    for file in [
+        "spec.json",
+        "spec.sha256",
+        "run.json",
+        "sources.train",
+        "summary.json",
+        "state.json",
+        "confusion_matrix.csv",
+        "checkpoints/last.bpk",
+        "checkpoints/optimizer.bpk",
+    ] {
         assert!(run.join(file).exists(), "missing {file}");
     }
-    let best: Vec<_> = std::fs::read_dir(run.join("checkpoints")).expect("checkpoints").flatten().filter(|e| e.file_name().to_string_lossy().starts_with("best-")).collect();
+    let best: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .expect("checkpoints")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("best-"))
+        .collect();
     assert!(!best.is_empty() && best.len() <= 2, "keep = 2 best checkpoints, found {}", best.len());
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).expect("summary")).expect("json");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).expect("summary")).expect("json");
     assert!(summary["val"]["accuracy"].as_f64().is_some());
-    assert!(std::fs::read_dir(&run).expect("run").flatten().any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents")));
+    assert!(
+        std::fs::read_dir(&run)
+            .expect("run")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents"))
+    );
 }
 
 #[test]
@@ -90,7 +114,8 @@ fn two_epochs_equal_one_epoch_then_resume() {
     let first = trainc(&dir, &["run", "t.train", "epochs=1", "--quiet", "--runs-dir", "split"]);
     assert!(first.status.success(), "{}", text(&first));
     let split_run = run_dir(&dir.join("split"));
-    let resumed = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet", "--resume", split_run.to_str().expect("utf-8")]);
+    let resumed =
+        trainc(&dir, &["run", "t.train", "epochs=2", "--quiet", "--resume", split_run.to_str().expect("utf-8")]);
     assert!(resumed.status.success(), "{}", text(&resumed));
     let a = metrics(&run_dir(&dir.join("straight")));
     let b = metrics(&split_run);
@@ -122,7 +147,18 @@ fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
         assert!((logged - got).abs() < 1e-4, "val.{m}: logged {logged}, eval {got}");
     }
     let img = dir.join("shapes/val/disc/0000.png");
-    let predict = trainc(&dir, &["predict", "t.train", "--checkpoint", last.to_str().expect("utf-8"), img.to_str().expect("utf-8"), "--top", "2"]);
+    let predict = trainc(
+        &dir,
+        &[
+            "predict",
+            "t.train",
+            "--checkpoint",
+            last.to_str().expect("utf-8"),
+            img.to_str().expect("utf-8"),
+            "--top",
+            "2",
+        ],
+    );
     assert!(predict.status.success(), "{}", text(&predict));
     assert!(String::from_utf8_lossy(&predict.stdout).lines().count() == 3);
 }
@@ -152,10 +188,14 @@ fn kill_nine_mid_epoch_then_resume_finishes() {
     // Wait until one epoch is done, then kill in the middle of a later one.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let state = loop {
-        if let Some(run) = std::fs::read_dir(dir.join("runs/tiny")).ok().and_then(|mut d| d.next()).and_then(Result::ok).map(|e| e.path()) {
-            if run.join("state.json").exists() {
-                break run;
-            }
+        if let Some(run) = std::fs::read_dir(dir.join("runs/tiny"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|e| e.path())
+            && run.join("state.json").exists()
+        {
+            break run;
         }
         assert!(std::time::Instant::now() < deadline, "no epoch finished in time");
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -164,10 +204,12 @@ fn kill_nine_mid_epoch_then_resume_finishes() {
     child.kill().expect("kill -9");
     let status = child.wait().expect("wait");
     assert!(!status.success(), "the run finished before it could be killed");
-    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state.join("state.json")).expect("state")).expect("json");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("state.json")).expect("state")).expect("json");
     let done = saved["epochs_done"].as_u64().expect("epochs_done");
     assert!(done < 200, "killed after {done} epochs");
-    let resumed = trainc(&dir, &["run", "t.train", "epochs=200", "--quiet", "--resume", state.to_str().expect("utf-8")]);
+    let resumed =
+        trainc(&dir, &["run", "t.train", "epochs=200", "--quiet", "--resume", state.to_str().expect("utf-8")]);
     assert!(resumed.status.success(), "{}", text(&resumed));
     assert!(state.join("summary.json").exists());
     let rows = metrics(&state);
@@ -185,14 +227,19 @@ fn a_program_with_a_checker_error_never_starts() {
     assert_eq!(run.status.code(), Some(1));
     let diag = String::from_utf8_lossy(&check.stderr);
     let first = diag.lines().take(8).collect::<Vec<_>>().join("\n");
-    assert!(String::from_utf8_lossy(&run.stderr).contains(&first), "run must print the same diagnostics as check:\n{}", text(&run));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains(&first),
+        "run must print the same diagnostics as check:\n{}",
+        text(&run)
+    );
     assert!(!dir.join("runs").exists(), "no run directory for a program that does not check");
 }
 
 /// TensorBoard's own reader finds the scalars (CI installs `tensorboard` in `.venv`).
 #[test]
 fn tensorboard_reads_the_event_file() {
-    let python = std::env::var("TRAINC_PYTHON").unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    let python =
+        std::env::var("TRAINC_PYTHON").unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
     let probe = Command::new(&python).args(["-c", "import tensorboard"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
         assert!(std::env::var_os("CI").is_none(), "CI must provide tensorboard at {python}");

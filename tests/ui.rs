@@ -58,7 +58,8 @@ fn ui_files_cover_every_code() {
         }
     }
     let mut seen = BTreeSet::new();
-    let mut entries: Vec<_> = std::fs::read_dir(root.join("tests/ui")).expect("tests/ui exists").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(root.join("tests/ui")).expect("tests/ui exists").flatten().map(|e| e.path()).collect();
     entries.sort();
     let mut count = 0;
     for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "train")) {

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use super::builtins::{Bound, Builtin, Ty};
 use super::Errors;
+use super::builtins::{Bound, Builtin, Ty};
 use super::error::CheckError;
 use crate::ir::{Call, Value};
 use crate::suggest;
@@ -34,44 +34,56 @@ pub fn bind<'e>(
         match &arg.name {
             None => {
                 if next_positional >= slots.len() {
-                    errors.push((arg.value.span.file, CheckError::TooManyArgs {
-                        callee: callee.name.clone(),
-                        max: slots.len(),
-                        signature: signature.to_string(),
-                        at: arg.value.span.into(),
-                    }));
+                    errors.push((
+                        arg.value.span.file,
+                        CheckError::TooManyArgs {
+                            callee: callee.name.clone(),
+                            max: slots.len(),
+                            signature: signature.to_string(),
+                            at: arg.value.span.into(),
+                        },
+                    ));
                     continue;
                 }
                 bound[next_positional] = Some(&arg.value);
                 next_positional += 1;
             }
             Some(name) => match slots.iter().position(|s| s.name == name.name) {
-                Some(i) if bound[i].is_some() => errors.push((name.span.file, CheckError::DuplicateArg {
-                    callee: callee.name.clone(),
-                    name: name.name.clone(),
-                    at: name.span.into(),
-                })),
+                Some(i) if bound[i].is_some() => errors.push((
+                    name.span.file,
+                    CheckError::DuplicateArg {
+                        callee: callee.name.clone(),
+                        name: name.name.clone(),
+                        at: name.span.into(),
+                    },
+                )),
                 Some(i) => bound[i] = Some(&arg.value),
                 None => {
                     let names = slots.iter().map(|s| s.name);
-                    errors.push((name.span.file, CheckError::UnknownArg {
-                        callee: callee.name.clone(),
-                        name: name.name.clone(),
-                        help: suggest::help(&name.name, names, format!("the signature is `{signature}`")),
-                        at: name.span.into(),
-                    }));
+                    errors.push((
+                        name.span.file,
+                        CheckError::UnknownArg {
+                            callee: callee.name.clone(),
+                            name: name.name.clone(),
+                            help: suggest::help(&name.name, names, format!("the signature is `{signature}`")),
+                            at: name.span.into(),
+                        },
+                    ));
                 }
             },
         }
     }
     for (slot, given) in slots.iter().zip(&bound) {
         if slot.required && given.is_none() {
-            errors.push((callee.span.file, CheckError::MissingArg {
-                callee: callee.name.clone(),
-                name: slot.name.to_string(),
-                signature: signature.to_string(),
-                at: callee.span.into(),
-            }));
+            errors.push((
+                callee.span.file,
+                CheckError::MissingArg {
+                    callee: callee.name.clone(),
+                    name: slot.name.to_string(),
+                    signature: signature.to_string(),
+                    at: callee.span.into(),
+                },
+            ));
         }
     }
     bound
@@ -147,14 +159,7 @@ pub fn constant(expr: &Expr) -> Result<Const, String> {
 }
 
 /// Checks a constant against a parameter type and range, converting it to a [`Value`].
-pub fn convert(
-    callee: &str,
-    name: &str,
-    ty: Ty,
-    bound: Bound,
-    expr: &Expr,
-    errors: &mut Errors,
-) -> Option<Value> {
+pub fn convert(callee: &str, name: &str, ty: Ty, bound: Bound, expr: &Expr, errors: &mut Errors) -> Option<Value> {
     let type_error = |found: String, help: String| CheckError::ArgType {
         callee: callee.to_string(),
         name: name.to_string(),
@@ -190,13 +195,19 @@ pub fn convert(
             match numbers {
                 Some(n) => Value::Floats(n),
                 None => {
-                    errors.push((expr.span.file, type_error("a list with non-numbers".into(), "write numbers: `[0.5, 0.5, 0.5]`".into())));
+                    errors.push((
+                        expr.span.file,
+                        type_error("a list with non-numbers".into(), "write numbers: `[0.5, 0.5, 0.5]`".into()),
+                    ));
                     return None;
                 }
             }
         }
         (Ty::Int, Const::Float(f)) => {
-            errors.push((expr.span.file, type_error(format!("the number {f:?}"), format!("`{name}` counts something: write a whole number"))));
+            errors.push((
+                expr.span.file,
+                type_error(format!("the number {f:?}"), format!("`{name}` counts something: write a whole number")),
+            ));
             return None;
         }
         _ => {
@@ -208,18 +219,21 @@ pub fn convert(
             return None;
         }
     };
-    if let Some(x) = converted.as_f64() {
-        if !bound.contains(x) || x.is_nan() {
-            errors.push((expr.span.file, CheckError::ArgRange {
+    if let Some(x) = converted.as_f64()
+        && (!bound.contains(x) || x.is_nan())
+    {
+        errors.push((
+            expr.span.file,
+            CheckError::ArgRange {
                 callee: callee.to_string(),
                 name: name.to_string(),
                 bound: bound.describe(),
                 value: format_number(x),
                 help: format!("`{name}` must be {}", bound.describe()),
                 at: expr.span.into(),
-            }));
-            return None;
-        }
+            },
+        ));
+        return None;
     }
     Some(converted)
 }

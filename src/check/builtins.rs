@@ -212,16 +212,55 @@ macro_rules! builtin {
 
 pub static BUILTINS: &[Builtin] = &[
     // ── layers ─────────────────────────────────────────────────────────────────────────────
-    builtin!("conv2d", Layer, "2-D convolution", [X, req("out", Int, AtLeast(1.0)), opt("k", Int, "3", AtLeast(1.0)),
-        opt("stride", Int, "1", AtLeast(1.0)), opt("padding", IntOrWord(PADDING_WORDS), "0", NonNeg),
-        opt("dilation", Int, "1", AtLeast(1.0)), opt("groups", Int, "1", AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
-    builtin!("conv_transpose2d", Layer, "2-D transposed convolution", [X, req("out", Int, AtLeast(1.0)),
-        opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "1", AtLeast(1.0)), opt("padding", Int, "0", NonNeg),
-        opt("output_padding", Int, "0", NonNeg), opt("dilation", Int, "1", AtLeast(1.0)),
-        opt("groups", Int, "1", AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
-    builtin!("linear", Layer, "fully connected layer on the last axis", [X, req("out", Int, AtLeast(1.0)), opt("bias", Bool, "true", Any)]),
-    builtin!("batch_norm", Layer, "batch normalisation over channels", [X, opt("momentum", Float, "0.1", Open(0.0, 1.0)), opt("eps", Float, "1e-5", Positive)]),
-    builtin!("group_norm", Layer, "group normalisation", [X, opt("groups", Int, "32", AtLeast(1.0)), opt("eps", Float, "1e-5", Positive)]),
+    builtin!(
+        "conv2d",
+        Layer,
+        "2-D convolution",
+        [
+            X,
+            req("out", Int, AtLeast(1.0)),
+            opt("k", Int, "3", AtLeast(1.0)),
+            opt("stride", Int, "1", AtLeast(1.0)),
+            opt("padding", IntOrWord(PADDING_WORDS), "0", NonNeg),
+            opt("dilation", Int, "1", AtLeast(1.0)),
+            opt("groups", Int, "1", AtLeast(1.0)),
+            opt("bias", Bool, "true", Any)
+        ]
+    ),
+    builtin!(
+        "conv_transpose2d",
+        Layer,
+        "2-D transposed convolution",
+        [
+            X,
+            req("out", Int, AtLeast(1.0)),
+            opt("k", Int, "2", AtLeast(1.0)),
+            opt("stride", Int, "1", AtLeast(1.0)),
+            opt("padding", Int, "0", NonNeg),
+            opt("output_padding", Int, "0", NonNeg),
+            opt("dilation", Int, "1", AtLeast(1.0)),
+            opt("groups", Int, "1", AtLeast(1.0)),
+            opt("bias", Bool, "true", Any)
+        ]
+    ),
+    builtin!(
+        "linear",
+        Layer,
+        "fully connected layer on the last axis",
+        [X, req("out", Int, AtLeast(1.0)), opt("bias", Bool, "true", Any)]
+    ),
+    builtin!(
+        "batch_norm",
+        Layer,
+        "batch normalisation over channels",
+        [X, opt("momentum", Float, "0.1", Open(0.0, 1.0)), opt("eps", Float, "1e-5", Positive)]
+    ),
+    builtin!(
+        "group_norm",
+        Layer,
+        "group normalisation",
+        [X, opt("groups", Int, "32", AtLeast(1.0)), opt("eps", Float, "1e-5", Positive)]
+    ),
     builtin!("layer_norm", Layer, "layer normalisation over the last axis", [X, opt("eps", Float, "1e-5", Positive)]),
     builtin!("dropout", Layer, "dropout (training only)", [X, P]),
     builtin!("relu", Layer, "max(x, 0)", [X]),
@@ -231,59 +270,220 @@ pub static BUILTINS: &[Builtin] = &[
     builtin!("tanh", Layer, "hyperbolic tangent", [X]),
     builtin!("leaky_relu", Layer, "leaky ReLU", [X, opt("slope", Float, "0.01", NonNeg)]),
     builtin!("softmax", Layer, "softmax along an axis", [X, opt("dim", Int, "1", Any)]),
-    builtin!("maxpool", Layer, "2-D max pooling", [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
-    builtin!("avgpool", Layer, "2-D average pooling", [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
-    builtin!("adaptive_avgpool", Layer, "2-D average pooling to a fixed size", [X, opt("size", Int, "1", AtLeast(1.0))]),
+    builtin!(
+        "maxpool",
+        Layer,
+        "2-D max pooling",
+        [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]
+    ),
+    builtin!(
+        "avgpool",
+        Layer,
+        "2-D average pooling",
+        [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]
+    ),
+    builtin!(
+        "adaptive_avgpool",
+        Layer,
+        "2-D average pooling to a fixed size",
+        [X, opt("size", Int, "1", AtLeast(1.0))]
+    ),
     builtin!("flatten", Layer, "[B, …] → [B, product]", [X]),
-    builtin!("add", Layer, "element-wise sum of two tensors of the same shape", [req("a", Tensor, Any), req("b", Tensor, Any)]),
+    builtin!(
+        "add",
+        Layer,
+        "element-wise sum of two tensors of the same shape",
+        [req("a", Tensor, Any), req("b", Tensor, Any)]
+    ),
     builtin!("concat", Layer, "concatenation along an axis", [req("xs", Tensors, Any), opt("dim", Int, "1", Any)]),
-    builtin!("upsample", Layer, "spatial upsampling", [X, opt("scale", Int, "2", AtLeast(1.0)), opt("mode", Word(INTERP), "nearest", Any)]),
+    builtin!(
+        "upsample",
+        Layer,
+        "spatial upsampling",
+        [X, opt("scale", Int, "2", AtLeast(1.0)), opt("mode", Word(INTERP), "nearest", Any)]
+    ),
     builtin!("identity", Layer, "passes its input through", [X]),
     // ── losses ─────────────────────────────────────────────────────────────────────────────
-    builtin!("cross_entropy", Loss, "softmax cross-entropy on class logits (or per-pixel on mask logits)", [opt("on", Output, "", Any),
-        opt("label_smoothing", Float, "0.0", HalfOpen(0.0, 1.0)), opt("weights", Floats, "", Any)]),
+    builtin!(
+        "cross_entropy",
+        Loss,
+        "softmax cross-entropy on class logits (or per-pixel on mask logits)",
+        [
+            opt("on", Output, "", Any),
+            opt("label_smoothing", Float, "0.0", HalfOpen(0.0, 1.0)),
+            opt("weights", Floats, "", Any)
+        ]
+    ),
     builtin!("bce", Loss, "binary cross-entropy on logits against one-hot targets", [opt("on", Output, "", Any)]),
     builtin!("mse", Loss, "mean squared error against one-hot targets", [opt("on", Output, "", Any)]),
     builtin!("l1", Loss, "mean absolute error against one-hot targets", [opt("on", Output, "", Any)]),
-    builtin!("smooth_l1", Loss, "Huber loss against one-hot targets", [opt("on", Output, "", Any), opt("beta", Float, "1.0", Positive)]),
-    builtin!("focal", Loss, "focal loss on class logits", [opt("on", Output, "", Any), opt("alpha", Float, "0.25", Closed(0.0, 1.0)), opt("gamma", Float, "2.0", NonNeg)]),
-    builtin!("dice", Loss, "soft Dice loss on mask logits", [opt("on", Output, "", Any), opt("smooth", Float, "1.0", NonNeg)]),
-    builtin!("centernet_loss", Loss, "CenterNet heatmap focal + size and offset L1", [opt("heat_weight", Float, "1.0", NonNeg),
-        opt("size_weight", Float, "0.1", NonNeg), opt("offset_weight", Float, "1.0", NonNeg)]),
+    builtin!(
+        "smooth_l1",
+        Loss,
+        "Huber loss against one-hot targets",
+        [opt("on", Output, "", Any), opt("beta", Float, "1.0", Positive)]
+    ),
+    builtin!(
+        "focal",
+        Loss,
+        "focal loss on class logits",
+        [opt("on", Output, "", Any), opt("alpha", Float, "0.25", Closed(0.0, 1.0)), opt("gamma", Float, "2.0", NonNeg)]
+    ),
+    builtin!(
+        "dice",
+        Loss,
+        "soft Dice loss on mask logits",
+        [opt("on", Output, "", Any), opt("smooth", Float, "1.0", NonNeg)]
+    ),
+    builtin!(
+        "centernet_loss",
+        Loss,
+        "CenterNet heatmap focal + size and offset L1",
+        [
+            opt("heat_weight", Float, "1.0", NonNeg),
+            opt("size_weight", Float, "0.1", NonNeg),
+            opt("offset_weight", Float, "1.0", NonNeg)
+        ]
+    ),
     // ── optimizers ─────────────────────────────────────────────────────────────────────────
-    builtin!("sgd", Optimizer, "stochastic gradient descent", [req("lr", Float, Positive), opt("momentum", Float, "0.0", HalfOpen(0.0, 1.0)),
-        opt("nesterov", Bool, "false", Any), opt("weight_decay", Float, "0.0", NonNeg)]),
-    builtin!("adam", Optimizer, "Adam", [opt("lr", Float, "1e-3", Positive), opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
-        opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)), opt("eps", Float, "1e-8", Positive), opt("weight_decay", Float, "0.0", NonNeg)]),
-    builtin!("adamw", Optimizer, "Adam with decoupled weight decay", [opt("lr", Float, "1e-3", Positive), opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
-        opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)), opt("eps", Float, "1e-8", Positive), opt("weight_decay", Float, "0.01", NonNeg)]),
+    builtin!(
+        "sgd",
+        Optimizer,
+        "stochastic gradient descent",
+        [
+            req("lr", Float, Positive),
+            opt("momentum", Float, "0.0", HalfOpen(0.0, 1.0)),
+            opt("nesterov", Bool, "false", Any),
+            opt("weight_decay", Float, "0.0", NonNeg)
+        ]
+    ),
+    builtin!(
+        "adam",
+        Optimizer,
+        "Adam",
+        [
+            opt("lr", Float, "1e-3", Positive),
+            opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+            opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)),
+            opt("eps", Float, "1e-8", Positive),
+            opt("weight_decay", Float, "0.0", NonNeg)
+        ]
+    ),
+    builtin!(
+        "adamw",
+        Optimizer,
+        "Adam with decoupled weight decay",
+        [
+            opt("lr", Float, "1e-3", Positive),
+            opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+            opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)),
+            opt("eps", Float, "1e-8", Positive),
+            opt("weight_decay", Float, "0.01", NonNeg)
+        ]
+    ),
     // ── schedules ──────────────────────────────────────────────────────────────────────────
-    builtin!("constant", Schedule, "the optimizer's learning rate throughout", [opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
-    builtin!("warmup", Schedule, "linear ramp from `from` × lr to lr", [opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0)),
-        opt("from", Float, "0.0", Closed(0.0, 1.0))]),
-    builtin!("cosine", Schedule, "cosine decay from lr to `to`", [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
-    builtin!("linear", Schedule, "linear decay from lr to `to`", [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]),
-    builtin!("step", Schedule, "multiply lr by `gamma` every `every` epochs", [req("every", Int, AtLeast(1.0)), opt("gamma", Float, "0.1", Open(0.0, 1.0))]),
-    builtin!("one_cycle", Schedule, "one-cycle: warm up to max_lr, then anneal", [req("max_lr", Float, Positive), opt("pct", Float, "0.3", Open(0.0, 1.0)),
-        opt("div", Float, "25.0", Positive), opt("final_div", Float, "1e4", Positive)]),
+    builtin!(
+        "constant",
+        Schedule,
+        "the optimizer's learning rate throughout",
+        [opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "warmup",
+        Schedule,
+        "linear ramp from `from` × lr to lr",
+        [
+            opt("steps", Int, "", AtLeast(1.0)),
+            opt("epochs", Int, "", AtLeast(1.0)),
+            opt("from", Float, "0.0", Closed(0.0, 1.0))
+        ]
+    ),
+    builtin!(
+        "cosine",
+        Schedule,
+        "cosine decay from lr to `to`",
+        [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "linear",
+        Schedule,
+        "linear decay from lr to `to`",
+        [opt("to", Float, "0.0", NonNeg), opt("steps", Int, "", AtLeast(1.0)), opt("epochs", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "step",
+        Schedule,
+        "multiply lr by `gamma` every `every` epochs",
+        [req("every", Int, AtLeast(1.0)), opt("gamma", Float, "0.1", Open(0.0, 1.0))]
+    ),
+    builtin!(
+        "one_cycle",
+        Schedule,
+        "one-cycle: warm up to max_lr, then anneal",
+        [
+            req("max_lr", Float, Positive),
+            opt("pct", Float, "0.3", Open(0.0, 1.0)),
+            opt("div", Float, "25.0", Positive),
+            opt("final_div", Float, "1e4", Positive)
+        ]
+    ),
     // ── augmentations ──────────────────────────────────────────────────────────────────────
-    builtin!("normalize", Augment, "(x - mean) / std per channel", [opt("preset", Word(NORM_PRESETS), "", Any), opt("mean", Floats, "", Any), opt("std", Floats, "", Any)]),
-    builtin!("resize", Augment, "resize to height × width", [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]),
-    builtin!("random_crop", Augment, "random crop after zero padding", [req("size", Int, AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]),
+    builtin!(
+        "normalize",
+        Augment,
+        "(x - mean) / std per channel",
+        [opt("preset", Word(NORM_PRESETS), "", Any), opt("mean", Floats, "", Any), opt("std", Floats, "", Any)]
+    ),
+    builtin!(
+        "resize",
+        Augment,
+        "resize to height × width",
+        [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "random_crop",
+        Augment,
+        "random crop after zero padding",
+        [req("size", Int, AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]
+    ),
     builtin!("center_crop", Augment, "central crop", [req("size", Int, AtLeast(1.0))]),
     builtin!("hflip", Augment, "horizontal flip with probability p", [P]),
     builtin!("vflip", Augment, "vertical flip with probability p", [P]),
-    builtin!("rotate", Augment, "rotation by a random angle in ±degrees", [req("degrees", Float, Closed(0.0, 180.0)), P]),
-    builtin!("color_jitter", Augment, "random brightness, contrast and saturation", [opt("brightness", Float, "0.0", Closed(0.0, 1.0)),
-        opt("contrast", Float, "0.0", Closed(0.0, 1.0)), opt("saturation", Float, "0.0", Closed(0.0, 1.0)), P]),
+    builtin!(
+        "rotate",
+        Augment,
+        "rotation by a random angle in ±degrees",
+        [req("degrees", Float, Closed(0.0, 180.0)), P]
+    ),
+    builtin!(
+        "color_jitter",
+        Augment,
+        "random brightness, contrast and saturation",
+        [
+            opt("brightness", Float, "0.0", Closed(0.0, 1.0)),
+            opt("contrast", Float, "0.0", Closed(0.0, 1.0)),
+            opt("saturation", Float, "0.0", Closed(0.0, 1.0)),
+            P
+        ]
+    ),
     builtin!("random_erasing", Augment, "erase a random rectangle", [P, opt("scale", Float, "0.2", Open(0.0, 1.0))]),
     // ── dataset sources ────────────────────────────────────────────────────────────────────
     builtin!("idx", Source, "MNIST-style IDX files (optionally gzip) in a folder", [req("root", Str, Any)]),
     builtin!("image_folder", Source, "one sub-folder of images per class", [req("root", Str, Any)]),
     builtin!("csv", Source, "a CSV index of `path,label` rows", [req("path", Str, Any), opt("images", Str, "", Any)]),
-    builtin!("jsonl", Source, "a JSON-lines index of {\"path\", \"label\"} objects", [req("path", Str, Any), opt("images", Str, "", Any)]),
+    builtin!(
+        "jsonl",
+        Source,
+        "a JSON-lines index of {\"path\", \"label\"} objects",
+        [req("path", Str, Any), opt("images", Str, "", Any)]
+    ),
     builtin!("coco", Source, "COCO detection JSON with boxes", [req("annotations", Str, Any), req("images", Str, Any)]),
-    builtin!("mask_folder", Source, "images with same-named PNG masks of class ids", [req("images", Str, Any), req("masks", Str, Any)]),
+    builtin!(
+        "mask_folder",
+        Source,
+        "images with same-named PNG masks of class ids",
+        [req("images", Str, Any), req("masks", Str, Any)]
+    ),
     // ── metrics ────────────────────────────────────────────────────────────────────────────
     builtin!("accuracy", Metric, "top-1 accuracy", []),
     builtin!("top_k", Metric, "top-k accuracy", [opt("k", Int, "5", AtLeast(1.0))]),
@@ -313,8 +513,22 @@ pub const CONSTANTS: &[&str] = &["true", "false"];
 pub const TYPES: &[&str] = &["int", "float", "bool", "str", "Image", "Logits", "Mask", "Heatmap", "Tensor"];
 /// Keys of the `train` block and its nested records.
 pub const TRAIN_KEYS: &[&str] = &[
-    "model", "data", "loss", "optimizer", "schedule", "epochs", "metrics", "checkpoint", "early_stop", "ema",
-    "clip_grad", "accumulate", "seed", "limit_batches", "log_every", "name",
+    "model",
+    "data",
+    "loss",
+    "optimizer",
+    "schedule",
+    "epochs",
+    "metrics",
+    "checkpoint",
+    "early_stop",
+    "ema",
+    "clip_grad",
+    "accumulate",
+    "seed",
+    "limit_batches",
+    "log_every",
+    "name",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::Sink;
-use super::args::{config_call, constant, Const};
+use super::args::{Const, config_call, constant};
 use super::builtins::{self, Kind};
 use super::error::CheckError;
 use crate::host::Host;
@@ -48,8 +48,20 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
     let mut pipeline = Pipeline { steps: Vec::new(), targets: Vec::new(), span: aug.name.span };
     for t in &aug.targets {
         if !builtins::AUGMENT_TARGETS.contains(&t.name.as_str()) {
-            let help = suggest::help(&t.name, builtins::AUGMENT_TARGETS.iter().copied(), "a pipeline acts on `image`, `boxes` and/or `masks`");
-            sink.push(t.span.file, CheckError::AugmentTargets { message: format!("unknown augment target `{}`", t.name), help, label: "not a target".into(), at: t.span.into() });
+            let help = suggest::help(
+                &t.name,
+                builtins::AUGMENT_TARGETS.iter().copied(),
+                "a pipeline acts on `image`, `boxes` and/or `masks`",
+            );
+            sink.push(
+                t.span.file,
+                CheckError::AugmentTargets {
+                    message: format!("unknown augment target `{}`", t.name),
+                    help,
+                    label: "not a target".into(),
+                    at: t.span.into(),
+                },
+            );
         } else {
             pipeline.targets.push(t.name.clone());
         }
@@ -62,7 +74,15 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
             ExprKind::Name(id) => (id, &[][..]),
             ExprKind::Call { callee, args } => (callee, args.as_slice()),
             _ => {
-                sink.push(step.span.file, CheckError::BadValue { message: format!("{} is not an augmentation", step.describe()), help: "write calls like `hflip(p = 0.5)`".into(), label: "not a step".into(), at: step.span.into() });
+                sink.push(
+                    step.span.file,
+                    CheckError::BadValue {
+                        message: format!("{} is not an augmentation", step.describe()),
+                        help: "write calls like `hflip(p = 0.5)`".into(),
+                        label: "not a step".into(),
+                        at: step.span.into(),
+                    },
+                );
                 continue;
             }
         };
@@ -76,7 +96,16 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
                 }
                 item => {
                     let found = super::graph::item_kind(item);
-                    sink.push(callee.span.file, CheckError::WrongKind { name: callee.name.clone(), found: found.into(), expected: "an augmentation".into(), help: "augment pipelines hold augmentations and other pipelines (without arguments)".into(), at: callee.span.into() });
+                    sink.push(
+                        callee.span.file,
+                        CheckError::WrongKind {
+                            name: callee.name.clone(),
+                            found: found.into(),
+                            expected: "an augmentation".into(),
+                            help: "augment pipelines hold augmentations and other pipelines (without arguments)".into(),
+                            at: callee.span.into(),
+                        },
+                    );
                 }
             }
             continue;
@@ -115,7 +144,14 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
             (true, _, _) => "give either a preset or `mean` and `std`, not both",
             _ => "`normalize` needs a preset (`imagenet`) or both `mean` and `std`",
         };
-        sink.push(span.file, CheckError::ArgConflict { message: message.into(), help: "e.g. `normalize(mean = [0.5], std = [0.25])` or `normalize(imagenet)`".into(), at: span.into() });
+        sink.push(
+            span.file,
+            CheckError::ArgConflict {
+                message: message.into(),
+                help: "e.g. `normalize(mean = [0.5], std = [0.25])` or `normalize(imagenet)`".into(),
+                at: span.into(),
+            },
+        );
         return false;
     }
     true
@@ -124,17 +160,27 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
 /// Reports a name that is not a builtin of `kind`, saying what it is if it is another kind.
 pub fn unknown_builtin(sink: &mut Sink, callee: &ast::Ident, kind: Kind) {
     if let Some(other) = builtins::BUILTINS.iter().find(|b| b.name == callee.name) {
-        sink.push(callee.span.file, CheckError::WrongKind {
-            name: callee.name.clone(),
-            found: other.kind.article().to_string(),
-            expected: kind.article().to_string(),
-            help: format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")),
-            at: callee.span.into(),
-        });
+        sink.push(
+            callee.span.file,
+            CheckError::WrongKind {
+                name: callee.name.clone(),
+                found: other.kind.article().to_string(),
+                expected: kind.article().to_string(),
+                help: format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")),
+                at: callee.span.into(),
+            },
+        );
         return;
     }
-    let help = suggest::help(&callee.name, builtins::names(kind), format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")));
-    sink.push(callee.span.file, CheckError::UnknownName { what: kind.noun().into(), name: callee.name.clone(), help, at: callee.span.into() });
+    let help = suggest::help(
+        &callee.name,
+        builtins::names(kind),
+        format!("the {} are: {}", kind.plural(), builtins::names(kind).collect::<Vec<_>>().join(", ")),
+    );
+    sink.push(
+        callee.span.file,
+        CheckError::UnknownName { what: kind.noun().into(), name: callee.name.clone(), help, at: callee.span.into() },
+    );
 }
 
 pub struct DataCheck<'a> {
@@ -154,7 +200,15 @@ impl DataCheck<'_> {
             ExprKind::Call { callee, args } => (callee, args.as_slice()),
             ExprKind::Name(id) => (id, &[][..]),
             _ => {
-                self.sink.push(file, CheckError::BadValue { message: format!("{} is not a dataset source", ds.source.describe()), help: "write e.g. `idx(\"/path\")` or `coco(\"ann.json\", images = \"imgs\")`".into(), label: "not a source".into(), at: ds.source.span.into() });
+                self.sink.push(
+                    file,
+                    CheckError::BadValue {
+                        message: format!("{} is not a dataset source", ds.source.describe()),
+                        help: "write e.g. `idx(\"/path\")` or `coco(\"ann.json\", images = \"imgs\")`".into(),
+                        label: "not a source".into(),
+                        at: ds.source.span.into(),
+                    },
+                );
                 return None;
             }
         };
@@ -194,12 +248,27 @@ impl DataCheck<'_> {
         for field in &ds.fields {
             let key = field.key.name.as_str();
             if seen.contains(&key) {
-                self.sink.push(file, CheckError::DuplicateKey { key: key.into(), place: format!("dataset `{}`", spec.name), at: field.key.span.into() });
+                self.sink.push(
+                    file,
+                    CheckError::DuplicateKey {
+                        key: key.into(),
+                        place: format!("dataset `{}`", spec.name),
+                        at: field.key.span.into(),
+                    },
+                );
                 continue;
             }
             seen.push(key);
             let FieldValue::Expr(value) = &field.value else {
-                self.sink.push(file, CheckError::BadValue { message: format!("`{key}` takes a value, not a block"), help: format!("write `{key} = …`"), label: "a block".into(), at: field.span.into() });
+                self.sink.push(
+                    file,
+                    CheckError::BadValue {
+                        message: format!("`{key}` takes a value, not a block"),
+                        help: format!("write `{key} = …`"),
+                        label: "a block".into(),
+                        at: field.span.into(),
+                    },
+                );
                 continue;
             };
             match key {
@@ -211,18 +280,51 @@ impl DataCheck<'_> {
                 }
                 "classes" => match constant(value) {
                     Ok(Const::List(items)) if !items.is_empty() && items.iter().all(|i| matches!(i, Const::Str(_))) => {
-                        let names: Vec<String> = items.into_iter().filter_map(|i| if let Const::Str(s) = i { Some(s) } else { None }).collect();
+                        let names: Vec<String> = items
+                            .into_iter()
+                            .filter_map(|i| if let Const::Str(s) = i { Some(s) } else { None })
+                            .collect();
                         classes = Some((names, value.span));
                     }
-                    _ => self.sink.push(file, CheckError::BadValue { message: "`classes` must be a non-empty list of names".into(), help: "write `classes = [\"cat\", \"dog\"]`".into(), label: value.describe(), at: value.span.into() }),
+                    _ => self.sink.push(
+                        file,
+                        CheckError::BadValue {
+                            message: "`classes` must be a non-empty list of names".into(),
+                            help: "write `classes = [\"cat\", \"dog\"]`".into(),
+                            label: value.describe(),
+                            at: value.span.into(),
+                        },
+                    ),
                 },
                 "channels" => match constant(value) {
                     Ok(Const::Int(n)) if n == 1 || n == 3 => spec.channels = n as usize,
-                    _ => self.sink.push(file, CheckError::ArgRange { callee: spec.name.clone(), name: "channels".into(), bound: "1 or 3".into(), value: self.program.sources.text(value.span).into(), help: "images are grayscale (1) or RGB (3)".into(), at: value.span.into() }),
+                    _ => self.sink.push(
+                        file,
+                        CheckError::ArgRange {
+                            callee: spec.name.clone(),
+                            name: "channels".into(),
+                            bound: "1 or 3".into(),
+                            value: self.program.sources.text(value.span).into(),
+                            help: "images are grayscale (1) or RGB (3)".into(),
+                            at: value.span.into(),
+                        },
+                    ),
                 },
                 _ => {
-                    let help = suggest::help(key, builtins::DATASET_KEYS.iter().copied(), format!("a dataset has {}", builtins::DATASET_KEYS.join(", ")));
-                    self.sink.push(file, CheckError::UnknownKey { key: key.into(), place: format!("dataset `{}`", spec.name), help, at: field.key.span.into() });
+                    let help = suggest::help(
+                        key,
+                        builtins::DATASET_KEYS.iter().copied(),
+                        format!("a dataset has {}", builtins::DATASET_KEYS.join(", ")),
+                    );
+                    self.sink.push(
+                        file,
+                        CheckError::UnknownKey {
+                            key: key.into(),
+                            place: format!("dataset `{}`", spec.name),
+                            help,
+                            at: field.key.span.into(),
+                        },
+                    );
                 }
             }
         }
@@ -232,17 +334,47 @@ impl DataCheck<'_> {
         let listed = classes.as_ref().map(|(c, _)| c.clone());
         let found = if self.skip_data { None } else { self.probe(&mut spec, ds, &split_spans) };
         match (listed, found, &classes) {
-            (Some(listed), Some(found), Some((_, span))) if found.len() != listed.len() || (task != Task::Classification || builtin.name == "image_folder") && found != listed => {
-                let help = if found.len() <= 12 { format!("the data has: {}", found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")) } else { "remove `classes` to take them from the data".into() };
-                let found_words = if found.len() == listed.len() { format!("the same {} classes are named or ordered differently", found.len()) } else { format!("{} listed, {} in the data", listed.len(), found.len()) };
-                self.sink.push(file, CheckError::DataClasses { dataset: spec.name.clone(), listed: listed.len(), found: found_words, help, at: (*span).into() });
+            (Some(listed), Some(found), Some((_, span)))
+                if found.len() != listed.len()
+                    || (task != Task::Classification || builtin.name == "image_folder") && found != listed =>
+            {
+                let help = if found.len() <= 12 {
+                    format!("the data has: {}", found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "))
+                } else {
+                    "remove `classes` to take them from the data".into()
+                };
+                let found_words = if found.len() == listed.len() {
+                    format!("the same {} classes are named or ordered differently", found.len())
+                } else {
+                    format!("{} listed, {} in the data", listed.len(), found.len())
+                };
+                self.sink.push(
+                    file,
+                    CheckError::DataClasses {
+                        dataset: spec.name.clone(),
+                        listed: listed.len(),
+                        found: found_words,
+                        help,
+                        at: (*span).into(),
+                    },
+                );
                 spec.classes = found;
             }
             (Some(listed), _, _) => spec.classes = listed,
             (None, Some(found), _) => spec.classes = found,
             (None, None, _) => {
                 if builtin.name == "idx" || builtin.name == "mask_folder" {
-                    self.sink.push(file, CheckError::MissingKey { key: "classes".into(), place: format!("dataset `{}`", spec.name), help: "IDX files and masks carry class ids, not names: list them with `classes = [\"…\", …]`".into(), at: ds.name.span.into() });
+                    self.sink.push(
+                        file,
+                        CheckError::MissingKey {
+                            key: "classes".into(),
+                            place: format!("dataset `{}`", spec.name),
+                            help:
+                                "IDX files and masks carry class ids, not names: list them with `classes = [\"…\", …]`"
+                                    .into(),
+                            at: ds.name.span.into(),
+                        },
+                    );
                 }
             }
         }
@@ -254,7 +386,11 @@ impl DataCheck<'_> {
         match &value.kind {
             ExprKind::Str(s) => Some(SplitSource::Stored(s.clone())),
             ExprKind::Call { callee, args } if callee.name == "split" => {
-                let slots = [super::args::Slot { name: "of", required: true }, super::args::Slot { name: "fraction", required: true }, super::args::Slot { name: "seed", required: false }];
+                let slots = [
+                    super::args::Slot { name: "of", required: true },
+                    super::args::Slot { name: "fraction", required: true },
+                    super::args::Slot { name: "seed", required: false },
+                ];
                 let mut errors = Vec::new();
                 let given = super::args::bind(callee, "split(of, fraction, seed = 0)", &slots, args, &mut errors);
                 let failed = !errors.is_empty();
@@ -266,32 +402,76 @@ impl DataCheck<'_> {
                 let of_name = match &of.kind {
                     ExprKind::Name(id) if known.contains_key(&id.name) => id.name.clone(),
                     _ => {
-                        let help = suggest::help(self.program.sources.text(of.span), known.keys().map(String::as_str), "split an earlier split: `val = split(train, 0.1, seed = 1)`");
-                        self.sink.push(file, CheckError::DataSplit { dataset: dataset.into(), message: format!("`{}` is not a split declared before this one", self.program.sources.text(of.span)), help, at: of.span.into() });
+                        let help = suggest::help(
+                            self.program.sources.text(of.span),
+                            known.keys().map(String::as_str),
+                            "split an earlier split: `val = split(train, 0.1, seed = 1)`",
+                        );
+                        self.sink.push(
+                            file,
+                            CheckError::DataSplit {
+                                dataset: dataset.into(),
+                                message: format!(
+                                    "`{}` is not a split declared before this one",
+                                    self.program.sources.text(of.span)
+                                ),
+                                help,
+                                at: of.span.into(),
+                            },
+                        );
                         return None;
                     }
                 };
                 let mut errors = Vec::new();
-                let fraction = super::args::convert("split", "fraction", builtins::Ty::Float, builtins::Bound::Open(0.0, 1.0), given[1]?, &mut errors);
+                let fraction = super::args::convert(
+                    "split",
+                    "fraction",
+                    builtins::Ty::Float,
+                    builtins::Bound::Open(0.0, 1.0),
+                    given[1]?,
+                    &mut errors,
+                );
                 let seed = match given[2] {
-                    Some(e) => super::args::convert("split", "seed", builtins::Ty::Int, builtins::Bound::NonNeg, e, &mut errors),
+                    Some(e) => super::args::convert(
+                        "split",
+                        "seed",
+                        builtins::Ty::Int,
+                        builtins::Bound::NonNeg,
+                        e,
+                        &mut errors,
+                    ),
                     None => Some(Value::Int(0)),
                 };
                 self.sink.extend(errors);
                 match (fraction, seed) {
-                    (Some(Value::Float(fraction)), Some(Value::Int(seed))) => Some(SplitSource::Carve { of: of_name, fraction, seed: seed as u64 }),
+                    (Some(Value::Float(fraction)), Some(Value::Int(seed))) => {
+                        Some(SplitSource::Carve { of: of_name, fraction, seed: seed as u64 })
+                    }
                     _ => None,
                 }
             }
             _ => {
-                self.sink.push(file, CheckError::DataSplit { dataset: dataset.into(), message: format!("a split is a stored name or `split(…)`, not {}", value.describe()), help: "write `test = \"t10k\"` or `val = split(train, 0.1, seed = 1)`".into(), at: value.span.into() });
+                self.sink.push(
+                    file,
+                    CheckError::DataSplit {
+                        dataset: dataset.into(),
+                        message: format!("a split is a stored name or `split(…)`, not {}", value.describe()),
+                        help: "write `test = \"t10k\"` or `val = split(train, 0.1, seed = 1)`".into(),
+                        at: value.span.into(),
+                    },
+                );
                 None
             }
         }
     }
 
     /// Reads headers and metadata; returns the class names the data itself declares.
-    fn probe(&mut self, spec: &mut DatasetSpec, ds: &ast::Dataset, split_spans: &BTreeMap<String, Span>) -> Option<Vec<String>> {
+    fn probe(
+        &mut self,
+        spec: &mut DatasetSpec,
+        ds: &ast::Dataset,
+        split_spans: &BTreeMap<String, Span>,
+    ) -> Option<Vec<String>> {
         let file = ds.name.span.file;
         let source_span = match &ds.source.kind {
             ExprKind::Call { args, .. } => args.first().map_or(ds.source.span, |a| a.value.span),
@@ -305,13 +485,27 @@ impl DataCheck<'_> {
                     self.missing(spec, &root, source_span);
                     return None;
                 }
-                let stored: Vec<(String, String)> = spec.splits.iter().filter_map(|(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None }).collect();
+                let stored: Vec<(String, String)> = spec
+                    .splits
+                    .iter()
+                    .filter_map(
+                        |(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None },
+                    )
+                    .collect();
                 for (split, prefix) in stored {
                     let at = split_spans.get(&split).copied().unwrap_or(source_span);
                     let images = self.idx_header(spec, &root, &format!("{prefix}-images-idx3-ubyte"), 0x0803, at)?;
                     let labels = self.idx_header(spec, &root, &format!("{prefix}-labels-idx1-ubyte"), 0x0801, at)?;
                     if images[0] != labels[0] {
-                        self.sink.push(file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("split `{split}` has {} images but {} labels", images[0], labels[0]), help: "the image and label files must come from the same release".into(), at: at.into() });
+                        self.sink.push(
+                            file,
+                            CheckError::DataFormat {
+                                dataset: spec.name.clone(),
+                                message: format!("split `{split}` has {} images but {} labels", images[0], labels[0]),
+                                help: "the image and label files must come from the same release".into(),
+                                at: at.into(),
+                            },
+                        );
                     }
                     spec.counts.insert(split, images[0] as usize);
                     spec.image_size = Some((images[1] as usize, images[2] as usize));
@@ -320,7 +514,13 @@ impl DataCheck<'_> {
             }
             "image_folder" => {
                 let root = path("root")?;
-                let stored: Vec<(String, String)> = spec.splits.iter().filter_map(|(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None }).collect();
+                let stored: Vec<(String, String)> = spec
+                    .splits
+                    .iter()
+                    .filter_map(
+                        |(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None },
+                    )
+                    .collect();
                 let mut classes = None;
                 for (split, sub) in stored {
                     let dir = root.join(&sub);
@@ -329,7 +529,15 @@ impl DataCheck<'_> {
                         Ok(entries) => {
                             let dirs: Vec<String> = entries.into_iter().filter(|(_, d)| *d).map(|(n, _)| n).collect();
                             if dirs.is_empty() {
-                                self.sink.push(file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("`{}` has no class folders", dir.display()), help: "put each class's images in a sub-folder named after the class".into(), at: at.into() });
+                                self.sink.push(
+                                    file,
+                                    CheckError::DataFormat {
+                                        dataset: spec.name.clone(),
+                                        message: format!("`{}` has no class folders", dir.display()),
+                                        help: "put each class's images in a sub-folder named after the class".into(),
+                                        at: at.into(),
+                                    },
+                                );
                             }
                             classes.get_or_insert(dirs);
                         }
@@ -359,7 +567,9 @@ impl DataCheck<'_> {
                         }
                         line.rsplit_once(',').map(|(_, l)| l.trim().to_string())
                     } else {
-                        serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v.get("label").map(|l| l.as_str().map(String::from).unwrap_or_else(|| l.to_string())))
+                        serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| {
+                            v.get("label").map(|l| l.as_str().map(String::from).unwrap_or_else(|| l.to_string()))
+                        })
                     };
                     match label {
                         Some(l) => {
@@ -367,7 +577,19 @@ impl DataCheck<'_> {
                             count += 1;
                         }
                         None => {
-                            self.sink.push(file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("line {} of `{}` has no label", i + 1, index.display()), help: if spec.source.name == "csv" { "each row is `path,label`".into() } else { "each line is {\"path\": …, \"label\": …}".into() }, at: source_span.into() });
+                            self.sink.push(
+                                file,
+                                CheckError::DataFormat {
+                                    dataset: spec.name.clone(),
+                                    message: format!("line {} of `{}` has no label", i + 1, index.display()),
+                                    help: if spec.source.name == "csv" {
+                                        "each row is `path,label`".into()
+                                    } else {
+                                        "each line is {\"path\": …, \"label\": …}".into()
+                                    },
+                                    at: source_span.into(),
+                                },
+                            );
                             return None;
                         }
                     }
@@ -384,27 +606,48 @@ impl DataCheck<'_> {
                         return None;
                     }
                 };
-                if let Some(images) = path("images") {
-                    if !self.host.exists(&images) {
-                        let at = match &ds.source.kind {
-                            ExprKind::Call { args, .. } => args.get(1).map_or(source_span, |a| a.value.span),
-                            _ => source_span,
-                        };
-                        self.missing(spec, &images, at);
-                    }
+                if let Some(images) = path("images")
+                    && !self.host.exists(&images)
+                {
+                    let at = match &ds.source.kind {
+                        ExprKind::Call { args, .. } => args.get(1).map_or(source_span, |a| a.value.span),
+                        _ => source_span,
+                    };
+                    self.missing(spec, &images, at);
                 }
                 let json: serde_json::Value = match serde_json::from_str(&text) {
                     Ok(j) => j,
                     Err(e) => {
-                        self.sink.push(file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("`{}` is not valid JSON: {e}", ann.display()), help: "COCO annotations are one JSON object with `images`, `annotations` and `categories`".into(), at: source_span.into() });
+                        self.sink.push(
+                            file,
+                            CheckError::DataFormat {
+                                dataset: spec.name.clone(),
+                                message: format!("`{}` is not valid JSON: {e}", ann.display()),
+                                help:
+                                    "COCO annotations are one JSON object with `images`, `annotations` and `categories`"
+                                        .into(),
+                                at: source_span.into(),
+                            },
+                        );
                         return None;
                     }
                 };
                 let Some(categories) = json.get("categories").and_then(|c| c.as_array()) else {
-                    self.sink.push(file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("`{}` has no `categories`", ann.display()), help: "add `categories: [{\"id\": 1, \"name\": \"…\"}]`".into(), at: source_span.into() });
+                    self.sink.push(
+                        file,
+                        CheckError::DataFormat {
+                            dataset: spec.name.clone(),
+                            message: format!("`{}` has no `categories`", ann.display()),
+                            help: "add `categories: [{\"id\": 1, \"name\": \"…\"}]`".into(),
+                            at: source_span.into(),
+                        },
+                    );
                     return None;
                 };
-                let mut cats: Vec<(i64, String)> = categories.iter().filter_map(|c| Some((c.get("id")?.as_i64()?, c.get("name")?.as_str()?.to_string()))).collect();
+                let mut cats: Vec<(i64, String)> = categories
+                    .iter()
+                    .filter_map(|c| Some((c.get("id")?.as_i64()?, c.get("name")?.as_str()?.to_string())))
+                    .collect();
                 cats.sort();
                 let images = json.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
                 spec.counts.insert("train".into(), images);
@@ -418,10 +661,10 @@ impl DataCheck<'_> {
                         return None;
                     }
                 }
-                if let Some(dir) = path("images") {
-                    if let Ok(entries) = self.host.list_dir(&dir) {
-                        spec.counts.insert("train".into(), entries.iter().filter(|(_, d)| !d).count());
-                    }
+                if let Some(dir) = path("images")
+                    && let Ok(entries) = self.host.list_dir(&dir)
+                {
+                    spec.counts.insert("train".into(), entries.iter().filter(|(_, d)| !d).count());
                 }
                 None
             }
@@ -430,7 +673,10 @@ impl DataCheck<'_> {
     }
 
     fn missing(&mut self, spec: &DatasetSpec, path: &Path, at: Span) {
-        self.sink.push(at.file, CheckError::DataMissing { dataset: spec.name.clone(), path: path.display().to_string(), at: at.into() });
+        self.sink.push(
+            at.file,
+            CheckError::DataMissing { dataset: spec.name.clone(), path: path.display().to_string(), at: at.into() },
+        );
     }
 
     /// Reads an IDX header (plain or `.gz`): the item count, then each dimension.
@@ -454,13 +700,31 @@ impl DataCheck<'_> {
             (word(0) == magic).then(|| (1..=dims).map(word).collect::<Vec<u32>>())
         });
         if parsed.is_none() {
-            self.sink.push(at.file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("`{}` is not an IDX file with magic {magic:#06x}", path.display()), help: "IDX files start with 0x00000803 (images) or 0x00000801 (labels)".into(), at: at.into() });
+            self.sink.push(
+                at.file,
+                CheckError::DataFormat {
+                    dataset: spec.name.clone(),
+                    message: format!("`{}` is not an IDX file with magic {magic:#06x}", path.display()),
+                    help: "IDX files start with 0x00000803 (images) or 0x00000801 (labels)".into(),
+                    at: at.into(),
+                },
+            );
         }
-        if let Some(d) = &parsed {
-            if magic == 0x0803 && d.len() == 3 && (d[1] == 0 || d[2] == 0) {
-                self.sink.push(at.file, CheckError::DataFormat { dataset: spec.name.clone(), message: format!("`{}` holds {}×{} images", path.display(), d[1], d[2]), help: "the file is truncated or not an image file".into(), at: at.into() });
-                return None;
-            }
+        if let Some(d) = &parsed
+            && magic == 0x0803
+            && d.len() == 3
+            && (d[1] == 0 || d[2] == 0)
+        {
+            self.sink.push(
+                at.file,
+                CheckError::DataFormat {
+                    dataset: spec.name.clone(),
+                    message: format!("`{}` holds {}×{} images", path.display(), d[1], d[2]),
+                    help: "the file is truncated or not an image file".into(),
+                    at: at.into(),
+                },
+            );
+            return None;
         }
         parsed
     }

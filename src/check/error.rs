@@ -128,7 +128,10 @@ pub enum CheckError {
     },
 
     #[error("`{node}` shrinks dimension {dim} to {size}: the input {input} is too small")]
-    #[diagnostic(code(trainc::shape::too_small), help("use a smaller kernel or stride, add padding, or feed larger inputs"))]
+    #[diagnostic(
+        code(trainc::shape::too_small),
+        help("use a smaller kernel or stride, add padding, or feed larger inputs")
+    )]
     ShapeTooSmall {
         node: String,
         dim: usize,
@@ -198,7 +201,10 @@ pub enum CheckError {
     },
 
     #[error("block `{name}` is recursive: {chain}")]
-    #[diagnostic(code(trainc::graph::recursive), help("a graph must be finite; unroll the repetition into separate calls"))]
+    #[diagnostic(
+        code(trainc::graph::recursive),
+        help("a graph must be finite; unroll the repetition into separate calls")
+    )]
     Recursive {
         name: String,
         chain: String,
@@ -207,7 +213,10 @@ pub enum CheckError {
     },
 
     #[error("{message}")]
-    #[diagnostic(code(trainc::graph::not_a_dim), help("dimensions are integers, symbols (`B`, `H`, `classes`) and `+ - * /` of them"))]
+    #[diagnostic(
+        code(trainc::graph::not_a_dim),
+        help("dimensions are integers, symbols (`B`, `H`, `classes`) and `+ - * /` of them")
+    )]
     NotADim {
         message: String,
         #[label("not a dimension")]
@@ -256,7 +265,10 @@ pub enum CheckError {
 
     // ── data ───────────────────────────────────────────────────────────────────────────────
     #[error("dataset `{dataset}`: `{path}` does not exist")]
-    #[diagnostic(code(trainc::data::missing), help("fix the path, or run with `--skip-data` to check without the data"))]
+    #[diagnostic(
+        code(trainc::data::missing),
+        help("fix the path, or run with `--skip-data` to check without the data")
+    )]
     DataMissing {
         dataset: String,
         path: String,
@@ -320,7 +332,10 @@ pub enum CheckError {
     },
 
     #[error("model `{model}` predicts {found} classes, but dataset `{dataset}` has {expected}")]
-    #[diagnostic(code(trainc::train::classes), help("use `classes` instead of a number so the model follows the dataset"))]
+    #[diagnostic(
+        code(trainc::train::classes),
+        help("use `classes` instead of a number so the model follows the dataset")
+    )]
     ClassCount {
         model: String,
         dataset: String,
@@ -342,7 +357,10 @@ pub enum CheckError {
     },
 
     #[error("the training pipeline `{pipeline}` changes the image size, but evaluation has no pipeline")]
-    #[diagnostic(code(trainc::augment::eval_size), help("add `eval_augment = …` with the same resize or crop, or evaluation feeds the model other sizes"))]
+    #[diagnostic(
+        code(trainc::augment::eval_size),
+        help("add `eval_augment = …` with the same resize or crop, or evaluation feeds the model other sizes")
+    )]
     EvalSize {
         pipeline: String,
         #[label("resizes to {size}")]
@@ -394,7 +412,11 @@ pub enum CheckError {
     },
 
     #[error("`{monitor}` is monitored with mode `{mode}`, which looks inverted")]
-    #[diagnostic(code(trainc::train::mode), severity(Warning), help("losses improve by going down (`min`), accuracy-like metrics by going up (`max`)"))]
+    #[diagnostic(
+        code(trainc::train::mode),
+        severity(Warning),
+        help("losses improve by going down (`min`), accuracy-like metrics by going up (`max`)")
+    )]
     MonitorMode {
         monitor: String,
         mode: String,
@@ -403,7 +425,11 @@ pub enum CheckError {
     },
 
     #[error("output `{output}` of model `{model}` is not used by the loss")]
-    #[diagnostic(code(trainc::train::unused_output), severity(Warning), help("add a loss term for it, or remove the output"))]
+    #[diagnostic(
+        code(trainc::train::unused_output),
+        severity(Warning),
+        help("add a loss term for it, or remove the output")
+    )]
     UnusedOutput {
         output: String,
         model: String,

@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{Dfs, Reversed};
 
+use super::Sink;
 use super::args::{Slot, bind, format_number};
 use super::builtins::{self, Bound, Builtin, Kind, Ty};
 use super::dim::{Dim, Shape};
 use super::error::CheckError;
-use super::Sink;
 use crate::ir::{DeclRef, ModelGraph, ModuleId, Node, Op, Program};
 use crate::suggest;
 use crate::syntax::ast::{self, Arg, BinOp, Expr, ExprKind, GraphKind, Ident, Item, OutType, Stmt, TensorType};
@@ -59,7 +59,9 @@ impl V {
             V::Str(_) => "a string".into(),
             V::Word(w) => format!("`{w}`"),
             V::List(_) => "a list".into(),
-            V::Outputs(o) => format!("named outputs ({})", o.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")),
+            V::Outputs(o) => {
+                format!("named outputs ({})", o.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "))
+            }
             V::Invalid => "an invalid value".into(),
         }
     }
@@ -95,7 +97,15 @@ pub struct GraphChecker<'a> {
 
 impl<'a> GraphChecker<'a> {
     pub fn new(program: &'a Program, sink: &'a mut Sink) -> GraphChecker<'a> {
-        GraphChecker { program, sink, graph: StableDiGraph::new(), counters: HashMap::new(), stack: Vec::new(), dataset: None, model: String::new() }
+        GraphChecker {
+            program,
+            sink,
+            graph: StableDiGraph::new(),
+            counters: HashMap::new(),
+            stack: Vec::new(),
+            dataset: None,
+            model: String::new(),
+        }
     }
 
     fn report(&mut self, span: Span, error: CheckError) {
@@ -104,7 +114,13 @@ impl<'a> GraphChecker<'a> {
 
     /// Checks a block on its own, with its parameters as free symbols.
     pub fn check_block(&mut self, decl: DeclRef, block: &ast::Graph) {
-        let mut scope = Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix: String::new() };
+        let mut scope = Scope {
+            module: decl.module,
+            env: HashMap::new(),
+            symbols: base_symbols(),
+            bindings: Vec::new(),
+            prefix: String::new(),
+        };
         for param in &block.params {
             let value = match &param.ty {
                 ast::Type::Tensor(tt) => match self.pattern_shape(&mut scope, tt) {
@@ -125,7 +141,13 @@ impl<'a> GraphChecker<'a> {
 
     /// Infers a model into a [`ModelGraph`], bound to its data when it is trained.
     pub fn infer_model(mut self, decl: DeclRef, model: &ast::Graph, data: Option<&DataBinding>) -> ModelGraph {
-        let mut scope = Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix: String::new() };
+        let mut scope = Scope {
+            module: decl.module,
+            env: HashMap::new(),
+            symbols: base_symbols(),
+            bindings: Vec::new(),
+            prefix: String::new(),
+        };
         self.model = model.name.name.clone();
         if let Some(data) = data {
             self.dataset = Some(data.dataset.clone());
@@ -177,7 +199,11 @@ impl<'a> GraphChecker<'a> {
                 live.insert(n);
             }
         }
-        let dead: Vec<NodeIndex> = self.graph.node_indices().filter(|n| !live.contains(n) && !matches!(self.graph[*n].op, Op::Input(_))).collect();
+        let dead: Vec<NodeIndex> = self
+            .graph
+            .node_indices()
+            .filter(|n| !live.contains(n) && !matches!(self.graph[*n].op, Op::Input(_)))
+            .collect();
         for n in dead {
             self.graph.remove_node(n);
         }
@@ -205,7 +231,13 @@ impl<'a> GraphChecker<'a> {
     }
 
     fn input(&mut self, shape: Shape, span: Span, name: &str) -> T {
-        let node = self.graph.add_node(Node { path: name.to_string(), op: Op::Input(0), shape: shape.clone(), params: Dim::known(0), span });
+        let node = self.graph.add_node(Node {
+            path: name.to_string(),
+            op: Op::Input(0),
+            shape: shape.clone(),
+            params: Dim::known(0),
+            span,
+        });
         T { shape, node }
     }
 
@@ -217,10 +249,10 @@ impl<'a> GraphChecker<'a> {
                 dims.push(Dim::sym(&format!("_{i}")));
                 continue;
             }
-            if let ExprKind::Name(id) = &d.kind {
-                if !scope.symbols.contains_key(&id.name) {
-                    scope.symbols.insert(id.name.clone(), Dim::sym(&id.name));
-                }
+            if let ExprKind::Name(id) = &d.kind
+                && !scope.symbols.contains_key(&id.name)
+            {
+                scope.symbols.insert(id.name.clone(), Dim::sym(&id.name));
             }
             dims.push(self.dim_expr(scope, d)?);
         }
@@ -228,19 +260,28 @@ impl<'a> GraphChecker<'a> {
     }
 
     /// A model input's shape, unified with the data's when trained.
-    fn model_input(&mut self, scope: &mut Scope, model: &str, tt: &TensorType, data: Option<&DataBinding>) -> Option<Shape> {
+    fn model_input(
+        &mut self,
+        scope: &mut Scope,
+        model: &str,
+        tt: &TensorType,
+        data: Option<&DataBinding>,
+    ) -> Option<Shape> {
         let Some(data) = data else {
             return self.pattern_shape(scope, tt);
         };
         if tt.dims.len() != 4 {
-            self.report(tt.span, CheckError::ShapeRank {
-                node: model.to_string(),
-                expected: "4".into(),
-                found: tt.dims.len(),
-                shape: self.program.sources.text(tt.span).to_string(),
-                help: "image inputs are `Image[B, channels, height, width]`".into(),
-                at: tt.span.into(),
-            });
+            self.report(
+                tt.span,
+                CheckError::ShapeRank {
+                    node: model.to_string(),
+                    expected: "4".into(),
+                    found: tt.dims.len(),
+                    shape: self.program.sources.text(tt.span).to_string(),
+                    help: "image inputs are `Image[B, channels, height, width]`".into(),
+                    at: tt.span.into(),
+                },
+            );
             return None;
         }
         let mut actual: Vec<Option<i64>> = vec![None, Some(data.channels as i64), None, None];
@@ -263,28 +304,40 @@ impl<'a> GraphChecker<'a> {
             let dim = self.dim_expr(scope, d)?;
             if let (Some(found), Some(expected)) = (actual[i], dim.value()) {
                 if found != expected && i == 1 {
-                    self.report(d.span, CheckError::InputChannels {
-                        model: model.to_string(),
-                        dataset: data.dataset.clone(),
-                        expected: expected.to_string(),
-                        found: data.channels,
-                        help: if data.channels == 1 {
-                            "the images are grayscale: declare `Image[B, 1, …]`".into()
-                        } else {
-                            format!("declare `Image[B, {}, …]`", data.channels)
+                    self.report(
+                        d.span,
+                        CheckError::InputChannels {
+                            model: model.to_string(),
+                            dataset: data.dataset.clone(),
+                            expected: expected.to_string(),
+                            found: data.channels,
+                            help: if data.channels == 1 {
+                                "the images are grayscale: declare `Image[B, 1, …]`".into()
+                            } else {
+                                format!("declare `Image[B, {}, …]`", data.channels)
+                            },
+                            at: d.span.into(),
                         },
-                        at: d.span.into(),
-                    });
+                    );
                 } else if found != expected && !size_error {
                     size_error = true;
                     let (h, w) = data.size.unwrap_or_default();
-                    self.report(tt.span, CheckError::InputSize {
-                        model: model.to_string(),
-                        expected: format!("{}×{}", tt.dims.get(2).map_or(String::new(), |e| self.program_text(e)), tt.dims.get(3).map_or(String::new(), |e| self.program_text(e))),
-                        found: format!("{h}×{w}"),
-                        help: "add `resize(h, w)` or a crop to the augment pipeline, or change the model's input size".into(),
-                        at: tt.span.into(),
-                    });
+                    self.report(
+                        tt.span,
+                        CheckError::InputSize {
+                            model: model.to_string(),
+                            expected: format!(
+                                "{}×{}",
+                                tt.dims.get(2).map_or(String::new(), |e| self.program_text(e)),
+                                tt.dims.get(3).map_or(String::new(), |e| self.program_text(e))
+                            ),
+                            found: format!("{h}×{w}"),
+                            help:
+                                "add `resize(h, w)` or a crop to the augment pipeline, or change the model's input size"
+                                    .into(),
+                            at: tt.span.into(),
+                        },
+                    );
                 }
             }
             dims.push(dim);
@@ -302,7 +355,13 @@ impl<'a> GraphChecker<'a> {
             V::Int(d) => Some(d),
             V::Invalid => None,
             other => {
-                self.report(expr.span, CheckError::NotADim { message: format!("{} is not a dimension", other.describe()), at: expr.span.into() });
+                self.report(
+                    expr.span,
+                    CheckError::NotADim {
+                        message: format!("{} is not a dimension", other.describe()),
+                        at: expr.span.into(),
+                    },
+                );
                 None
             }
         }
@@ -335,7 +394,14 @@ impl<'a> GraphChecker<'a> {
             }
         }
         if result.is_none() {
-            self.report(graph.name.span, CheckError::NoReturn { kind: graph.kind.keyword().into(), name: graph.name.name.clone(), at: graph.name.span.into() });
+            self.report(
+                graph.name.span,
+                CheckError::NoReturn {
+                    kind: graph.kind.keyword().into(),
+                    name: graph.name.name.clone(),
+                    at: graph.name.span.into(),
+                },
+            );
         }
         result
     }
@@ -351,12 +417,15 @@ impl<'a> GraphChecker<'a> {
             V::Outputs(o) => Some(o),
             V::Invalid => None,
             other => {
-                self.report(span, CheckError::Outputs {
-                    message: format!("cannot unpack {} into {} names", other.describe(), names.len()),
-                    help: "only a block with named outputs can be unpacked".into(),
-                    label: "not named outputs".into(),
-                    at: span.into(),
-                });
+                self.report(
+                    span,
+                    CheckError::Outputs {
+                        message: format!("cannot unpack {} into {} names", other.describe(), names.len()),
+                        help: "only a block with named outputs can be unpacked".into(),
+                        label: "not named outputs".into(),
+                        at: span.into(),
+                    },
+                );
                 None
             }
         };
@@ -366,13 +435,23 @@ impl<'a> GraphChecker<'a> {
                 Some(o) => match o.iter().find(|(n, _)| *n == name.name) {
                     Some((_, t)) => V::Tensor(t.clone()),
                     None => {
-                        let help = suggest::help(&name.name, o.iter().map(|(n, _)| n.as_str()), format!("the outputs are {}", o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
-                        self.report(name.span, CheckError::Outputs {
-                            message: format!("there is no output `{}` to unpack", name.name),
-                            help,
-                            label: "outputs are bound by name".into(),
-                            at: name.span.into(),
-                        });
+                        let help = suggest::help(
+                            &name.name,
+                            o.iter().map(|(n, _)| n.as_str()),
+                            format!(
+                                "the outputs are {}",
+                                o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                        self.report(
+                            name.span,
+                            CheckError::Outputs {
+                                message: format!("there is no output `{}` to unpack", name.name),
+                                help,
+                                label: "outputs are bound by name".into(),
+                                at: name.span.into(),
+                            },
+                        );
                         V::Invalid
                     }
                 },
@@ -394,51 +473,74 @@ impl<'a> GraphChecker<'a> {
                     match found.iter().find(|(n, _)| *n == name.name) {
                         Some((_, t)) => self.unify_output(scope, &name.name, tt, t, return_span(graph)),
                         None => {
-                            let help = suggest::help(&name.name, found.iter().map(|(n, _)| n.as_str()), "return it under this name: `return (name: tensor, …)`");
-                            self.report(name.span, CheckError::Outputs {
-                                message: format!("output `{}` is declared but not returned", name.name),
-                                help,
-                                label: "never returned".into(),
-                                at: name.span.into(),
-                            });
+                            let help = suggest::help(
+                                &name.name,
+                                found.iter().map(|(n, _)| n.as_str()),
+                                "return it under this name: `return (name: tensor, …)`",
+                            );
+                            self.report(
+                                name.span,
+                                CheckError::Outputs {
+                                    message: format!("output `{}` is declared but not returned", name.name),
+                                    help,
+                                    label: "never returned".into(),
+                                    at: name.span.into(),
+                                },
+                            );
                         }
                     }
                 }
                 for (name, _) in found {
                     if !declared.iter().any(|(d, _)| d.name == *name) {
                         let span = return_span(graph);
-                        self.report(span, CheckError::Outputs {
-                            message: format!("`{}` returns `{name}`, which its signature does not declare", graph.name.name),
-                            help: format!("declare it: `-> (…, {name}: [..])`"),
-                            label: format!("returns `{name}`"),
-                            at: span.into(),
-                        });
+                        self.report(
+                            span,
+                            CheckError::Outputs {
+                                message: format!(
+                                    "`{}` returns `{name}`, which its signature does not declare",
+                                    graph.name.name
+                                ),
+                                help: format!("declare it: `-> (…, {name}: [..])`"),
+                                label: format!("returns `{name}`"),
+                                at: span.into(),
+                            },
+                        );
                     }
                 }
             }
             (OutType::Single(_), other) | (OutType::Named(_), other) => {
                 let span = return_span(graph);
                 let expected = if matches!(out, OutType::Single(_)) { "one tensor" } else { "named outputs" };
-                self.report(span, CheckError::Outputs {
-                    message: format!("`{}` must return {expected}, but returns {}", graph.name.name, other.describe()),
-                    help: "make the `return` match the signature after `->`".into(),
-                    label: other.describe(),
-                    at: span.into(),
-                });
+                self.report(
+                    span,
+                    CheckError::Outputs {
+                        message: format!(
+                            "`{}` must return {expected}, but returns {}",
+                            graph.name.name,
+                            other.describe()
+                        ),
+                        help: "make the `return` match the signature after `->`".into(),
+                        label: other.describe(),
+                        at: span.into(),
+                    },
+                );
             }
         }
     }
 
     fn unify_output(&mut self, scope: &mut Scope, output: &str, tt: &TensorType, t: &T, at: Span) {
         if tt.dims.len() != t.shape.rank() {
-            self.report(at, CheckError::OutputShape {
-                output: output.into(),
-                found: t.shape.to_string(),
-                expected: format!("{}-D", tt.dims.len()),
-                help: "the rank differs; check for a missing `flatten` or pooling".into(),
-                at: at.into(),
-                declared: tt.span.into(),
-            });
+            self.report(
+                at,
+                CheckError::OutputShape {
+                    output: output.into(),
+                    found: t.shape.to_string(),
+                    expected: format!("{}-D", tt.dims.len()),
+                    help: "the rank differs; check for a missing `flatten` or pooling".into(),
+                    at: at.into(),
+                    declared: tt.span.into(),
+                },
+            );
             return;
         }
         for (d, found) in tt.dims.iter().zip(&t.shape.0) {
@@ -446,27 +548,43 @@ impl<'a> GraphChecker<'a> {
                 continue;
             }
             // A symbol not bound yet (an output size named in the signature) binds here.
-            if let ExprKind::Name(id) = &d.kind {
-                if !scope.symbols.contains_key(&id.name) && !scope.env.contains_key(&id.name) {
-                    scope.symbols.insert(id.name.clone(), found.clone());
-                    continue;
-                }
+            if let ExprKind::Name(id) = &d.kind
+                && !scope.symbols.contains_key(&id.name)
+                && !scope.env.contains_key(&id.name)
+            {
+                scope.symbols.insert(id.name.clone(), found.clone());
+                continue;
             }
             let Some(expected) = self.dim_expr(scope, d) else { return };
             if expected.surely_differs(found) {
                 let is_classes = matches!(&d.kind, ExprKind::Name(id) if id.name == "classes");
                 if let (true, Some(dataset), Some(n)) = (is_classes, &self.dataset, expected.value()) {
                     let model = self.model.clone();
-                    self.report(at, CheckError::ClassCount { model, dataset: dataset.clone(), found: found.to_string(), expected: n as usize, at: at.into() });
+                    self.report(
+                        at,
+                        CheckError::ClassCount {
+                            model,
+                            dataset: dataset.clone(),
+                            found: found.to_string(),
+                            expected: n as usize,
+                            at: at.into(),
+                        },
+                    );
                 } else {
-                    self.report(at, CheckError::OutputShape {
-                        output: output.into(),
-                        found: t.shape.to_string(),
-                        expected: format!("[{}]", tt.dims.iter().map(|e| self.program_text(e)).collect::<Vec<_>>().join(", ")),
-                        help: format!("dimension `{}` is {found}, not {expected}", self.program_text(d)),
-                        at: at.into(),
-                        declared: tt.span.into(),
-                    });
+                    self.report(
+                        at,
+                        CheckError::OutputShape {
+                            output: output.into(),
+                            found: t.shape.to_string(),
+                            expected: format!(
+                                "[{}]",
+                                tt.dims.iter().map(|e| self.program_text(e)).collect::<Vec<_>>().join(", ")
+                            ),
+                            help: format!("dimension `{}` is {found}, not {expected}", self.program_text(d)),
+                            at: at.into(),
+                            declared: tt.span.into(),
+                        },
+                    );
                 }
                 return;
             }
@@ -488,12 +606,19 @@ impl<'a> GraphChecker<'a> {
                         V::Tensor(t) => out.push((name.name.clone(), t)),
                         V::Invalid => return V::Invalid,
                         other => {
-                            self.report(e.span, CheckError::BadValue {
-                                message: format!("output `{}` must be a tensor, found {}", name.name, other.describe()),
-                                help: "named outputs hold tensors".into(),
-                                label: other.describe(),
-                                at: e.span.into(),
-                            });
+                            self.report(
+                                e.span,
+                                CheckError::BadValue {
+                                    message: format!(
+                                        "output `{}` must be a tensor, found {}",
+                                        name.name,
+                                        other.describe()
+                                    ),
+                                    help: "named outputs hold tensors".into(),
+                                    label: other.describe(),
+                                    at: e.span.into(),
+                                },
+                            );
                             return V::Invalid;
                         }
                     }
@@ -505,29 +630,50 @@ impl<'a> GraphChecker<'a> {
                 V::Outputs(o) => match o.iter().find(|(n, _)| *n == name.name) {
                     Some((_, t)) => V::Tensor(t.clone()),
                     None => {
-                        let help = suggest::help(&name.name, o.iter().map(|(n, _)| n.as_str()), format!("the outputs are {}", o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
-                        self.report(name.span, CheckError::Outputs { message: format!("there is no output `{}`", name.name), help, label: "no such output".into(), at: name.span.into() });
+                        let help = suggest::help(
+                            &name.name,
+                            o.iter().map(|(n, _)| n.as_str()),
+                            format!(
+                                "the outputs are {}",
+                                o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                        self.report(
+                            name.span,
+                            CheckError::Outputs {
+                                message: format!("there is no output `{}`", name.name),
+                                help,
+                                label: "no such output".into(),
+                                at: name.span.into(),
+                            },
+                        );
                         V::Invalid
                     }
                 },
                 V::Invalid => V::Invalid,
                 other => {
-                    self.report(expr.span, CheckError::BadValue {
-                        message: format!("{} has no member `{}`", other.describe(), name.name),
-                        help: "`.name` selects a named output of a block".into(),
-                        label: "no members".into(),
-                        at: expr.span.into(),
-                    });
+                    self.report(
+                        expr.span,
+                        CheckError::BadValue {
+                            message: format!("{} has no member `{}`", other.describe(), name.name),
+                            help: "`.name` selects a named output of a block".into(),
+                            label: "no members".into(),
+                            at: expr.span.into(),
+                        },
+                    );
                     V::Invalid
                 }
             },
             ExprKind::Record { .. } | ExprKind::Then(..) => {
-                self.report(expr.span, CheckError::BadValue {
-                    message: format!("{} cannot appear in a {}", expr.describe(), "model body"),
-                    help: "model bodies hold layers, blocks and arithmetic on sizes".into(),
-                    label: "not a graph value".into(),
-                    at: expr.span.into(),
-                });
+                self.report(
+                    expr.span,
+                    CheckError::BadValue {
+                        message: format!("{} cannot appear in a {}", expr.describe(), "model body"),
+                        help: "model bodies hold layers, blocks and arithmetic on sizes".into(),
+                        label: "not a graph value".into(),
+                        at: expr.span.into(),
+                    },
+                );
                 V::Invalid
             }
             ExprKind::Neg(inner) => match self.eval(scope, inner) {
@@ -544,12 +690,15 @@ impl<'a> GraphChecker<'a> {
     }
 
     fn bad_arith(&mut self, span: Span, v: &V) -> V {
-        self.report(span, CheckError::BadValue {
-            message: format!("cannot do arithmetic on {}", v.describe()),
-            help: "only sizes and numbers take `+ - * /`; tensors take `+` (element-wise add)".into(),
-            label: v.describe(),
-            at: span.into(),
-        });
+        self.report(
+            span,
+            CheckError::BadValue {
+                message: format!("cannot do arithmetic on {}", v.describe()),
+                help: "only sizes and numbers take `+ - * /`; tensors take `+` (element-wise add)".into(),
+                label: v.describe(),
+                at: span.into(),
+            },
+        );
         V::Invalid
     }
 
@@ -564,7 +713,15 @@ impl<'a> GraphChecker<'a> {
                 BinOp::Div => match y.value() {
                     Some(n) if n > 0 => x.floor_div(n),
                     Some(_) => {
-                        self.report(span, CheckError::BadValue { message: "division by zero or a negative size".into(), help: "divide by a positive integer".into(), label: "here".into(), at: span.into() });
+                        self.report(
+                            span,
+                            CheckError::BadValue {
+                                message: "division by zero or a negative size".into(),
+                                help: "divide by a positive integer".into(),
+                                label: "here".into(),
+                                at: span.into(),
+                            },
+                        );
                         return V::Invalid;
                     }
                     None => Dim::sym(&format!("({x})/({y})")),
@@ -585,12 +742,15 @@ impl<'a> GraphChecker<'a> {
                 })
             }
             (V::Tensor(_), other) | (other, V::Tensor(_)) => {
-                self.report(span, CheckError::BadValue {
-                    message: format!("cannot apply `{}` to a tensor and {}", op.symbol(), other.describe()),
-                    help: "tensors only take `+` with another tensor of the same shape".into(),
-                    label: "not element-wise addable".into(),
-                    at: span.into(),
-                });
+                self.report(
+                    span,
+                    CheckError::BadValue {
+                        message: format!("cannot apply `{}` to a tensor and {}", op.symbol(), other.describe()),
+                        help: "tensors only take `+` with another tensor of the same shape".into(),
+                        label: "not element-wise addable".into(),
+                        at: span.into(),
+                    },
+                );
                 V::Invalid
             }
             (other, _) => self.bad_arith(span, &other),
@@ -610,34 +770,48 @@ impl<'a> GraphChecker<'a> {
         }
         if let Some(decl) = self.program.lookup(scope.module, &id.name) {
             let what = item_kind(self.program.item(decl));
-            self.report(id.span, CheckError::BadValue {
-                message: format!("`{}` is {what}, not a value", id.name),
-                help: format!("call it: `{}(x)`", id.name),
-                label: what.to_string(),
-                at: id.span.into(),
-            });
+            self.report(
+                id.span,
+                CheckError::BadValue {
+                    message: format!("`{}` is {what}, not a value", id.name),
+                    help: format!("call it: `{}(x)`", id.name),
+                    label: what.to_string(),
+                    at: id.span.into(),
+                },
+            );
             return V::Invalid;
         }
         if builtins::lookup(&id.name, Kind::Layer).is_some() {
-            self.report(id.span, CheckError::BadValue {
-                message: format!("`{}` is a layer, not a value", id.name),
-                help: format!("call it: `{}(x)` or `x |> {}`", id.name, id.name),
-                label: "a layer".into(),
-                at: id.span.into(),
-            });
+            self.report(
+                id.span,
+                CheckError::BadValue {
+                    message: format!("`{}` is a layer, not a value", id.name),
+                    help: format!("call it: `{}(x)` or `x |> {}`", id.name, id.name),
+                    label: "a layer".into(),
+                    at: id.span.into(),
+                },
+            );
             return V::Invalid;
         }
         if self.program.module(scope.module).failed_imports.contains(&id.name) {
             return V::Invalid;
         }
         let candidates: Vec<String> = scope.env.keys().chain(scope.symbols.keys()).cloned().collect();
-        let help = suggest::help(&id.name, candidates.iter().map(String::as_str), "bind it first with `name = …`, or declare it as a parameter");
-        self.report(id.span, CheckError::UnknownName { what: "name".into(), name: id.name.clone(), help, at: id.span.into() });
+        let help = suggest::help(
+            &id.name,
+            candidates.iter().map(String::as_str),
+            "bind it first with `name = …`, or declare it as a parameter",
+        );
+        self.report(
+            id.span,
+            CheckError::UnknownName { what: "name".into(), name: id.name.clone(), help, at: id.span.into() },
+        );
         V::Invalid
     }
 
     fn call(&mut self, scope: &mut Scope, callee: &Ident, args: &[Arg], span: Span) -> V {
-        let known = self.program.lookup(scope.module, &callee.name).is_some() || builtins::lookup(&callee.name, Kind::Layer).is_some();
+        let known = self.program.lookup(scope.module, &callee.name).is_some()
+            || builtins::lookup(&callee.name, Kind::Layer).is_some();
         if !known {
             // Still check what is passed in, so a typo inside is reported with the one outside.
             for a in args {
@@ -651,12 +825,18 @@ impl<'a> GraphChecker<'a> {
                 if let Some(b) = scope.bindings.get_mut(index) {
                     b.2 = true;
                 }
-                self.report(callee.span, CheckError::BadValue {
-                    message: format!("`{}` holds a value; only layers and blocks can be called", callee.name),
-                    help: format!("call the layer itself, e.g. `x |> relu`, instead of storing it in `{}`", callee.name),
-                    label: "a value, not a layer".into(),
-                    at: callee.span.into(),
-                });
+                self.report(
+                    callee.span,
+                    CheckError::BadValue {
+                        message: format!("`{}` holds a value; only layers and blocks can be called", callee.name),
+                        help: format!(
+                            "call the layer itself, e.g. `x |> relu`, instead of storing it in `{}`",
+                            callee.name
+                        ),
+                        label: "a value, not a layer".into(),
+                        at: callee.span.into(),
+                    },
+                );
                 return V::Invalid;
             }
         }
@@ -670,7 +850,16 @@ impl<'a> GraphChecker<'a> {
                     } else {
                         "only layers and blocks can be called in a model".into()
                     };
-                    self.report(callee.span, CheckError::WrongKind { name: callee.name.clone(), found: found.into(), expected: "a layer or block".into(), help, at: callee.span.into() });
+                    self.report(
+                        callee.span,
+                        CheckError::WrongKind {
+                            name: callee.name.clone(),
+                            found: found.into(),
+                            expected: "a layer or block".into(),
+                            help,
+                            at: callee.span.into(),
+                        },
+                    );
                     V::Invalid
                 }
             };
@@ -679,27 +868,55 @@ impl<'a> GraphChecker<'a> {
             Some(builtin) => self.call_layer(scope, builtin, callee, args, span),
             None => {
                 if let Some(other) = builtins::BUILTINS.iter().find(|b| b.name == callee.name) {
-                    self.report(callee.span, CheckError::WrongKind {
-                        name: callee.name.clone(),
-                        found: other.kind.article().to_string(),
-                        expected: "a layer or block".into(),
-                        help: format!("{} belongs in the `train` block or an `augment` pipeline", other.kind.article()),
-                        at: callee.span.into(),
-                    });
+                    self.report(
+                        callee.span,
+                        CheckError::WrongKind {
+                            name: callee.name.clone(),
+                            found: other.kind.article().to_string(),
+                            expected: "a layer or block".into(),
+                            help: format!(
+                                "{} belongs in the `train` block or an `augment` pipeline",
+                                other.kind.article()
+                            ),
+                            at: callee.span.into(),
+                        },
+                    );
                     return V::Invalid;
                 }
-                let mut names: Vec<String> = self.program.names_in_scope(scope.module).into_iter().map(String::from).collect();
+                let mut names: Vec<String> =
+                    self.program.names_in_scope(scope.module).into_iter().map(String::from).collect();
                 names.extend(builtins::names(Kind::Layer).map(String::from));
                 let help = suggest::help(&callee.name, &names, "see `trainc builtins` for the layers");
-                self.report(callee.span, CheckError::UnknownName { what: "layer or block".into(), name: callee.name.clone(), help, at: callee.span.into() });
+                self.report(
+                    callee.span,
+                    CheckError::UnknownName {
+                        what: "layer or block".into(),
+                        name: callee.name.clone(),
+                        help,
+                        at: callee.span.into(),
+                    },
+                );
                 V::Invalid
             }
         }
     }
 
-    fn call_block(&mut self, caller: &mut Scope, callee: &Ident, decl: DeclRef, block: &ast::Graph, args: &[Arg], span: Span) -> V {
-        let signature = format!("{}({})", block.name.name, block.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", "));
-        let slots: Vec<Slot> = block.params.iter().map(|p| Slot { name: &p.name.name, required: p.default.is_none() }).collect();
+    fn call_block(
+        &mut self,
+        caller: &mut Scope,
+        callee: &Ident,
+        decl: DeclRef,
+        block: &ast::Graph,
+        args: &[Arg],
+        span: Span,
+    ) -> V {
+        let signature = format!(
+            "{}({})",
+            block.name.name,
+            block.params.iter().map(|p| p.name.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let slots: Vec<Slot> =
+            block.params.iter().map(|p| Slot { name: &p.name.name, required: p.default.is_none() }).collect();
         let mut errors = Vec::new();
         let given = bind(callee, &signature, &slots, args, &mut errors);
         let failed = !errors.is_empty();
@@ -714,7 +931,8 @@ impl<'a> GraphChecker<'a> {
         let count = self.counters.entry(format!("{}{}", caller.prefix, block.name.name)).or_insert(0);
         let prefix = format!("{}{}{}.", caller.prefix, block.name.name, count);
         *count += 1;
-        let mut scope = Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix };
+        let mut scope =
+            Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix };
         for ((param, value), given_expr) in block.params.iter().zip(values).zip(&given) {
             let value = match value {
                 Some(v) => v,
@@ -725,7 +943,9 @@ impl<'a> GraphChecker<'a> {
             };
             let at = given_expr.map_or(span, |e| e.span);
             let ok = match (&param.ty, &value) {
-                (ast::Type::Tensor(tt), V::Tensor(t)) => self.unify_param(&mut scope, &block.name.name, &param.name.name, tt, t, at),
+                (ast::Type::Tensor(tt), V::Tensor(t)) => {
+                    self.unify_param(&mut scope, &block.name.name, &param.name.name, tt, t, at)
+                }
                 (ast::Type::Scalar(ast::ScalarType::Int, _), V::Int(d)) => {
                     scope.symbols.insert(param.name.name.clone(), d.clone());
                     true
@@ -738,14 +958,17 @@ impl<'a> GraphChecker<'a> {
                         ast::Type::Tensor(_) => "a tensor".to_string(),
                         ast::Type::Scalar(s, _) => format!("`{}`", s.keyword()),
                     };
-                    self.report(at, CheckError::ArgType {
-                        callee: block.name.name.clone(),
-                        name: param.name.name.clone(),
-                        expected,
-                        found: v.describe(),
-                        help: format!("the signature is `{signature}`"),
-                        at: at.into(),
-                    });
+                    self.report(
+                        at,
+                        CheckError::ArgType {
+                            callee: block.name.name.clone(),
+                            name: param.name.name.clone(),
+                            expected,
+                            found: v.describe(),
+                            help: format!("the signature is `{signature}`"),
+                            at: at.into(),
+                        },
+                    );
                     false
                 }
             };
@@ -769,44 +992,67 @@ impl<'a> GraphChecker<'a> {
     /// Binds a block's tensor pattern to the argument's shape.
     fn unify_param(&mut self, scope: &mut Scope, block: &str, param: &str, tt: &TensorType, t: &T, at: Span) -> bool {
         if tt.dims.len() != t.shape.rank() {
-            self.report(at, CheckError::ShapeRank {
-                node: block.to_string(),
-                expected: tt.dims.len().to_string(),
-                found: t.shape.rank(),
-                shape: t.shape.to_string(),
-                help: format!("`{param}` is declared as {}", self.program.sources.text(tt.span)),
-                at: at.into(),
-            });
+            self.report(
+                at,
+                CheckError::ShapeRank {
+                    node: block.to_string(),
+                    expected: tt.dims.len().to_string(),
+                    found: t.shape.rank(),
+                    shape: t.shape.to_string(),
+                    help: format!("`{param}` is declared as {}", self.program.sources.text(tt.span)),
+                    at: at.into(),
+                },
+            );
             return false;
         }
         for (i, (d, found)) in tt.dims.iter().zip(&t.shape.0).enumerate() {
             if is_wildcard(d) {
                 continue;
             }
-            if let ExprKind::Name(id) = &d.kind {
-                if !scope.symbols.contains_key(&id.name) || (id.name == "B" && scope.symbols.get("B") == Some(&Dim::sym("B"))) {
-                    scope.symbols.insert(id.name.clone(), found.clone());
-                    continue;
-                }
+            if let ExprKind::Name(id) = &d.kind
+                && (!scope.symbols.contains_key(&id.name)
+                    || (id.name == "B" && scope.symbols.get("B") == Some(&Dim::sym("B"))))
+            {
+                scope.symbols.insert(id.name.clone(), found.clone());
+                continue;
             }
             let Some(expected) = self.dim_expr(scope, d) else { return false };
             if expected.surely_differs(found) {
-                self.report(at, CheckError::ShapeMismatch {
-                    node: block.to_string(),
-                    dim: i,
-                    expected: if self.program.sources.text(d.span) == expected.to_string() { expected.to_string() } else { format!("{expected} (`{}`)", self.program.sources.text(d.span)) },
-                    found: found.to_string(),
-                    help: format!("`{param}` is declared as {}, the argument is {}", self.program.sources.text(tt.span), t.shape),
-                    at: at.into(),
-                });
+                self.report(
+                    at,
+                    CheckError::ShapeMismatch {
+                        node: block.to_string(),
+                        dim: i,
+                        expected: if self.program.sources.text(d.span) == expected.to_string() {
+                            expected.to_string()
+                        } else {
+                            format!("{expected} (`{}`)", self.program.sources.text(d.span))
+                        },
+                        found: found.to_string(),
+                        help: format!(
+                            "`{param}` is declared as {}, the argument is {}",
+                            self.program.sources.text(tt.span),
+                            t.shape
+                        ),
+                        at: at.into(),
+                    },
+                );
                 return false;
             }
         }
         true
     }
 
-    fn call_layer(&mut self, scope: &mut Scope, builtin: &'static Builtin, callee: &Ident, args: &[Arg], span: Span) -> V {
-        let slots: Vec<Slot> = builtin.params.iter().map(|p| Slot { name: p.name, required: p.default.is_none() }).collect();
+    fn call_layer(
+        &mut self,
+        scope: &mut Scope,
+        builtin: &'static Builtin,
+        callee: &Ident,
+        args: &[Arg],
+        span: Span,
+    ) -> V {
+        let slots: Vec<Slot> =
+            builtin.params.iter().map(|p| Slot { name: p.name, required: p.default.is_none() }).collect();
         let mut errors = Vec::new();
         let given = bind(callee, &builtin.signature(), &slots, args, &mut errors);
         let mut failed = !errors.is_empty();
@@ -815,15 +1061,32 @@ impl<'a> GraphChecker<'a> {
         for (param, expr) in builtin.params.iter().zip(given) {
             let Some(expr) = expr else { continue };
             let v = match (param.ty, &expr.kind) {
-                (Ty::Word(words) | Ty::IntOrWord(words), ExprKind::Name(id)) if words.contains(&id.name.as_str()) => V::Word(id.name.clone()),
+                (Ty::Word(words) | Ty::IntOrWord(words), ExprKind::Name(id)) if words.contains(&id.name.as_str()) => {
+                    V::Word(id.name.clone())
+                }
                 (Ty::Word(words), ExprKind::Name(id)) => {
-                    let help = suggest::help(&id.name, words.iter().copied(), format!("`{}` is {}", param.name, param.ty.describe()));
-                    self.report(expr.span, CheckError::ArgType { callee: builtin.name.into(), name: param.name.into(), expected: param.ty.describe(), found: format!("`{}`", id.name), help, at: expr.span.into() });
+                    let help = suggest::help(
+                        &id.name,
+                        words.iter().copied(),
+                        format!("`{}` is {}", param.name, param.ty.describe()),
+                    );
+                    self.report(
+                        expr.span,
+                        CheckError::ArgType {
+                            callee: builtin.name.into(),
+                            name: param.name.into(),
+                            expected: param.ty.describe(),
+                            found: format!("`{}`", id.name),
+                            help,
+                            at: expr.span.into(),
+                        },
+                    );
                     V::Invalid
                 }
                 _ => self.eval(scope, expr),
             };
-            if matches!(&v, V::Invalid) || matches!(&v, V::List(items) if items.iter().any(|i| matches!(i, V::Invalid))) {
+            if matches!(&v, V::Invalid) || matches!(&v, V::List(items) if items.iter().any(|i| matches!(i, V::Invalid)))
+            {
                 failed = true;
                 continue;
             }
@@ -857,11 +1120,23 @@ impl<'a> GraphChecker<'a> {
         };
         if !ok {
             let help = match (ty, v) {
-                (Ty::Tensor, V::Int(_)) => format!("the input comes first: `{}(x, …)` or `x |> {}(…)`", builtin.name, builtin.name),
+                (Ty::Tensor, V::Int(_)) => {
+                    format!("the input comes first: `{}(x, …)` or `x |> {}(…)`", builtin.name, builtin.name)
+                }
                 (Ty::Int, V::Float(_)) => format!("`{name}` counts something: write a whole number"),
                 _ => format!("the signature is `{}`", builtin.signature()),
             };
-            self.report(span, CheckError::ArgType { callee: builtin.name.into(), name: name.into(), expected: ty.describe(), found: v.describe(), help, at: span.into() });
+            self.report(
+                span,
+                CheckError::ArgType {
+                    callee: builtin.name.into(),
+                    name: name.into(),
+                    expected: ty.describe(),
+                    found: v.describe(),
+                    help,
+                    at: span.into(),
+                },
+            );
             return false;
         }
         let number = match v {
@@ -869,18 +1144,21 @@ impl<'a> GraphChecker<'a> {
             V::Float(f) if !f.is_nan() => Some(*f),
             _ => None,
         };
-        if let Some(x) = number {
-            if !bound.contains(x) {
-                self.report(span, CheckError::ArgRange {
+        if let Some(x) = number
+            && !bound.contains(x)
+        {
+            self.report(
+                span,
+                CheckError::ArgRange {
                     callee: builtin.name.into(),
                     name: name.into(),
                     bound: bound.describe(),
                     value: format_number(x),
                     help: format!("`{name}` must be {}", bound.describe()),
                     at: span.into(),
-                });
-                return false;
-            }
+                },
+            );
+            return false;
         }
         true
     }
@@ -892,7 +1170,13 @@ impl<'a> GraphChecker<'a> {
         values.insert("a", (V::Tensor(inputs[0].clone()), span));
         values.insert("b", (V::Tensor(inputs[1].clone()), span));
         let cx = LayerCx { builtin, span, values };
-        let mut scope = Scope { module: scope.module, env: HashMap::new(), symbols: HashMap::new(), bindings: Vec::new(), prefix: scope.prefix.clone() };
+        let mut scope = Scope {
+            module: scope.module,
+            env: HashMap::new(),
+            symbols: HashMap::new(),
+            bindings: Vec::new(),
+            prefix: scope.prefix.clone(),
+        };
         self.layer(&mut scope, &cx).unwrap_or(V::Invalid)
     }
 
@@ -922,22 +1206,34 @@ impl<'a> GraphChecker<'a> {
                 let groups = cx.int("groups").unwrap_or(1);
                 let c = x.shape.0[1].clone();
                 for (what, dim) in [("input channels", &c), ("output channels", &out)] {
-                    if let Some(n) = dim.value() {
-                        if n % groups != 0 {
-                            self.report(cx.span, CheckError::ShapeGroups { node: name.into(), what: what.into(), value: n.to_string(), groups, at: cx.span.into() });
-                            return None;
-                        }
+                    if let Some(n) = dim.value()
+                        && n % groups != 0
+                    {
+                        self.report(
+                            cx.span,
+                            CheckError::ShapeGroups {
+                                node: name.into(),
+                                what: what.into(),
+                                value: n.to_string(),
+                                groups,
+                                at: cx.span.into(),
+                            },
+                        );
+                        return None;
                     }
                 }
                 let span_k = dilation.saturating_mul(k - 1);
                 let padding = match cx.get("padding") {
                     Some((V::Word(_), at)) => {
                         if stride != 1 || span_k % 2 != 0 || name != "conv2d" {
-                            self.report(*at, CheckError::ArgConflict {
-                                message: "`padding = same` needs stride 1 and an odd kernel".into(),
-                                help: "give the padding as a number".into(),
-                                at: (*at).into(),
-                            });
+                            self.report(
+                                *at,
+                                CheckError::ArgConflict {
+                                    message: "`padding = same` needs stride 1 and an odd kernel".into(),
+                                    help: "give the padding as a number".into(),
+                                    at: (*at).into(),
+                                },
+                            );
                             return None;
                         }
                         span_k / 2
@@ -948,21 +1244,54 @@ impl<'a> GraphChecker<'a> {
                 dims[1] = out.clone();
                 let weights = c.floor_div(groups).mul(&out).scale(k.saturating_mul(k));
                 let (op, params) = if name == "conv2d" {
-                    for i in 2..4 {
-                        dims[i] = x.shape.0[i].plus(padding.saturating_mul(2).saturating_sub(span_k).saturating_sub(1)).floor_div(stride).plus(1);
+                    // floor((H + 2p − d(k − 1) − 1) / s) + 1, as PyTorch documents it.
+                    for d in dims.iter_mut().skip(2) {
+                        *d = d
+                            .plus(padding.saturating_mul(2).saturating_sub(span_k).saturating_sub(1))
+                            .floor_div(stride)
+                            .plus(1);
                     }
-                    (Op::Conv2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, dilation, groups, bias }, weights)
+                    (
+                        Op::Conv2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, dilation, groups, bias },
+                        weights,
+                    )
                 } else {
                     let output_padding = cx.int("output_padding").unwrap_or(0);
                     if output_padding >= stride.max(dilation) {
                         let at = cx.get("output_padding").map_or(cx.span, |(_, s)| *s);
-                        self.report(at, CheckError::ArgConflict { message: "`output_padding` must be smaller than `stride` or `dilation`".into(), help: "lower `output_padding`".into(), at: at.into() });
+                        self.report(
+                            at,
+                            CheckError::ArgConflict {
+                                message: "`output_padding` must be smaller than `stride` or `dilation`".into(),
+                                help: "lower `output_padding`".into(),
+                                at: at.into(),
+                            },
+                        );
                         return None;
                     }
-                    for i in 2..4 {
-                        dims[i] = x.shape.0[i].plus(-1).scale(stride).plus(span_k.saturating_add(output_padding).saturating_add(1).saturating_sub(padding.saturating_mul(2)));
+                    // (H − 1)·s − 2p + d(k − 1) + output_padding + 1.
+                    for d in dims.iter_mut().skip(2) {
+                        *d = d.plus(-1).scale(stride).plus(
+                            span_k
+                                .saturating_add(output_padding)
+                                .saturating_add(1)
+                                .saturating_sub(padding.saturating_mul(2)),
+                        );
                     }
-                    (Op::ConvTranspose2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, output_padding, dilation, groups, bias }, weights)
+                    (
+                        Op::ConvTranspose2d {
+                            in_ch: c.clone(),
+                            out: out.clone(),
+                            k,
+                            stride,
+                            padding,
+                            output_padding,
+                            dilation,
+                            groups,
+                            bias,
+                        },
+                        weights,
+                    )
                 };
                 let params = if bias { params.add(&out) } else { params };
                 self.too_small(cx, &x, &dims)?;
@@ -986,11 +1315,20 @@ impl<'a> GraphChecker<'a> {
                     Op::BatchNorm { ch: ch.clone(), momentum: cx.float("momentum").unwrap_or(0.1), eps }
                 } else {
                     let groups = cx.int("groups").unwrap_or(32);
-                    if let Some(n) = ch.value() {
-                        if n % groups != 0 {
-                            self.report(cx.span, CheckError::ShapeGroups { node: name.into(), what: "channels".into(), value: n.to_string(), groups, at: cx.span.into() });
-                            return None;
-                        }
+                    if let Some(n) = ch.value()
+                        && n % groups != 0
+                    {
+                        self.report(
+                            cx.span,
+                            CheckError::ShapeGroups {
+                                node: name.into(),
+                                what: "channels".into(),
+                                value: n.to_string(),
+                                groups,
+                                at: cx.span.into(),
+                            },
+                        );
+                        return None;
                     }
                     Op::GroupNorm { groups, ch: ch.clone(), eps }
                 };
@@ -1024,7 +1362,14 @@ impl<'a> GraphChecker<'a> {
                 let padding = cx.int("padding").unwrap_or(0);
                 if padding.saturating_mul(2) > k {
                     let at = cx.get("padding").map_or(cx.span, |(_, s)| *s);
-                    self.report(at, CheckError::ArgConflict { message: format!("pooling padding ({padding}) must be at most half the kernel ({k})"), help: "lower `padding` or raise `k`".into(), at: at.into() });
+                    self.report(
+                        at,
+                        CheckError::ArgConflict {
+                            message: format!("pooling padding ({padding}) must be at most half the kernel ({k})"),
+                            help: "lower `padding` or raise `k`".into(),
+                            at: at.into(),
+                        },
+                    );
                     return None;
                 }
                 let mut dims = x.shape.0.clone();
@@ -1032,7 +1377,11 @@ impl<'a> GraphChecker<'a> {
                     *d = d.plus(padding.saturating_mul(2).saturating_sub(k)).floor_div(stride).plus(1);
                 }
                 self.too_small(cx, &x, &dims)?;
-                let op = if name == "maxpool" { Op::MaxPool { k, stride, padding } } else { Op::AvgPool { k, stride, padding } };
+                let op = if name == "maxpool" {
+                    Op::MaxPool { k, stride, padding }
+                } else {
+                    Op::AvgPool { k, stride, padding }
+                };
                 Some(self.node(scope, op, &[&x], Shape(dims), Dim::known(0), cx.span))
             }
             "adaptive_avgpool" => {
@@ -1057,7 +1406,8 @@ impl<'a> GraphChecker<'a> {
             }
             "concat" => {
                 let Some((V::List(items), _)) = cx.get("xs") else { return None };
-                let xs: Vec<T> = items.iter().filter_map(|v| if let V::Tensor(t) = v { Some(t.clone()) } else { None }).collect();
+                let xs: Vec<T> =
+                    items.iter().filter_map(|v| if let V::Tensor(t) = v { Some(t.clone()) } else { None }).collect();
                 let first = xs.first()?.clone();
                 let dim = self.axis(cx, "dim", 1, first.shape.rank())?;
                 let mut total = Dim::known(0);
@@ -1088,7 +1438,15 @@ impl<'a> GraphChecker<'a> {
         match cx.get(name) {
             Some((V::Tensor(t), _)) => Some(t.clone()),
             _ => {
-                self.report(cx.span, CheckError::MissingArg { callee: cx.builtin.name.into(), name: name.into(), signature: cx.builtin.signature(), at: cx.span.into() });
+                self.report(
+                    cx.span,
+                    CheckError::MissingArg {
+                        callee: cx.builtin.name.into(),
+                        name: name.into(),
+                        signature: cx.builtin.signature(),
+                        at: cx.span.into(),
+                    },
+                );
                 None
             }
         }
@@ -1097,8 +1455,22 @@ impl<'a> GraphChecker<'a> {
     fn rank(&mut self, cx: &LayerCx, name: &str, rank: usize) -> Option<T> {
         let t = self.tensor(cx, name)?;
         if t.shape.rank() != rank {
-            let help = if t.shape.rank() == 2 && rank == 4 { "this layer works on images [B, C, H, W]; it comes before `flatten`".to_string() } else { format!("`{}` works on {rank}-D tensors", cx.builtin.name) };
-            self.report(cx.span, CheckError::ShapeRank { node: cx.builtin.name.into(), expected: rank.to_string(), found: t.shape.rank(), shape: t.shape.to_string(), help, at: cx.span.into() });
+            let help = if t.shape.rank() == 2 && rank == 4 {
+                "this layer works on images [B, C, H, W]; it comes before `flatten`".to_string()
+            } else {
+                format!("`{}` works on {rank}-D tensors", cx.builtin.name)
+            };
+            self.report(
+                cx.span,
+                CheckError::ShapeRank {
+                    node: cx.builtin.name.into(),
+                    expected: rank.to_string(),
+                    found: t.shape.rank(),
+                    shape: t.shape.to_string(),
+                    help,
+                    at: cx.span.into(),
+                },
+            );
             return None;
         }
         Some(t)
@@ -1107,7 +1479,17 @@ impl<'a> GraphChecker<'a> {
     fn min_rank(&mut self, cx: &LayerCx, name: &str, rank: usize) -> Option<T> {
         let t = self.tensor(cx, name)?;
         if t.shape.rank() < rank {
-            self.report(cx.span, CheckError::ShapeRank { node: cx.builtin.name.into(), expected: format!("at least {rank}"), found: t.shape.rank(), shape: t.shape.to_string(), help: "the first axis is the batch".into(), at: cx.span.into() });
+            self.report(
+                cx.span,
+                CheckError::ShapeRank {
+                    node: cx.builtin.name.into(),
+                    expected: format!("at least {rank}"),
+                    found: t.shape.rank(),
+                    shape: t.shape.to_string(),
+                    help: "the first axis is the batch".into(),
+                    at: cx.span.into(),
+                },
+            );
             return None;
         }
         Some(t)
@@ -1119,7 +1501,17 @@ impl<'a> GraphChecker<'a> {
         let axis = if d < 0 { rank as i64 + d } else { d };
         if axis < 0 || axis >= rank as i64 {
             let at = cx.get(name).map_or(cx.span, |(_, s)| *s);
-            self.report(at, CheckError::ArgRange { callee: cx.builtin.name.into(), name: name.into(), bound: format!("in [-{rank}, {}]", rank - 1), value: d.to_string(), help: format!("the input has {rank} axes"), at: at.into() });
+            self.report(
+                at,
+                CheckError::ArgRange {
+                    callee: cx.builtin.name.into(),
+                    name: name.into(),
+                    bound: format!("in [-{rank}, {}]", rank - 1),
+                    value: d.to_string(),
+                    help: format!("the input has {rank} axes"),
+                    at: at.into(),
+                },
+            );
             return None;
         }
         Some(axis as usize)
@@ -1127,7 +1519,17 @@ impl<'a> GraphChecker<'a> {
 
     fn agree(&mut self, cx: &LayerCx, a: &T, b: &T, except: Option<usize>) -> Option<()> {
         if a.shape.rank() != b.shape.rank() {
-            self.report(cx.span, CheckError::ShapeRank { node: cx.builtin.name.into(), expected: a.shape.rank().to_string(), found: b.shape.rank(), shape: b.shape.to_string(), help: format!("the other input is {}", a.shape), at: cx.span.into() });
+            self.report(
+                cx.span,
+                CheckError::ShapeRank {
+                    node: cx.builtin.name.into(),
+                    expected: a.shape.rank().to_string(),
+                    found: b.shape.rank(),
+                    shape: b.shape.to_string(),
+                    help: format!("the other input is {}", a.shape),
+                    at: cx.span.into(),
+                },
+            );
             return None;
         }
         for (i, (x, y)) in a.shape.0.iter().zip(&b.shape.0).enumerate() {
@@ -1137,14 +1539,22 @@ impl<'a> GraphChecker<'a> {
                     0 => "batch",
                     _ => "spatial size",
                 };
-                self.report(cx.span, CheckError::ShapeMismatch {
-                    node: cx.builtin.name.into(),
-                    dim: i,
-                    expected: x.to_string(),
-                    found: y.to_string(),
-                    help: format!("the inputs are {} and {}; their {what} must agree{}", a.shape, b.shape, if i == 1 { " (project one with `conv2d(…, k = 1)`)" } else { "" }),
-                    at: cx.span.into(),
-                });
+                self.report(
+                    cx.span,
+                    CheckError::ShapeMismatch {
+                        node: cx.builtin.name.into(),
+                        dim: i,
+                        expected: x.to_string(),
+                        found: y.to_string(),
+                        help: format!(
+                            "the inputs are {} and {}; their {what} must agree{}",
+                            a.shape,
+                            b.shape,
+                            if i == 1 { " (project one with `conv2d(…, k = 1)`)" } else { "" }
+                        ),
+                        at: cx.span.into(),
+                    },
+                );
                 return None;
             }
         }
@@ -1153,11 +1563,20 @@ impl<'a> GraphChecker<'a> {
 
     fn too_small(&mut self, cx: &LayerCx, x: &T, dims: &[Dim]) -> Option<()> {
         for (i, d) in dims.iter().enumerate().skip(2) {
-            if let Some(n) = d.value() {
-                if n <= 0 {
-                    self.report(cx.span, CheckError::ShapeTooSmall { node: cx.builtin.name.into(), dim: i, size: n, input: x.shape.to_string(), at: cx.span.into() });
-                    return None;
-                }
+            if let Some(n) = d.value()
+                && n <= 0
+            {
+                self.report(
+                    cx.span,
+                    CheckError::ShapeTooSmall {
+                        node: cx.builtin.name.into(),
+                        dim: i,
+                        size: n,
+                        input: x.shape.to_string(),
+                        at: cx.span.into(),
+                    },
+                );
+                return None;
             }
         }
         Some(())

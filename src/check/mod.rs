@@ -62,7 +62,9 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
     let mut models = Vec::new();
     for (decl, item) in program.decls() {
         match item {
-            Item::Graph(g) if g.kind == GraphKind::Block => graph::GraphChecker::new(program, &mut sink).check_block(decl, g),
+            Item::Graph(g) if g.kind == GraphKind::Block => {
+                graph::GraphChecker::new(program, &mut sink).check_block(decl, g)
+            }
             Item::Graph(g) => models.push((decl, g)),
             Item::Augment(_) => {
                 pipelines.insert(decl, data::check_augment(program, &mut sink, decl, 0));
@@ -70,7 +72,8 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
             _ => {}
         }
     }
-    let mut data_check = data::DataCheck { program, host, sink: &mut sink, skip_data: options.skip_data, base_dir: &base_dir };
+    let mut data_check =
+        data::DataCheck { program, host, sink: &mut sink, skip_data: options.skip_data, base_dir: &base_dir };
     for (decl, item) in program.decls() {
         if let Item::Dataset(_) = item {
             datasets.insert(decl, data_check.dataset(decl));
@@ -79,7 +82,13 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
 
     let mut checked = Checked::default();
     if let (Some(train), Some(root)) = (&program.train, program.root) {
-        let mut tc = train::TrainCheck { program, module: root, data: &mut data_check, datasets: &datasets, pipelines: &pipelines };
+        let mut tc = train::TrainCheck {
+            program,
+            module: root,
+            data: &mut data_check,
+            datasets: &datasets,
+            pipelines: &pipelines,
+        };
         let (spec, graph) = tc.check(train);
         if let Some(graph) = graph {
             checked.models.insert(graph.name.clone(), graph);
@@ -90,7 +99,13 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
         // Warnings are left out: a quick profile may well make the warmup longer than training.
         for profile_train in &program.profile_trains {
             let before = data_check.sink.diags.len();
-            let mut tc = train::TrainCheck { program, module: root, data: &mut data_check, datasets: &datasets, pipelines: &pipelines };
+            let mut tc = train::TrainCheck {
+                program,
+                module: root,
+                data: &mut data_check,
+                datasets: &datasets,
+                pipelines: &pipelines,
+            };
             tc.check(profile_train);
             let mut index = 0;
             data_check.sink.diags.retain(|d| {
@@ -115,10 +130,10 @@ fn recursion(program: &Program, sink: &mut Sink) {
     let mut graph = DiGraph::<DeclRef, ()>::new();
     let mut index = BTreeMap::new();
     for (decl, item) in program.decls() {
-        if let Item::Graph(g) = item {
-            if g.kind == GraphKind::Block {
-                index.insert(decl, graph.add_node(decl));
-            }
+        if let Item::Graph(g) = item
+            && g.kind == GraphKind::Block
+        {
+            index.insert(decl, graph.add_node(decl));
         }
     }
     for (&decl, &node) in &index {
@@ -139,13 +154,21 @@ fn recursion(program: &Program, sink: &mut Sink) {
         if !cyclic {
             continue;
         }
-        let names: Vec<String> = component.iter().rev().map(|n| program.item(graph[*n]).name().map(|i| i.name.clone()).unwrap_or_default()).collect();
+        let names: Vec<String> = component
+            .iter()
+            .rev()
+            .map(|n| program.item(graph[*n]).name().map(|i| i.name.clone()).unwrap_or_default())
+            .collect();
         for &n in &component {
             let Some(name) = program.item(graph[n]).name() else { continue };
             let start = names.iter().position(|x| *x == name.name).unwrap_or(0);
-            let mut chain: Vec<String> = names[start..].iter().chain(&names[..start]).map(|n| format!("`{n}`")).collect();
+            let mut chain: Vec<String> =
+                names[start..].iter().chain(&names[..start]).map(|n| format!("`{n}`")).collect();
             chain.push(format!("`{}`", name.name));
-            sink.push(name.span.file, CheckError::Recursive { name: name.name.clone(), chain: chain.join(" → "), at: name.span.into() });
+            sink.push(
+                name.span.file,
+                CheckError::Recursive { name: name.name.clone(), chain: chain.join(" → "), at: name.span.into() },
+            );
         }
     }
 }

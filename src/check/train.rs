@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use super::Sink;
-use super::args::{config_call, constant, convert, Const};
+use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
 use super::data::{DataCheck, GEOMETRIC, Pipeline, unknown_builtin};
 use super::error::CheckError;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use crate::ir::{
-    Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, LossTerm, ModelGraph, ModuleId, Mode, Monitor, Program,
-    SplitSource, Task, TrainSpec, Value,
+    Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, LossTerm, Mode, ModelGraph, ModuleId, Monitor,
+    Program, SplitSource, Task, TrainSpec, Value,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -33,9 +33,15 @@ fn fields<'f>(sink: &mut Sink, list: &'f [Field], allowed: &[&str], place: &str)
         let key = f.key.name.as_str();
         if !allowed.contains(&key) {
             let help = suggest::help(key, allowed.iter().copied(), format!("the keys are: {}", allowed.join(", ")));
-            sink.push(f.key.span.file, CheckError::UnknownKey { key: key.into(), place: place.into(), help, at: f.key.span.into() });
+            sink.push(
+                f.key.span.file,
+                CheckError::UnknownKey { key: key.into(), place: place.into(), help, at: f.key.span.into() },
+            );
         } else if out.insert(key, f).is_some() {
-            sink.push(f.key.span.file, CheckError::DuplicateKey { key: key.into(), place: place.into(), at: f.key.span.into() });
+            sink.push(
+                f.key.span.file,
+                CheckError::DuplicateKey { key: key.into(), place: place.into(), at: f.key.span.into() },
+            );
         }
     }
     out
@@ -45,7 +51,15 @@ fn expr_of<'f>(sink: &mut Sink, field: &'f Field) -> Option<&'f Expr> {
     match &field.value {
         FieldValue::Expr(e) => Some(e),
         FieldValue::Record(_) => {
-            sink.push(field.span.file, CheckError::BadValue { message: format!("`{}` takes a value, not a block", field.key.name), help: format!("write `{} = …`", field.key.name), label: "a block".into(), at: field.span.into() });
+            sink.push(
+                field.span.file,
+                CheckError::BadValue {
+                    message: format!("`{}` takes a value, not a block", field.key.name),
+                    help: format!("write `{} = …`", field.key.name),
+                    label: "a block".into(),
+                    at: field.span.into(),
+                },
+            );
             None
         }
     }
@@ -85,7 +99,15 @@ impl<'a> TrainCheck<'a, '_> {
                     "optimizer" => "e.g. `optimizer = adamw(lr = 1e-3)`",
                     _ => "e.g. `epochs = 10`",
                 };
-                sink.push(train.span.file, CheckError::MissingKey { key: key.into(), place: "`train`".into(), help: help.into(), at: train_span.into() });
+                sink.push(
+                    train.span.file,
+                    CheckError::MissingKey {
+                        key: key.into(),
+                        place: "`train`".into(),
+                        help: help.into(),
+                        at: train_span.into(),
+                    },
+                );
             }
         }
 
@@ -95,7 +117,11 @@ impl<'a> TrainCheck<'a, '_> {
         let binding = data.as_ref().map(|d| DataBinding {
             dataset: d.0.dataset.name.clone(),
             channels: d.0.dataset.channels,
-            size: d.1.as_ref().and_then(Pipeline::output_size).or(d.0.dataset.image_size.map(|(h, w)| (h as i64, w as i64))),
+            size: d.1.as_ref().and_then(Pipeline::output_size).or(d
+                .0
+                .dataset
+                .image_size
+                .map(|(h, w)| (h as i64, w as i64))),
             classes: (!d.0.dataset.classes.is_empty()).then_some(d.0.dataset.classes.len()),
         });
         let graph = model.map(|(decl, g)| {
@@ -103,24 +129,31 @@ impl<'a> TrainCheck<'a, '_> {
             (graph, g)
         });
         let sink = &mut *self.data.sink;
-        if let (Some((graph, g)), Some(binding)) = (&graph, &binding) {
-            if graph.param_count().symbols().iter().any(|s| s != "B" && s != "classes") && !graph.outputs.is_empty() {
-                let at = g.params.first().map_or(g.name.span, |p| p.span);
-                sink.push(at.file, CheckError::InputSize {
+        if let (Some((graph, g)), Some(binding)) = (&graph, &binding)
+            && graph.param_count().symbols().iter().any(|s| s != "B" && s != "classes")
+            && !graph.outputs.is_empty()
+        {
+            let at = g.params.first().map_or(g.name.span, |p| p.span);
+            sink.push(at.file, CheckError::InputSize {
                     model: g.name.name.clone(),
                     expected: "fixed-size".into(),
                     found: "images of varying size".into(),
                     help: format!("dataset `{}` does not fix the image size: end the augment pipeline with `resize(h, w)` or a crop", binding.dataset),
                     at: at.into(),
                 });
-            }
         }
         let task = data.as_ref().map(|d| d.0.dataset.task);
         let classes = data.as_ref().map_or(0, |d| d.0.dataset.classes.len());
         let dataset_name = data.as_ref().map_or(String::new(), |d| d.0.dataset.name.clone());
         let outputs: Vec<(String, usize, Span)> = graph
             .as_ref()
-            .map(|(graph, g)| graph.outputs.iter().map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n))).collect())
+            .map(|(graph, g)| {
+                graph
+                    .outputs
+                    .iter()
+                    .map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n)))
+                    .collect()
+            })
             .unwrap_or_default();
 
         // Augment pipelines against the data.
@@ -133,10 +166,17 @@ impl<'a> TrainCheck<'a, '_> {
         }
         let sink = &mut *self.data.sink;
 
-        let loss = f.get("loss").and_then(|field| expr_of(sink, field)).map(|e| loss_terms(sink, e, task, &outputs, classes)).unwrap_or_default();
+        let loss = f
+            .get("loss")
+            .and_then(|field| expr_of(sink, field))
+            .map(|e| loss_terms(sink, e, task, &outputs, classes))
+            .unwrap_or_default();
         if !loss.is_empty() {
             for (name, _, span) in &outputs {
-                if !loss.iter().any(|t| t.output == *name || (t.loss.name == "centernet_loss" && ["heat", "size", "offset"].contains(&name.as_str()))) {
+                if !loss.iter().any(|t| {
+                    t.output == *name
+                        || (t.loss.name == "centernet_loss" && ["heat", "size", "offset"].contains(&name.as_str()))
+                }) {
                     let model = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
                     sink.push(span.file, CheckError::UnusedOutput { output: name.clone(), model, at: (*span).into() });
                 }
@@ -145,7 +185,9 @@ impl<'a> TrainCheck<'a, '_> {
         let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
         let epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let metrics = match f.get("metrics") {
-            Some(field) => expr_of(sink, field).map(|e| metric_list(sink, e, task, classes, &dataset_name)).unwrap_or_default(),
+            Some(field) => {
+                expr_of(sink, field).map(|e| metric_list(sink, e, task, classes, &dataset_name)).unwrap_or_default()
+            }
             None => default_metrics(task),
         };
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
@@ -153,26 +195,52 @@ impl<'a> TrainCheck<'a, '_> {
             Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, steps_per_epoch)).unwrap_or_default(),
             None => vec![Call { name: "constant".into(), args: BTreeMap::new() }],
         };
-        let splits: Vec<String> = data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
+        let splits: Vec<String> =
+            data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
         let metric_names: Vec<String> = metrics.iter().map(|m| m.name.clone()).collect();
         let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
         let checkpoint = match f.get("checkpoint") {
             Some(field) => record(sink, field, builtins::CHECKPOINT_KEYS, "`checkpoint`").map(|r| {
-                let (monitor, mode) = monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor);
-                CheckpointSpec { monitor, mode, keep: int(sink, "checkpoint", r.get("keep"), Bound::AtLeast(1.0)).unwrap_or(1) as usize }
+                let (monitor, mode) = monitor(
+                    sink,
+                    r.get("monitor").copied(),
+                    r.get("mode").copied(),
+                    &splits,
+                    &metric_names,
+                    default_monitor,
+                );
+                CheckpointSpec {
+                    monitor,
+                    mode,
+                    keep: int(sink, "checkpoint", r.get("keep"), Bound::AtLeast(1.0)).unwrap_or(1) as usize,
+                }
             }),
             None => None,
         }
-        .unwrap_or_else(|| CheckpointSpec { monitor: Monitor { split: default_monitor.into(), metric: "loss".into() }, mode: Mode::Min, keep: 1 });
-        let early_stop = f.get("early_stop").and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`")).map(|r| {
-            let (monitor, mode) = monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor);
-            EarlyStopSpec {
-                monitor,
-                mode,
-                patience: int(sink, "early_stop", r.get("patience"), Bound::AtLeast(1.0)).unwrap_or(3) as usize,
-                min_delta: float(sink, "early_stop", r.get("min_delta"), Bound::NonNeg).unwrap_or(0.0),
-            }
+        .unwrap_or_else(|| CheckpointSpec {
+            monitor: Monitor { split: default_monitor.into(), metric: "loss".into() },
+            mode: Mode::Min,
+            keep: 1,
         });
+        let early_stop = f
+            .get("early_stop")
+            .and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`"))
+            .map(|r| {
+                let (monitor, mode) = monitor(
+                    sink,
+                    r.get("monitor").copied(),
+                    r.get("mode").copied(),
+                    &splits,
+                    &metric_names,
+                    default_monitor,
+                );
+                EarlyStopSpec {
+                    monitor,
+                    mode,
+                    patience: int(sink, "early_stop", r.get("patience"), Bound::AtLeast(1.0)).unwrap_or(3) as usize,
+                    min_delta: float(sink, "early_stop", r.get("min_delta"), Bound::NonNeg).unwrap_or(0.0),
+                }
+            });
         let ema = f.get("ema").and_then(|field| match &field.value {
             FieldValue::Record(list) => {
                 let r = fields(sink, list, builtins::EMA_KEYS, "`ema`");
@@ -184,7 +252,10 @@ impl<'a> TrainCheck<'a, '_> {
         let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
-        let name = f.get("name").and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any)).and_then(|v| if let Value::Str(s) = v { Some(s) } else { None });
+        let name = f
+            .get("name")
+            .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
+            .and_then(|v| if let Value::Str(s) = v { Some(s) } else { None });
 
         let spec = match (graph.as_ref(), data, optimizer) {
             (Some((graph, _)), Some((data, ..)), Some(optimizer)) if !loss.is_empty() => Some(TrainSpec {
@@ -214,7 +285,15 @@ impl<'a> TrainCheck<'a, '_> {
         let sink = &mut *self.data.sink;
         let expr = expr_of(sink, field)?;
         let Some(id) = expr.as_name() else {
-            sink.push(expr.span.file, CheckError::BadValue { message: format!("`model` must name a model, found {}", expr.describe()), help: "write `model = cnn`".into(), label: "not a name".into(), at: expr.span.into() });
+            sink.push(
+                expr.span.file,
+                CheckError::BadValue {
+                    message: format!("`model` must name a model, found {}", expr.describe()),
+                    help: "write `model = cnn`".into(),
+                    label: "not a name".into(),
+                    at: expr.span.into(),
+                },
+            );
             return None;
         };
         match program.lookup(self.module, &id.name) {
@@ -222,8 +301,21 @@ impl<'a> TrainCheck<'a, '_> {
                 Item::Graph(g) if g.kind == GraphKind::Model => Some((decl, g)),
                 item => {
                     let found = item_kind(item);
-                    let help = if matches!(item, Item::Graph(_)) { "declare it with `model` instead of `block`" } else { "name a `model` declaration" };
-                    sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a model".into(), help: help.into(), at: id.span.into() });
+                    let help = if matches!(item, Item::Graph(_)) {
+                        "declare it with `model` instead of `block`"
+                    } else {
+                        "name a `model` declaration"
+                    };
+                    sink.push(
+                        id.span.file,
+                        CheckError::WrongKind {
+                            name: id.name.clone(),
+                            found: found.into(),
+                            expected: "a model".into(),
+                            help: help.into(),
+                            at: id.span.into(),
+                        },
+                    );
                     None
                 }
             },
@@ -233,8 +325,15 @@ impl<'a> TrainCheck<'a, '_> {
                 }
                 let models = self.names_of(|i| matches!(i, Item::Graph(g) if g.kind == GraphKind::Model));
                 let sink = &mut *self.data.sink;
-                let help = suggest::help(&id.name, models.iter().map(String::as_str), "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`");
-                sink.push(id.span.file, CheckError::UnknownName { what: "model".into(), name: id.name.clone(), help, at: id.span.into() });
+                let help = suggest::help(
+                    &id.name,
+                    models.iter().map(String::as_str),
+                    "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`",
+                );
+                sink.push(
+                    id.span.file,
+                    CheckError::UnknownName { what: "model".into(), name: id.name.clone(), help, at: id.span.into() },
+                );
                 None
             }
         }
@@ -246,7 +345,11 @@ impl<'a> TrainCheck<'a, '_> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn data_ref(&mut self, field: &Field, top_limit: Option<&Field>) -> Option<(DataSpec, Option<Pipeline>, Option<Pipeline>, (Span, Span))> {
+    fn data_ref(
+        &mut self,
+        field: &Field,
+        top_limit: Option<&Field>,
+    ) -> Option<(DataSpec, Option<Pipeline>, Option<Pipeline>, (Span, Span))> {
         let sink = &mut *self.data.sink;
         let expr = expr_of(sink, field)?;
         let (base, options) = match &expr.kind {
@@ -254,7 +357,15 @@ impl<'a> TrainCheck<'a, '_> {
             _ => (expr, &[][..]),
         };
         let Some(id) = base.as_name() else {
-            sink.push(expr.span.file, CheckError::BadValue { message: format!("`data` must name a dataset, found {}", base.describe()), help: "write `data = fashion { batch = 64 }`".into(), label: "not a name".into(), at: base.span.into() });
+            sink.push(
+                expr.span.file,
+                CheckError::BadValue {
+                    message: format!("`data` must name a dataset, found {}", base.describe()),
+                    help: "write `data = fashion { batch = 64 }`".into(),
+                    label: "not a name".into(),
+                    at: base.span.into(),
+                },
+            );
             return None;
         };
         let o = fields(sink, options, builtins::DATA_KEYS, &format!("the options of `{}`", id.name));
@@ -275,7 +386,16 @@ impl<'a> TrainCheck<'a, '_> {
             Some(decl) if matches!(self.program.item(decl), Item::Dataset(_)) => decl,
             Some(decl) => {
                 let found = item_kind(self.program.item(decl));
-                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "a dataset".into(), help: "name a `dataset` declaration".into(), at: id.span.into() });
+                sink.push(
+                    id.span.file,
+                    CheckError::WrongKind {
+                        name: id.name.clone(),
+                        found: found.into(),
+                        expected: "a dataset".into(),
+                        help: "name a `dataset` declaration".into(),
+                        at: id.span.into(),
+                    },
+                );
                 return None;
             }
             None => {
@@ -284,28 +404,46 @@ impl<'a> TrainCheck<'a, '_> {
                 }
                 let names = self.names_of(|i| matches!(i, Item::Dataset(_)));
                 let sink = &mut *self.data.sink;
-                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `dataset NAME = idx(\"…\") { … }`");
-                sink.push(id.span.file, CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() });
+                let help = suggest::help(
+                    &id.name,
+                    names.iter().map(String::as_str),
+                    "declare it with `dataset NAME = idx(\"…\") { … }`",
+                );
+                sink.push(
+                    id.span.file,
+                    CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() },
+                );
                 return None;
             }
         };
         let spans = (o.get("augment").map_or(id.span, |f| f.span), o.get("eval_augment").map_or(id.span, |f| f.span));
         let dataset = self.datasets.get(&decl).cloned().flatten()?;
-        if train_pipe.is_some() && eval_pipe.is_none() {
-            if let (Some(tp), Some(f)) = (&train_pipe, o.get("augment")) {
-                // Evaluation without its own pipeline sees raw images: a resize or crop in training
-                // would then feed the model a different size. Say so.
-                if tp.output_size().is_some() && dataset.image_size.map(|(h, w)| (h as i64, w as i64)) != tp.output_size() {
-                    let (h, w) = tp.output_size().unwrap_or_default();
-                    sink.push(f.span.file, CheckError::EvalSize { pipeline: self.program.sources.text(tp.span).to_string(), size: format!("{h}×{w}"), at: f.span.into() });
-                }
+        if train_pipe.is_some()
+            && eval_pipe.is_none()
+            && let (Some(tp), Some(f)) = (&train_pipe, o.get("augment"))
+        {
+            // Evaluation without its own pipeline sees raw images: a resize or crop in training
+            // would then feed the model a different size. Say so.
+            if tp.output_size().is_some() && dataset.image_size.map(|(h, w)| (h as i64, w as i64)) != tp.output_size() {
+                let (h, w) = tp.output_size().unwrap_or_default();
+                sink.push(
+                    f.span.file,
+                    CheckError::EvalSize {
+                        pipeline: self.program.sources.text(tp.span).to_string(),
+                        size: format!("{h}×{w}"),
+                        at: f.span.into(),
+                    },
+                );
             }
         }
         let spec = DataSpec {
             dataset,
             batch,
             augment: train_pipe.as_ref().map(|p| p.steps.iter().map(|(c, _)| c.clone()).collect()).unwrap_or_default(),
-            eval_augment: eval_pipe.as_ref().map(|p| p.steps.iter().map(|(c, _)| c.clone()).collect()).unwrap_or_default(),
+            eval_augment: eval_pipe
+                .as_ref()
+                .map(|p| p.steps.iter().map(|(c, _)| c.clone()).collect())
+                .unwrap_or_default(),
             workers,
             balanced,
             shuffle,
@@ -318,14 +456,33 @@ impl<'a> TrainCheck<'a, '_> {
         let sink = &mut *self.data.sink;
         let expr = expr_of(sink, field?)?;
         let Some(id) = expr.as_name() else {
-            sink.push(expr.span.file, CheckError::BadValue { message: format!("expected the name of an augment pipeline, found {}", expr.describe()), help: "declare `augment NAME { … }` and name it here".into(), label: "not a name".into(), at: expr.span.into() });
+            sink.push(
+                expr.span.file,
+                CheckError::BadValue {
+                    message: format!("expected the name of an augment pipeline, found {}", expr.describe()),
+                    help: "declare `augment NAME { … }` and name it here".into(),
+                    label: "not a name".into(),
+                    at: expr.span.into(),
+                },
+            );
             return None;
         };
         match self.program.lookup(self.module, &id.name) {
-            Some(decl) if matches!(self.program.item(decl), Item::Augment(_)) => self.pipelines.get(&decl).cloned().flatten(),
+            Some(decl) if matches!(self.program.item(decl), Item::Augment(_)) => {
+                self.pipelines.get(&decl).cloned().flatten()
+            }
             Some(decl) => {
                 let found = item_kind(self.program.item(decl));
-                sink.push(id.span.file, CheckError::WrongKind { name: id.name.clone(), found: found.into(), expected: "an augment pipeline".into(), help: "name an `augment` declaration".into(), at: id.span.into() });
+                sink.push(
+                    id.span.file,
+                    CheckError::WrongKind {
+                        name: id.name.clone(),
+                        found: found.into(),
+                        expected: "an augment pipeline".into(),
+                        help: "name an `augment` declaration".into(),
+                        at: id.span.into(),
+                    },
+                );
                 None
             }
             None => {
@@ -334,8 +491,17 @@ impl<'a> TrainCheck<'a, '_> {
                 }
                 let names = self.names_of(|i| matches!(i, Item::Augment(_)));
                 let sink = &mut *self.data.sink;
-                let help = suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `augment NAME { … }`");
-                sink.push(id.span.file, CheckError::UnknownName { what: "augment pipeline".into(), name: id.name.clone(), help, at: id.span.into() });
+                let help =
+                    suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `augment NAME { … }`");
+                sink.push(
+                    id.span.file,
+                    CheckError::UnknownName {
+                        what: "augment pipeline".into(),
+                        name: id.name.clone(),
+                        help,
+                        at: id.span.into(),
+                    },
+                );
                 None
             }
         }
@@ -351,12 +517,23 @@ impl<'a> TrainCheck<'a, '_> {
         if let Some(needs) = needs {
             let geometric = pipe.steps.iter().find(|(c, _)| GEOMETRIC.contains(&c.name.as_str()));
             if let (false, Some((step, _))) = (pipe.targets.iter().any(|t| t == needs), geometric) {
-                sink.push(pipe.span.file, CheckError::AugmentTargets {
-                    message: format!("pipeline `{}` moves pixels (`{}`) but not the {needs} of dataset `{}`", self.program.sources.text(pipe.span), step.name, dataset.name),
-                    help: format!("declare what it acts on: `augment {}(image, {needs}) {{ … }}`", self.program.sources.text(pipe.span)),
-                    label: format!("acts on {}", pipe.targets.join(", ")),
-                    at: pipe.span.into(),
-                });
+                sink.push(
+                    pipe.span.file,
+                    CheckError::AugmentTargets {
+                        message: format!(
+                            "pipeline `{}` moves pixels (`{}`) but not the {needs} of dataset `{}`",
+                            self.program.sources.text(pipe.span),
+                            step.name,
+                            dataset.name
+                        ),
+                        help: format!(
+                            "declare what it acts on: `augment {}(image, {needs}) {{ … }}`",
+                            self.program.sources.text(pipe.span)
+                        ),
+                        label: format!("acts on {}", pipe.targets.join(", ")),
+                        at: pipe.span.into(),
+                    },
+                );
             }
         }
         for (call, span) in &pipe.steps {
@@ -365,10 +542,26 @@ impl<'a> TrainCheck<'a, '_> {
             }
             if let Some(mean) = call.floats("mean") {
                 if mean.len() != dataset.channels {
-                    sink.push(span.file, CheckError::AugmentChannels { name: "mean".into(), found: mean.len(), channels: dataset.channels, at: (*span).into() });
+                    sink.push(
+                        span.file,
+                        CheckError::AugmentChannels {
+                            name: "mean".into(),
+                            found: mean.len(),
+                            channels: dataset.channels,
+                            at: (*span).into(),
+                        },
+                    );
                 }
             } else if call.word("preset") == Some("imagenet") && dataset.channels != 3 {
-                sink.push(span.file, CheckError::AugmentChannels { name: "imagenet".into(), found: 3, channels: dataset.channels, at: (*span).into() });
+                sink.push(
+                    span.file,
+                    CheckError::AugmentChannels {
+                        name: "imagenet".into(),
+                        found: 3,
+                        channels: dataset.channels,
+                        at: (*span).into(),
+                    },
+                );
             }
         }
         let _ = used_at;
@@ -377,17 +570,32 @@ impl<'a> TrainCheck<'a, '_> {
 
 fn output_span(g: &ast::Graph, name: &str) -> Span {
     match &g.output {
-        Some(ast::OutType::Named(list)) => list.iter().find(|(n, _)| n.name == name).map_or(g.name.span, |(n, _)| n.span),
+        Some(ast::OutType::Named(list)) => {
+            list.iter().find(|(n, _)| n.name == name).map_or(g.name.span, |(n, _)| n.span)
+        }
         Some(ast::OutType::Single(tt)) => tt.span,
         None => g.name.span,
     }
 }
 
-fn record<'f>(sink: &mut Sink, field: &'f Field, allowed: &[&str], place: &str) -> Option<BTreeMap<&'f str, &'f Field>> {
+fn record<'f>(
+    sink: &mut Sink,
+    field: &'f Field,
+    allowed: &[&str],
+    place: &str,
+) -> Option<BTreeMap<&'f str, &'f Field>> {
     match &field.value {
         FieldValue::Record(list) => Some(fields(sink, list, allowed, place)),
         FieldValue::Expr(e) => {
-            sink.push(e.span.file, CheckError::BadValue { message: format!("{place} is a block of settings"), help: format!("write `{} {{ {} = … }}`", field.key.name, allowed[0]), label: "not a block".into(), at: e.span.into() });
+            sink.push(
+                e.span.file,
+                CheckError::BadValue {
+                    message: format!("{place} is a block of settings"),
+                    help: format!("write `{} {{ {} = … }}`", field.key.name, allowed[0]),
+                    label: "not a block".into(),
+                    at: e.span.into(),
+                },
+            );
             None
         }
     }
@@ -399,10 +607,10 @@ fn steps_per_epoch(data: &DataSpec) -> Option<usize> {
         SplitSource::Carve { .. } => return None,
     };
     for split in data.dataset.splits.values() {
-        if let SplitSource::Carve { of, fraction, .. } = split {
-            if of == "train" {
-                train *= 1.0 - fraction;
-            }
+        if let SplitSource::Carve { of, fraction, .. } = split
+            && of == "train"
+        {
+            train *= 1.0 - fraction;
         }
     }
     let steps = (train / data.batch as f64).ceil() as usize;
@@ -410,7 +618,13 @@ fn steps_per_epoch(data: &DataSpec) -> Option<usize> {
 }
 
 /// `a * loss(…) + loss(…) * b + …` into weighted terms.
-fn loss_terms(sink: &mut Sink, expr: &Expr, task: Option<Task>, outputs: &[(String, usize, Span)], classes: usize) -> Vec<LossTerm> {
+fn loss_terms(
+    sink: &mut Sink,
+    expr: &Expr,
+    task: Option<Task>,
+    outputs: &[(String, usize, Span)],
+    classes: usize,
+) -> Vec<LossTerm> {
     let mut terms = Vec::new();
     collect_terms(sink, expr, 1.0, &mut terms);
     let mut out = Vec::new();
@@ -432,19 +646,42 @@ fn loss_terms(sink: &mut Sink, expr: &Expr, task: Option<Task>, outputs: &[(Stri
             (None, [only]) => only.0.clone(),
             (None, _) if builtin.name == "centernet_loss" => "heat".into(),
             (None, many) => {
-                sink.push(span.file, CheckError::LossMismatch {
-                    message: format!("`{}` does not say which output it applies to", builtin.name),
-                    help: format!("the model has outputs {}: write `{}({}, …)`", many.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", "), builtin.name, many[0].0),
-                    label: "which output?".into(),
-                    at: callee.span.into(),
-                });
+                sink.push(
+                    span.file,
+                    CheckError::LossMismatch {
+                        message: format!("`{}` does not say which output it applies to", builtin.name),
+                        help: format!(
+                            "the model has outputs {}: write `{}({}, …)`",
+                            many.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", "),
+                            builtin.name,
+                            many[0].0
+                        ),
+                        label: "which output?".into(),
+                        at: callee.span.into(),
+                    },
+                );
                 continue;
             }
             (Some(name), list) => match list.iter().find(|o| o.0 == *name) {
                 Some(o) => o.0.clone(),
                 None => {
-                    let help = suggest::help(name, list.iter().map(|o| o.0.as_str()), format!("the outputs are {}", list.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", ")));
-                    sink.push(span.file, CheckError::LossMismatch { message: format!("the model has no output `{name}`"), help, label: "no such output".into(), at: span.into() });
+                    let help = suggest::help(
+                        name,
+                        list.iter().map(|o| o.0.as_str()),
+                        format!(
+                            "the outputs are {}",
+                            list.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    sink.push(
+                        span.file,
+                        CheckError::LossMismatch {
+                            message: format!("the model has no output `{name}`"),
+                            help,
+                            label: "no such output".into(),
+                            at: span.into(),
+                        },
+                    );
                     continue;
                 }
             },
@@ -460,29 +697,58 @@ fn loss_terms(sink: &mut Sink, expr: &Expr, task: Option<Task>, outputs: &[(Stri
             };
             if !fits {
                 let (needs, help) = match task {
-                    Task::Classification => ("class logits [B, classes]", "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output"),
-                    Task::Detection => ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs"),
+                    Task::Classification => (
+                        "class logits [B, classes]",
+                        "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output",
+                    ),
+                    Task::Detection => {
+                        ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs")
+                    }
                     Task::Segmentation => ("masks", "use `cross_entropy` or `dice` on a [B, classes, H, W] output"),
                 };
-                sink.push(span.file, CheckError::LossMismatch {
-                    message: format!("`{}` cannot train this model on {} data ({needs})", builtin.name, format!("{task:?}").to_lowercase()),
-                    help: help.into(),
-                    label: "wrong loss for the task".into(),
-                    at: callee.span.into(),
-                });
+                sink.push(
+                    span.file,
+                    CheckError::LossMismatch {
+                        message: format!(
+                            "`{}` cannot train this model on {} data ({needs})",
+                            builtin.name,
+                            format!("{task:?}").to_lowercase()
+                        ),
+                        help: help.into(),
+                        label: "wrong loss for the task".into(),
+                        at: callee.span.into(),
+                    },
+                );
                 continue;
             }
             if builtin.name == "centernet_loss" {
                 for needed in ["heat", "size", "offset"] {
                     if !outputs.is_empty() && !outputs.iter().any(|o| o.0 == needed) {
-                        sink.push(span.file, CheckError::LossMismatch { message: format!("`centernet_loss` needs a model output `{needed}`"), help: "return `(heat: …, size: …, offset: …)`, e.g. from `std/heads.centernet`".into(), label: format!("no `{needed}` output"), at: callee.span.into() });
+                        sink.push(
+                            span.file,
+                            CheckError::LossMismatch {
+                                message: format!("`centernet_loss` needs a model output `{needed}`"),
+                                help: "return `(heat: …, size: …, offset: …)`, e.g. from `std/heads.centernet`".into(),
+                                label: format!("no `{needed}` output"),
+                                at: callee.span.into(),
+                            },
+                        );
                     }
                 }
             }
-            if let Some(w) = call.floats("weights") {
-                if classes > 0 && w.len() != classes {
-                    sink.push(span.file, CheckError::LossMismatch { message: format!("`weights` has {} values for {classes} classes", w.len()), help: "give one weight per class".into(), label: format!("{} weights", w.len()), at: span.into() });
-                }
+            if let Some(w) = call.floats("weights")
+                && classes > 0
+                && w.len() != classes
+            {
+                sink.push(
+                    span.file,
+                    CheckError::LossMismatch {
+                        message: format!("`weights` has {} values for {classes} classes", w.len()),
+                        help: "give one weight per class".into(),
+                        label: format!("{} weights", w.len()),
+                        at: span.into(),
+                    },
+                );
             }
         }
         out.push(LossTerm { weight, loss: call, output });
@@ -490,7 +756,12 @@ fn loss_terms(sink: &mut Sink, expr: &Expr, task: Option<Task>, outputs: &[(Stri
     out
 }
 
-fn collect_terms<'e>(sink: &mut Sink, expr: &'e Expr, weight: f64, out: &mut Vec<(f64, &'e ast::Ident, &'e [ast::Arg], Span)>) {
+fn collect_terms<'e>(
+    sink: &mut Sink,
+    expr: &'e Expr,
+    weight: f64,
+    out: &mut Vec<(f64, &'e ast::Ident, &'e [ast::Arg], Span)>,
+) {
     match &expr.kind {
         ExprKind::Binary { op: BinOp::Add, lhs, rhs } => {
             collect_terms(sink, lhs, weight, out);
@@ -503,19 +774,45 @@ fn collect_terms<'e>(sink: &mut Sink, expr: &'e Expr, weight: f64, out: &mut Vec
                 (_, Ok(Const::Int(i))) => (i as f64, lhs),
                 (_, Ok(Const::Float(f))) => (f, lhs),
                 _ => {
-                    sink.push(expr.span.file, CheckError::LossMismatch { message: "a loss term is a weight times a loss".into(), help: "write `0.5 * l1(size)`".into(), label: "two losses multiplied".into(), at: expr.span.into() });
+                    sink.push(
+                        expr.span.file,
+                        CheckError::LossMismatch {
+                            message: "a loss term is a weight times a loss".into(),
+                            help: "write `0.5 * l1(size)`".into(),
+                            label: "two losses multiplied".into(),
+                            at: expr.span.into(),
+                        },
+                    );
                     return;
                 }
             };
             if k < 0.0 || !k.is_finite() {
-                sink.push(expr.span.file, CheckError::ArgRange { callee: "loss".into(), name: "weight".into(), bound: Bound::NonNeg.describe(), value: super::args::format_number(k), help: "a negative weight would maximise the loss".into(), at: expr.span.into() });
+                sink.push(
+                    expr.span.file,
+                    CheckError::ArgRange {
+                        callee: "loss".into(),
+                        name: "weight".into(),
+                        bound: Bound::NonNeg.describe(),
+                        value: super::args::format_number(k),
+                        help: "a negative weight would maximise the loss".into(),
+                        at: expr.span.into(),
+                    },
+                );
                 return;
             }
             collect_terms(sink, term, weight * k, out);
         }
         ExprKind::Call { callee, args } => out.push((weight, callee, args, expr.span)),
         ExprKind::Name(id) => out.push((weight, id, &[], expr.span)),
-        _ => sink.push(expr.span.file, CheckError::LossMismatch { message: format!("{} is not a loss", expr.describe()), help: "write a loss or a weighted sum: `cross_entropy()` or `focal(heat) + 0.1 * l1(size)`".into(), label: "not a loss".into(), at: expr.span.into() }),
+        _ => sink.push(
+            expr.span.file,
+            CheckError::LossMismatch {
+                message: format!("{} is not a loss", expr.describe()),
+                help: "write a loss or a weighted sum: `cross_entropy()` or `focal(heat) + 0.1 * l1(size)`".into(),
+                label: "not a loss".into(),
+                at: expr.span.into(),
+            },
+        ),
     }
 }
 
@@ -525,7 +822,15 @@ fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
         ExprKind::Call { callee, args } => (callee, args.as_slice()),
         ExprKind::Name(id) => (id, &[][..]),
         _ => {
-            sink.push(expr.span.file, CheckError::BadValue { message: format!("`optimizer` must be an optimizer, found {}", expr.describe()), help: "write `optimizer = adamw(lr = 1e-3)`".into(), label: "not an optimizer".into(), at: expr.span.into() });
+            sink.push(
+                expr.span.file,
+                CheckError::BadValue {
+                    message: format!("`optimizer` must be an optimizer, found {}", expr.describe()),
+                    help: "write `optimizer = adamw(lr = 1e-3)`".into(),
+                    label: "not an optimizer".into(),
+                    at: expr.span.into(),
+                },
+            );
             return None;
         }
     };
@@ -541,7 +846,14 @@ fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
         return None;
     }
     if call.bool("nesterov") == Some(true) && call.f64("momentum") == Some(0.0) {
-        sink.push(expr.span.file, CheckError::ArgConflict { message: "Nesterov momentum needs `momentum` > 0".into(), help: "add `momentum = 0.9`".into(), at: expr.span.into() });
+        sink.push(
+            expr.span.file,
+            CheckError::ArgConflict {
+                message: "Nesterov momentum needs `momentum` > 0".into(),
+                help: "add `momentum = 0.9`".into(),
+                at: expr.span.into(),
+            },
+        );
         return None;
     }
     Some(call)
@@ -567,7 +879,15 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             ExprKind::Call { callee, args } => (callee, args.as_slice()),
             ExprKind::Name(id) => (id, &[][..]),
             _ => {
-                sink.push(item.span.file, CheckError::BadValue { message: format!("{} is not a metric", item.describe()), help: "write e.g. `metrics = [accuracy, top_k(5)]`".into(), label: "not a metric".into(), at: item.span.into() });
+                sink.push(
+                    item.span.file,
+                    CheckError::BadValue {
+                        message: format!("{} is not a metric", item.describe()),
+                        help: "write e.g. `metrics = [accuracy, top_k(5)]`".into(),
+                        label: "not a metric".into(),
+                        at: item.span.into(),
+                    },
+                );
                 continue;
             }
         };
@@ -587,41 +907,64 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             "miou" | "pixel_accuracy" => Task::Segmentation,
             _ => Task::Classification,
         };
-        if let Some(task) = task {
-            if task != metric_task {
-                let needs = match metric_task {
-                    Task::Detection => "boxes",
-                    Task::Segmentation => "masks",
-                    Task::Classification => "class labels",
-                };
-                let task_name = format!("{task:?}").to_lowercase();
-                sink.push(item.span.file, CheckError::MetricTask {
+        if let Some(task) = task
+            && task != metric_task
+        {
+            let needs = match metric_task {
+                Task::Detection => "boxes",
+                Task::Segmentation => "masks",
+                Task::Classification => "class labels",
+            };
+            let task_name = format!("{task:?}").to_lowercase();
+            sink.push(
+                item.span.file,
+                CheckError::MetricTask {
                     metric: builtin.name.into(),
                     needs: needs.into(),
                     dataset: dataset.into(),
                     task: task_name,
-                    help: format!("metrics for this task: {}", match task {
-                        Task::Classification => "accuracy, top_k, precision, recall, f1, confusion_matrix",
-                        Task::Detection => "map50, map",
-                        Task::Segmentation => "miou, pixel_accuracy",
-                    }),
+                    help: format!(
+                        "metrics for this task: {}",
+                        match task {
+                            Task::Classification => "accuracy, top_k, precision, recall, f1, confusion_matrix",
+                            Task::Detection => "map50, map",
+                            Task::Segmentation => "miou, pixel_accuracy",
+                        }
+                    ),
                     at: callee.span.into(),
-                });
-                continue;
-            }
+                },
+            );
+            continue;
         }
-        if let (Some(k), true) = (call.i64("k"), classes > 0) {
-            if k as usize > classes {
-                sink.push(item.span.file, CheckError::ArgRange { callee: "top_k".into(), name: "k".into(), bound: format!("at most the class count ({classes})"), value: k.to_string(), help: "top-k over more classes than exist is always 1".into(), at: item.span.into() });
-                continue;
-            }
+        if let (Some(k), true) = (call.i64("k"), classes > 0)
+            && k as usize > classes
+        {
+            sink.push(
+                item.span.file,
+                CheckError::ArgRange {
+                    callee: "top_k".into(),
+                    name: "k".into(),
+                    bound: format!("at most the class count ({classes})"),
+                    value: k.to_string(),
+                    help: "top-k over more classes than exist is always 1".into(),
+                    at: item.span.into(),
+                },
+            );
+            continue;
         }
         out.push(call);
     }
     out
 }
 
-fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits: &[String], metrics: &[String], default_split: &str) -> (Monitor, Mode) {
+fn monitor(
+    sink: &mut Sink,
+    field: Option<&Field>,
+    mode: Option<&Field>,
+    splits: &[String],
+    metrics: &[String],
+    default_split: &str,
+) -> (Monitor, Mode) {
     let mut m = Monitor { split: default_split.into(), metric: "loss".into() };
     // A mode is only judged against a monitor that was understood.
     let mut understood = field.is_none();
@@ -630,11 +973,38 @@ fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits:
             ExprKind::Member { base, name } if base.as_name().is_some() => {
                 let split = base.as_name().map(|b| b.name.clone()).unwrap_or_default();
                 if !splits.contains(&split) {
-                    let help = suggest::help(&split, splits.iter().map(String::as_str), format!("the dataset has splits {}", splits.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")));
-                    sink.push(expr.span.file, CheckError::Monitor { monitor: sink_text(expr), reason: format!("there is no split `{split}`"), help, at: base.span.into() });
+                    let help = suggest::help(
+                        &split,
+                        splits.iter().map(String::as_str),
+                        format!(
+                            "the dataset has splits {}",
+                            splits.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    sink.push(
+                        expr.span.file,
+                        CheckError::Monitor {
+                            monitor: sink_text(expr),
+                            reason: format!("there is no split `{split}`"),
+                            help,
+                            at: base.span.into(),
+                        },
+                    );
                 } else if name.name != "loss" && !metrics.contains(&name.name) {
-                    let help = suggest::help(&name.name, metrics.iter().map(String::as_str).chain(["loss"]), format!("add `{}` to `metrics`, or monitor `loss`", name.name));
-                    sink.push(expr.span.file, CheckError::Monitor { monitor: sink_text(expr), reason: format!("`{}` is not computed", name.name), help, at: name.span.into() });
+                    let help = suggest::help(
+                        &name.name,
+                        metrics.iter().map(String::as_str).chain(["loss"]),
+                        format!("add `{}` to `metrics`, or monitor `loss`", name.name),
+                    );
+                    sink.push(
+                        expr.span.file,
+                        CheckError::Monitor {
+                            monitor: sink_text(expr),
+                            reason: format!("`{}` is not computed", name.name),
+                            help,
+                            at: name.span.into(),
+                        },
+                    );
                 } else {
                     m = Monitor { split, metric: name.name.clone() };
                     understood = true;
@@ -645,7 +1015,15 @@ fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits:
                     ExprKind::Name(id) => id.name.clone(),
                     _ => expr.describe(),
                 };
-                sink.push(expr.span.file, CheckError::Monitor { monitor: written.clone(), reason: format!("`{written}` does not name a split"), help: format!("write `split.metric`, e.g. `monitor = val.{written}`"), at: expr.span.into() })
+                sink.push(
+                    expr.span.file,
+                    CheckError::Monitor {
+                        monitor: written.clone(),
+                        reason: format!("`{written}` does not name a split"),
+                        help: format!("write `split.metric`, e.g. `monitor = val.{written}`"),
+                        at: expr.span.into(),
+                    },
+                )
             }
         }
     }
@@ -653,10 +1031,11 @@ fn monitor(sink: &mut Sink, field: Option<&Field>, mode: Option<&Field>, splits:
     let mode = match mode.and_then(|f| scalar(sink, "monitor", f, Ty::Word(builtins::MODES), Bound::Any)) {
         Some(Value::Word(w)) => {
             let chosen = if w == "min" { Mode::Min } else { Mode::Max };
-            if chosen != natural && understood {
-                if let Some(f) = mode {
-                    sink.push(f.span.file, CheckError::MonitorMode { monitor: m.to_string(), mode: w, at: f.span.into() });
-                }
+            if chosen != natural
+                && understood
+                && let Some(f) = mode
+            {
+                sink.push(f.span.file, CheckError::MonitorMode { monitor: m.to_string(), mode: w, at: f.span.into() });
             }
             chosen
         }
@@ -685,7 +1064,15 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
             ExprKind::Call { callee, args } => (callee, args.as_slice()),
             ExprKind::Name(id) => (id, &[][..]),
             _ => {
-                sink.push(part.span.file, CheckError::BadValue { message: format!("{} is not a schedule", part.describe()), help: "write e.g. `warmup(steps = 500) then cosine()`".into(), label: "not a schedule".into(), at: part.span.into() });
+                sink.push(
+                    part.span.file,
+                    CheckError::BadValue {
+                        message: format!("{} is not a schedule", part.describe()),
+                        help: "write e.g. `warmup(steps = 500) then cosine()`".into(),
+                        label: "not a schedule".into(),
+                        at: part.span.into(),
+                    },
+                );
                 continue;
             }
         };
@@ -702,7 +1089,15 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
         }
         let (steps, eps) = (call.i64("steps"), call.i64("epochs"));
         if steps.is_some() && eps.is_some() {
-            sink.push(part.span.file, CheckError::ScheduleSegment { message: format!("`{}` has both `steps` and `epochs`", call.name), help: "give its length one way".into(), label: "two lengths".into(), at: part.span.into() });
+            sink.push(
+                part.span.file,
+                CheckError::ScheduleSegment {
+                    message: format!("`{}` has both `steps` and `epochs`", call.name),
+                    help: "give its length one way".into(),
+                    label: "two lengths".into(),
+                    at: part.span.into(),
+                },
+            );
             continue;
         }
         let length = match (steps, eps) {
@@ -711,16 +1106,27 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
             _ => None,
         };
         if !last && steps.is_none() && eps.is_none() {
-            sink.push(part.span.file, CheckError::ScheduleSegment {
-                message: format!("`{}` is followed by another segment but never ends", call.name),
-                help: format!("give it a length: `{}(steps = 500)` or `{}(epochs = 2)`", call.name, call.name),
-                label: "no length".into(),
-                at: part.span.into(),
-            });
+            sink.push(
+                part.span.file,
+                CheckError::ScheduleSegment {
+                    message: format!("`{}` is followed by another segment but never ends", call.name),
+                    help: format!("give it a length: `{}(steps = 500)` or `{}(epochs = 2)`", call.name, call.name),
+                    label: "no length".into(),
+                    at: part.span.into(),
+                },
+            );
             continue;
         }
         if (call.name == "step" || call.name == "one_cycle") && parts.len() > 1 {
-            sink.push(part.span.file, CheckError::ScheduleSegment { message: format!("`{}` is a whole schedule and cannot be chained", call.name), help: "use it alone: `schedule = one_cycle(max_lr = 0.1)`".into(), label: "cannot chain".into(), at: part.span.into() });
+            sink.push(
+                part.span.file,
+                CheckError::ScheduleSegment {
+                    message: format!("`{}` is a whole schedule and cannot be chained", call.name),
+                    help: "use it alone: `schedule = one_cycle(max_lr = 0.1)`".into(),
+                    label: "cannot chain".into(),
+                    at: part.span.into(),
+                },
+            );
             continue;
         }
         if let Some(len) = length {
@@ -731,13 +1137,20 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
                 _ => format!("{x} epochs"),
             };
             if end > total_epochs + 1e-9 {
-                let message = if call.name == "warmup" { "the warmup is longer than the whole training" } else { "this segment ends after training does" };
-                sink.push(part.span.file, CheckError::ScheduleLength {
-                    message: message.into(),
-                    help: format!("training is {} long; this ends at {}", unit(total_epochs), unit(end)),
-                    label: format!("ends at {}", unit(end)),
-                    at: part.span.into(),
-                });
+                let message = if call.name == "warmup" {
+                    "the warmup is longer than the whole training"
+                } else {
+                    "this segment ends after training does"
+                };
+                sink.push(
+                    part.span.file,
+                    CheckError::ScheduleLength {
+                        message: message.into(),
+                        help: format!("training is {} long; this ends at {}", unit(total_epochs), unit(end)),
+                        label: format!("ends at {}", unit(end)),
+                        at: part.span.into(),
+                    },
+                );
             } else if last && call.name != "warmup" && call.name != "constant" && end < 0.5 * total_epochs {
                 sink.push(part.span.file, CheckError::ScheduleLength {
                     message: "the decay ends long before training does".into(),

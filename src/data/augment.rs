@@ -22,7 +22,12 @@ impl Image {
         if channels == 1 {
             let g = img.to_luma8();
             let (w, h) = g.dimensions();
-            return Image { c: 1, h: h as usize, w: w as usize, data: g.into_raw().into_iter().map(|b| b as f32 / 255.0).collect() };
+            return Image {
+                c: 1,
+                h: h as usize,
+                w: w as usize,
+                data: g.into_raw().into_iter().map(|b| b as f32 / 255.0).collect(),
+            };
         }
         let rgb = img.to_rgb8();
         let (w, h) = (rgb.width() as usize, rgb.height() as usize);
@@ -142,7 +147,8 @@ pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, 
                 img.map_coords(h, w, |y, x| {
                     let (dy, dx) = (y as f32 - cy, x as f32 - cx);
                     let (sy, sx) = ((c * dy - s * dx + cy).round(), (s * dy + c * dx + cx).round());
-                    (sy >= 0.0 && sx >= 0.0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
+                    (sy >= 0.0 && sx >= 0.0 && (sy as usize) < h && (sx as usize) < w)
+                        .then_some((sy as usize, sx as usize))
                 })
             }
             "color_jitter" if hit(rng) => {
@@ -194,14 +200,23 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn call(name: &str, args: &[(&str, crate::ir::Value)]) -> Call {
-        Call { name: name.into(), args: args.iter().cloned().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>() }
+        Call {
+            name: name.into(),
+            args: args.iter().cloned().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
+        }
     }
 
     #[test]
     fn crop_with_padding_keeps_size_and_flip_mirrors() {
         let img = Image { c: 1, h: 4, w: 4, data: (0..16).map(|v| v as f32).collect() };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let out = apply(&[call("random_crop", &[("size", crate::ir::Value::Int(4)), ("padding", crate::ir::Value::Int(1))])], img.clone(), &mut rng, true, 1.0);
+        let out = apply(
+            &[call("random_crop", &[("size", crate::ir::Value::Int(4)), ("padding", crate::ir::Value::Int(1))])],
+            img.clone(),
+            &mut rng,
+            true,
+            1.0,
+        );
         assert_eq!((out.h, out.w), (4, 4));
         let flipped = apply(&[call("hflip", &[("p", crate::ir::Value::Float(1.0))])], img, &mut rng, true, 1.0);
         assert_eq!(&flipped.data[..4], &[3.0, 2.0, 1.0, 0.0]);
@@ -211,7 +226,16 @@ mod tests {
     fn normalize_uses_mean_and_std() {
         let img = Image { c: 1, h: 1, w: 2, data: vec![0.5, 1.0] };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let out = apply(&[call("normalize", &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))])], img, &mut rng, false, 1.0);
+        let out = apply(
+            &[call(
+                "normalize",
+                &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))],
+            )],
+            img,
+            &mut rng,
+            false,
+            1.0,
+        );
         assert_eq!(out.data, vec![0.0, 1.0]);
     }
 }

@@ -10,8 +10,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::augment::{Image, apply};
-use super::source::{DataError, Source};
 use super::mix;
+use super::source::{DataError, Source};
 use crate::ir::Call;
 
 /// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major.
@@ -46,10 +46,12 @@ impl Loader {
                 by_class.entry(self.source.label(i)).or_default().push(i);
             }
             let classes: Vec<&Vec<usize>> = by_class.values().collect();
-            (0..n).map(|_| {
-                let members = classes[rand::Rng::random_range(&mut rng, 0..classes.len())];
-                members[rand::Rng::random_range(&mut rng, 0..members.len())]
-            }).collect()
+            (0..n)
+                .map(|_| {
+                    let members = classes[rand::Rng::random_range(&mut rng, 0..classes.len())];
+                    members[rand::Rng::random_range(&mut rng, 0..members.len())]
+                })
+                .collect()
         } else {
             (0..n).collect()
         };
@@ -72,7 +74,8 @@ impl Loader {
         let (tx, rx) = sync_channel(2);
         let source = self.source.clone();
         let steps = self.steps.clone();
-        let (batch, workers, seed, train, p_scale) = (self.batch.max(1), self.workers.max(1), self.seed, self.train, self.p_scale);
+        let (batch, workers, seed, train, p_scale) =
+            (self.batch.max(1), self.workers.max(1), self.seed, self.train, self.p_scale);
         std::thread::spawn(move || {
             for chunk in order.chunks(batch).skip(skip) {
                 let result = assemble(&*source, &steps, chunk, workers, seed, epoch, train, p_scale);
@@ -87,7 +90,16 @@ impl Loader {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn assemble(source: &dyn Source, steps: &[Call], indices: &[usize], workers: usize, seed: u64, epoch: u64, train: bool, p_scale: f64) -> Result<Batch, DataError> {
+fn assemble(
+    source: &dyn Source,
+    steps: &[Call],
+    indices: &[usize],
+    workers: usize,
+    seed: u64,
+    epoch: u64,
+    train: bool,
+    p_scale: f64,
+) -> Result<Batch, DataError> {
     let load = |i: usize| -> Result<(Image, i64), DataError> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
         let img = apply(steps, source.image(i)?, &mut rng, train, p_scale);
@@ -95,8 +107,14 @@ fn assemble(source: &dyn Source, steps: &[Call], indices: &[usize], workers: usi
     };
     let per = indices.len().div_ceil(workers);
     let parts: Vec<Result<Vec<(Image, i64)>, DataError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = indices.chunks(per.max(1)).map(|part| s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>())).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(DataError::Unsupported("a loader thread panicked".into())))).collect()
+        let handles: Vec<_> = indices
+            .chunks(per.max(1))
+            .map(|part| s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(DataError::Unsupported("a loader thread panicked".into()))))
+            .collect()
     });
     let mut samples = Vec::with_capacity(indices.len());
     for part in parts {
@@ -107,7 +125,10 @@ fn assemble(source: &dyn Source, steps: &[Call], indices: &[usize], workers: usi
     let mut y = Vec::with_capacity(samples.len());
     for ((img, label), &i) in samples.into_iter().zip(indices) {
         if (img.c, img.h, img.w) != (c, h, w) {
-            return Err(DataError::Unsupported(format!("sample {i} is {}×{}×{} after augmentation but the batch is {c}×{h}×{w}; add `resize` to the pipeline", img.c, img.h, img.w)));
+            return Err(DataError::Unsupported(format!(
+                "sample {i} is {}×{}×{} after augmentation but the batch is {c}×{h}×{w}; add `resize` to the pipeline",
+                img.c, img.h, img.w
+            )));
         }
         x.extend_from_slice(&img.data);
         y.push(label);

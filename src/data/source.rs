@@ -49,7 +49,9 @@ fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
         return Ok(bytes);
     }
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut out).map_err(|source| DataError::Io { path: file, source })?;
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .map_err(|source| DataError::Io { path: file, source })?;
     Ok(out)
 }
 
@@ -71,7 +73,10 @@ impl Idx {
         }
         let (n, h, w) = (be32(&images, 1), be32(&images, 2), be32(&images, 3));
         if images.len() < 16 + n * h * w || labels.len() < 8 + n {
-            return Err(DataError::Format { path: ipath, message: format!("truncated: header says {n} images of {h}×{w}") });
+            return Err(DataError::Format {
+                path: ipath,
+                message: format!("truncated: header says {n} images of {h}×{w}"),
+            });
         }
         Ok(Idx { images: images[16..16 + n * h * w].to_vec(), labels: labels[8..8 + n].to_vec(), h, w })
     }
@@ -117,11 +122,16 @@ fn folder(dir: &Path, classes: &[String], channels: usize) -> Result<Files, Data
     let mut items = Vec::new();
     for (label, class) in classes.iter().enumerate() {
         let class_dir = dir.join(class);
-        let entries = std::fs::read_dir(&class_dir).map_err(|source| DataError::Io { path: class_dir.clone(), source })?;
+        let entries =
+            std::fs::read_dir(&class_dir).map_err(|source| DataError::Io { path: class_dir.clone(), source })?;
         let mut files: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            })
             .collect();
         files.sort();
         items.extend(files.into_iter().map(|p| (p, label)));
@@ -146,11 +156,21 @@ fn index_file(spec: &DatasetSpec, path: &Path, images: &Path) -> Result<Files, D
             })
         };
         let Some((p, l)) = pair else {
-            return Err(DataError::Format { path: path.to_path_buf(), message: format!("line {} has no path and label", i + 1) });
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: format!("line {} has no path and label", i + 1),
+            });
         };
-        let label = spec.classes.iter().position(|c| *c == l).or_else(|| l.parse().ok().filter(|n: &usize| *n < spec.classes.len()));
+        let label = spec
+            .classes
+            .iter()
+            .position(|c| *c == l)
+            .or_else(|| l.parse().ok().filter(|n: &usize| *n < spec.classes.len()));
         let Some(label) = label else {
-            return Err(DataError::Format { path: path.to_path_buf(), message: format!("line {}: unknown class `{l}`", i + 1) });
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                message: format!("line {}: unknown class `{l}`", i + 1),
+            });
         };
         items.push((images.join(p), label));
     }
@@ -190,10 +210,13 @@ pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source
         let SplitSource::Stored(stored) = split else { continue };
         let source: Arc<dyn Source> = match spec.source.name.as_str() {
             "idx" => Arc::new(Idx::open(&path("root").unwrap_or_default(), stored)?),
-            "image_folder" => Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?),
+            "image_folder" => {
+                Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?)
+            }
             "csv" | "jsonl" => {
                 let index = path("path").unwrap_or_default();
-                let images = path("images").unwrap_or_else(|| index.parent().map(Path::to_path_buf).unwrap_or_default());
+                let images =
+                    path("images").unwrap_or_else(|| index.parent().map(Path::to_path_buf).unwrap_or_default());
                 Arc::new(index_file(spec, &index, &images)?)
             }
             other => return Err(DataError::Unsupported(format!("source `{other}`"))),

@@ -17,7 +17,11 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
             "cross_entropy" => {
                 let smoothing = call.f64("label_smoothing").filter(|s| *s > 0.0).map(|s| s as f32);
                 let weights = call.floats("weights").map(|w| w.iter().map(|x| *x as f32).collect());
-                CrossEntropyLossConfig::new().with_smoothing(smoothing).with_weights(weights).init(device).forward(logits.clone(), labels.clone())
+                CrossEntropyLossConfig::new()
+                    .with_smoothing(smoothing)
+                    .with_weights(weights)
+                    .init(device)
+                    .forward(logits.clone(), labels.clone())
             }
             "focal" => {
                 let (alpha, gamma) = (call.f64("alpha").unwrap_or(0.25), call.f64("gamma").unwrap_or(2.0));

@@ -10,7 +10,9 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
-use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::pool::{
+    AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig,
+};
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear,
     LinearConfig, PaddingConfig2d,
@@ -140,7 +142,11 @@ impl Net {
         for node in order {
             let n = &graph.graph[node];
             let path = n.path.as_str();
-            let mut edges: Vec<_> = graph.graph.edges_directed(node, petgraph::Direction::Incoming).map(|e| (*e.weight(), e.source())).collect();
+            let mut edges: Vec<_> = graph
+                .graph
+                .edges_directed(node, petgraph::Direction::Incoming)
+                .map(|e| (*e.weight(), e.source()))
+                .collect();
             edges.sort();
             let inputs: Vec<usize> = edges.iter().map(|(_, src)| index[src]).collect();
             let mut layer = |l: Layer| {
@@ -181,33 +187,48 @@ impl Net {
                     layer(Layer::Linear(LinearConfig::new(i, o).with_bias(*bias).init(device)))
                 }
                 Op::BatchNorm { ch, momentum, eps } => layer(Layer::BatchNorm(
-                    BatchNormConfig::new(known(path, "channels", ch)?).with_momentum(*momentum).with_epsilon(*eps).init(device),
+                    BatchNormConfig::new(known(path, "channels", ch)?)
+                        .with_momentum(*momentum)
+                        .with_epsilon(*eps)
+                        .init(device),
                 )),
                 Op::GroupNorm { groups, ch, eps } => layer(Layer::GroupNorm(
                     GroupNormConfig::new(u(*groups), known(path, "channels", ch)?).with_epsilon(*eps).init(device),
                 )),
-                Op::LayerNorm { dim, eps } => {
-                    layer(Layer::LayerNorm(LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device)))
-                }
+                Op::LayerNorm { dim, eps } => layer(Layer::LayerNorm(
+                    LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device),
+                )),
                 Op::Dropout { p } => layer(Layer::Dropout(DropoutConfig::new(*p).init())),
                 Op::MaxPool { k, stride, padding } => {
                     let p = u(*padding);
                     layer(Layer::MaxPool(
-                        MaxPool2dConfig::new([u(*k), u(*k)]).with_strides([u(*stride), u(*stride)]).with_padding(PaddingConfig2d::Explicit(p, p, p, p)).init(),
+                        MaxPool2dConfig::new([u(*k), u(*k)])
+                            .with_strides([u(*stride), u(*stride)])
+                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                            .init(),
                     ))
                 }
                 Op::AvgPool { k, stride, padding } => {
                     let p = u(*padding);
                     layer(Layer::AvgPool(
-                        AvgPool2dConfig::new([u(*k), u(*k)]).with_strides([u(*stride), u(*stride)]).with_padding(PaddingConfig2d::Explicit(p, p, p, p)).init(),
+                        AvgPool2dConfig::new([u(*k), u(*k)])
+                            .with_strides([u(*stride), u(*stride)])
+                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                            .init(),
                     ))
                 }
-                Op::AdaptiveAvgPool { size } => layer(Layer::AdaptivePool(AdaptiveAvgPool2dConfig::new([u(*size), u(*size)]).init())),
+                Op::AdaptiveAvgPool { size } => {
+                    layer(Layer::AdaptivePool(AdaptiveAvgPool2dConfig::new([u(*size), u(*size)]).init()))
+                }
                 Op::Upsample { scale, bilinear } => {
                     let mode = if *bilinear { InterpolateMode::Linear } else { InterpolateMode::Nearest };
                     let s = *scale as f32;
                     layer(Layer::Upsample(
-                        Interpolate2dConfig::new().with_scale_factor(Some([s, s])).with_mode(mode).with_align_corners(false).init(),
+                        Interpolate2dConfig::new()
+                            .with_scale_factor(Some([s, s]))
+                            .with_mode(mode)
+                            .with_align_corners(false)
+                            .init(),
                     ))
                 }
                 Op::Relu => Kind::Relu,
@@ -270,7 +291,9 @@ impl Net {
                 }
             }
             let out = match &step.kind {
-                Kind::Input(k) => Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input")),
+                Kind::Input(k) => {
+                    Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input"))
+                }
                 Kind::Layer(l) => self.layer(*l, args.remove(0)),
                 Kind::Relu => each_rank!(args.remove(0), t => activation::relu(t)),
                 Kind::Gelu => each_rank!(args.remove(0), t => activation::gelu(t)),
@@ -288,15 +311,28 @@ impl Net {
                     _ => unreachable!("the checker guarantees equal ranks for add"),
                 },
                 Kind::Concat(d) => match &args[0] {
-                    Act::D2(_) => Act::D2(Tensor::cat(args.into_iter().map(|a| if let Act::D2(t) = a { t } else { unreachable!() }).collect(), *d)),
-                    Act::D3(_) => Act::D3(Tensor::cat(args.into_iter().map(|a| if let Act::D3(t) = a { t } else { unreachable!() }).collect(), *d)),
-                    Act::D4(_) => Act::D4(Tensor::cat(args.into_iter().map(|a| if let Act::D4(t) = a { t } else { unreachable!() }).collect(), *d)),
+                    Act::D2(_) => Act::D2(Tensor::cat(
+                        args.into_iter().map(|a| if let Act::D2(t) = a { t } else { unreachable!() }).collect(),
+                        *d,
+                    )),
+                    Act::D3(_) => Act::D3(Tensor::cat(
+                        args.into_iter().map(|a| if let Act::D3(t) = a { t } else { unreachable!() }).collect(),
+                        *d,
+                    )),
+                    Act::D4(_) => Act::D4(Tensor::cat(
+                        args.into_iter().map(|a| if let Act::D4(t) = a { t } else { unreachable!() }).collect(),
+                        *d,
+                    )),
                 },
             };
             on_step(step, &out);
             values[i] = Some(out);
         }
-        self.plan.outputs.iter().map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept"))).collect()
+        self.plan
+            .outputs
+            .iter()
+            .map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept")))
+            .collect()
     }
 
     fn layer(&self, index: usize, x: Act) -> Act {

@@ -18,7 +18,10 @@ pub fn build(call: &Call, clip: Option<f64>) -> ModuleOptimizer {
             let mut cfg = SgdConfig::new().with_gradient_clipping(clip);
             if momentum > 0.0 {
                 cfg = cfg.with_momentum(Some(
-                    MomentumConfig::new().with_momentum(momentum as f64).with_dampening(0.0).with_nesterov(call.bool("nesterov").unwrap_or(false)),
+                    MomentumConfig::new()
+                        .with_momentum(momentum as f64)
+                        .with_dampening(0.0)
+                        .with_nesterov(call.bool("nesterov").unwrap_or(false)),
                 ));
             }
             let wd = f("weight_decay", 0.0);
@@ -49,7 +52,12 @@ pub fn build(call: &Call, clip: Option<f64>) -> ModuleOptimizer {
 
 /// The base learning rate: the optimizer's `lr`, or `one_cycle`'s `max_lr`.
 pub fn base_lr(optimizer: &Call, schedule: &[Call]) -> f64 {
-    schedule.iter().find(|c| c.name == "one_cycle").and_then(|c| c.f64("max_lr")).or(optimizer.f64("lr")).unwrap_or(1e-3)
+    schedule
+        .iter()
+        .find(|c| c.name == "one_cycle")
+        .and_then(|c| c.f64("max_lr"))
+        .or(optimizer.f64("lr"))
+        .unwrap_or(1e-3)
 }
 
 /// Learning rate at `step` (0-based) of `total` steps, `per_epoch` steps an epoch.
@@ -110,7 +118,10 @@ mod tests {
 
     #[test]
     fn warmup_then_cosine() {
-        let s = vec![call("warmup", &[("steps", Value::Int(10)), ("from", Value::Float(0.0))]), call("cosine", &[("to", Value::Float(0.0))])];
+        let s = vec![
+            call("warmup", &[("steps", Value::Int(10)), ("from", Value::Float(0.0))]),
+            call("cosine", &[("to", Value::Float(0.0))]),
+        ];
         assert!((lr_at(&s, 1.0, 0, 110, 10) - 0.1).abs() < 1e-9);
         assert!((lr_at(&s, 1.0, 9, 110, 10) - 1.0).abs() < 1e-9);
         assert!((lr_at(&s, 1.0, 10, 110, 10) - 1.0).abs() < 1e-9);

@@ -51,7 +51,16 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Input(usize),
-    Conv2d { in_ch: Dim, out: Dim, k: i64, stride: i64, padding: i64, dilation: i64, groups: i64, bias: bool },
+    Conv2d {
+        in_ch: Dim,
+        out: Dim,
+        k: i64,
+        stride: i64,
+        padding: i64,
+        dilation: i64,
+        groups: i64,
+        bias: bool,
+    },
     ConvTranspose2d {
         in_ch: Dim,
         out: Dim,
@@ -63,25 +72,61 @@ pub enum Op {
         groups: i64,
         bias: bool,
     },
-    Linear { in_f: Dim, out: Dim, bias: bool },
-    BatchNorm { ch: Dim, momentum: f64, eps: f64 },
-    GroupNorm { groups: i64, ch: Dim, eps: f64 },
-    LayerNorm { dim: Dim, eps: f64 },
-    Dropout { p: f64 },
+    Linear {
+        in_f: Dim,
+        out: Dim,
+        bias: bool,
+    },
+    BatchNorm {
+        ch: Dim,
+        momentum: f64,
+        eps: f64,
+    },
+    GroupNorm {
+        groups: i64,
+        ch: Dim,
+        eps: f64,
+    },
+    LayerNorm {
+        dim: Dim,
+        eps: f64,
+    },
+    Dropout {
+        p: f64,
+    },
     Relu,
     Gelu,
     Silu,
     Sigmoid,
     Tanh,
-    LeakyRelu { slope: f64 },
-    Softmax { dim: usize },
-    MaxPool { k: i64, stride: i64, padding: i64 },
-    AvgPool { k: i64, stride: i64, padding: i64 },
-    AdaptiveAvgPool { size: i64 },
+    LeakyRelu {
+        slope: f64,
+    },
+    Softmax {
+        dim: usize,
+    },
+    MaxPool {
+        k: i64,
+        stride: i64,
+        padding: i64,
+    },
+    AvgPool {
+        k: i64,
+        stride: i64,
+        padding: i64,
+    },
+    AdaptiveAvgPool {
+        size: i64,
+    },
     Flatten,
     Add,
-    Concat { dim: usize },
-    Upsample { scale: i64, bilinear: bool },
+    Concat {
+        dim: usize,
+    },
+    Upsample {
+        scale: i64,
+        bilinear: bool,
+    },
     Identity,
 }
 

@@ -13,7 +13,10 @@ pub enum ResolveError {
     },
 
     #[error("cannot read `{path}`: {reason}")]
-    #[diagnostic(code(trainc::resolve::file_not_found), help("relative imports are resolved from the importing file's folder"))]
+    #[diagnostic(
+        code(trainc::resolve::file_not_found),
+        help("relative imports are resolved from the importing file's folder")
+    )]
     FileNotFound {
         path: String,
         reason: String,
@@ -22,7 +25,10 @@ pub enum ResolveError {
     },
 
     #[error("import cycle: {chain}")]
-    #[diagnostic(code(trainc::resolve::import_cycle), help("move what both files need into a third file that imports neither"))]
+    #[diagnostic(
+        code(trainc::resolve::import_cycle),
+        help("move what both files need into a third file that imports neither")
+    )]
     ImportCycle {
         chain: String,
         #[label("this import closes the cycle")]
@@ -50,7 +56,10 @@ pub enum ResolveError {
     },
 
     #[error("more than one `train` block")]
-    #[diagnostic(code(trainc::resolve::duplicate_train), help("a file trains one model; use `profile` blocks for variants"))]
+    #[diagnostic(
+        code(trainc::resolve::duplicate_train),
+        help("a file trains one model; use `profile` blocks for variants")
+    )]
     DuplicateTrain {
         #[label("second `train` block")]
         at: SourceSpan,

@@ -39,7 +39,8 @@ enum Key {
 /// Resolves the program rooted at `root`. Unreadable roots are reported as diagnostics too, in
 /// a `<command line>` file naming the path.
 pub fn resolve(host: &dyn Host, root: &Path, options: &Options) -> (Program, Vec<Diagnostic>) {
-    let mut resolver = Resolver { host, program: Program::default(), diags: Vec::new(), loaded: HashMap::new(), stack: Vec::new() };
+    let mut resolver =
+        Resolver { host, program: Program::default(), diags: Vec::new(), loaded: HashMap::new(), stack: Vec::new() };
     let root_key = Key::Path(normalize(root));
     match host.read_to_string(root) {
         Ok(text) => {
@@ -59,7 +60,8 @@ pub fn resolve(host: &dyn Host, root: &Path, options: &Options) -> (Program, Vec
 
 /// Resolves a program given as text (tests, the fuzzer, editors with unsaved buffers).
 pub fn resolve_text(host: &dyn Host, name: &str, text: &str, options: &Options) -> (Program, Vec<Diagnostic>) {
-    let mut resolver = Resolver { host, program: Program::default(), diags: Vec::new(), loaded: HashMap::new(), stack: Vec::new() };
+    let mut resolver =
+        Resolver { host, program: Program::default(), diags: Vec::new(), loaded: HashMap::new(), stack: Vec::new() };
     resolver.program.root = resolver.load(Key::Path(normalize(Path::new(name))), name.to_string(), text.to_string());
     resolver.apply_settings(options);
     (resolver.program, resolver.diags)
@@ -100,7 +102,14 @@ impl Resolver<'_> {
             Key::Path(p) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
             Key::Std(_) => PathBuf::new(),
         };
-        self.program.modules.push(Module { file, name: name.clone(), ast, dir, failed_imports: Default::default(), scope: HashMap::new() });
+        self.program.modules.push(Module {
+            file,
+            name: name.clone(),
+            ast,
+            dir,
+            failed_imports: Default::default(),
+            scope: HashMap::new(),
+        });
         self.loaded.insert(key.clone(), id);
         self.stack.push((key.clone(), name));
         self.bind(id, &key);
@@ -136,10 +145,23 @@ impl Resolver<'_> {
                     _ => {
                         failed.insert(name.name.clone());
                         let module = &self.program.modules[target.0];
-                        let own: Vec<&str> = module.ast.items.iter().filter_map(|i| i.name()).map(|n| n.name.as_str()).collect();
-                        let help = suggest::help(&name.name, own.iter().copied(), format!("`{}` declares: {}", module.name, own.join(", ")));
+                        let own: Vec<&str> =
+                            module.ast.items.iter().filter_map(|i| i.name()).map(|n| n.name.as_str()).collect();
+                        let help = suggest::help(
+                            &name.name,
+                            own.iter().copied(),
+                            format!("`{}` declares: {}", module.name, own.join(", ")),
+                        );
                         let module_name = module.name.clone();
-                        self.error(file, ResolveError::UnknownImport { module: module_name, name: name.name.clone(), help, at: name.span.into() });
+                        self.error(
+                            file,
+                            ResolveError::UnknownImport {
+                                module: module_name,
+                                name: name.name.clone(),
+                                help,
+                                at: name.span.into(),
+                            },
+                        );
                     }
                 }
             }
@@ -147,7 +169,9 @@ impl Resolver<'_> {
         for (index, item) in items.iter().enumerate() {
             if let Item::Train(train) = item {
                 match first_train {
-                    Some(first) => self.error(file, ResolveError::DuplicateTrain { at: train.span.into(), first: first.into() }),
+                    Some(first) => {
+                        self.error(file, ResolveError::DuplicateTrain { at: train.span.into(), first: first.into() })
+                    }
                     None => first_train = Some(train.span),
                 }
             }
@@ -172,7 +196,10 @@ impl Resolver<'_> {
         decl: DeclRef,
     ) {
         if let Some(first) = first_span.get(&name.name) {
-            self.error(file, ResolveError::Duplicate { name: name.name.clone(), at: name.span.into(), first: (*first).into() });
+            self.error(
+                file,
+                ResolveError::Duplicate { name: name.name.clone(), at: name.span.into(), first: (*first).into() },
+            );
             return;
         }
         first_span.insert(name.name.clone(), name.span);
@@ -207,15 +234,32 @@ impl Resolver<'_> {
                 Some(text) => text.to_string(),
                 None => {
                     let names = stdlib::MODULES.iter().map(|(n, _)| *n);
-                    let help = suggest::help(std_name, names, format!("the stdlib has {}", stdlib::MODULES.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
-                    self.error(file, ResolveError::UnknownModule { name: std_name.clone(), help, at: use_.source_span.into() });
+                    let help = suggest::help(
+                        std_name,
+                        names,
+                        format!(
+                            "the stdlib has {}",
+                            stdlib::MODULES.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                    self.error(
+                        file,
+                        ResolveError::UnknownModule { name: std_name.clone(), help, at: use_.source_span.into() },
+                    );
                     return None;
                 }
             },
             Key::Path(path) => match self.host.read_to_string(path) {
                 Ok(text) => text,
                 Err(e) => {
-                    self.error(file, ResolveError::FileNotFound { path: path.display().to_string(), reason: e.to_string(), at: use_.source_span.into() });
+                    self.error(
+                        file,
+                        ResolveError::FileNotFound {
+                            path: path.display().to_string(),
+                            reason: e.to_string(),
+                            at: use_.source_span.into(),
+                        },
+                    );
                     return None;
                 }
             },
@@ -266,11 +310,18 @@ impl Resolver<'_> {
                 None => {
                     let (file, span) = self.command_line(&format!("--profile {name}"));
                     let at = Span::new(file, 10, span.end as usize);
-                    let help = suggest::help(name, profiles.iter().map(|p| p.name.name.as_str()), if profiles.is_empty() {
-                        "this file declares no `profile` blocks".to_string()
-                    } else {
-                        format!("profiles: {}", profiles.iter().map(|p| format!("`{}`", p.name.name)).collect::<Vec<_>>().join(", "))
-                    });
+                    let help = suggest::help(
+                        name,
+                        profiles.iter().map(|p| p.name.name.as_str()),
+                        if profiles.is_empty() {
+                            "this file declares no `profile` blocks".to_string()
+                        } else {
+                            format!(
+                                "profiles: {}",
+                                profiles.iter().map(|p| format!("`{}`", p.name.name)).collect::<Vec<_>>().join(", ")
+                            )
+                        },
+                    );
                     self.error(file, ResolveError::UnknownProfile { name: name.clone(), help, at: at.into() });
                 }
             }
@@ -328,7 +379,11 @@ fn set_field(fields: &mut Vec<Field>, path: &[Ident], value: &Expr) -> Result<()
         }
         None => {
             let keys: Vec<&str> = fields.iter().map(|f| f.key.name.as_str()).collect();
-            let help = suggest::help(&key.name, keys.iter().copied().chain(builtins::TRAIN_KEYS.iter().copied()), format!("set the whole `{}` first, in the file", key.name));
+            let help = suggest::help(
+                &key.name,
+                keys.iter().copied().chain(builtins::TRAIN_KEYS.iter().copied()),
+                format!("set the whole `{}` first, in the file", key.name),
+            );
             return Err((key.span, format!("`{}` is not set", key.name), help));
         }
     };
@@ -359,18 +414,26 @@ fn set_in_expr(expr: &mut Expr, rest: &[Ident], value: &Expr) -> Result<(), SetE
                 .iter()
                 .filter(|b| b.name == callee.name)
                 .find_map(|b| b.params.iter().position(|p| p.name == name.name));
-            if let Some(pos) = position {
-                if let Some(arg) = args.get_mut(pos).filter(|a| a.name.is_none()) {
-                    arg.value = value.clone();
-                    return Ok(());
-                }
+            if let Some(pos) = position
+                && let Some(arg) = args.get_mut(pos).filter(|a| a.name.is_none())
+            {
+                arg.value = value.clone();
+                return Ok(());
             }
             args.push(ast::Arg { name: Some(name.clone()), value: value.clone() });
             Ok(())
         }
         _ => {
             let at = rest.first().map_or(expr.span, |i| i.span);
-            Err((at, format!("{} has no settable `{}`", expr.describe(), rest.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")), "override the whole value instead".to_string()))
+            Err((
+                at,
+                format!(
+                    "{} has no settable `{}`",
+                    expr.describe(),
+                    rest.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+                ),
+                "override the whole value instead".to_string(),
+            ))
         }
     }
 }

@@ -47,7 +47,16 @@ impl Tally {
             (p, r)
         };
         let present: Vec<usize> = (0..self.classes).filter(|c| confusion[*c].iter().sum::<u64>() > 0).collect();
-        let macro_avg = |f: &dyn Fn(f64, f64) -> f64| present.iter().map(|c| { let (p, r) = per_class(*c); f(p, r) }).sum::<f64>() / present.len().max(1) as f64;
+        let macro_avg = |f: &dyn Fn(f64, f64) -> f64| {
+            present
+                .iter()
+                .map(|c| {
+                    let (p, r) = per_class(*c);
+                    f(p, r)
+                })
+                .sum::<f64>()
+                / present.len().max(1) as f64
+        };
         for m in metrics {
             match m.name.as_str() {
                 "accuracy" => {
@@ -56,7 +65,9 @@ impl Tally {
                 }
                 "top_k" => {
                     let k = m.i64("k").unwrap_or(5) as usize;
-                    let hits = (0..self.labels.len()).filter(|i| self.ranked(*i)[..k.min(self.classes)].contains(&self.labels[*i])).count();
+                    let hits = (0..self.labels.len())
+                        .filter(|i| self.ranked(*i)[..k.min(self.classes)].contains(&self.labels[*i]))
+                        .count();
                     out.insert("top_k".into(), hits as f64 / n);
                 }
                 "precision" => {
@@ -81,7 +92,13 @@ mod tests {
 
     #[test]
     fn accuracy_and_macro_f1() {
-        let t = Tally { classes: 2, logits: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0], labels: vec![0, 1, 1], loss_sum: 3.0, batches: 3 };
+        let t = Tally {
+            classes: 2,
+            logits: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+            labels: vec![0, 1, 1],
+            loss_sum: 3.0,
+            batches: 3,
+        };
         let calls = ["accuracy", "f1"].map(|n| Call { name: n.into(), args: Default::default() });
         let m = t.compute(&calls);
         assert!((m["accuracy"] - 2.0 / 3.0).abs() < 1e-9);

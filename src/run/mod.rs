@@ -69,6 +69,9 @@ pub enum RunError {
     Other(String),
 }
 
+/// Metrics by name, and the confusion matrix (rows: actual, columns: predicted).
+pub type Evaluation = (BTreeMap<String, f64>, Vec<Vec<u64>>);
+
 /// What survives a crash: written atomically with the `last` checkpoint.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct State {
@@ -119,7 +122,7 @@ impl Trainer {
     }
 
     /// Evaluates a model (already `valid()`, on the plain device) on a split.
-    pub fn evaluate(spec: &TrainSpec, net: &Net, loader: &Loader, device: &Device) -> Result<(BTreeMap<String, f64>, Vec<Vec<u64>>), RunError> {
+    pub fn evaluate(spec: &TrainSpec, net: &Net, loader: &Loader, device: &Device) -> Result<Evaluation, RunError> {
         let classes = spec.data.dataset.classes.len();
         let mut tally = Tally { classes, ..Tally::default() };
         for batch in loader.epoch(0, 0) {
@@ -143,7 +146,8 @@ impl Trainer {
         plain.seed(spec.seed);
         let ad = plain.clone().autodiff();
         let splits = open_splits(&spec.data.dataset)?;
-        let train_src = splits.get("train").cloned().ok_or_else(|| RunError::Other("the dataset has no `train` split".into()))?;
+        let train_src =
+            splits.get("train").cloned().ok_or_else(|| RunError::Other("the dataset has no `train` split".into()))?;
         let train_loader = self.loader(train_src.clone(), true);
         let val_loader = splits.get("val").map(|s| self.loader(s.clone(), false));
         let test_loader = splits.get("test").map(|s| self.loader(s.clone(), false));
@@ -156,14 +160,22 @@ impl Trainer {
         let mut state = resume.clone().unwrap_or_default();
         if resume.is_some() {
             let last = self.run.checkpoint("last.bpk");
-            net = net.try_load_file(&last).map_err(|e| RunError::Checkpoint { path: last.clone(), message: e.to_string() })?;
+            net = net
+                .try_load_file(&last)
+                .map_err(|e| RunError::Checkpoint { path: last.clone(), message: e.to_string() })?;
             let opt_path = self.run.checkpoint("optimizer.bpk");
-            optimizer = optimizer.load(&opt_path).map_err(|e| RunError::Checkpoint { path: opt_path, message: e.to_string() })?;
+            optimizer = optimizer
+                .load(&opt_path)
+                .map_err(|e| RunError::Checkpoint { path: opt_path, message: e.to_string() })?;
         }
         let mut ema = spec.ema.map(|d| Ema::new(&net, d));
         if let (Some(ema), true) = (&mut ema, resume.is_some()) {
             let path = self.run.checkpoint("ema.bpk");
-            ema.net = ema.net.clone().try_load_file(&path).map_err(|e| RunError::Checkpoint { path, message: e.to_string() })?;
+            ema.net = ema
+                .net
+                .clone()
+                .try_load_file(&path)
+                .map_err(|e| RunError::Checkpoint { path, message: e.to_string() })?;
         }
         if let Some(state) = &resume {
             self.run.truncate_metrics(state.epochs_done)?;
@@ -171,7 +183,11 @@ impl Trainer {
         let mut events = EventWriter::create(&self.run.path)?;
         let per_epoch = train_loader.num_batches(0).div_ceil(spec.accumulate).max(1);
         let mut results = BTreeMap::new();
-        let header: Vec<String> = ["epoch", "step", "lr", "train_loss", "samples_per_s"].iter().map(|s| s.to_string()).chain(self.val_columns()).collect();
+        let header: Vec<String> = ["epoch", "step", "lr", "train_loss", "samples_per_s"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.val_columns())
+            .collect();
 
         let mut epoch = state.epochs_done;
         loop {
@@ -184,7 +200,11 @@ impl Trainer {
             loader.p_scale = live.p_scale;
             let batches = loader.num_batches(epoch as u64);
             let bar = if self.quiet { ProgressBar::hidden() } else { ProgressBar::new(batches as u64) };
-            bar.set_style(ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
             bar.set_prefix(format!("epoch {}/{}", epoch + 1, live.epochs));
             let started = Instant::now();
             let (mut seen, mut loss_sum, mut loss_n) = (0usize, 0.0f64, 0usize);
@@ -222,7 +242,7 @@ impl Trainer {
                     ema.update(&net);
                 }
                 state.step += 1;
-                if state.step % live.log_every.max(1) == 0 {
+                if state.step.is_multiple_of(live.log_every.max(1)) {
                     events.scalars(state.step as u64, &[("train/loss", value as f64), ("train/lr", lr)])?;
                 }
                 let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -252,14 +272,27 @@ impl Trainer {
             let tb: Vec<(String, f64)> = epoch_metrics.iter().map(|(k, v)| (k.replace('.', "/"), *v)).collect();
             let tb: Vec<(&str, f64)> = tb.iter().map(|(k, v)| (k.as_str(), *v)).collect();
             events.scalars(state.step as u64, &tb)?;
-            let row: Vec<String> = [format!("{}", epoch + 1), state.step.to_string(), format!("{lr:e}"), format!("{train_loss:.6}"), format!("{:.1}", seen as f64 / elapsed)]
-                .into_iter()
-                .chain(self.val_columns().iter().map(|c| epoch_metrics.get(c).map_or(String::new(), |v| format!("{v:.6}"))))
-                .collect();
+            let row: Vec<String> = [
+                format!("{}", epoch + 1),
+                state.step.to_string(),
+                format!("{lr:e}"),
+                format!("{train_loss:.6}"),
+                format!("{:.1}", seen as f64 / elapsed),
+            ]
+            .into_iter()
+            .chain(self.val_columns().iter().map(|c| epoch_metrics.get(c).map_or(String::new(), |v| format!("{v:.6}"))))
+            .collect();
             self.run.append_metrics(&header, &row)?;
             if !self.quiet {
                 let shown: Vec<String> = epoch_metrics.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
-                eprintln!("epoch {}/{}: {} ({:.1}s, {:.0} samples/s)", epoch + 1, live.epochs, shown.join(", "), elapsed, seen as f64 / elapsed);
+                eprintln!(
+                    "epoch {}/{}: {} ({:.1}s, {:.0} samples/s)",
+                    epoch + 1,
+                    live.epochs,
+                    shown.join(", "),
+                    elapsed,
+                    seen as f64 / elapsed
+                );
             }
 
             // Checkpoints: the best k by the monitored value, and the last (with optimizer state).
@@ -273,7 +306,9 @@ impl Trainer {
                     let name = format!("best-epoch{}.bpk", epoch + 1);
                     self.save(&eval_net, &name)?;
                     state.best.push((score, epoch + 1, name));
-                    state.best.sort_by(|a, b| if better(mode, a.0, b.0) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater });
+                    state.best.sort_by(|a, b| {
+                        if better(mode, a.0, b.0) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater }
+                    });
                     while state.best.len() > keep {
                         if let Some((_, _, old)) = state.best.pop() {
                             let _ = std::fs::remove_file(self.run.checkpoint(&old));
@@ -291,23 +326,30 @@ impl Trainer {
 
             // Early stopping.
             let mut stop = false;
-            if let Some(es) = &live.early_stop {
-                if let Some(v) = epoch_metrics.get(&es.monitor.to_string()).copied() {
-                    let improved = state.early_best.is_none_or(|b| better(es.mode, v, b) && (v - b).abs() > es.min_delta);
-                    if improved {
-                        state.early_best = Some(v);
-                        state.early_bad = 0;
-                    } else {
-                        state.early_bad += 1;
-                        stop = state.early_bad >= es.patience;
-                    }
+            if let Some(es) = &live.early_stop
+                && let Some(v) = epoch_metrics.get(&es.monitor.to_string()).copied()
+            {
+                let improved = state.early_best.is_none_or(|b| better(es.mode, v, b) && (v - b).abs() > es.min_delta);
+                if improved {
+                    state.early_best = Some(v);
+                    state.early_bad = 0;
+                } else {
+                    state.early_bad += 1;
+                    stop = state.early_bad >= es.patience;
                 }
             }
-            write_atomic(&self.run.path.join("state.json"), serde_json::to_string_pretty(&state).unwrap_or_default().as_bytes())?;
+            write_atomic(
+                &self.run.path.join("state.json"),
+                serde_json::to_string_pretty(&state).unwrap_or_default().as_bytes(),
+            )?;
             epoch += 1;
             if stop {
                 if !self.quiet {
-                    eprintln!("early stopping: `{}` has not improved for {} epochs", live.early_stop.as_ref().map(|e| e.monitor.to_string()).unwrap_or_default(), state.early_bad);
+                    eprintln!(
+                        "early stopping: `{}` has not improved for {} epochs",
+                        live.early_stop.as_ref().map(|e| e.monitor.to_string()).unwrap_or_default(),
+                        state.early_bad
+                    );
                 }
                 break;
             }
@@ -320,7 +362,10 @@ impl Trainer {
             let (m, _) = Trainer::evaluate(spec, &final_net, t, &plain)?;
             results.insert("test".to_string(), m);
         }
-        write_atomic(&self.run.path.join("summary.json"), serde_json::to_string_pretty(&results).unwrap_or_default().as_bytes())?;
+        write_atomic(
+            &self.run.path.join("summary.json"),
+            serde_json::to_string_pretty(&results).unwrap_or_default().as_bytes(),
+        )?;
         Ok(results)
     }
 
@@ -328,7 +373,9 @@ impl Trainer {
         if !self.spec.data.dataset.splits.contains_key("val") {
             return Vec::new();
         }
-        std::iter::once("val.loss".to_string()).chain(self.spec.metrics.iter().filter(|m| m.name != "confusion_matrix").map(|m| format!("val.{}", m.name))).collect()
+        std::iter::once("val.loss".to_string())
+            .chain(self.spec.metrics.iter().filter(|m| m.name != "confusion_matrix").map(|m| format!("val.{}", m.name)))
+            .collect()
     }
 
     fn save(&self, net: &Net, name: &str) -> Result<(), RunError> {
@@ -346,14 +393,22 @@ impl Trainer {
         let classes = &self.spec.data.dataset.classes;
         let mut out = format!("actual\\predicted,{}\n", classes.join(","));
         for (i, row) in m.iter().enumerate() {
-            out.push_str(&format!("{},{}\n", classes.get(i).map_or("?", String::as_str), row.iter().map(u64::to_string).collect::<Vec<_>>().join(",")));
+            out.push_str(&format!(
+                "{},{}\n",
+                classes.get(i).map_or("?", String::as_str),
+                row.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+            ));
         }
         write_atomic(&self.run.path.join("confusion_matrix.csv"), out.as_bytes())
     }
 
     fn print_start(&self, splits: &BTreeMap<String, Arc<dyn Source>>) {
         let params = self.graph.param_count();
-        eprintln!("model `{}`: {} parameters", self.graph.name, params.value().map_or(params.to_string(), crate::summary::thousands));
+        eprintln!(
+            "model `{}`: {} parameters",
+            self.graph.name,
+            params.value().map_or(params.to_string(), crate::summary::thousands)
+        );
         eprint!("{}", crate::summary::shape_table(&self.graph));
         let classes = &self.spec.data.dataset.classes;
         eprintln!("dataset `{}`: {} classes", self.spec.data.dataset.name, classes.len());
@@ -373,6 +428,7 @@ impl Trainer {
 
 /// Reads `state.json` of a run directory, to resume it.
 pub fn read_state(dir: &Path) -> Result<State, RunError> {
-    let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| RunError::Other(format!("{} has no state.json (no epoch finished yet?): {e}", dir.display())))?;
+    let text = std::fs::read_to_string(dir.join("state.json"))
+        .map_err(|e| RunError::Other(format!("{} has no state.json (no epoch finished yet?): {e}", dir.display())))?;
     serde_json::from_str(&text).map_err(|e| RunError::Other(format!("corrupt state.json: {e}")))
 }

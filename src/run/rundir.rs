@@ -42,7 +42,14 @@ pub struct RunDir {
 
 impl RunDir {
     /// Creates a fresh run directory and writes the spec, its hash and the versions.
-    pub fn create(root: &Path, name: &str, spec_json: &str, sources: &str, seed: u64, device: &str) -> std::io::Result<RunDir> {
+    pub fn create(
+        root: &Path,
+        name: &str,
+        spec_json: &str,
+        sources: &str,
+        seed: u64,
+        device: &str,
+    ) -> std::io::Result<RunDir> {
         let mut path = root.join(name).join(timestamp());
         let mut n = 1;
         while path.exists() {
@@ -84,7 +91,9 @@ impl RunDir {
         let kept: Vec<&str> = text
             .lines()
             .enumerate()
-            .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epochs_done))
+            .filter(|(i, l)| {
+                *i == 0 || l.split(',').next().and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e <= epochs_done)
+            })
             .map(|(_, l)| l)
             .collect();
         write_atomic(&path, format!("{}\n", kept.join("\n")).as_bytes())

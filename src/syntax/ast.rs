@@ -152,8 +152,15 @@ pub enum OutType {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `h = expr` or `c2, c3 = expr` (binds outputs by name, never by position).
-    Let { names: Vec<Ident>, value: Expr, span: Span },
-    Return { value: Expr, span: Span },
+    Let {
+        names: Vec<Ident>,
+        value: Expr,
+        span: Span,
+    },
+    Return {
+        value: Expr,
+        span: Span,
+    },
 }
 
 /// The `train { … }` block.
@@ -228,12 +235,25 @@ pub enum ExprKind {
     List(Vec<Expr>),
     /// `(heat: h, size: s)`: named outputs.
     Tuple(Vec<(Ident, Expr)>),
-    Call { callee: Ident, args: Vec<Arg> },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
     /// `p.p3`, `val.accuracy`.
-    Member { base: Box<Expr>, name: Ident },
+    Member {
+        base: Box<Expr>,
+        name: Ident,
+    },
     /// `fashion { batch = 64 }`: a reference refined by options.
-    Record { base: Box<Expr>, fields: Vec<Field> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Record {
+        base: Box<Expr>,
+        fields: Vec<Field>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     Neg(Box<Expr>),
     /// `warmup(steps = 100) then cosine()`.
     Then(Box<Expr>, Box<Expr>),

@@ -43,10 +43,7 @@ pub enum SyntaxError {
     },
 
     #[error("the right side of `|>` must be a name or a call")]
-    #[diagnostic(
-        code(trainc::syntax::bad_pipe),
-        help("pipe into a layer: `x |> conv2d(32, k = 3) |> relu`")
-    )]
+    #[diagnostic(code(trainc::syntax::bad_pipe), help("pipe into a layer: `x |> conv2d(32, k = 3) |> relu`"))]
     BadPipe {
         #[label("cannot pipe into this")]
         at: SourceSpan,

@@ -139,10 +139,7 @@ impl Lower {
             Rule::model_decl | Rule::block_decl => {
                 let kind = if rule == Rule::model_decl { GraphKind::Model } else { GraphKind::Block };
                 let name = self.ident(next(&mut inner));
-                let params = next(&mut inner)
-                    .into_inner()
-                    .map(|p| self.param(p))
-                    .collect::<Result<_>>()?;
+                let params = next(&mut inner).into_inner().map(|p| self.param(p)).collect::<Result<_>>()?;
                 let mut output = None;
                 let mut body = Vec::new();
                 for p in inner {
@@ -452,7 +449,10 @@ fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
             let token = token.to_string();
             let is_range = token.chars().count() == 4 && token.contains("..");
             // `_` and `\` are pieces of names and strings, never what a person means to type.
-            if !is_range && !["BUILTIN_RULE", "//", "/*", "_", "\\"].contains(&token.as_str()) && !token.trim().is_empty() {
+            if !is_range
+                && !["BUILTIN_RULE", "//", "/*", "_", "\\"].contains(&token.as_str())
+                && !token.trim().is_empty()
+            {
                 push_unique(&mut expected, format!("`{token}`"));
             }
         }
@@ -460,8 +460,18 @@ fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
     if expected.is_empty() {
         expected.push("something else".into());
     }
-    let expected = join_or(&expected);
     let (found, len) = found_at(text, pos);
+    // A closing bracket nobody opened: say that, rather than list every token that could follow.
+    if let Some(close) = ["`)`", "`]`", "`}`"].into_iter().find(|c| found == *c && !expected.iter().any(|e| e == *c)) {
+        return SyntaxError::Unexpected {
+            expected: "the end of the expression".into(),
+            found: format!("an unmatched {close}"),
+            help: format!("remove the {close}, or open its pair earlier"),
+            at: (pos, len).into(),
+        };
+    }
+    let many = expected.len() > 6;
+    let expected = join_or(&expected);
     if found == "`\"`" && text[pos..].lines().next().is_some_and(|l| l.matches('"').count() % 2 == 1) {
         return SyntaxError::Unexpected {
             expected: "a closing `\"`".into(),
@@ -472,6 +482,8 @@ fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
     }
     let help = if found == "end of file" {
         "the file ends too early: close every `{`, `(` and `[`".to_string()
+    } else if many {
+        "check the brackets and separators just before this point".to_string()
     } else {
         format!("write {expected} here")
     };
@@ -518,13 +530,9 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::string => "a string",
         Rule::int | Rule::float => "a number",
         Rule::boolean => "`true` or `false`",
-        Rule::expr | Rule::postfixed | Rule::list | Rule::tuple | Rule::paren | Rule::named_expr => {
-            "an expression"
-        }
+        Rule::expr | Rule::postfixed | Rule::list | Rule::tuple | Rule::paren | Rule::named_expr => "an expression",
         Rule::arg => "an argument",
-        Rule::op_then | Rule::op_pipe | Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div => {
-            "an operator"
-        }
+        Rule::op_then | Rule::op_pipe | Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div => "an operator",
         Rule::op_neg => "an expression",
         Rule::call_args => "`(`",
         Rule::member => "`.`",
@@ -550,9 +558,7 @@ fn describe_rule(rule: Rule) -> Option<String> {
         | Rule::model_decl
         | Rule::block_decl
         | Rule::train_decl
-        | Rule::profile_decl => {
-            "a declaration (`use`, `dataset`, `augment`, `model`, `block`, `train` or `profile`)"
-        }
+        | Rule::profile_decl => "a declaration (`use`, `dataset`, `augment`, `model`, `block`, `train` or `profile`)",
         Rule::kw_return => "`return`",
         _ => return None,
     };
