@@ -265,3 +265,24 @@ print(len(acc.Scalars("train/loss")), acc.Scalars("val/accuracy")[-1].value)
     let count: usize = printed.split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count");
     assert!(count >= 2, "{printed}");
 }
+
+#[test]
+fn a_diverging_loss_stops_the_run_naming_the_step_and_learning_rate() {
+    let dir = project("nan", "constant()", "");
+    let out = trainc(&dir, &["run", "t.train", "optimizer=sgd(lr = 1e30)", "--quiet"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("the loss became") && t.contains("at step") && t.contains("learning rate 1e30"), "{t}");
+}
+
+#[test]
+fn ema_weights_are_kept_and_evaluated() {
+    let dir = project("ema", "constant()", "ema { decay = 0.9 }");
+    let out = trainc(&dir, &["run", "t.train", "epochs=2", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir(&dir.join("runs"));
+    assert!(run.join("checkpoints/ema.bpk").exists());
+    let resumed = trainc(&dir, &["run", "t.train", "epochs=3", "--quiet", "--resume", run.to_str().expect("utf-8")]);
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert_eq!(column(&metrics(&run), "epoch"), vec![1.0, 2.0, 3.0]);
+}

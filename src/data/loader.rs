@@ -135,3 +135,74 @@ fn assemble(
     }
     Ok(Batch { shape: [y.len(), c, h, w], x, y })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Images whose pixels encode their index, so batches can be compared exactly.
+    struct Counting(usize);
+
+    impl Source for Counting {
+        fn len(&self) -> usize {
+            self.0
+        }
+        fn label(&self, index: usize) -> usize {
+            index % 3
+        }
+        fn image(&self, index: usize) -> Result<Image, DataError> {
+            Ok(Image { c: 1, h: 4, w: 4, data: (0..16).map(|p| (index * 16 + p) as f32 / 1000.0).collect() })
+        }
+    }
+
+    fn loader(workers: usize) -> Loader {
+        let steps = vec![
+            Call { name: "hflip".into(), args: [("p".to_string(), crate::ir::Value::Float(0.5))].into() },
+            Call {
+                name: "random_crop".into(),
+                args: [("size".to_string(), crate::ir::Value::Int(4)), ("padding".to_string(), crate::ir::Value::Int(1))]
+                    .into(),
+            },
+        ];
+        Loader {
+            source: Arc::new(Counting(37)),
+            steps: Arc::new(steps),
+            batch: 8,
+            workers,
+            seed: 11,
+            train: true,
+            balanced: false,
+            shuffle: true,
+            limit_batches: None,
+            p_scale: 1.0,
+        }
+    }
+
+    fn collect(l: &Loader, epoch: u64) -> Vec<(Vec<f32>, Vec<i64>)> {
+        l.epoch(epoch, 0).into_iter().map(|b| b.map(|b| (b.x, b.y)).expect("batch")).collect()
+    }
+
+    #[test]
+    fn batches_do_not_depend_on_the_number_of_workers() {
+        let one = collect(&loader(1), 2);
+        assert_eq!(one.len(), 5);
+        assert_eq!(one, collect(&loader(3), 2));
+        assert_eq!(one, collect(&loader(8), 2));
+        assert_ne!(one, collect(&loader(1), 3), "another epoch shuffles differently");
+    }
+
+    #[test]
+    fn limit_and_balance() {
+        let mut l = loader(2);
+        l.limit_batches = Some(2);
+        assert_eq!(l.num_batches(0), 2);
+        l.balanced = true;
+        l.limit_batches = None;
+        let order = l.order(0);
+        let mut per_class = [0usize; 3];
+        for i in order {
+            per_class[i % 3] += 1;
+        }
+        assert!(per_class.iter().all(|n| *n >= 6), "{per_class:?}");
+    }
+}
