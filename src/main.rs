@@ -125,6 +125,8 @@ enum Command {
 mod commands;
 
 fn main() -> ExitCode {
+    #[cfg(feature = "train")]
+    trainc::run::START.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();
     match cli.command {
         Command::Check { spec, format, shapes } => check(&spec, format, shapes),

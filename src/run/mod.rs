@@ -28,6 +28,9 @@ use metrics::Tally;
 use rundir::{RunDir, write_atomic};
 use tensorboard::EventWriter;
 
+/// When the process started, for "time to first step" (set by `main`; falls back to the first use).
+pub static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
 /// The settings a running training may have replaced between steps.
 #[derive(Clone, Debug)]
 pub struct Live {
@@ -190,6 +193,8 @@ impl Trainer {
             .collect();
 
         let mut epoch = state.epochs_done;
+        let mut first_step: Option<f64> = None;
+        let (mut train_seconds, mut train_samples) = (0.0f64, 0usize);
         loop {
             let live = self.live.read().map(|l| l.clone()).unwrap_or_else(|e| e.into_inner().clone());
             if epoch >= live.epochs {
@@ -238,6 +243,13 @@ impl Trainer {
                 };
                 pending = 0;
                 net = optimizer.step(lr, net, grads);
+                if first_step.is_none() {
+                    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+                    first_step = Some(t);
+                    if !self.quiet {
+                        eprintln!("first training step done {t:.2} s after launch");
+                    }
+                }
                 if let Some(ema) = &mut ema {
                     ema.update(&net);
                 }
@@ -251,6 +263,8 @@ impl Trainer {
             }
             bar.finish_and_clear();
             let elapsed = started.elapsed().as_secs_f64();
+            train_seconds += elapsed;
+            train_samples += seen;
             let train_loss = loss_sum / loss_n.max(1) as f64;
             let lr = optim::lr_at(&live.schedule, live.base_lr, state.step.saturating_sub(1), total, per_epoch);
 
@@ -366,6 +380,15 @@ impl Trainer {
             &self.run.path.join("summary.json"),
             serde_json::to_string_pretty(&results).unwrap_or_default().as_bytes(),
         )?;
+        // Throughput counts the training loop only (data loading included, validation excluded).
+        let timing = serde_json::json!({
+            "first_step_s": first_step,
+            "train_seconds": train_seconds,
+            "train_samples": train_samples,
+            "samples_per_s": train_samples as f64 / train_seconds.max(1e-9),
+            "total_s": START.get_or_init(Instant::now).elapsed().as_secs_f64(),
+        });
+        write_atomic(&self.run.path.join("timing.json"), serde_json::to_string_pretty(&timing).unwrap_or_default().as_bytes())?;
         Ok(results)
     }
 
