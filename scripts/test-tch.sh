@@ -14,7 +14,7 @@ torch_lib="$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path
 export LIBTORCH_USE_PYTORCH=1 PATH="$PWD/$venv/bin:$PATH" LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
 
 cargo build --features tch
-bin="${CARGO_TARGET_DIR:-target}/debug/trainc"
+bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/trainc")"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -31,10 +31,10 @@ train {
   loss = cross_entropy(); optimizer = adam(lr = 3e-3); epochs = 3; metrics = [accuracy]
 }
 SPEC
-(cd "$work" && "$OLDPWD/$bin" run t.train --device tch --quiet > run.json)
+(cd "$work" && "$bin" run t.train --device tch --quiet > run.json)
 run_dir="$(ls -d "$work"/runs/tiny/*)"
 grep -q '"accuracy"' "$run_dir/summary.json"
-(cd "$work" && "$OLDPWD/$bin" eval t.train --checkpoint "$run_dir/checkpoints/last.bpk" --split val --device tch > eval.json)
+(cd "$work" && "$bin" eval t.train --checkpoint "$run_dir/checkpoints/last.bpk" --split val --device tch > eval.json)
 python3 - "$run_dir/metrics.csv" "$work/eval.json" <<'PY'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
