@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${TRAINC_TORCH_VENV:-bench/.venv}"
+case "$venv" in /*) ;; *) venv="$PWD/$venv" ;; esac
 if ! "$venv/bin/python" -c 'import torch; assert torch.__version__.startswith("2.9.0")' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check torch==2.9.0
 fi
 torch_lib="$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
-export LIBTORCH_USE_PYTORCH=1 PATH="$PWD/$venv/bin:$PATH" LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
+export LIBTORCH_USE_PYTORCH=1 PATH="$venv/bin:$PATH" LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
 
 cargo build --features tch
 bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/trainc")"
