@@ -456,8 +456,9 @@ impl<'a> GraphChecker<'a> {
                     }
                 },
             };
+            // A name bound to an error is not reported as unused on top of it.
             let index = scope.bindings.len();
-            scope.bindings.push((name.name.clone(), name.span, false));
+            scope.bindings.push((name.name.clone(), name.span, matches!(v, V::Invalid)));
             scope.env.insert(name.name.clone(), (v, index));
         }
     }

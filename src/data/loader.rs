@@ -160,8 +160,11 @@ mod tests {
             Call { name: "hflip".into(), args: [("p".to_string(), crate::ir::Value::Float(0.5))].into() },
             Call {
                 name: "random_crop".into(),
-                args: [("size".to_string(), crate::ir::Value::Int(4)), ("padding".to_string(), crate::ir::Value::Int(1))]
-                    .into(),
+                args: [
+                    ("size".to_string(), crate::ir::Value::Int(4)),
+                    ("padding".to_string(), crate::ir::Value::Int(1)),
+                ]
+                .into(),
             },
         ];
         Loader {

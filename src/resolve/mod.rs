@@ -221,8 +221,13 @@ impl Resolver<'_> {
             }
         };
         if let Some(pos) = self.stack.iter().position(|(k, _)| *k == key) {
-            let mut chain: Vec<String> = self.stack[pos..].iter().map(|(_, n)| n.clone()).collect();
-            chain.push(name);
+            // Files by normalised path, so each appears under one name however it was imported.
+            let show = |k: &Key| match k {
+                Key::Std(n) => n.clone(),
+                Key::Path(p) => p.display().to_string(),
+            };
+            let mut chain: Vec<String> = self.stack[pos..].iter().map(|(k, _)| show(k)).collect();
+            chain.push(show(&key));
             self.error(file, ResolveError::ImportCycle { chain: chain.join(" → "), at: use_.source_span.into() });
             return None;
         }

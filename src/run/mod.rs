@@ -388,7 +388,10 @@ impl Trainer {
             "samples_per_s": train_samples as f64 / train_seconds.max(1e-9),
             "total_s": START.get_or_init(Instant::now).elapsed().as_secs_f64(),
         });
-        write_atomic(&self.run.path.join("timing.json"), serde_json::to_string_pretty(&timing).unwrap_or_default().as_bytes())?;
+        write_atomic(
+            &self.run.path.join("timing.json"),
+            serde_json::to_string_pretty(&timing).unwrap_or_default().as_bytes(),
+        )?;
         Ok(results)
     }
 
