@@ -157,6 +157,36 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
     true
 }
 
+/// A configuration call to a builtin of `kind` (`adamw(lr = 1e-3)`, or a bare `accuracy`), bound
+/// and converted with defaults filled in. `None` after reporting why it is not one.
+pub fn builtin_call(sink: &mut Sink, expr: &Expr, kind: Kind, example: &str) -> Option<Call> {
+    let (callee, args) = match &expr.kind {
+        ExprKind::Call { callee, args } => (callee, args.as_slice()),
+        ExprKind::Name(id) => (id, &[][..]),
+        _ => {
+            sink.push(
+                expr.span.file,
+                CheckError::BadValue {
+                    message: format!("{} is not {}", expr.describe(), kind.article()),
+                    help: format!("write e.g. `{example}`"),
+                    label: format!("not {}", kind.article()),
+                    at: expr.span.into(),
+                },
+            );
+            return None;
+        }
+    };
+    let Some(builtin) = builtins::lookup(&callee.name, kind) else {
+        unknown_builtin(sink, callee, kind);
+        return None;
+    };
+    let mut errors = Vec::new();
+    let call = config_call(builtin, callee, args, &mut errors);
+    let failed = !errors.is_empty();
+    sink.extend(errors);
+    (!failed).then_some(call)
+}
+
 /// Reports a name that is not a builtin of `kind`, saying what it is if it is another kind.
 pub fn unknown_builtin(sink: &mut Sink, callee: &ast::Ident, kind: Kind) {
     if let Some(other) = builtins::BUILTINS.iter().find(|b| b.name == callee.name) {

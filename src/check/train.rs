@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::Sink;
 use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
-use super::data::{DataCheck, GEOMETRIC, Pipeline, unknown_builtin};
+use super::data::{DataCheck, GEOMETRIC, Pipeline, builtin_call, unknown_builtin};
 use super::error::CheckError;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use crate::ir::{
@@ -818,33 +818,7 @@ fn collect_terms<'e>(
 
 fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
     let expr = expr_of(sink, field)?;
-    let (callee, args) = match &expr.kind {
-        ExprKind::Call { callee, args } => (callee, args.as_slice()),
-        ExprKind::Name(id) => (id, &[][..]),
-        _ => {
-            sink.push(
-                expr.span.file,
-                CheckError::BadValue {
-                    message: format!("`optimizer` must be an optimizer, found {}", expr.describe()),
-                    help: "write `optimizer = adamw(lr = 1e-3)`".into(),
-                    label: "not an optimizer".into(),
-                    at: expr.span.into(),
-                },
-            );
-            return None;
-        }
-    };
-    let Some(builtin) = builtins::lookup(&callee.name, Kind::Optimizer) else {
-        unknown_builtin(sink, callee, Kind::Optimizer);
-        return None;
-    };
-    let mut errors = Vec::new();
-    let call = config_call(builtin, callee, args, &mut errors);
-    let failed = !errors.is_empty();
-    sink.extend(errors);
-    if failed {
-        return None;
-    }
+    let call = builtin_call(sink, expr, Kind::Optimizer, "optimizer = adamw(lr = 1e-3)")?;
     if call.bool("nesterov") == Some(true) && call.f64("momentum") == Some(0.0) {
         sink.push(
             expr.span.file,
@@ -875,34 +849,8 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
     };
     let mut out = Vec::new();
     for item in items {
-        let (callee, args) = match &item.kind {
-            ExprKind::Call { callee, args } => (callee, args.as_slice()),
-            ExprKind::Name(id) => (id, &[][..]),
-            _ => {
-                sink.push(
-                    item.span.file,
-                    CheckError::BadValue {
-                        message: format!("{} is not a metric", item.describe()),
-                        help: "write e.g. `metrics = [accuracy, top_k(5)]`".into(),
-                        label: "not a metric".into(),
-                        at: item.span.into(),
-                    },
-                );
-                continue;
-            }
-        };
-        let Some(builtin) = builtins::lookup(&callee.name, Kind::Metric) else {
-            unknown_builtin(sink, callee, Kind::Metric);
-            continue;
-        };
-        let mut errors = Vec::new();
-        let call = config_call(builtin, callee, args, &mut errors);
-        let failed = !errors.is_empty();
-        sink.extend(errors);
-        if failed {
-            continue;
-        }
-        let metric_task = match builtin.name {
+        let Some(call) = builtin_call(sink, item, Kind::Metric, "metrics = [accuracy, top_k(5)]") else { continue };
+        let metric_task = match call.name.as_str() {
             "map50" | "map" => Task::Detection,
             "miou" | "pixel_accuracy" => Task::Segmentation,
             _ => Task::Classification,
@@ -919,7 +867,7 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             sink.push(
                 item.span.file,
                 CheckError::MetricTask {
-                    metric: builtin.name.into(),
+                    metric: call.name.clone(),
                     needs: needs.into(),
                     dataset: dataset.into(),
                     task: task_name,
@@ -931,7 +879,7 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
                             Task::Segmentation => "miou, pixel_accuracy",
                         }
                     ),
-                    at: callee.span.into(),
+                    at: item.span.into(),
                 },
             );
             continue;
@@ -1060,33 +1008,10 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
     let mut elapsed: f64 = 0.0; // in epochs
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let (callee, args) = match &part.kind {
-            ExprKind::Call { callee, args } => (callee, args.as_slice()),
-            ExprKind::Name(id) => (id, &[][..]),
-            _ => {
-                sink.push(
-                    part.span.file,
-                    CheckError::BadValue {
-                        message: format!("{} is not a schedule", part.describe()),
-                        help: "write e.g. `warmup(steps = 500) then cosine()`".into(),
-                        label: "not a schedule".into(),
-                        at: part.span.into(),
-                    },
-                );
-                continue;
-            }
-        };
-        let Some(builtin) = builtins::lookup(&callee.name, Kind::Schedule) else {
-            unknown_builtin(sink, callee, Kind::Schedule);
+        let Some(call) = builtin_call(sink, part, Kind::Schedule, "schedule = warmup(steps = 500) then cosine()")
+        else {
             continue;
         };
-        let mut errors = Vec::new();
-        let call = config_call(builtin, callee, args, &mut errors);
-        let failed = !errors.is_empty();
-        sink.extend(errors);
-        if failed {
-            continue;
-        }
         let (steps, eps) = (call.i64("steps"), call.i64("epochs"));
         if steps.is_some() && eps.is_some() {
             sink.push(
