@@ -432,29 +432,7 @@ impl<'a> GraphChecker<'a> {
         for name in names {
             let v = match &outputs {
                 None => V::Invalid,
-                Some(o) => match o.iter().find(|(n, _)| *n == name.name) {
-                    Some((_, t)) => V::Tensor(t.clone()),
-                    None => {
-                        let help = suggest::help(
-                            &name.name,
-                            o.iter().map(|(n, _)| n.as_str()),
-                            format!(
-                                "the outputs are {}",
-                                o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                            ),
-                        );
-                        self.report(
-                            name.span,
-                            CheckError::Outputs {
-                                message: format!("there is no output `{}` to unpack", name.name),
-                                help,
-                                label: "outputs are bound by name".into(),
-                                at: name.span.into(),
-                            },
-                        );
-                        V::Invalid
-                    }
-                },
+                Some(o) => self.output(o, name, "to unpack", "outputs are bound by name"),
             };
             // A name bound to an error is not reported as unused on top of it.
             let index = scope.bindings.len();
@@ -592,6 +570,20 @@ impl<'a> GraphChecker<'a> {
         }
     }
 
+    /// Selects a named output (`p.p3`, or one name of `c3, c4 = …`), reporting a missing one.
+    fn output(&mut self, outputs: &[(String, T)], name: &Ident, purpose: &str, label: &str) -> V {
+        if let Some((_, t)) = outputs.iter().find(|(n, _)| *n == name.name) {
+            return V::Tensor(t.clone());
+        }
+        let listed = outputs.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let help =
+            suggest::help(&name.name, outputs.iter().map(|(n, _)| n.as_str()), format!("the outputs are {listed}"));
+        let message =
+            format!("there is no output `{}`{}{purpose}", name.name, if purpose.is_empty() { "" } else { " " });
+        self.report(name.span, CheckError::Outputs { message, help, label: label.into(), at: name.span.into() });
+        V::Invalid
+    }
+
     fn eval(&mut self, scope: &mut Scope, expr: &Expr) -> V {
         match &expr.kind {
             ExprKind::Int(i) => V::Int(Dim::known(*i)),
@@ -628,29 +620,7 @@ impl<'a> GraphChecker<'a> {
             }
             ExprKind::Call { callee, args } => self.call(scope, callee, args, expr.span),
             ExprKind::Member { base, name } => match self.eval(scope, base) {
-                V::Outputs(o) => match o.iter().find(|(n, _)| *n == name.name) {
-                    Some((_, t)) => V::Tensor(t.clone()),
-                    None => {
-                        let help = suggest::help(
-                            &name.name,
-                            o.iter().map(|(n, _)| n.as_str()),
-                            format!(
-                                "the outputs are {}",
-                                o.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                            ),
-                        );
-                        self.report(
-                            name.span,
-                            CheckError::Outputs {
-                                message: format!("there is no output `{}`", name.name),
-                                help,
-                                label: "no such output".into(),
-                                at: name.span.into(),
-                            },
-                        );
-                        V::Invalid
-                    }
-                },
+                V::Outputs(o) => self.output(&o, name, "", "no such output"),
                 V::Invalid => V::Invalid,
                 other => {
                     self.report(
