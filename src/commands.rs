@@ -25,8 +25,18 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 /// Checks like `trainc check`; a program with errors never reaches the executor.
 fn checked(file: &Path, spec: &SpecArgs) -> Result<(Outcome, TrainSpec, ModelGraph), ExitCode> {
+    checked_with(file, spec, None)
+}
+
+fn checked_with(
+    file: &Path,
+    spec: &SpecArgs,
+    classes: Option<Vec<String>>,
+) -> Result<(Outcome, TrainSpec, ModelGraph), ExitCode> {
     use std::io::IsTerminal;
-    let outcome = frontend::check_file(&FsHost, file, &spec.options());
+    let mut options = spec.options();
+    options.check.assume_classes = classes;
+    let outcome = frontend::check_file(&FsHost, file, &options);
     if !outcome.diags.is_empty() {
         eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
     }
@@ -156,9 +166,17 @@ pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) 
 }
 
 pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, device_name: &str) -> ExitCode {
-    // The data's folder names are the class names, so the headers are read as in `check`.
-    let spec = SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: false };
-    let (_, train, graph) = match checked(file, &spec) {
+    // A checkpoint inside a run directory knows its class names (spec.json): then the dataset is
+    // not needed. Otherwise the data's headers are read as in `check`.
+    let recorded = checkpoint
+        .parent()
+        .and_then(Path::parent)
+        .and_then(|run| std::fs::read_to_string(run.join("spec.json")).ok())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|spec| serde_json::from_value::<Vec<String>>(spec["data"]["dataset"]["classes"].clone()).ok());
+    let spec =
+        SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: recorded.is_some() };
+    let (_, train, graph) = match checked_with(file, &spec, recorded) {
         Ok(x) => x,
         Err(code) => return code,
     };

@@ -44,7 +44,7 @@ pub fn check_text(host: &dyn Host, name: &str, text: &str, options: &Options) ->
 }
 
 fn finish(host: &dyn Host, program: Program, diags: &mut Vec<Diagnostic>, options: &Options) -> Outcome {
-    let (checked, more) = check::check(&program, host, options.check);
+    let (checked, more) = check::check(&program, host, &options.check);
     diags.extend(more);
     let diags = diag::normalize(std::mem::take(diags));
     Outcome { program, checked, diags }

@@ -146,7 +146,11 @@ fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
         let got = json["val"][m].as_f64().expect("metric");
         assert!((logged - got).abs() < 1e-4, "val.{m}: logged {logged}, eval {got}");
     }
-    let img = dir.join("shapes/val/disc/0000.png");
+    // A checkpoint in its run directory predicts without the dataset: the class names come from
+    // the run's spec.json.
+    let img = dir.join("probe.png");
+    std::fs::copy(dir.join("shapes/val/disc/0000.png"), &img).expect("copy image");
+    std::fs::rename(dir.join("shapes"), dir.join("moved-away")).expect("move the dataset");
     let predict = trainc(
         &dir,
         &[
@@ -160,7 +164,9 @@ fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
         ],
     );
     assert!(predict.status.success(), "{}", text(&predict));
-    assert!(String::from_utf8_lossy(&predict.stdout).lines().count() == 3);
+    let printed = String::from_utf8_lossy(&predict.stdout);
+    assert_eq!(printed.lines().count(), 3, "{printed}");
+    assert!(["disc", "square", "triangle"].iter().any(|c| printed.contains(c)), "{printed}");
 }
 
 #[test]

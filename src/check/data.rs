@@ -218,6 +218,7 @@ pub struct DataCheck<'a> {
     pub host: &'a dyn Host,
     pub sink: &'a mut Sink,
     pub skip_data: bool,
+    pub assume_classes: Option<Vec<String>>,
     /// Folder of each file, for relative dataset paths.
     pub base_dir: &'a dyn Fn(DeclRef) -> PathBuf,
 }
@@ -392,6 +393,9 @@ impl DataCheck<'_> {
             }
             (Some(listed), _, _) => spec.classes = listed,
             (None, Some(found), _) => spec.classes = found,
+            (None, None, _) if self.assume_classes.is_some() => {
+                spec.classes = self.assume_classes.clone().unwrap_or_default();
+            }
             (None, None, _) => {
                 if builtin.name == "idx" || builtin.name == "mask_folder" {
                     self.sink.push(

@@ -24,10 +24,13 @@ use crate::ir::{Checked, DeclRef, Program};
 use crate::syntax::ast::{Expr, ExprKind, GraphKind, Item, Stmt};
 use crate::syntax::span::FileId;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Do not read dataset headers or folders.
     pub skip_data: bool,
+    /// Class names to assume when neither the file nor the (skipped) data names them: what a run
+    /// directory's `spec.json` recorded, so a checkpoint can be used without its dataset.
+    pub assume_classes: Option<Vec<String>>,
 }
 
 /// Errors with the file their span points into (an override's value lives in `<command line>`,
@@ -52,7 +55,7 @@ impl Sink {
     }
 }
 
-pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, Vec<Diagnostic>) {
+pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked, Vec<Diagnostic>) {
     let mut sink = Sink::default();
     recursion(program, &mut sink);
 
@@ -72,8 +75,14 @@ pub fn check(program: &Program, host: &dyn Host, options: Options) -> (Checked, 
             _ => {}
         }
     }
-    let mut data_check =
-        data::DataCheck { program, host, sink: &mut sink, skip_data: options.skip_data, base_dir: &base_dir };
+    let mut data_check = data::DataCheck {
+        program,
+        host,
+        sink: &mut sink,
+        skip_data: options.skip_data,
+        assume_classes: options.assume_classes.clone(),
+        base_dir: &base_dir,
+    };
     for (decl, item) in program.decls() {
         if let Item::Dataset(_) = item {
             datasets.insert(decl, data_check.dataset(decl));
