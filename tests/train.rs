@@ -292,3 +292,24 @@ fn ema_weights_are_kept_and_evaluated() {
     assert!(resumed.status.success(), "{}", text(&resumed));
     assert_eq!(column(&metrics(&run), "epoch"), vec![1.0, 2.0, 3.0]);
 }
+
+#[test]
+fn segmentation_trains_on_generated_masks() {
+    let dir = std::env::temp_dir().join(format!("trainc-test-seg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    let out = trainc(&dir, &["gen-data", "shapes-masks", "data/shapes_masks", "--per-class", "16", "--seed", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/segmentation.train");
+    std::fs::copy(example, dir.join("segmentation.train")).expect("copy example");
+    let out = trainc(&dir, &["run", "segmentation.train", "epochs=3", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let model = dir.join("runs/segmenter");
+    let run = std::fs::read_dir(&model).expect("run dir").flatten().next().expect("a run").path();
+    let rows = metrics(&run);
+    let (loss, miou) = (column(&rows, "train_loss"), column(&rows, "val.miou"));
+    assert!(loss[2] < loss[0], "{loss:?}");
+    assert!(miou[2] > 0.5 && miou[2] > miou[0], "mIoU {miou:?}");
+    let acc = column(&rows, "val.pixel_accuracy");
+    assert!(acc[2] > 0.9, "pixel accuracy {acc:?}");
+}

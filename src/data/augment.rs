@@ -88,6 +88,40 @@ impl Image {
 const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
 
+/// Steps that move pixels: they move the mask with the image.
+const GEOMETRIC: &[&str] = &["resize", "random_crop", "center_crop", "hflip", "vflip", "rotate"];
+
+/// Applies a pipeline to an image and its mask. A geometric step sees the same random draws for
+/// both (the generator is cloned before it); photometric steps touch the image only; masks are
+/// resized by nearest neighbour so class ids stay class ids.
+pub fn apply_pair(
+    steps: &[Call],
+    mut img: Image,
+    mut mask: Option<Image>,
+    rng: &mut ChaCha8Rng,
+    train: bool,
+    p_scale: f64,
+) -> (Image, Option<Image>) {
+    for step in steps {
+        let geometric = GEOMETRIC.contains(&step.name.as_str());
+        if let Some(m) = mask.take() {
+            let mut same = rng.clone();
+            mask = Some(match step.name.as_str() {
+                "resize" => {
+                    let h = step.i64("height").unwrap_or(m.h as i64) as usize;
+                    let w = step.i64("width").map_or(h, |w| w as usize);
+                    let (mh, mw) = (m.h, m.w);
+                    m.map_coords(h, w, |y, x| Some(((y * mh) / h, (x * mw) / w)))
+                }
+                _ if geometric => apply(std::slice::from_ref(step), m, &mut same, train, p_scale),
+                _ => m,
+            });
+        }
+        img = apply(std::slice::from_ref(step), img, rng, train, p_scale);
+    }
+    (img, mask)
+}
+
 /// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
 /// they change the size (a random crop becomes a centre crop).
 pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, p_scale: f64) -> Image {
@@ -220,6 +254,25 @@ mod tests {
         assert_eq!((out.h, out.w), (4, 4));
         let flipped = apply(&[call("hflip", &[("p", crate::ir::Value::Float(1.0))])], img, &mut rng, true, 1.0);
         assert_eq!(&flipped.data[..4], &[3.0, 2.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn masks_move_with_the_image_and_ignore_photometric_steps() {
+        let img = Image { c: 1, h: 2, w: 3, data: vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5] };
+        let mask = Image { c: 1, h: 2, w: 3, data: vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0] };
+        let steps = [
+            call("hflip", &[("p", crate::ir::Value::Float(1.0))]),
+            call(
+                "normalize",
+                &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))],
+            ),
+            call("resize", &[("height", crate::ir::Value::Int(4)), ("width", crate::ir::Value::Int(6))]),
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (out, m) = apply_pair(&steps, img, Some(mask), &mut rng, true, 1.0);
+        let m = m.expect("mask");
+        assert_eq!((out.h, out.w, m.h, m.w), (4, 6, 4, 6));
+        assert_eq!(&m.data[..6], &[2.0, 2.0, 1.0, 1.0, 0.0, 0.0], "flipped, nearest-resized, not normalized");
     }
 
     #[test]

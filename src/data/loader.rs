@@ -9,12 +9,13 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::augment::{Image, apply};
+use super::augment::{Image, apply_pair};
 use super::mix;
 use super::source::{DataError, Source};
 use crate::ir::Call;
 
-/// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major.
+/// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major; `y` holds `B` labels, or
+/// `B·H·W` pixel class ids for segmentation.
 pub struct Batch {
     pub x: Vec<f32>,
     pub shape: [usize; 4],
@@ -89,6 +90,9 @@ impl Loader {
     }
 }
 
+/// An augmented image and its targets.
+type Sample = (Image, Vec<i64>);
+
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     source: &dyn Source,
@@ -100,13 +104,21 @@ fn assemble(
     train: bool,
     p_scale: f64,
 ) -> Result<Batch, DataError> {
-    let load = |i: usize| -> Result<(Image, i64), DataError> {
+    // Targets: the label, or for segmentation every pixel's class id.
+    let load = |i: usize| -> Result<Sample, DataError> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
-        let img = apply(steps, source.image(i)?, &mut rng, train, p_scale);
-        Ok((img, source.label(i) as i64))
+        let (img, mask) = apply_pair(steps, source.image(i)?, source.mask(i)?, &mut rng, train, p_scale);
+        match mask {
+            Some(m) if (m.h, m.w) != (img.h, img.w) => Err(DataError::Unsupported(format!(
+                "sample {i}: the mask is {}×{} but the image is {}×{} after augmentation",
+                m.h, m.w, img.h, img.w
+            ))),
+            Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect())),
+            None => Ok((img, vec![source.label(i) as i64])),
+        }
     };
     let per = indices.len().div_ceil(workers);
-    let parts: Vec<Result<Vec<(Image, i64)>, DataError>> = std::thread::scope(|s| {
+    let parts: Vec<Result<Vec<Sample>, DataError>> = std::thread::scope(|s| {
         let handles: Vec<_> = indices
             .chunks(per.max(1))
             .map(|part| s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>()))
@@ -123,6 +135,7 @@ fn assemble(
     let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, _)| (img.c, img.h, img.w));
     let mut x = Vec::with_capacity(samples.len() * c * h * w);
     let mut y = Vec::with_capacity(samples.len());
+    let n = samples.len();
     for ((img, label), &i) in samples.into_iter().zip(indices) {
         if (img.c, img.h, img.w) != (c, h, w) {
             return Err(DataError::Unsupported(format!(
@@ -131,9 +144,9 @@ fn assemble(
             )));
         }
         x.extend_from_slice(&img.data);
-        y.push(label);
+        y.extend(label);
     }
-    Ok(Batch { shape: [y.len(), c, h, w], x, y })
+    Ok(Batch { shape: [n, c, h, w], x, y })
 }
 
 #[cfg(test)]

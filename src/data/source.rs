@@ -31,6 +31,10 @@ pub trait Source: Send + Sync {
     }
     fn label(&self, index: usize) -> usize;
     fn image(&self, index: usize) -> Result<Image, DataError>;
+    /// The mask of class ids (one channel), for segmentation sources.
+    fn mask(&self, _index: usize) -> Result<Option<Image>, DataError> {
+        Ok(None)
+    }
 }
 
 /// IDX images and labels, held in memory as bytes (Fashion-MNIST is 47 MB).
@@ -193,12 +197,69 @@ impl Source for Subset {
     fn image(&self, index: usize) -> Result<Image, DataError> {
         self.base.image(self.indices[index])
     }
+    fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
+        self.base.mask(self.indices[index])
+    }
+}
+
+/// Images with same-named PNG masks whose pixel values are class ids.
+pub struct Masks {
+    items: Vec<(PathBuf, PathBuf)>,
+    channels: usize,
+    classes: usize,
+}
+
+impl Masks {
+    pub fn open(images: &Path, masks: &Path, channels: usize, classes: usize) -> Result<Masks, DataError> {
+        let entries =
+            std::fs::read_dir(images).map_err(|source| DataError::Io { path: images.to_path_buf(), source })?;
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+        files.sort();
+        let mut items = Vec::new();
+        for image in files {
+            let stem = image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let mask = masks.join(format!("{stem}.png"));
+            if !mask.exists() {
+                return Err(DataError::Format { path: image, message: format!("has no mask `{}`", mask.display()) });
+            }
+            items.push((image, mask));
+        }
+        Ok(Masks { items, channels, classes })
+    }
+}
+
+impl Source for Masks {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn label(&self, _index: usize) -> usize {
+        0
+    }
+    fn image(&self, index: usize) -> Result<Image, DataError> {
+        let path = &self.items[index].0;
+        let img = image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+        Ok(Image::from_dynamic(&img, self.channels))
+    }
+    fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
+        let path = &self.items[index].1;
+        let img = image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+        let gray = img.to_luma8();
+        let (w, h) = gray.dimensions();
+        let data: Vec<f32> = gray.into_raw().into_iter().map(f32::from).collect();
+        if let Some(bad) = data.iter().find(|v| **v as usize >= self.classes) {
+            return Err(DataError::Format {
+                path: path.clone(),
+                message: format!("has class id {bad}, but there are {} classes", self.classes),
+            });
+        }
+        Ok(Some(Image { c: 1, h: h as usize, w: w as usize, data }))
+    }
 }
 
 /// Opens every split of a dataset. Carved splits take a seeded random fraction of their parent,
 /// which keeps the rest.
 pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
-    if spec.task != Task::Classification {
+    if spec.task == Task::Detection {
         return Err(DataError::Unsupported(format!(
             "dataset `{}`: training on {:?} data is not implemented yet (checking is)",
             spec.name, spec.task
@@ -213,6 +274,12 @@ pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source
             "image_folder" => {
                 Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?)
             }
+            "mask_folder" => Arc::new(Masks::open(
+                &path("images").unwrap_or_default(),
+                &path("masks").unwrap_or_default(),
+                spec.channels,
+                spec.classes.len(),
+            )?),
             "csv" | "jsonl" => {
                 let index = path("path").unwrap_or_default();
                 let images =

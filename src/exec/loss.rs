@@ -6,7 +6,8 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::ir::LossTerm;
 
-/// The mean loss over a batch of logits `[B, C]` and labels `[B]`.
+/// The mean loss over logits `[N, C]` and labels `[N]`: samples, or pixels for segmentation
+/// (see [`pixels`]).
 pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, Int>, device: &Device) -> Tensor<1> {
     let classes = logits.dims()[1];
     let mut total: Option<Tensor<1>> = None;
@@ -44,6 +45,15 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
                 let linear = d - 0.5 * beta;
                 linear.mask_where(small, quadratic).mean()
             }
+            "dice" => {
+                // 1 − mean over classes of (2·Σ p·t + s) / (Σ p + Σ t + s), p = softmax.
+                let smooth = call.f64("smooth").unwrap_or(1.0);
+                let p = burn::tensor::activation::softmax(logits.clone(), 1);
+                let t = one_hot();
+                let inter = (p.clone() * t.clone()).sum_dim(0) * 2.0 + smooth;
+                let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
+                (inter / denom).mean().neg() + 1.0
+            }
             other => unreachable!("the checker only lets classification losses through, not `{other}`"),
         };
         let weighted = value * term.weight;
@@ -53,4 +63,10 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
         });
     }
     total.unwrap_or_else(|| Tensor::zeros([1], device))
+}
+
+/// `[B, C, H, W]` logits as `[B·H·W, C]` rows, matching the loader's pixel order of the masks.
+pub fn pixels(logits: Tensor<4>) -> Tensor<2> {
+    let classes = logits.dims()[1];
+    logits.permute([0, 2, 3, 1]).reshape([-1, classes as i64])
 }

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 
 use crate::ir::Call;
 
-/// Predictions gathered over an evaluation pass.
+/// Predictions gathered over an evaluation pass: one per sample, or per pixel for segmentation.
 #[derive(Default)]
 pub struct Tally {
     pub classes: usize,
-    /// Row-major `[n, classes]`.
+    /// Row-major `[n, classes]`; kept only when top-k is asked for (it needs the ranking).
     pub logits: Vec<f32>,
+    pub preds: Vec<usize>,
     pub labels: Vec<usize>,
     pub loss_sum: f64,
     pub batches: usize,
@@ -25,9 +26,10 @@ impl Tally {
 
     pub fn confusion(&self) -> Vec<Vec<u64>> {
         let mut m = vec![vec![0u64; self.classes]; self.classes];
-        for (i, &label) in self.labels.iter().enumerate() {
-            let pred = self.ranked(i)[0];
-            m[label][pred] += 1;
+        for (&label, &pred) in self.labels.iter().zip(&self.preds) {
+            if label < self.classes && pred < self.classes {
+                m[label][pred] += 1;
+            }
         }
         m
     }
@@ -59,9 +61,21 @@ impl Tally {
         };
         for m in metrics {
             match m.name.as_str() {
-                "accuracy" => {
-                    let correct = (0..self.labels.len()).filter(|i| self.ranked(*i)[0] == self.labels[*i]).count();
-                    out.insert("accuracy".into(), correct as f64 / n);
+                "accuracy" | "pixel_accuracy" => {
+                    let correct = self.labels.iter().zip(&self.preds).filter(|(l, p)| l == p).count();
+                    out.insert(m.name.clone(), correct as f64 / n);
+                }
+                "miou" => {
+                    // Mean over the classes that occur in the labels or the predictions.
+                    let ious: Vec<f64> = (0..self.classes)
+                        .filter_map(|c| {
+                            let tp = confusion[c][c] as f64;
+                            let fp: f64 = (0..self.classes).filter(|r| *r != c).map(|r| confusion[r][c] as f64).sum();
+                            let fn_: f64 = (0..self.classes).filter(|p| *p != c).map(|p| confusion[c][p] as f64).sum();
+                            (tp + fp + fn_ > 0.0).then(|| tp / (tp + fp + fn_))
+                        })
+                        .collect();
+                    out.insert("miou".into(), ious.iter().sum::<f64>() / ious.len().max(1) as f64);
                 }
                 "top_k" => {
                     let k = m.i64("k").unwrap_or(5) as usize;
@@ -95,12 +109,15 @@ mod tests {
         let t = Tally {
             classes: 2,
             logits: vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+            preds: vec![0, 1, 0],
             labels: vec![0, 1, 1],
             loss_sum: 3.0,
             batches: 3,
         };
-        let calls = ["accuracy", "f1"].map(|n| Call { name: n.into(), args: Default::default() });
+        let calls = ["accuracy", "f1", "miou"].map(|n| Call { name: n.into(), args: Default::default() });
         let m = t.compute(&calls);
+        // IoU: class 0 = 1/2, class 1 = 1/2.
+        assert!((m["miou"] - 0.5).abs() < 1e-9);
         assert!((m["accuracy"] - 2.0 / 3.0).abs() < 1e-9);
         assert!((m["loss"] - 1.0).abs() < 1e-9);
         // class 0: p = 1/2, r = 1 → f1 2/3; class 1: p = 1, r = 1/2 → f1 2/3.

@@ -100,6 +100,14 @@ fn batch_tensors(b: crate::data::Batch, device: &Device) -> (Tensor<4>, Tensor<1
     (Tensor::from_data(TensorData::new(b.x, b.shape), device), Tensor::from_data(TensorData::new(b.y, [n]), device))
 }
 
+/// The model's output as rows of class logits: one per sample, or one per pixel (segmentation).
+fn rows(spec: &TrainSpec, out: crate::exec::Act) -> Tensor<2> {
+    match (spec.data.dataset.task, out) {
+        (crate::ir::Task::Segmentation, crate::exec::Act::D4(t)) => loss::pixels(t),
+        (_, other) => other.d2(),
+    }
+}
+
 fn better(mode: Mode, a: f64, b: f64) -> bool {
     match mode {
         Mode::Max => a > b,
@@ -131,11 +139,16 @@ impl Trainer {
         for batch in loader.epoch(0, 0) {
             let (x, y) = batch_tensors(batch?, device);
             let labels: Vec<i64> = y.clone().try_into_vec_as::<i64>().map_err(|e| RunError::Other(format!("{e:?}")))?;
-            let logits = net.forward(vec![x]).remove(0).1.d2();
+            let logits = rows(spec, net.forward(vec![x]).remove(0).1);
             let loss = loss::classification(&spec.loss, logits.clone(), y, device);
             tally.loss_sum += loss.into_scalar::<f32>() as f64;
+            let preds =
+                logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(|e| RunError::Other(format!("{e:?}")))?;
+            tally.preds.extend(preds.into_iter().map(|p| p as usize));
             tally.batches += 1;
-            tally.logits.extend(logits.try_into_vec_as::<f32>().map_err(|e| RunError::Other(format!("{e:?}")))?);
+            if spec.metrics.iter().any(|m| m.name == "top_k") {
+                tally.logits.extend(logits.try_into_vec_as::<f32>().map_err(|e| RunError::Other(format!("{e:?}")))?);
+            }
             tally.labels.extend(labels.into_iter().map(|l| l as usize));
         }
         let metrics = tally.compute(&spec.metrics);
@@ -218,9 +231,9 @@ impl Trainer {
             for (i, batch) in loader.epoch(epoch as u64, 0).into_iter().enumerate() {
                 let live = self.live.read().map(|l| l.clone()).unwrap_or_else(|e| e.into_inner().clone());
                 let batch = batch?;
-                seen += batch.y.len();
+                seen += batch.shape[0];
                 let (x, y) = batch_tensors(batch, &ad);
-                let logits = net.forward(vec![x]).remove(0).1.d2();
+                let logits = rows(spec, net.forward(vec![x]).remove(0).1);
                 let loss = loss::classification(&spec.loss, logits, y, &ad);
                 let lr = optim::lr_at(&live.schedule, live.base_lr, state.step, total, per_epoch);
                 let value = loss.clone().into_scalar::<f32>();
@@ -439,6 +452,10 @@ impl Trainer {
         let classes = &self.spec.data.dataset.classes;
         eprintln!("dataset `{}`: {} classes", self.spec.data.dataset.name, classes.len());
         for (name, src) in splits {
+            if self.spec.data.dataset.task != crate::ir::Task::Classification {
+                eprintln!("  {name:<5} {:>7} samples", src.len());
+                continue;
+            }
             let mut counts = vec![0usize; classes.len()];
             for i in 0..src.len() {
                 if let Some(c) = counts.get_mut(src.label(i)) {
