@@ -107,17 +107,10 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
         // reports at the same spans and is deduplicated.
         // Warnings are left out: a quick profile may well make the warmup longer than training.
         for profile_train in &program.profile_trains {
-            let before = data_check.sink.diags.len();
-            let mut tc = train::TrainCheck {
-                program,
-                module: root,
-                data: &mut data_check,
-                datasets: &datasets,
-                pipelines: &pipelines,
-            };
+            let before = tc.data.sink.diags.len();
             tc.check(profile_train);
             let mut index = 0;
-            data_check.sink.diags.retain(|d| {
+            tc.data.sink.diags.retain(|d| {
                 index += 1;
                 index <= before || d.is_error()
             });

@@ -199,16 +199,12 @@ impl<'a> TrainCheck<'a, '_> {
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
         let metric_names: Vec<String> = metrics.iter().map(|m| m.name.clone()).collect();
         let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
+        let monitor_of = |sink: &mut Sink, r: &BTreeMap<&str, &Field>| {
+            monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor)
+        };
         let checkpoint = match f.get("checkpoint") {
             Some(field) => record(sink, field, builtins::CHECKPOINT_KEYS, "`checkpoint`").map(|r| {
-                let (monitor, mode) = monitor(
-                    sink,
-                    r.get("monitor").copied(),
-                    r.get("mode").copied(),
-                    &splits,
-                    &metric_names,
-                    default_monitor,
-                );
+                let (monitor, mode) = monitor_of(sink, &r);
                 CheckpointSpec {
                     monitor,
                     mode,
@@ -226,14 +222,7 @@ impl<'a> TrainCheck<'a, '_> {
             .get("early_stop")
             .and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`"))
             .map(|r| {
-                let (monitor, mode) = monitor(
-                    sink,
-                    r.get("monitor").copied(),
-                    r.get("mode").copied(),
-                    &splits,
-                    &metric_names,
-                    default_monitor,
-                );
+                let (monitor, mode) = monitor_of(sink, &r);
                 EarlyStopSpec {
                     monitor,
                     mode,
