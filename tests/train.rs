@@ -313,3 +313,59 @@ fn segmentation_trains_on_generated_masks() {
     let acc = column(&rows, "val.pixel_accuracy");
     assert!(acc[2] > 0.9, "pixel accuracy {acc:?}");
 }
+
+/// The detection data path: COCO boxes load and move with the image through the loader.
+#[test]
+fn coco_boxes_load_and_move_with_the_image() {
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("trainc-test-coco-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    let out = trainc(&dir, &["gen-data", "shapes-coco", "data/shapes", "--per-class", "4", "--seed", "5"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/detector.train");
+    std::fs::copy(example, dir.join("detector.train")).expect("copy example");
+    let outcome = trainc::frontend::check_file(&trainc::host::FsHost, &dir.join("detector.train"), &Default::default());
+    assert!(!outcome.has_errors(), "{}", outcome.render(false));
+    let spec = outcome.checked.train.expect("train");
+    assert_eq!(spec.data.dataset.classes, vec!["square", "disc"]);
+    let splits = trainc::data::open_splits(&spec.data.dataset).expect("splits");
+    let annotations: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("data/shapes/annotations.json")).expect("json"))
+            .expect("json");
+    let total = annotations["annotations"].as_array().expect("list").len();
+    let loader = |name: &str| trainc::data::Loader {
+        source: splits[name].clone(),
+        steps: Arc::new(spec.data.augment.clone()),
+        batch: 4,
+        workers: 2,
+        seed: 1,
+        train: true,
+        balanced: false,
+        shuffle: true,
+        limit_batches: None,
+        p_scale: 1.0,
+    };
+    let mut seen = 0;
+    for name in ["train", "val"] {
+        for batch in loader(name).epoch(0, 0) {
+            let batch = batch.expect("batch");
+            assert_eq!(&batch.shape[1..], &[3, 256, 256]);
+            for boxes in &batch.boxes {
+                for b in boxes {
+                    assert!(
+                        b.x0 >= 0.0 && b.y0 >= 0.0 && b.x1 <= 256.0 && b.y1 <= 256.0 && b.x0 < b.x1 && b.y0 < b.y1,
+                        "{b:?}"
+                    );
+                    assert!(b.class < 2);
+                }
+                seen += boxes.len();
+            }
+        }
+    }
+    // Resizing 64 → 256 and flipping keep every box inside the image.
+    assert_eq!(seen, total);
+    let refused = trainc(&dir, &["run", "detector.train", "--quiet"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("training detection models is not implemented yet"), "{}", text(&refused));
+}

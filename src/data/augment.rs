@@ -88,6 +88,98 @@ impl Image {
 const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
 
+/// A labelled box in pixel coordinates: `x0 ≤ x < x1`, `y0 ≤ y < y1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BoxLabel {
+    pub class: usize,
+    pub x0: f32,
+    pub y0: f32,
+    pub x1: f32,
+    pub y1: f32,
+}
+
+/// Moves boxes through one geometric step of an image of size `h × w`, drawing from `rng` exactly
+/// what [`apply`] draws for that step, so a generator cloned before the step gives both the same
+/// flip, crop offset or angle. Boxes that leave the image are dropped; the rest are clipped.
+pub fn move_boxes(
+    step: &Call,
+    boxes: Vec<BoxLabel>,
+    (h, w): (usize, usize),
+    rng: &mut ChaCha8Rng,
+    train: bool,
+    p_scale: f64,
+) -> Vec<BoxLabel> {
+    let p = step.f64("p").unwrap_or(1.0) * p_scale;
+    let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
+    let (hf, wf) = (h as f32, w as f32);
+    let (moved, (out_h, out_w)): (Vec<BoxLabel>, (f32, f32)) = match step.name.as_str() {
+        "resize" => {
+            let nh = step.i64("height").unwrap_or(h as i64) as f32;
+            let nw = step.i64("width").map_or(nh, |w| w as f32);
+            let (sy, sx) = (nh / hf, nw / wf);
+            (
+                boxes
+                    .into_iter()
+                    .map(|b| BoxLabel { x0: b.x0 * sx, x1: b.x1 * sx, y0: b.y0 * sy, y1: b.y1 * sy, ..b })
+                    .collect(),
+                (nh, nw),
+            )
+        }
+        "random_crop" | "center_crop" => {
+            let size = step.i64("size").unwrap_or(h as i64) as usize;
+            let pad = step.i64("padding").unwrap_or(0) as usize;
+            let (max_y, max_x) = ((h + 2 * pad).saturating_sub(size), (w + 2 * pad).saturating_sub(size));
+            let (oy, ox) = if train && step.name == "random_crop" {
+                (rng.random_range(0..=max_y), rng.random_range(0..=max_x))
+            } else {
+                (max_y / 2, max_x / 2)
+            };
+            let (dy, dx) = (pad as f32 - oy as f32, pad as f32 - ox as f32);
+            (
+                boxes
+                    .into_iter()
+                    .map(|b| BoxLabel { x0: b.x0 + dx, x1: b.x1 + dx, y0: b.y0 + dy, y1: b.y1 + dy, ..b })
+                    .collect(),
+                (size as f32, size as f32),
+            )
+        }
+        "hflip" if hit(rng) => {
+            (boxes.into_iter().map(|b| BoxLabel { x0: wf - b.x1, x1: wf - b.x0, ..b }).collect(), (hf, wf))
+        }
+        "vflip" if hit(rng) => {
+            (boxes.into_iter().map(|b| BoxLabel { y0: hf - b.y1, y1: hf - b.y0, ..b }).collect(), (hf, wf))
+        }
+        "rotate" if hit(rng) => {
+            let deg = step.f64("degrees").unwrap_or(0.0);
+            let angle = rng.random_range(-deg..=deg).to_radians();
+            let (s, c) = (angle.sin() as f32, angle.cos() as f32);
+            let (cy, cx) = ((hf - 1.0) / 2.0, (wf - 1.0) / 2.0);
+            // The image maps destination to source by (c, −s; s, c); boxes go the other way.
+            let forward = |y: f32, x: f32| {
+                let (sy, sx) = (y - cy, x - cx);
+                (c * sy + s * sx + cy, -s * sy + c * sx + cx)
+            };
+            let moved = boxes
+                .into_iter()
+                .map(|b| {
+                    let corners = [forward(b.y0, b.x0), forward(b.y0, b.x1), forward(b.y1, b.x0), forward(b.y1, b.x1)];
+                    let (ys, xs): (Vec<f32>, Vec<f32>) = corners.into_iter().unzip();
+                    let min = |v: &[f32]| v.iter().copied().fold(f32::INFINITY, f32::min);
+                    let max = |v: &[f32]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    BoxLabel { y0: min(&ys), y1: max(&ys), x0: min(&xs), x1: max(&xs), ..b }
+                })
+                .collect();
+            (moved, (hf, wf))
+        }
+        _ => (boxes, (hf, wf)),
+    };
+    moved
+        .into_iter()
+        .map(|b| BoxLabel { x0: b.x0.max(0.0), y0: b.y0.max(0.0), x1: b.x1.min(out_w), y1: b.y1.min(out_h), ..b })
+        .filter(|b| b.x1 - b.x0 >= 1.0 && b.y1 - b.y0 >= 1.0)
+        .collect()
+}
+
 /// Steps that move pixels: they move the mask with the image.
 const GEOMETRIC: &[&str] = &["resize", "random_crop", "center_crop", "hflip", "vflip", "rotate"];
 
@@ -98,12 +190,16 @@ pub fn apply_pair(
     steps: &[Call],
     mut img: Image,
     mut mask: Option<Image>,
+    mut boxes: Option<Vec<BoxLabel>>,
     rng: &mut ChaCha8Rng,
     train: bool,
     p_scale: f64,
-) -> (Image, Option<Image>) {
+) -> (Image, Option<Image>, Option<Vec<BoxLabel>>) {
     for step in steps {
         let geometric = GEOMETRIC.contains(&step.name.as_str());
+        if geometric {
+            boxes = boxes.map(|b| move_boxes(step, b, (img.h, img.w), &mut rng.clone(), train, p_scale));
+        }
         if let Some(m) = mask.take() {
             let mut same = rng.clone();
             mask = Some(match step.name.as_str() {
@@ -119,7 +215,7 @@ pub fn apply_pair(
         }
         img = apply(std::slice::from_ref(step), img, rng, train, p_scale);
     }
-    (img, mask)
+    (img, mask, boxes)
 }
 
 /// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
@@ -269,10 +365,53 @@ mod tests {
             call("resize", &[("height", crate::ir::Value::Int(4)), ("width", crate::ir::Value::Int(6))]),
         ];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (out, m) = apply_pair(&steps, img, Some(mask), &mut rng, true, 1.0);
+        let (out, m, _) = apply_pair(&steps, img, Some(mask), None, &mut rng, true, 1.0);
         let m = m.expect("mask");
         assert_eq!((out.h, out.w, m.h, m.w), (4, 6, 4, 6));
         assert_eq!(&m.data[..6], &[2.0, 2.0, 1.0, 1.0, 0.0, 0.0], "flipped, nearest-resized, not normalized");
+    }
+
+    #[test]
+    fn boxes_move_with_the_image() {
+        // A 10×20 image with one box; flip (always), then resize to 20×40, then a centre crop.
+        let img = Image { c: 1, h: 10, w: 20, data: vec![0.0; 200] };
+        let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0 };
+        let steps = [
+            call("hflip", &[("p", crate::ir::Value::Float(1.0))]),
+            call("resize", &[("height", crate::ir::Value::Int(20)), ("width", crate::ir::Value::Int(40))]),
+            call("center_crop", &[("size", crate::ir::Value::Int(20))]),
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true, 1.0);
+        assert_eq!((out.h, out.w), (20, 20));
+        // Flipped: x 14..18; resized ×2: x 28..36, y 2..10; cropped at x offset 10: x 18..20 after clipping.
+        assert_eq!(boxes, Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0 }]));
+    }
+
+    #[test]
+    fn random_steps_draw_the_same_for_image_and_boxes() {
+        // A random crop of a marked pixel: the box around it must land where the pixel lands.
+        let mut data = vec![0.0; 64];
+        data[3 * 8 + 5] = 1.0; // y = 3, x = 5
+        let img = Image { c: 1, h: 8, w: 8, data };
+        let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0 };
+        for seed in 0..20 {
+            let steps = [
+                call("rotate", &[("degrees", crate::ir::Value::Float(0.0)), ("p", crate::ir::Value::Float(0.5))]),
+                call("random_crop", &[("size", crate::ir::Value::Int(8)), ("padding", crate::ir::Value::Int(2))]),
+                call("hflip", &[("p", crate::ir::Value::Float(0.5))]),
+            ];
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (out, _, boxes) = apply_pair(&steps, img.clone(), None, Some(vec![b]), &mut rng, true, 1.0);
+            let at = out.data.iter().position(|v| *v == 1.0);
+            match (at, boxes.as_deref()) {
+                (Some(i), Some([moved])) => {
+                    assert_eq!(((i / 8) as f32, (i % 8) as f32), (moved.y0, moved.x0), "seed {seed}")
+                }
+                (None, Some([])) => {}
+                other => panic!("seed {seed}: pixel and box disagree: {other:?}"),
+            }
+        }
     }
 
     #[test]

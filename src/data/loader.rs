@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::augment::{Image, apply_pair};
+use super::augment::{BoxLabel, Image, apply_pair};
 use super::mix;
 use super::source::{DataError, Source};
 use crate::ir::Call;
@@ -20,6 +20,8 @@ pub struct Batch {
     pub x: Vec<f32>,
     pub shape: [usize; 4],
     pub y: Vec<i64>,
+    /// Per image, its boxes after augmentation (detection; empty otherwise).
+    pub boxes: Vec<Vec<BoxLabel>>,
 }
 
 pub struct Loader {
@@ -90,8 +92,8 @@ impl Loader {
     }
 }
 
-/// An augmented image and its targets.
-type Sample = (Image, Vec<i64>);
+/// An augmented image, its label or mask pixels, and its boxes.
+type Sample = (Image, Vec<i64>, Vec<BoxLabel>);
 
 #[allow(clippy::too_many_arguments)]
 fn assemble(
@@ -107,14 +109,15 @@ fn assemble(
     // Targets: the label, or for segmentation every pixel's class id.
     let load = |i: usize| -> Result<Sample, DataError> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
-        let (img, mask) = apply_pair(steps, source.image(i)?, source.mask(i)?, &mut rng, train, p_scale);
+        let (img, mask, boxes) =
+            apply_pair(steps, source.image(i)?, source.mask(i)?, source.boxes(i), &mut rng, train, p_scale);
         match mask {
             Some(m) if (m.h, m.w) != (img.h, img.w) => Err(DataError::Unsupported(format!(
                 "sample {i}: the mask is {}×{} but the image is {}×{} after augmentation",
                 m.h, m.w, img.h, img.w
             ))),
-            Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect())),
-            None => Ok((img, vec![source.label(i) as i64])),
+            Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect(), Vec::new())),
+            None => Ok((img, vec![source.label(i) as i64], boxes.unwrap_or_default())),
         }
     };
     let per = indices.len().div_ceil(workers);
@@ -132,11 +135,12 @@ fn assemble(
     for part in parts {
         samples.extend(part?);
     }
-    let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, _)| (img.c, img.h, img.w));
+    let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, _, _)| (img.c, img.h, img.w));
     let mut x = Vec::with_capacity(samples.len() * c * h * w);
     let mut y = Vec::with_capacity(samples.len());
     let n = samples.len();
-    for ((img, label), &i) in samples.into_iter().zip(indices) {
+    let mut boxes = Vec::with_capacity(n);
+    for ((img, label, sample_boxes), &i) in samples.into_iter().zip(indices) {
         if (img.c, img.h, img.w) != (c, h, w) {
             return Err(DataError::Unsupported(format!(
                 "sample {i} is {}×{}×{} after augmentation but the batch is {c}×{h}×{w}; add `resize` to the pipeline",
@@ -145,8 +149,9 @@ fn assemble(
         }
         x.extend_from_slice(&img.data);
         y.extend(label);
+        boxes.push(sample_boxes);
     }
-    Ok(Batch { shape: [n, c, h, w], x, y })
+    Ok(Batch { shape: [n, c, h, w], x, y, boxes })
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use super::augment::Image;
-use crate::ir::{DatasetSpec, SplitSource, Task};
+use super::augment::{BoxLabel, Image};
+use crate::ir::{DatasetSpec, SplitSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -34,6 +34,79 @@ pub trait Source: Send + Sync {
     /// The mask of class ids (one channel), for segmentation sources.
     fn mask(&self, _index: usize) -> Result<Option<Image>, DataError> {
         Ok(None)
+    }
+    /// The labelled boxes, for detection sources.
+    fn boxes(&self, _index: usize) -> Option<Vec<BoxLabel>> {
+        None
+    }
+}
+
+/// COCO detection: images and their boxes (`bbox` is `[x, y, width, height]`); classes are the
+/// categories in id order, as the checker lists them.
+pub struct Coco {
+    items: Vec<(PathBuf, Vec<BoxLabel>)>,
+    channels: usize,
+}
+
+impl Coco {
+    pub fn open(annotations: &Path, images: &Path, channels: usize) -> Result<Coco, DataError> {
+        let format = |message: String| DataError::Format { path: annotations.to_path_buf(), message };
+        let text = std::fs::read_to_string(annotations)
+            .map_err(|source| DataError::Io { path: annotations.to_path_buf(), source })?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
+        let list = |key: &str| json.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let mut category_ids: Vec<i64> = list("categories").iter().filter_map(|c| c.get("id")?.as_i64()).collect();
+        category_ids.sort_unstable();
+        let mut items = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for image in list("images") {
+            let (Some(id), Some(file)) =
+                (image.get("id").and_then(|v| v.as_i64()), image.get("file_name").and_then(|v| v.as_str()))
+            else {
+                return Err(format("an image without `id` or `file_name`".into()));
+            };
+            index.insert(id, items.len());
+            items.push((images.join(file), Vec::new()));
+        }
+        for ann in list("annotations") {
+            let image = ann.get("image_id").and_then(|v| v.as_i64()).and_then(|id| index.get(&id).copied());
+            let class =
+                ann.get("category_id").and_then(|v| v.as_i64()).and_then(|c| category_ids.iter().position(|k| *k == c));
+            let bbox: Vec<f32> = ann
+                .get("bbox")
+                .and_then(|v| v.as_array())
+                .map(|b| b.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
+                .unwrap_or_default();
+            match (image, class, bbox.as_slice()) {
+                (Some(i), Some(class), [x, y, w, h]) => {
+                    items[i].1.push(BoxLabel { class, x0: *x, y0: *y, x1: x + w, y1: y + h })
+                }
+                _ => {
+                    return Err(format(format!(
+                        "annotation {} has no valid image, category or bbox",
+                        ann.get("id").map(|v| v.to_string()).unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(Coco { items, channels })
+    }
+}
+
+impl Source for Coco {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+    fn label(&self, index: usize) -> usize {
+        self.items[index].1.first().map_or(0, |b| b.class)
+    }
+    fn image(&self, index: usize) -> Result<Image, DataError> {
+        let path = &self.items[index].0;
+        let img = image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+        Ok(Image::from_dynamic(&img, self.channels))
+    }
+    fn boxes(&self, index: usize) -> Option<Vec<BoxLabel>> {
+        Some(self.items[index].1.clone())
     }
 }
 
@@ -200,6 +273,9 @@ impl Source for Subset {
     fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
         self.base.mask(self.indices[index])
     }
+    fn boxes(&self, index: usize) -> Option<Vec<BoxLabel>> {
+        self.base.boxes(self.indices[index])
+    }
 }
 
 /// Images with same-named PNG masks whose pixel values are class ids.
@@ -259,12 +335,6 @@ impl Source for Masks {
 /// Opens every split of a dataset. Carved splits take a seeded random fraction of their parent,
 /// which keeps the rest.
 pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
-    if spec.task == Task::Detection {
-        return Err(DataError::Unsupported(format!(
-            "dataset `{}`: training on {:?} data is not implemented yet (checking is)",
-            spec.name, spec.task
-        )));
-    }
     let path = |name: &str| spec.source.word(name).map(|p| spec.base_dir.join(p));
     let mut out: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
     for (name, split) in &spec.splits {
@@ -274,6 +344,11 @@ pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source
             "image_folder" => {
                 Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?)
             }
+            "coco" => Arc::new(Coco::open(
+                &path("annotations").unwrap_or_default(),
+                &path("images").unwrap_or_default(),
+                spec.channels,
+            )?),
             "mask_folder" => Arc::new(Masks::open(
                 &path("images").unwrap_or_default(),
                 &path("masks").unwrap_or_default(),

@@ -161,6 +161,14 @@ impl Trainer {
         let plain = self.device.clone();
         plain.seed(spec.seed);
         let ad = plain.clone().autodiff();
+        if spec.data.dataset.task == crate::ir::Task::Detection {
+            // The data path already carries boxes (COCO loader, box-moving augmentations); the
+            // CenterNet targets, loss and mAP are what is missing.
+            return Err(RunError::Other(format!(
+                "dataset `{}` is for detection: `trainc check` covers it fully, but training detection models is not implemented yet",
+                spec.data.dataset.name
+            )));
+        }
         let splits = open_splits(&spec.data.dataset)?;
         let train_src =
             splits.get("train").cloned().ok_or_else(|| RunError::Other("the dataset has no `train` split".into()))?;
