@@ -18,6 +18,11 @@ use trainc::run::{Live, Trainer, read_state};
 
 use crate::SpecArgs;
 
+/// Prints the error; `Err` carries the exit code out of the `*_inner` commands.
+fn bail<T>(message: impl std::fmt::Display) -> Result<T, ExitCode> {
+    Err(fail(message))
+}
+
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
@@ -82,24 +87,28 @@ fn sources(outcome: &Outcome, spec: &SpecArgs) -> String {
 }
 
 pub fn run(spec: &SpecArgs, device_name: &str, resume: Option<&Path>, runs_dir: &Path, quiet: bool) -> ExitCode {
-    let (outcome, train, graph) = match checked(&spec.file, spec) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let device = match device(device_name) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+    run_inner(spec, device_name, resume, runs_dir, quiet).unwrap_or_else(|code| code)
+}
+
+fn run_inner(
+    spec: &SpecArgs,
+    device_name: &str,
+    resume: Option<&Path>,
+    runs_dir: &Path,
+    quiet: bool,
+) -> Result<ExitCode, ExitCode> {
+    let (outcome, train, graph) = checked(&spec.file, spec)?;
+    let device = device(device_name)?;
     let (run, state) = match resume {
         Some(dir) => match read_state(dir) {
             Ok(state) => (RunDir::open(dir), Some(state)),
-            Err(e) => return fail(e),
+            Err(e) => return bail(e),
         },
         None => {
             let json = serde_json::to_string_pretty(&train).unwrap_or_default();
             match RunDir::create(runs_dir, &train.name, &json, &sources(&outcome, spec), train.seed, device_name) {
                 Ok(r) => (r, None),
-                Err(e) => return fail(format!("cannot create the run directory under {}: {e}", runs_dir.display())),
+                Err(e) => return bail(format!("cannot create the run directory under {}: {e}", runs_dir.display())),
             }
         }
     };
@@ -109,9 +118,9 @@ pub fn run(spec: &SpecArgs, device_name: &str, resume: Option<&Path>, runs_dir: 
         Ok(results) => {
             println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
             println!("run directory: {}", trainer.run.path.display());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => bail(e),
     }
 }
 
@@ -121,24 +130,19 @@ fn load(graph: &ModelGraph, checkpoint: &Path, device: &Device) -> Result<Net, E
 }
 
 pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) -> ExitCode {
-    let (_, train, graph) = match checked(&spec.file, spec) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let device = match device(device_name) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let net = match load(&graph, checkpoint, &device) {
-        Ok(n) => n,
-        Err(code) => return code,
-    };
+    eval_inner(spec, checkpoint, split, device_name).unwrap_or_else(|code| code)
+}
+
+fn eval_inner(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) -> Result<ExitCode, ExitCode> {
+    let (_, train, graph) = checked(&spec.file, spec)?;
+    let device = device(device_name)?;
+    let net = load(&graph, checkpoint, &device)?;
     let splits = match open_splits(&train.data.dataset) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return bail(e),
     };
     let Some(source) = splits.get(split).cloned() else {
-        return fail(format!(
+        return bail(format!(
             "dataset `{}` has no split `{split}`; it has {}",
             train.data.dataset.name,
             splits.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -159,13 +163,23 @@ pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) 
     match Trainer::evaluate(&train, &net, &loader, &device) {
         Ok((metrics, _)) => {
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({ split: metrics })).unwrap_or_default());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => bail(e),
     }
 }
 
 pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, device_name: &str) -> ExitCode {
+    predict_inner(file, checkpoint, images, top, device_name).unwrap_or_else(|code| code)
+}
+
+fn predict_inner(
+    file: &Path,
+    checkpoint: &Path,
+    images: &[PathBuf],
+    top: usize,
+    device_name: &str,
+) -> Result<ExitCode, ExitCode> {
     // A checkpoint inside a run directory knows its class names (spec.json): then the dataset is
     // not needed. Otherwise the data's headers are read as in `check`.
     let recorded = checkpoint
@@ -176,18 +190,9 @@ pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, d
         .and_then(|spec| serde_json::from_value::<Vec<String>>(spec["data"]["dataset"]["classes"].clone()).ok());
     let spec =
         SpecArgs { file: file.to_path_buf(), overrides: Vec::new(), profile: None, skip_data: recorded.is_some() };
-    let (_, train, graph) = match checked_with(file, &spec, recorded) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let device = match device(device_name) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let net = match load(&graph, checkpoint, &device) {
-        Ok(n) => n,
-        Err(code) => return code,
-    };
+    let (_, train, graph) = checked_with(file, &spec, recorded)?;
+    let device = device(device_name)?;
+    let net = load(&graph, checkpoint, &device)?;
     let classes = &train.data.dataset.classes;
     let (h, w) = graph
         .inputs
@@ -196,7 +201,7 @@ pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, d
     for path in images {
         let img = match image::open(path) {
             Ok(i) => augment::Image::from_dynamic(&i, train.data.dataset.channels),
-            Err(e) => return fail(format!("`{}` is not a readable image: {e}", path.display())),
+            Err(e) => return bail(format!("`{}` is not a readable image: {e}", path.display())),
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let img = augment::apply(&train.data.eval_augment, img, &mut rng, false, 1.0).resize(h, w);
@@ -210,7 +215,7 @@ pub fn predict(file: &Path, checkpoint: &Path, images: &[PathBuf], top: usize, d
             println!("  {:<20} {:.4}", classes.get(c).map_or("?", String::as_str), p);
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Draws a synthetic image folder: squares, discs and triangles of random size, colour and

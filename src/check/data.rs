@@ -519,13 +519,7 @@ impl DataCheck<'_> {
                     self.missing(spec, &root, source_span);
                     return None;
                 }
-                let stored: Vec<(String, String)> = spec
-                    .splits
-                    .iter()
-                    .filter_map(
-                        |(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None },
-                    )
-                    .collect();
+                let stored = spec.stored_splits();
                 for (split, prefix) in stored {
                     let at = split_spans.get(&split).copied().unwrap_or(source_span);
                     let images = self.idx_header(spec, &root, &format!("{prefix}-images-idx3-ubyte"), 0x0803, at)?;
@@ -548,13 +542,7 @@ impl DataCheck<'_> {
             }
             "image_folder" => {
                 let root = path("root")?;
-                let stored: Vec<(String, String)> = spec
-                    .splits
-                    .iter()
-                    .filter_map(
-                        |(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None },
-                    )
-                    .collect();
+                let stored = spec.stored_splits();
                 let mut classes = None;
                 for (split, sub) in stored {
                     let dir = root.join(&sub);

@@ -1176,23 +1176,8 @@ impl<'a> GraphChecker<'a> {
                 let dilation = cx.int("dilation").unwrap_or(1);
                 let groups = cx.int("groups").unwrap_or(1);
                 let c = x.shape.0[1].clone();
-                for (what, dim) in [("input channels", &c), ("output channels", &out)] {
-                    if let Some(n) = dim.value()
-                        && n % groups != 0
-                    {
-                        self.report(
-                            cx.span,
-                            CheckError::ShapeGroups {
-                                node: name.into(),
-                                what: what.into(),
-                                value: n.to_string(),
-                                groups,
-                                at: cx.span.into(),
-                            },
-                        );
-                        return None;
-                    }
-                }
+                self.groups_divide(cx, "input channels", &c, groups)?;
+                self.groups_divide(cx, "output channels", &out, groups)?;
                 let span_k = dilation.saturating_mul(k - 1);
                 let padding = match cx.get("padding") {
                     Some((V::Word(_), at)) => {
@@ -1286,21 +1271,7 @@ impl<'a> GraphChecker<'a> {
                     Op::BatchNorm { ch: ch.clone(), momentum: cx.float("momentum").unwrap_or(0.1), eps }
                 } else {
                     let groups = cx.int("groups").unwrap_or(32);
-                    if let Some(n) = ch.value()
-                        && n % groups != 0
-                    {
-                        self.report(
-                            cx.span,
-                            CheckError::ShapeGroups {
-                                node: name.into(),
-                                what: "channels".into(),
-                                value: n.to_string(),
-                                groups,
-                                at: cx.span.into(),
-                            },
-                        );
-                        return None;
-                    }
+                    self.groups_divide(cx, "channels", &ch, groups)?;
                     Op::GroupNorm { groups, ch: ch.clone(), eps }
                 };
                 Some(self.node(scope, op, &[&x], x.shape.clone(), ch.scale(2), cx.span))
@@ -1403,6 +1374,21 @@ impl<'a> GraphChecker<'a> {
             }
             _ => None,
         }
+    }
+
+    /// `groups` must divide a channel count (when it is known).
+    fn groups_divide(&mut self, cx: &LayerCx, what: &str, dim: &Dim, groups: i64) -> Option<()> {
+        if let Some(n) = dim.value()
+            && n % groups != 0
+        {
+            let node = cx.builtin.name.into();
+            self.report(
+                cx.span,
+                CheckError::ShapeGroups { node, what: what.into(), value: n.to_string(), groups, at: cx.span.into() },
+            );
+            return None;
+        }
+        Some(())
     }
 
     fn tensor(&mut self, cx: &LayerCx, name: &str) -> Option<T> {

@@ -26,6 +26,45 @@ pub struct TrainCheck<'a, 'b> {
     pub pipelines: &'b BTreeMap<DeclRef, Option<Pipeline>>,
 }
 
+/// What a reference in the `train` block must name.
+struct Wanted {
+    is: fn(&Item) -> bool,
+    what: &'static str,
+    article: &'static str,
+    declare: &'static str,
+    wrong_help: fn(&Item) -> &'static str,
+}
+
+const MODEL: Wanted = Wanted {
+    is: |i| matches!(i, Item::Graph(g) if g.kind == GraphKind::Model),
+    what: "model",
+    article: "a model",
+    declare: "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`",
+    wrong_help: |i| {
+        if matches!(i, Item::Graph(_)) {
+            "declare it with `model` instead of `block`"
+        } else {
+            "name a `model` declaration"
+        }
+    },
+};
+
+const DATASET: Wanted = Wanted {
+    is: |i| matches!(i, Item::Dataset(_)),
+    what: "dataset",
+    article: "a dataset",
+    declare: "declare it with `dataset NAME = idx(\"…\") { … }`",
+    wrong_help: |_| "name a `dataset` declaration",
+};
+
+const PIPELINE: Wanted = Wanted {
+    is: |i| matches!(i, Item::Augment(_)),
+    what: "augment pipeline",
+    article: "an augment pipeline",
+    declare: "declare it with `augment NAME { … }`",
+    wrong_help: |_| "name an `augment` declaration",
+};
+
 /// Fields of a record by key, reporting unknown and duplicate keys.
 fn fields<'f>(sink: &mut Sink, list: &'f [Field], allowed: &[&str], place: &str) -> BTreeMap<&'f str, &'f Field> {
     let mut out = BTreeMap::new();
@@ -285,43 +324,41 @@ impl<'a> TrainCheck<'a, '_> {
             );
             return None;
         };
+        let decl = self.lookup_decl(id, &MODEL)?;
+        match program.item(decl) {
+            Item::Graph(g) => Some((decl, g)),
+            _ => None,
+        }
+    }
+
+    /// The declaration `id` names, if it is of the wanted kind; otherwise reports an unknown name
+    /// (with did-you-mean among declarations of that kind) or a declaration of another kind.
+    fn lookup_decl(&mut self, id: &ast::Ident, want: &Wanted) -> Option<DeclRef> {
+        let program: &'a Program = self.program;
         match program.lookup(self.module, &id.name) {
-            Some(decl) => match program.item(decl) {
-                Item::Graph(g) if g.kind == GraphKind::Model => Some((decl, g)),
-                item => {
-                    let found = item_kind(item);
-                    let help = if matches!(item, Item::Graph(_)) {
-                        "declare it with `model` instead of `block`"
-                    } else {
-                        "name a `model` declaration"
-                    };
-                    sink.push(
-                        id.span.file,
-                        CheckError::WrongKind {
-                            name: id.name.clone(),
-                            found: found.into(),
-                            expected: "a model".into(),
-                            help: help.into(),
-                            at: id.span.into(),
-                        },
-                    );
-                    None
-                }
-            },
-            None => {
-                if self.program.module(self.module).failed_imports.contains(&id.name) {
-                    return None;
-                }
-                let models = self.names_of(|i| matches!(i, Item::Graph(g) if g.kind == GraphKind::Model));
-                let sink = &mut *self.data.sink;
-                let help = suggest::help(
-                    &id.name,
-                    models.iter().map(String::as_str),
-                    "declare it with `model NAME(x: Image[B, C, H, W]) -> … { … }`",
-                );
-                sink.push(
+            Some(decl) if (want.is)(program.item(decl)) => Some(decl),
+            Some(decl) => {
+                let item = program.item(decl);
+                self.data.sink.push(
                     id.span.file,
-                    CheckError::UnknownName { what: "model".into(), name: id.name.clone(), help, at: id.span.into() },
+                    CheckError::WrongKind {
+                        name: id.name.clone(),
+                        found: item_kind(item).into(),
+                        expected: want.article.into(),
+                        help: (want.wrong_help)(item).into(),
+                        at: id.span.into(),
+                    },
+                );
+                None
+            }
+            // Already reported where the import failed.
+            None if program.module(self.module).failed_imports.contains(&id.name) => None,
+            None => {
+                let names = self.names_of(want.is);
+                let help = suggest::help(&id.name, names.iter().map(String::as_str), want.declare);
+                self.data.sink.push(
+                    id.span.file,
+                    CheckError::UnknownName { what: want.what.into(), name: id.name.clone(), help, at: id.span.into() },
                 );
                 None
             }
@@ -370,41 +407,8 @@ impl<'a> TrainCheck<'a, '_> {
         let shuffle = flag(sink, "shuffle", true);
         let train_pipe = self.pipeline_ref(o.get("augment").copied());
         let eval_pipe = self.pipeline_ref(o.get("eval_augment").copied());
+        let decl = self.lookup_decl(id, &DATASET)?;
         let sink = &mut *self.data.sink;
-        let decl = match self.program.lookup(self.module, &id.name) {
-            Some(decl) if matches!(self.program.item(decl), Item::Dataset(_)) => decl,
-            Some(decl) => {
-                let found = item_kind(self.program.item(decl));
-                sink.push(
-                    id.span.file,
-                    CheckError::WrongKind {
-                        name: id.name.clone(),
-                        found: found.into(),
-                        expected: "a dataset".into(),
-                        help: "name a `dataset` declaration".into(),
-                        at: id.span.into(),
-                    },
-                );
-                return None;
-            }
-            None => {
-                if self.program.module(self.module).failed_imports.contains(&id.name) {
-                    return None;
-                }
-                let names = self.names_of(|i| matches!(i, Item::Dataset(_)));
-                let sink = &mut *self.data.sink;
-                let help = suggest::help(
-                    &id.name,
-                    names.iter().map(String::as_str),
-                    "declare it with `dataset NAME = idx(\"…\") { … }`",
-                );
-                sink.push(
-                    id.span.file,
-                    CheckError::UnknownName { what: "dataset".into(), name: id.name.clone(), help, at: id.span.into() },
-                );
-                return None;
-            }
-        };
         let spans = (o.get("augment").map_or(id.span, |f| f.span), o.get("eval_augment").map_or(id.span, |f| f.span));
         let dataset = self.datasets.get(&decl).cloned().flatten()?;
         if train_pipe.is_some()
@@ -456,44 +460,8 @@ impl<'a> TrainCheck<'a, '_> {
             );
             return None;
         };
-        match self.program.lookup(self.module, &id.name) {
-            Some(decl) if matches!(self.program.item(decl), Item::Augment(_)) => {
-                self.pipelines.get(&decl).cloned().flatten()
-            }
-            Some(decl) => {
-                let found = item_kind(self.program.item(decl));
-                sink.push(
-                    id.span.file,
-                    CheckError::WrongKind {
-                        name: id.name.clone(),
-                        found: found.into(),
-                        expected: "an augment pipeline".into(),
-                        help: "name an `augment` declaration".into(),
-                        at: id.span.into(),
-                    },
-                );
-                None
-            }
-            None => {
-                if self.program.module(self.module).failed_imports.contains(&id.name) {
-                    return None;
-                }
-                let names = self.names_of(|i| matches!(i, Item::Augment(_)));
-                let sink = &mut *self.data.sink;
-                let help =
-                    suggest::help(&id.name, names.iter().map(String::as_str), "declare it with `augment NAME { … }`");
-                sink.push(
-                    id.span.file,
-                    CheckError::UnknownName {
-                        what: "augment pipeline".into(),
-                        name: id.name.clone(),
-                        help,
-                        at: id.span.into(),
-                    },
-                );
-                None
-            }
-        }
+        let decl = self.lookup_decl(id, &PIPELINE)?;
+        self.pipelines.get(&decl).cloned().flatten()
     }
 
     fn pipeline_vs_data(&mut self, pipe: &Pipeline, dataset: &DatasetSpec, task: Task, used_at: Span) {

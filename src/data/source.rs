@@ -337,12 +337,11 @@ impl Source for Masks {
 pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
     let path = |name: &str| spec.source.word(name).map(|p| spec.base_dir.join(p));
     let mut out: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
-    for (name, split) in &spec.splits {
-        let SplitSource::Stored(stored) = split else { continue };
+    for (name, stored) in spec.stored_splits() {
         let source: Arc<dyn Source> = match spec.source.name.as_str() {
-            "idx" => Arc::new(Idx::open(&path("root").unwrap_or_default(), stored)?),
+            "idx" => Arc::new(Idx::open(&path("root").unwrap_or_default(), &stored)?),
             "image_folder" => {
-                Arc::new(folder(&path("root").unwrap_or_default().join(stored), &spec.classes, spec.channels)?)
+                Arc::new(folder(&path("root").unwrap_or_default().join(&stored), &spec.classes, spec.channels)?)
             }
             "coco" => Arc::new(Coco::open(
                 &path("annotations").unwrap_or_default(),
@@ -363,7 +362,7 @@ pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source
             }
             other => return Err(DataError::Unsupported(format!("source `{other}`"))),
         };
-        out.insert(name.clone(), source);
+        out.insert(name, source);
     }
     for (name, split) in &spec.splits {
         let SplitSource::Carve { of, fraction, seed } = split else { continue };

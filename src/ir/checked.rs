@@ -257,6 +257,16 @@ pub struct DatasetSpec {
     pub counts: BTreeMap<String, usize>,
 }
 
+impl DatasetSpec {
+    /// The splits stored with the data, as `(split, where)`: IDX prefix, sub-folder or "" (all).
+    pub fn stored_splits(&self) -> Vec<(String, String)> {
+        self.splits
+            .iter()
+            .filter_map(|(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DataSpec {
     pub dataset: DatasetSpec,
