@@ -9,14 +9,17 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 
 use trainc::data::{Loader, augment, open_splits};
-use trainc::exec::Net;
+use trainc::exec::{Net, detect};
 use trainc::frontend::{self, Outcome};
 use trainc::host::FsHost;
-use trainc::ir::{ModelGraph, TrainSpec};
+use trainc::ir::{ModelGraph, Task, TrainSpec};
 use trainc::run::rundir::RunDir;
 use trainc::run::{Live, Trainer, read_state};
 
 use crate::SpecArgs;
+
+/// `predict` shows detections at least this confident (Ultralytics' default `conf`).
+const PREDICT_MIN_SCORE: f32 = 0.25;
 
 /// Prints the error; `Err` carries the exit code out of the `*_inner` commands.
 fn bail<T>(message: impl std::fmt::Display) -> Result<T, ExitCode> {
@@ -199,20 +202,62 @@ fn predict_inner(
         .first()
         .map_or((0, 0), |(_, s)| (s.0[2].value().unwrap_or(0) as usize, s.0[3].value().unwrap_or(0) as usize));
     for path in images {
-        let img = match image::open(path) {
-            Ok(i) => augment::Image::from_dynamic(&i, train.data.dataset.channels),
+        let (img, original) = match image::open(path) {
+            Ok(i) => (augment::Image::from_dynamic(&i, train.data.dataset.channels), (i.width(), i.height())),
             Err(e) => return bail(format!("`{}` is not a readable image: {e}", path.display())),
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let img = augment::apply(&train.data.eval_augment, img, &mut rng, false, 1.0).resize(h, w);
         let x = Tensor::<4>::from_data(TensorData::new(img.data, [1, img.c, img.h, img.w]), &device);
-        let logits = net.forward(vec![x]).remove(0).1.d2();
-        let probs: Vec<f32> = burn::tensor::activation::softmax(logits, 1).try_into_vec_as::<f32>().unwrap_or_default();
-        let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut out = net.forward(vec![x]);
         println!("{}", path.display());
-        for (c, p) in ranked.into_iter().take(top) {
-            println!("  {:<20} {:.4}", classes.get(c).map_or("?", String::as_str), p);
+        match train.data.dataset.task {
+            Task::Detection => {
+                let mut head = |name: &str| match out.iter().position(|(n, _)| n == name) {
+                    Some(i) => out.swap_remove(i).1.d4().ok_or_else(|| fail(format!("output `{name}` is not 4-D"))),
+                    None => Err(fail(format!("the model has no output `{name}`"))),
+                };
+                let heads = detect::Heads { heat: head("heat")?, size: head("size")?, offset: head("offset")? };
+                // Boxes come back in the pixels of the image as given.
+                let (sx, sy) = (original.0 as f32 / w as f32, original.1 as f32 / h as f32);
+                let found = detect::decode(&heads, (h, w)).remove(0);
+                for d in found.into_iter().filter(|d| d.score >= PREDICT_MIN_SCORE).take(top) {
+                    println!(
+                        "  {:<20} {:.4}  box {:.1} {:.1} {:.1} {:.1}",
+                        classes.get(d.class).map_or("?", String::as_str),
+                        d.score,
+                        d.x0 * sx,
+                        d.y0 * sy,
+                        d.x1 * sx,
+                        d.y1 * sy
+                    );
+                }
+            }
+            Task::Segmentation => {
+                // The share of the image's pixels given to each class.
+                let logits = out.remove(0).1.d4().ok_or_else(|| fail("the segmentation output is not 4-D"))?;
+                let preds = trainc::exec::loss::pixels(logits).argmax(1).try_into_vec_as::<i64>().unwrap_or_default();
+                let mut counts = vec![0usize; classes.len()];
+                for p in &preds {
+                    if let Some(c) = counts.get_mut(*p as usize) {
+                        *c += 1;
+                    }
+                }
+                for (c, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    let share = *n as f64 / preds.len().max(1) as f64;
+                    println!("  {:<20} {share:.4} of pixels", classes.get(c).map_or("?", String::as_str));
+                }
+            }
+            Task::Classification => {
+                let logits = out.remove(0).1.d2();
+                let probs: Vec<f32> =
+                    burn::tensor::activation::softmax(logits, 1).try_into_vec_as::<f32>().unwrap_or_default();
+                let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+                ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+                for (c, p) in ranked.into_iter().take(top) {
+                    println!("  {:<20} {:.4}", classes.get(c).map_or("?", String::as_str), p);
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -91,16 +91,18 @@ enum Command {
         #[arg(long, default_value = "flex")]
         device: String,
     },
-    /// Classify images with a checkpoint: top-k class names and scores.
+    /// Predict with a checkpoint: top-k classes and scores, boxes (detection; score ≥ 0.25) or
+    /// the share of pixels per class (segmentation).
     #[cfg(feature = "train")]
     Predict {
         /// The `.train` file.
         file: PathBuf,
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Images to classify.
+        /// Images to predict on.
         #[arg(required = true)]
         images: Vec<PathBuf>,
+        /// How many classes (classification) or boxes (detection) to show per image.
         #[arg(long, default_value_t = 5)]
         top: usize,
         #[arg(long, default_value = "flex")]

@@ -7,7 +7,7 @@ pub mod augment;
 pub mod loader;
 pub mod source;
 
-pub use augment::Image;
+pub use augment::{BoxLabel, Image};
 pub use loader::{Batch, Loader};
 pub use source::{DataError, Source, open_splits};
 

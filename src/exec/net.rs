@@ -250,6 +250,22 @@ impl Net {
         Ok(Net { layers, plan })
     }
 
+    /// Sets the bias of the convolution that produces output `name` (through identities) to
+    /// `value`; returns whether there was one. Used for the detection heatmap's prior.
+    pub fn set_output_bias(&mut self, name: &str, value: f32) -> bool {
+        let Some(mut step) = self.plan.outputs.iter().find(|(n, _)| n == name).map(|(_, s)| *s) else {
+            return false;
+        };
+        while let Kind::Identity = self.plan.steps[step].kind {
+            step = self.plan.steps[step].inputs[0];
+        }
+        let Kind::Layer(l) = self.plan.steps[step].kind else { return false };
+        let Layer::Conv(conv) = &mut self.layers[l] else { return false };
+        let Some(bias) = conv.bias.take() else { return false };
+        conv.bias = Some(bias.map(|b| b.full_like(value).require_grad()));
+        true
+    }
+
     /// Runs the model; returns the named outputs in declaration order.
     pub fn forward(&self, inputs: Vec<Tensor<4>>) -> Vec<(String, Act)> {
         self.forward_traced(inputs, |_, _| {})

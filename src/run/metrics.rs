@@ -1,7 +1,10 @@
-//! Classification metrics from logits: accuracy, top-k, macro precision/recall/F1, confusion.
+//! Metrics of an evaluation pass: accuracy, top-k, macro precision/recall/F1 and confusion from
+//! class predictions; mIoU and pixel accuracy for segmentation; mAP for detection.
 
 use std::collections::BTreeMap;
 
+use crate::data::BoxLabel;
+use crate::exec::detect::{self, Detection};
 use crate::ir::Call;
 
 /// Predictions gathered over an evaluation pass: one per sample, or per pixel for segmentation.
@@ -14,6 +17,9 @@ pub struct Tally {
     pub labels: Vec<usize>,
     pub loss_sum: f64,
     pub batches: usize,
+    /// Detection: decoded boxes and the ground truth, per image.
+    pub detections: Vec<Vec<Detection>>,
+    pub truth: Vec<Vec<BoxLabel>>,
 }
 
 impl Tally {
@@ -84,6 +90,12 @@ impl Tally {
                         .count();
                     out.insert("top_k".into(), hits as f64 / n);
                 }
+                "map50" => {
+                    out.insert("map50".into(), detect::mean_ap(&self.detections, &self.truth, self.classes, 0.5));
+                }
+                "map" => {
+                    out.insert("map".into(), detect::mean_ap_coco(&self.detections, &self.truth, self.classes));
+                }
                 "precision" => {
                     out.insert("precision".into(), macro_avg(&|p, _| p));
                 }
@@ -113,6 +125,7 @@ mod tests {
             labels: vec![0, 1, 1],
             loss_sum: 3.0,
             batches: 3,
+            ..Tally::default()
         };
         let calls = ["accuracy", "f1", "miou"].map(|n| Call { name: n.into(), args: Default::default() });
         let m = t.compute(&calls);

@@ -21,8 +21,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Loader, Source, open_splits};
-use crate::exec::{Net, loss, optim};
-use crate::ir::{EarlyStopSpec, Mode, ModelGraph, TrainSpec};
+use crate::exec::{Net, detect, loss, optim};
+use crate::ir::{EarlyStopSpec, Mode, ModelGraph, Task, TrainSpec};
 use ema::Ema;
 use metrics::Tally;
 use rundir::{RunDir, write_atomic};
@@ -95,16 +95,50 @@ pub struct Trainer {
     pub quiet: bool,
 }
 
-fn batch_tensors(b: crate::data::Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
-    let n = b.y.len();
-    (Tensor::from_data(TensorData::new(b.x, b.shape), device), Tensor::from_data(TensorData::new(b.y, [n]), device))
+/// What a batch's forward pass produced, besides its loss.
+// One lives per batch, so the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Outputs {
+    /// Class logits, one row per sample (or per pixel for segmentation), and the labels.
+    Rows { logits: Tensor<2>, labels: Vec<i64> },
+    /// CenterNet heads, the image size and the ground-truth boxes.
+    Heads { heads: detect::Heads, image: (usize, usize), boxes: Vec<Vec<crate::data::BoxLabel>> },
 }
 
-/// The model's output as rows of class logits: one per sample, or one per pixel (segmentation).
-fn rows(spec: &TrainSpec, out: crate::exec::Act) -> Tensor<2> {
-    match (spec.data.dataset.task, out) {
-        (crate::ir::Task::Segmentation, crate::exec::Act::D4(t)) => loss::pixels(t),
-        (_, other) => other.d2(),
+/// Runs the model on a batch and computes the loss the program declares, for any task.
+fn forward_loss(spec: &TrainSpec, net: &Net, batch: crate::data::Batch, device: &Device) -> (Tensor<1>, Outputs) {
+    let n = batch.y.len();
+    let [_, _, image_h, image_w] = batch.shape;
+    let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
+    let mut out = net.forward(vec![x]);
+    match spec.data.dataset.task {
+        Task::Detection => {
+            let mut head = |name: &str| {
+                let i = out.iter().position(|(n, _)| n == name).expect("the checker requires heat, size and offset");
+                out.swap_remove(i).1.d4().expect("the checker requires 4-D detection heads")
+            };
+            let heads = detect::Heads { heat: head("heat"), size: head("size"), offset: head("offset") };
+            let [_, classes, h, w] = heads.heat.dims();
+            let targets = detect::Targets::new(&batch.boxes, classes, (image_h, image_w), (h, w));
+            let loss = spec
+                .loss
+                .iter()
+                .map(|term| detect::centernet_loss(&term.loss, &heads, &targets, device) * term.weight)
+                .reduce(|a, b| a + b)
+                .unwrap_or_else(|| Tensor::zeros([1], device));
+            (loss, Outputs::Heads { heads, image: (image_h, image_w), boxes: batch.boxes })
+        }
+        task => {
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.y.clone(), [n]), device);
+            let out = out.remove(0).1;
+            // Segmentation: `[B, C, H, W]` logits become one row per pixel, like the masks.
+            let logits = match (task, out) {
+                (Task::Segmentation, crate::exec::Act::D4(t)) => loss::pixels(t),
+                (_, other) => other.d2(),
+            };
+            let loss = loss::classification(&spec.loss, logits.clone(), labels, device);
+            (loss, Outputs::Rows { logits, labels: batch.y })
+        }
     }
 }
 
@@ -137,19 +171,29 @@ impl Trainer {
         let classes = spec.data.dataset.classes.len();
         let mut tally = Tally { classes, ..Tally::default() };
         for batch in loader.epoch(0, 0) {
-            let (x, y) = batch_tensors(batch?, device);
-            let labels: Vec<i64> = y.clone().try_into_vec_as::<i64>().map_err(|e| RunError::Other(format!("{e:?}")))?;
-            let logits = rows(spec, net.forward(vec![x]).remove(0).1);
-            let loss = loss::classification(&spec.loss, logits.clone(), y, device);
+            let (loss, out) = forward_loss(spec, net, batch?, device);
             tally.loss_sum += loss.into_scalar::<f32>() as f64;
-            let preds =
-                logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(|e| RunError::Other(format!("{e:?}")))?;
-            tally.preds.extend(preds.into_iter().map(|p| p as usize));
             tally.batches += 1;
-            if spec.metrics.iter().any(|m| m.name == "top_k") {
-                tally.logits.extend(logits.try_into_vec_as::<f32>().map_err(|e| RunError::Other(format!("{e:?}")))?);
+            match out {
+                Outputs::Rows { logits, labels } => {
+                    let preds = logits
+                        .clone()
+                        .argmax(1)
+                        .try_into_vec_as::<i64>()
+                        .map_err(|e| RunError::Other(format!("{e:?}")))?;
+                    tally.preds.extend(preds.into_iter().map(|p| p as usize));
+                    if spec.metrics.iter().any(|m| m.name == "top_k") {
+                        tally
+                            .logits
+                            .extend(logits.try_into_vec_as::<f32>().map_err(|e| RunError::Other(format!("{e:?}")))?);
+                    }
+                    tally.labels.extend(labels.into_iter().map(|l| l as usize));
+                }
+                Outputs::Heads { heads, image, boxes } => {
+                    tally.detections.extend(detect::decode(&heads, image));
+                    tally.truth.extend(boxes);
+                }
             }
-            tally.labels.extend(labels.into_iter().map(|l| l as usize));
         }
         let metrics = tally.compute(&spec.metrics);
         Ok((metrics, tally.confusion()))
@@ -161,14 +205,6 @@ impl Trainer {
         let plain = self.device.clone();
         plain.seed(spec.seed);
         let ad = plain.clone().autodiff();
-        if spec.data.dataset.task == crate::ir::Task::Detection {
-            // The data path already carries boxes (COCO loader, box-moving augmentations); the
-            // CenterNet targets, loss and mAP are what is missing.
-            return Err(RunError::Other(format!(
-                "dataset `{}` is for detection: `trainc check` covers it fully, but training detection models is not implemented yet",
-                spec.data.dataset.name
-            )));
-        }
         let splits = open_splits(&spec.data.dataset)?;
         let train_src =
             splits.get("train").cloned().ok_or_else(|| RunError::Other("the dataset has no `train` split".into()))?;
@@ -180,6 +216,9 @@ impl Trainer {
             self.print_start(&splits);
         }
         let mut net = Net::build(&self.graph, &ad)?;
+        if spec.data.dataset.task == Task::Detection {
+            net.set_output_bias("heat", detect::HEAT_PRIOR_BIAS);
+        }
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         let mut state = resume.clone().unwrap_or_default();
         if resume.is_some() {
@@ -240,9 +279,7 @@ impl Trainer {
                 let live = self.live.read().map(|l| l.clone()).unwrap_or_else(|e| e.into_inner().clone());
                 let batch = batch?;
                 seen += batch.shape[0];
-                let (x, y) = batch_tensors(batch, &ad);
-                let logits = rows(spec, net.forward(vec![x]).remove(0).1);
-                let loss = loss::classification(&spec.loss, logits, y, &ad);
+                let (loss, _) = forward_loss(spec, &net, batch, &ad);
                 let lr = optim::lr_at(&live.schedule, live.base_lr, state.step, total, per_epoch);
                 let value = loss.clone().into_scalar::<f32>();
                 if !value.is_finite() {
@@ -460,7 +497,7 @@ impl Trainer {
         let classes = &self.spec.data.dataset.classes;
         eprintln!("dataset `{}`: {} classes", self.spec.data.dataset.name, classes.len());
         for (name, src) in splits {
-            if self.spec.data.dataset.task != crate::ir::Task::Classification {
+            if self.spec.data.dataset.task != Task::Classification {
                 eprintln!("  {name:<5} {:>7} samples", src.len());
                 continue;
             }
