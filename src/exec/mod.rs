@@ -1,6 +1,7 @@
 //! Stage 4: [`crate::ir::Checked`] → burn. The graph compiler ([`net`]), losses, optimizers and
 //! CenterNet detection ([`detect`]).
 
+pub mod conv;
 pub mod detect;
 pub mod loss;
 pub mod net;

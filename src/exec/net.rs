@@ -18,6 +18,7 @@ use burn::nn::{
     LinearConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 use petgraph::algo::toposort;
 use petgraph::visit::EdgeRef;
@@ -115,6 +116,17 @@ impl Act {
             _ => None,
         }
     }
+}
+
+/// [`Conv2d::forward`] through [`super::conv::conv2d`], whose backward pass computes the weight
+/// gradient with matrix products (measured faster on flex: BENCHMARKS.md).
+fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    // `Net::build` only makes explicit paddings (the checker resolved them).
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = m.padding else {
+        return m.forward(x);
+    };
+    let options = ConvOptions::new_with_padding(m.stride, [(top, bottom), (left, right)], m.dilation, m.groups);
+    super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
 }
 
 /// Why a checked graph cannot be compiled.
@@ -354,7 +366,7 @@ impl Net {
     fn layer(&self, index: usize, x: Act) -> Act {
         let four = |x: Act| x.d4().expect("the checker guarantees 4-D inputs for spatial layers");
         match &self.layers[index] {
-            Layer::Conv(m) => Act::D4(m.forward(four(x))),
+            Layer::Conv(m) => Act::D4(conv(m, four(x))),
             Layer::ConvT(m) => Act::D4(m.forward(four(x))),
             Layer::MaxPool(m) => Act::D4(m.forward(four(x))),
             Layer::AvgPool(m) => Act::D4(m.forward(four(x))),

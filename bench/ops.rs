@@ -1,0 +1,122 @@
+//! Per-op timings of the Fashion-MNIST CNN's layers on a backend, to see where a training step
+//! goes: `cargo bench --bench ops [-- DEVICE]` (DEVICE = flex, the default, or tch with
+//! `--features tch`). Prints a Markdown table of medians over 20 runs after 3 warm-ups.
+//!
+//! Besides burn's conv2d it times trainc's (`exec::conv`: burn's forward, a matrix-product weight
+//! gradient) and one alternative that was tried and rejected (BENCHMARKS.md): the convolution as
+//! one batched matrix product over shifted copies of the input, built from tensor ops, whose
+//! backward pass autodiff derives by itself.
+
+use std::time::Instant;
+
+use burn::tensor::module::{conv2d, max_pool2d};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::{Device, Distribution, Tensor};
+
+const RUNS: usize = 20;
+
+/// `conv2d` with stride 1 and one group, as a batched matrix product.
+/// `x`: `[B, C, H, W]`, `weight`: `[O, C, k, k]`, `bias`: `[O]`.
+fn conv2d_gemm(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: usize,
+    dilation: usize,
+) -> Tensor<4> {
+    let x = if padding > 0 { x.pad([(padding, padding), (padding, padding)], PadMode::Constant(0.0)) } else { x };
+    let [b, c, h, w] = x.dims();
+    let [o, _, k, _] = weight.dims();
+    let reach = dilation * (k - 1);
+    let (oh, ow) = (h - reach, w - reach);
+    // Column `c·k·k + i·k + j` holds input channel c shifted by tap (i, j): the weight's own order.
+    let taps: Vec<Tensor<4>> = (0..k * k)
+        .map(|t| {
+            let (i, j) = ((t / k) * dilation, (t % k) * dilation);
+            x.clone().slice([0..b, 0..c, i..i + oh, j..j + ow]).reshape([b, c, 1, oh * ow])
+        })
+        .collect();
+    let columns = Tensor::cat(taps, 2).reshape([b, c * k * k, oh * ow]);
+    let out = weight.reshape([1, o, c * k * k]).matmul(columns);
+    let out = match bias {
+        Some(bias) => out + bias.reshape([1, o, 1]),
+        None => out,
+    };
+    out.reshape([b, o, oh, ow])
+}
+
+
+fn median_ms(mut f: impl FnMut()) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let mut times: Vec<f64> = (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[RUNS / 2]
+}
+
+#[allow(deprecated)]
+fn main() {
+    let name = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "flex".into());
+    let device = match name.as_str() {
+        #[cfg(feature = "tch")]
+        "tch" => Device::libtorch(),
+        _ => Device::flex(),
+    };
+    let ad = device.clone().autodiff();
+    let batch = 64;
+    println!("backend {name}, batch {batch}, median of {RUNS} runs (ms)\n");
+    println!("| op | shape | forward | forward + backward |");
+    println!("|---|---|---|---|");
+    let normal = Distribution::Normal(0.0, 1.0);
+    for (c, o, hw, input_grad) in [(1, 32, 28, false), (32, 64, 26, true)] {
+        let shape = format!("[{batch},{c},{hw},{hw}] → {o}, k3");
+        let x = Tensor::<4>::random([batch, c, hw, hw], normal, &device);
+        let w = Tensor::<4>::random([o, c, 3, 3], normal, &device);
+        let b = Tensor::<1>::random([o], normal, &device);
+        let options = || ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let fwd = median_ms(|| {
+            conv2d(x.clone(), w.clone(), Some(b.clone()), options()).sum().into_scalar::<f32>();
+        });
+        let fwd_gemm = median_ms(|| {
+            conv2d_gemm(x.clone(), w.clone(), Some(b.clone()), 0, 1).sum().into_scalar::<f32>();
+        });
+        let xa = Tensor::<4>::from_data(x.to_data(), &ad);
+        let xa = if input_grad { xa.require_grad() } else { xa };
+        let wa = Tensor::<4>::from_data(w.to_data(), &ad).require_grad();
+        let ba = Tensor::<1>::from_data(b.to_data(), &ad).require_grad();
+        let both = median_ms(|| {
+            let _ = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
+        });
+        let both_gemm = median_ms(|| {
+            let _ = conv2d_gemm(xa.clone(), wa.clone(), Some(ba.clone()), 0, 1).sum().backward();
+        });
+        let ours = median_ms(|| {
+            let _ = trainc::exec::conv::conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
+        });
+        println!("| conv2d (burn) | {shape} | {fwd:.2} | {both:.2} |");
+        println!("| conv2d, matmul weight gradient (trainc, used) | {shape} | | {ours:.2} |");
+        println!("| conv2d as one matmul in tensor ops (rejected) | {shape} | {fwd_gemm:.2} | {both_gemm:.2} |");
+    }
+    let x = Tensor::<4>::random([batch, 64, 24, 24], normal, &ad).require_grad();
+    let pool = median_ms(|| {
+        let _ = max_pool2d(x.clone(), MaxPoolOptions::new([2, 2])).sum().backward();
+    });
+    println!("| max_pool2d | [{batch},64,24,24] | | {pool:.2} |");
+    let relu = median_ms(|| {
+        let _ = burn::tensor::activation::relu(x.clone()).sum().backward();
+    });
+    println!("| relu | [{batch},64,24,24] | | {relu:.2} |");
+    let h = Tensor::<2>::random([batch, 9216], normal, &ad).require_grad();
+    let fc = Tensor::<2>::random([9216, 128], normal, &ad).require_grad();
+    let linear = median_ms(|| {
+        let _ = h.clone().matmul(fc.clone()).sum().backward();
+    });
+    println!("| linear (matmul) | [{batch},9216] × [9216,128] | | {linear:.2} |");
+}

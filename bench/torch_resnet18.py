@@ -1,0 +1,106 @@
+"""The GPU benchmark recipe in plain PyTorch, identical to bench/resnet18_gpu.train.
+
+ResNet-18 laid out as std/backbones' `resnet18` + `classifier` (torchvision's layout: 7×7 stride-2
+stem, max-pool, four stages of two basic blocks, global average pool, linear) on Fashion-MNIST
+resized to 32×32 (bilinear, half-pixel centres like trainc's resize), normalised, AdamW lr 1e-3,
+batch 128, no augmentation, fp32 eager. The dataset is put on the GPU once, so this is the fastest
+plain loop PyTorch offers (no DataLoader workers, no Lightning overhead). Prints one JSON line.
+
+Usage: python bench/torch_resnet18.py [EPOCHS] [IDX_DIR]
+"""
+import time
+
+T0 = time.time()
+
+import gzip
+import json
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def idx(root, prefix):
+    with gzip.open(f"{root}/{prefix}-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+    with gzip.open(f"{root}/{prefix}-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    x = torch.from_numpy(images.astype(np.float32)) / 255.0
+    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    return (x - 0.286) / 0.353, torch.from_numpy(labels.astype(np.int64))
+
+
+def conv_bn_relu(c, out, k=3, stride=1):
+    return nn.Sequential(nn.Conv2d(c, out, k, stride, k // 2, bias=False), nn.BatchNorm2d(out), nn.ReLU())
+
+
+class Basic(nn.Module):
+    def __init__(self, c, out, stride=1):
+        super().__init__()
+        self.a = conv_bn_relu(c, out, stride=stride)
+        self.b = nn.Sequential(nn.Conv2d(out, out, 3, 1, 1, bias=False), nn.BatchNorm2d(out))
+        self.s = None if stride == 1 and c == out else nn.Sequential(
+            nn.Conv2d(c, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        return F.relu(self.b(self.a(x)) + (x if self.s is None else self.s(x)))
+
+
+def resnet18(channels, classes):
+    return nn.Sequential(
+        conv_bn_relu(channels, 64, k=7, stride=2), nn.MaxPool2d(3, 2, 1),
+        Basic(64, 64), Basic(64, 64),
+        Basic(64, 128, 2), Basic(128, 128),
+        Basic(128, 256, 2), Basic(256, 256),
+        Basic(256, 512, 2), Basic(512, 512),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes),
+    )
+
+
+def main():
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    root = sys.argv[2] if len(sys.argv) > 2 else "bench/data/fashion-mnist"
+    torch.manual_seed(0)
+    dev = torch.device("cuda")
+    (x, y), (tx, ty) = idx(root, "train"), idx(root, "t10k")
+    x, y, tx, ty = x.to(dev), y.to(dev), tx.to(dev), ty.to(dev)
+    model = resnet18(1, 10).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    first_step = None
+    torch.cuda.synchronize()
+    start = time.time()
+    seen = 0
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(y), device=dev)
+        for i in range(0, len(y), 128):
+            b = order[i:i + 128]
+            loss = F.cross_entropy(model(x[b]), y[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            seen += len(b)
+            if first_step is None:
+                torch.cuda.synchronize()
+                first_step = time.time() - T0
+    torch.cuda.synchronize()
+    train_seconds = time.time() - start
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(ty), 512):
+            correct += (model(tx[i:i + 512]).argmax(1) == ty[i:i + 512]).sum().item()
+    print(json.dumps({
+        "samples_per_s": seen / train_seconds,
+        "epoch_seconds": train_seconds / epochs,
+        "test_accuracy": correct / len(ty),
+        "first_step_s": first_step,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
