@@ -17,13 +17,7 @@ const RUNS: usize = 20;
 
 /// `conv2d` with stride 1 and one group, as a batched matrix product.
 /// `x`: `[B, C, H, W]`, `weight`: `[O, C, k, k]`, `bias`: `[O]`.
-fn conv2d_gemm(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    padding: usize,
-    dilation: usize,
-) -> Tensor<4> {
+fn conv2d_gemm(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, padding: usize, dilation: usize) -> Tensor<4> {
     let x = if padding > 0 { x.pad([(padding, padding), (padding, padding)], PadMode::Constant(0.0)) } else { x };
     let [b, c, h, w] = x.dims();
     let [o, _, k, _] = weight.dims();
@@ -44,7 +38,6 @@ fn conv2d_gemm(
     };
     out.reshape([b, o, oh, ow])
 }
-
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {

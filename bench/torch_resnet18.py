@@ -16,20 +16,20 @@ import gzip
 import json
 import sys
 
-import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 
 def idx(root, prefix):
+    # torch.frombuffer rather than numpy: the GPU machine's Python has torch but not numpy.
     with gzip.open(f"{root}/{prefix}-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)
+        images = torch.frombuffer(bytearray(f.read()[16:]), dtype=torch.uint8).reshape(-1, 1, 28, 28)
     with gzip.open(f"{root}/{prefix}-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    x = torch.from_numpy(images.astype(np.float32)) / 255.0
+        labels = torch.frombuffer(bytearray(f.read()[8:]), dtype=torch.uint8)
+    x = images.float() / 255.0
     x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
-    return (x - 0.286) / 0.353, torch.from_numpy(labels.astype(np.int64))
+    return (x - 0.286) / 0.353, labels.long()
 
 
 def conv_bn_relu(c, out, k=3, stride=1):

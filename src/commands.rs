@@ -116,7 +116,8 @@ fn run_inner(
         }
     };
     let live = Arc::new(RwLock::new(Live::from_spec(&train)));
-    let trainer = Trainer { spec: train, graph, device, live, run, quiet };
+    let read_loss_every_step = !device_name.contains("cuda");
+    let trainer = Trainer { spec: train, graph, device, live, run, quiet, read_loss_every_step };
     match trainer.run(state) {
         Ok(results) => {
             println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());

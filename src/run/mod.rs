@@ -93,6 +93,10 @@ pub struct Trainer {
     pub live: Arc<RwLock<Live>>,
     pub run: RunDir,
     pub quiet: bool,
+    /// Read the loss back to the host every step (CPU backends, where it costs nothing). On a GPU
+    /// each read waits for the queue to drain, so losses stay on the device and are read every
+    /// `log_every` steps and at the end of an epoch; a NaN is then reported at the read after it.
+    pub read_loss_every_step: bool,
 }
 
 /// What a batch's forward pass produced, besides its loss.
@@ -275,18 +279,33 @@ impl Trainer {
             let (mut seen, mut loss_sum, mut loss_n) = (0usize, 0.0f64, 0usize);
             let mut acc = GradientsAccumulator::<Net>::new();
             let mut pending = 0;
+            // Losses not yet read back to the host (see `read_loss_every_step`).
+            let (mut unread, mut unread_n, mut value): (Option<Tensor<1>>, usize, f32) = (None, 0, 0.0);
             for (i, batch) in loader.epoch(epoch as u64, 0).into_iter().enumerate() {
                 let live = self.live.read().map(|l| l.clone()).unwrap_or_else(|e| e.into_inner().clone());
                 let batch = batch?;
                 seen += batch.shape[0];
                 let (loss, _) = forward_loss(spec, &net, batch, &ad);
                 let lr = optim::lr_at(&live.schedule, live.base_lr, state.step, total, per_epoch);
-                let value = loss.clone().into_scalar::<f32>();
-                if !value.is_finite() {
-                    return Err(RunError::NonFinite { value, step: state.step, epoch: epoch + 1, lr });
+                let detached = loss.clone().detach();
+                unread = Some(match unread.take() {
+                    Some(sum) => sum + detached,
+                    None => detached,
+                });
+                unread_n += 1;
+                if self.read_loss_every_step
+                    || (state.step + 1).is_multiple_of(live.log_every.max(1))
+                    || i + 1 == batches
+                {
+                    let sum = unread.take().map_or(0.0, |u| u.into_scalar::<f32>());
+                    if !sum.is_finite() {
+                        return Err(RunError::NonFinite { value: sum, step: state.step, epoch: epoch + 1, lr });
+                    }
+                    loss_sum += sum as f64;
+                    loss_n += unread_n;
+                    value = sum / unread_n as f32;
+                    unread_n = 0;
                 }
-                loss_sum += value as f64;
-                loss_n += 1;
                 let grads = GradientsParams::from_grads(loss.backward(), &net);
                 pending += 1;
                 let grads = if spec.accumulate > 1 {
