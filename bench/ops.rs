@@ -102,6 +102,11 @@ fn main() {
         let _ = max_pool2d(x.clone(), MaxPoolOptions::new([2, 2])).sum().backward();
     });
     println!("| max_pool2d | [{batch},64,24,24] | | {pool:.2} |");
+    // The same 2×2 pool as a reshape and two max reductions (autodiff derives the backward).
+    let pool_reshape = median_ms(|| {
+        let _ = x.clone().reshape([batch, 64, 12, 2, 12, 2]).max_dim(5).max_dim(3).sum().backward();
+    });
+    println!("| max_pool2d 2×2 as reshape + max_dim | [{batch},64,24,24] | | {pool_reshape:.2} |");
     let relu = median_ms(|| {
         let _ = burn::tensor::activation::relu(x.clone()).sum().backward();
     });
