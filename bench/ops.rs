@@ -93,7 +93,15 @@ fn main() {
         let ours = median_ms(|| {
             let _ = trainc::exec::conv::conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
         });
+        // Which backward part costs what: input gradient alone (weight held constant).
         println!("| conv2d (burn) | {shape} | {fwd:.2} | {both:.2} |");
+        if input_grad {
+            let w_const = Tensor::<4>::from_data(w.to_data(), &ad);
+            let x_only = median_ms(|| {
+                let _ = conv2d(xa.clone(), w_const.clone(), None, options()).sum().backward();
+            });
+            println!("| conv2d (burn), input gradient only | {shape} | | {x_only:.2} |");
+        }
         println!("| conv2d, matmul weight gradient (trainc, used) | {shape} | | {ours:.2} |");
         println!("| conv2d as one matmul in tensor ops (rejected) | {shape} | {fwd_gemm:.2} | {both_gemm:.2} |");
     }
