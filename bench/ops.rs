@@ -2,42 +2,18 @@
 //! goes: `cargo bench --bench ops [-- DEVICE]` (DEVICE = flex, the default, or tch with
 //! `--features tch`). Prints a Markdown table of medians over 20 runs after 3 warm-ups.
 //!
-//! Besides burn's conv2d it times trainc's (`exec::conv`: burn's forward, a matrix-product weight
-//! gradient) and one alternative that was tried and rejected (BENCHMARKS.md): the convolution as
-//! one batched matrix product over shifted copies of the input, built from tensor ops, whose
-//! backward pass autodiff derives by itself.
+//! Besides burn's conv2d it times trainc's two (`exec::conv`, BENCHMARKS.md): burn's forward with
+//! a matrix-product weight gradient, and the convolution as one batched matrix product over shifted
+//! copies of the input built from tensor ops (used for first layers with few channels).
 
 use std::time::Instant;
 
 use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions, PadMode};
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
+use trainc::exec::conv::conv2d_columns;
 
 const RUNS: usize = 20;
-
-/// `conv2d` with stride 1 and one group, as a batched matrix product.
-/// `x`: `[B, C, H, W]`, `weight`: `[O, C, k, k]`, `bias`: `[O]`.
-fn conv2d_gemm(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, padding: usize, dilation: usize) -> Tensor<4> {
-    let x = if padding > 0 { x.pad([(padding, padding), (padding, padding)], PadMode::Constant(0.0)) } else { x };
-    let [b, c, h, w] = x.dims();
-    let [o, _, k, _] = weight.dims();
-    let reach = dilation * (k - 1);
-    let (oh, ow) = (h - reach, w - reach);
-    // Column `c·k·k + i·k + j` holds input channel c shifted by tap (i, j): the weight's own order.
-    let taps: Vec<Tensor<4>> = (0..k * k)
-        .map(|t| {
-            let (i, j) = ((t / k) * dilation, (t % k) * dilation);
-            x.clone().slice([0..b, 0..c, i..i + oh, j..j + ow]).reshape([b, c, 1, oh * ow])
-        })
-        .collect();
-    let columns = Tensor::cat(taps, 2).reshape([b, c * k * k, oh * ow]);
-    let out = weight.reshape([1, o, c * k * k]).matmul(columns);
-    let out = match bias {
-        Some(bias) => out + bias.reshape([1, o, 1]),
-        None => out,
-    };
-    out.reshape([b, o, oh, ow])
-}
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
@@ -78,7 +54,7 @@ fn main() {
             conv2d(x.clone(), w.clone(), Some(b.clone()), options()).sum().into_scalar::<f32>();
         });
         let fwd_gemm = median_ms(|| {
-            conv2d_gemm(x.clone(), w.clone(), Some(b.clone()), 0, 1).sum().into_scalar::<f32>();
+            conv2d_columns(x.clone(), w.clone(), Some(b.clone()), [(0, 0); 2], [1, 1]).sum().into_scalar::<f32>();
         });
         let xa = Tensor::<4>::from_data(x.to_data(), &ad);
         let xa = if input_grad { xa.require_grad() } else { xa };
@@ -88,7 +64,7 @@ fn main() {
             let _ = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
         });
         let both_gemm = median_ms(|| {
-            let _ = conv2d_gemm(xa.clone(), wa.clone(), Some(ba.clone()), 0, 1).sum().backward();
+            let _ = conv2d_columns(xa.clone(), wa.clone(), Some(ba.clone()), [(0, 0); 2], [1, 1]).sum().backward();
         });
         let ours = median_ms(|| {
             let _ = trainc::exec::conv::conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
@@ -102,8 +78,10 @@ fn main() {
             });
             println!("| conv2d (burn), input gradient only | {shape} | | {x_only:.2} |");
         }
-        println!("| conv2d, matmul weight gradient (trainc, used) | {shape} | | {ours:.2} |");
-        println!("| conv2d as one matmul in tensor ops (rejected) | {shape} | {fwd_gemm:.2} | {both_gemm:.2} |");
+        println!("| conv2d, matmul weight gradient (trainc, > 4 input channels) | {shape} | | {ours:.2} |");
+        println!(
+            "| conv2d as one matmul in tensor ops (trainc, ≤ 4 input channels) | {shape} | {fwd_gemm:.2} | {both_gemm:.2} |"
+        );
     }
     let x = Tensor::<4>::random([batch, 64, 24, 24], normal, &ad).require_grad();
     let pool = median_ms(|| {

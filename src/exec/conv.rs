@@ -13,8 +13,9 @@
 //!
 //! # What
 //!
-//! [`conv2d`] is a drop-in for `burn::tensor::module::conv2d`. Its forward pass is the backend's
-//! own `conv2d`. Its backward pass computes:
+//! [`conv2d`] is a drop-in for `burn::tensor::module::conv2d`. With few input channels (a first
+//! layer, [`FEW_CHANNELS`]) and stride 1 it is [`conv2d_columns`], one matrix product over shifted
+//! copies of the input. Otherwise its forward pass is the backend's own `conv2d`. Its backward pass computes:
 //!
 //! - the input gradient with `B::conv2d_x_backward`, and the bias gradient with
 //!   `B::conv2d_bias_backward`, exactly as burn-autodiff's `conv2d` does;
@@ -84,12 +85,52 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
     if !has_extension(&x.kind) {
         return burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options);
     }
+    if channels_in <= FEW_CHANNELS && options.stride == [1, 1] && options.groups == 1 {
+        return conv2d_columns(Tensor::from_dispatch(x), weight, bias, options.padding, options.dilation);
+    }
     let weight = weight.into_dispatch();
     let out = match bias {
         Some(bias) => <Dispatch as ConvBackend>::conv2d_gemm_wgrad_bias(x, weight, bias.into_dispatch(), options),
         None => <Dispatch as ConvBackend>::conv2d_gemm_wgrad(x, weight, options),
     };
     Tensor::from_dispatch(out)
+}
+
+/// Up to this many input channels (a first layer on images), [`conv2d`] uses [`conv2d_columns`].
+/// Measured on flex (`cargo bench --bench ops`, and the Fashion-MNIST CNN: 661 → 700 samples/s
+/// with its 1-channel first conv): faster at 1 channel, 2× slower at 32.
+const FEW_CHANNELS: usize = 4;
+
+/// `conv2d` with stride 1 and one group as one batched matrix product over shifted copies of the
+/// (padded) input, built from tensor ops so that autodiff derives the backward pass (two matrix
+/// products). Cheap when the columns are few (`C·k·k` small); see [`FEW_CHANNELS`].
+/// `x`: `[B, C, H, W]`, `weight`: `[O, C, kh, kw]`, `bias`: `[O]`, `padding`: `(begin, end)` for
+/// height and width.
+pub fn conv2d_columns(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    padding: [(usize, usize); 2],
+    dilation: [usize; 2],
+) -> Tensor<4> {
+    let x = if padding != [(0, 0); 2] { x.pad(padding, PadMode::Constant(0.0)) } else { x };
+    let [b, c, h, w] = x.dims();
+    let [o, _, kh, kw] = weight.dims();
+    let (oh, ow) = (h - dilation[0] * (kh - 1), w - dilation[1] * (kw - 1));
+    // Column `c·kh·kw + i·kw + j` holds channel c shifted by tap (i, j): the weight's own order.
+    let taps: Vec<Tensor<4>> = (0..kh * kw)
+        .map(|t| {
+            let (i, j) = ((t / kw) * dilation[0], (t % kw) * dilation[1]);
+            x.clone().slice([0..b, 0..c, i..i + oh, j..j + ow]).reshape([b, c, 1, oh * ow])
+        })
+        .collect();
+    let columns = Tensor::cat(taps, 2).reshape([b, c * kh * kw, oh * ow]);
+    let out = weight.reshape([1, o, c * kh * kw]).matmul(columns);
+    let out = match bias {
+        Some(bias) => out + bias.reshape([1, o, 1]),
+        None => out,
+    };
+    out.reshape([b, o, oh, ow])
 }
 
 /// Whether a tensor's backend is one that [`ConvBackend`] is declared for. Autodiff tensors
@@ -474,6 +515,10 @@ mod tests {
         configs.push((4, 6, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
         configs.push((3, 4, 3, ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 2)], [1, 1], 1)));
         configs.push((2, 3, 3, ConvOptions::new([2, 2], [1, 1], [2, 2], 1)));
+        // More than FEW_CHANNELS inputs: `conv2d` takes the extension instead of the columns.
+        configs.push((6, 5, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+        configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 1], [(0, 1), (2, 0)], [2, 1], 1)));
+        configs.push((5, 3, 1, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)));
         configs
     }
 
