@@ -214,11 +214,7 @@ fn predict_inner(
         println!("{}", path.display());
         match train.data.dataset.task {
             Task::Detection => {
-                let mut head = |name: &str| match out.iter().position(|(n, _)| n == name) {
-                    Some(i) => out.swap_remove(i).1.d4().ok_or_else(|| fail(format!("output `{name}` is not 4-D"))),
-                    None => Err(fail(format!("the model has no output `{name}`"))),
-                };
-                let heads = detect::Heads { heat: head("heat")?, size: head("size")?, offset: head("offset")? };
+                let heads = detect::Heads::from_outputs(out).map_err(fail)?;
                 // Boxes come back in the pixels of the image as given.
                 let (sx, sy) = (original.0 as f32 / w as f32, original.1 as f32 / h as f32);
                 let found = detect::decode(&heads, (h, w)).remove(0);

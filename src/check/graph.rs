@@ -85,6 +85,13 @@ struct Scope {
     prefix: String,
 }
 
+impl Scope {
+    /// An empty scope in `module`, with the built-in symbols and no prefix.
+    fn new(module: ModuleId) -> Scope {
+        Scope { module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix: String::new() }
+    }
+}
+
 pub struct GraphChecker<'a> {
     program: &'a Program,
     sink: &'a mut Sink,
@@ -114,13 +121,7 @@ impl<'a> GraphChecker<'a> {
 
     /// Checks a block on its own, with its parameters as free symbols.
     pub fn check_block(&mut self, decl: DeclRef, block: &ast::Graph) {
-        let mut scope = Scope {
-            module: decl.module,
-            env: HashMap::new(),
-            symbols: base_symbols(),
-            bindings: Vec::new(),
-            prefix: String::new(),
-        };
+        let mut scope = Scope::new(decl.module);
         for param in &block.params {
             let value = match &param.ty {
                 ast::Type::Tensor(tt) => match self.pattern_shape(&mut scope, tt) {
@@ -141,13 +142,7 @@ impl<'a> GraphChecker<'a> {
 
     /// Infers a model into a [`ModelGraph`], bound to its data when it is trained.
     pub fn infer_model(mut self, decl: DeclRef, model: &ast::Graph, data: Option<&DataBinding>) -> ModelGraph {
-        let mut scope = Scope {
-            module: decl.module,
-            env: HashMap::new(),
-            symbols: base_symbols(),
-            bindings: Vec::new(),
-            prefix: String::new(),
-        };
+        let mut scope = Scope::new(decl.module);
         self.model = model.name.name.clone();
         if let Some(data) = data {
             self.dataset = Some(data.dataset.clone());
@@ -902,8 +897,7 @@ impl<'a> GraphChecker<'a> {
         let count = self.counters.entry(format!("{}{}", caller.prefix, block.name.name)).or_insert(0);
         let prefix = format!("{}{}{}.", caller.prefix, block.name.name, count);
         *count += 1;
-        let mut scope =
-            Scope { module: decl.module, env: HashMap::new(), symbols: base_symbols(), bindings: Vec::new(), prefix };
+        let mut scope = Scope { prefix, ..Scope::new(decl.module) };
         for ((param, value), given_expr) in block.params.iter().zip(values).zip(&given) {
             let value = match value {
                 Some(v) => v,

@@ -81,8 +81,10 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
         assert_eq!(bias.dims(), [channels_out], "conv2d: bias must have one value per output channel");
     }
 
+    // `TRAINC_BURN_CONV=1` runs burn's own conv2d everywhere, to compare (bench/gpu.sh).
+    static BURN_CONV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let x = x.into_dispatch();
-    if !has_extension(&x.kind) {
+    if !has_extension(&x.kind) || *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some()) {
         return burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options);
     }
     if channels_in <= FEW_CHANNELS && options.stride == [1, 1] && options.groups == 1 {

@@ -8,6 +8,7 @@
 use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::Act;
 use crate::data::BoxLabel;
 use crate::ir::Call;
 
@@ -112,6 +113,18 @@ pub struct Heads {
     pub heat: Tensor<4>,
     pub size: Tensor<4>,
     pub offset: Tensor<4>,
+}
+
+impl Heads {
+    /// The model outputs named `heat`, `size` and `offset`; otherwise why not.
+    pub fn from_outputs(mut out: Vec<(String, Act)>) -> Result<Heads, String> {
+        let mut head = |name: &str| {
+            let i =
+                out.iter().position(|(n, _)| n == name).ok_or_else(|| format!("the model has no output `{name}`"))?;
+            out.swap_remove(i).1.d4().ok_or_else(|| format!("output `{name}` is not 4-D"))
+        };
+        Ok(Heads { heat: head("heat")?, size: head("size")?, offset: head("offset")? })
+    }
 }
 
 /// `centernet_loss`: the penalty-reduced focal loss on the heatmap plus L1 on sizes and offsets at

@@ -118,18 +118,13 @@ impl Act {
     }
 }
 
-/// [`Conv2d::forward`] through [`super::conv::conv2d`], whose backward pass computes the weight
-/// gradient with matrix products (measured faster on flex: BENCHMARKS.md).
-/// `TRAINC_BURN_CONV=1` runs burn's own conv2d instead, to compare the two (bench/gpu.sh).
+/// [`Conv2d::forward`] through [`super::conv::conv2d`], which picks the fastest measured way for
+/// the backend (BENCHMARKS.md).
 fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    static BURN_CONV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     // `Net::build` only makes explicit paddings (the checker resolved them).
-    let (PaddingConfig2d::Explicit(top, left, bottom, right), false) =
-        (&m.padding, *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some()))
-    else {
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = m.padding else {
         return m.forward(x);
     };
-    let (top, left, bottom, right) = (*top, *left, *bottom, *right);
     let options = ConvOptions::new_with_padding(m.stride, [(top, bottom), (left, right)], m.dilation, m.groups);
     super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
 }

@@ -104,7 +104,7 @@ pub struct Trainer {
 #[allow(clippy::large_enum_variant)]
 enum Outputs {
     /// Class logits, one row per sample (or per pixel for segmentation), and the labels.
-    Rows { logits: Tensor<2>, labels: Vec<i64> },
+    Rows { logits: Tensor<2>, labels: Tensor<1, Int> },
     /// CenterNet heads, the image size and the ground-truth boxes.
     Heads { heads: detect::Heads, image: (usize, usize), boxes: Vec<Vec<crate::data::BoxLabel>> },
 }
@@ -114,14 +114,10 @@ fn forward_loss(spec: &TrainSpec, net: &Net, batch: crate::data::Batch, device: 
     let n = batch.y.len();
     let [_, _, image_h, image_w] = batch.shape;
     let x = Tensor::from_data(TensorData::new(batch.x, batch.shape), device);
-    let mut out = net.forward(vec![x]);
+    let out = net.forward(vec![x]);
     match spec.data.dataset.task {
         Task::Detection => {
-            let mut head = |name: &str| {
-                let i = out.iter().position(|(n, _)| n == name).expect("the checker requires heat, size and offset");
-                out.swap_remove(i).1.d4().expect("the checker requires 4-D detection heads")
-            };
-            let heads = detect::Heads { heat: head("heat"), size: head("size"), offset: head("offset") };
+            let heads = detect::Heads::from_outputs(out).expect("the checker requires 4-D heat, size and offset");
             let [_, classes, h, w] = heads.heat.dims();
             let targets = detect::Targets::new(&batch.boxes, classes, (image_h, image_w), (h, w));
             let loss = spec
@@ -133,17 +129,22 @@ fn forward_loss(spec: &TrainSpec, net: &Net, batch: crate::data::Batch, device: 
             (loss, Outputs::Heads { heads, image: (image_h, image_w), boxes: batch.boxes })
         }
         task => {
-            let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.y.clone(), [n]), device);
-            let out = out.remove(0).1;
+            let labels = Tensor::<1, Int>::from_data(TensorData::new(batch.y, [n]), device);
+            let out = out.into_iter().next().expect("a model has an output").1;
             // Segmentation: `[B, C, H, W]` logits become one row per pixel, like the masks.
             let logits = match (task, out) {
                 (Task::Segmentation, crate::exec::Act::D4(t)) => loss::pixels(t),
                 (_, other) => other.d2(),
             };
-            let loss = loss::classification(&spec.loss, logits.clone(), labels, device);
-            (loss, Outputs::Rows { logits, labels: batch.y })
+            let loss = loss::classification(&spec.loss, logits.clone(), labels.clone(), device);
+            (loss, Outputs::Rows { logits, labels })
         }
     }
+}
+
+/// A tensor that could not be read back to the host.
+fn read_error(e: impl std::fmt::Debug) -> RunError {
+    RunError::Other(format!("{e:?}"))
 }
 
 fn better(mode: Mode, a: f64, b: f64) -> bool {
@@ -180,17 +181,12 @@ impl Trainer {
             tally.batches += 1;
             match out {
                 Outputs::Rows { logits, labels } => {
-                    let preds = logits
-                        .clone()
-                        .argmax(1)
-                        .try_into_vec_as::<i64>()
-                        .map_err(|e| RunError::Other(format!("{e:?}")))?;
+                    let preds = logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(read_error)?;
                     tally.preds.extend(preds.into_iter().map(|p| p as usize));
                     if spec.metrics.iter().any(|m| m.name == "top_k") {
-                        tally
-                            .logits
-                            .extend(logits.try_into_vec_as::<f32>().map_err(|e| RunError::Other(format!("{e:?}")))?);
+                        tally.logits.extend(logits.try_into_vec_as::<f32>().map_err(read_error)?);
                     }
+                    let labels = labels.try_into_vec_as::<i64>().map_err(read_error)?;
                     tally.labels.extend(labels.into_iter().map(|l| l as usize));
                 }
                 Outputs::Heads { heads, image, boxes } => {
