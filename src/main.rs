@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use trainc::check::builtins::{self, Kind};
-use trainc::frontend::{self, Options};
-use trainc::host::FsHost;
+use trainc::frontend::Options;
 
 #[derive(Parser)]
 #[command(name = "trainc", version, about = "A declarative language and toolchain for training vision models")]
@@ -123,15 +121,17 @@ enum Command {
     },
 }
 
-#[cfg(feature = "train")]
+// Commands read checkpoints and run directories; the front end they call does not.
+#[allow(clippy::disallowed_methods)]
 mod commands;
 
 fn main() -> ExitCode {
     #[cfg(feature = "train")]
     trainc::run::START.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();
-    match cli.command {
-        Command::Check { spec, format, shapes } => check(&spec, format, shapes),
+    commands::report(match cli.command {
+        Command::Check { spec, format, shapes } => commands::check(&spec, format, shapes),
+        Command::Builtins => commands::builtins(),
         #[cfg(feature = "train")]
         Command::Run { spec, device, resume, runs_dir, quiet } => {
             commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet)
@@ -144,37 +144,5 @@ fn main() -> ExitCode {
         }
         #[cfg(feature = "train")]
         Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),
-        Command::Builtins => {
-            for kind in Kind::ALL {
-                println!("{}:", kind.plural());
-                for b in builtins::BUILTINS.iter().filter(|b| b.kind == kind) {
-                    println!("  {:<60} {}", b.signature(), b.summary);
-                }
-            }
-            ExitCode::SUCCESS
-        }
-    }
-}
-
-fn check(spec: &SpecArgs, format: Format, shapes: bool) -> ExitCode {
-    let outcome = frontend::check_file(&FsHost, &spec.file, &spec.options());
-    match format {
-        Format::Json => {
-            let json = trainc::diag::to_json(&outcome.diags, &outcome.program.sources);
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
-        }
-        Format::Human => {
-            use std::io::IsTerminal;
-            if !outcome.diags.is_empty() {
-                eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
-            }
-            if !outcome.has_errors() {
-                print!("{}", trainc::summary::summary(&outcome, &spec.file.display().to_string(), shapes));
-            } else {
-                let errors = outcome.diags.iter().filter(|d| d.is_error()).count();
-                eprintln!("error: {} found {errors} error(s)", spec.file.display());
-            }
-        }
-    }
-    if outcome.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    })
 }

@@ -1,13 +1,11 @@
 //! The `trainc` binary as a user runs it.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn trainc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("trainc runs")
+    Command::new(common::bin()).current_dir(env!("CARGO_MANIFEST_DIR")).args(args).output().expect("trainc runs")
 }
 
 fn stderr(o: &Output) -> String {

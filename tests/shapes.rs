@@ -2,6 +2,8 @@
 //! equals the shape the checker inferred.
 #![cfg(feature = "train")]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -59,7 +61,7 @@ fn every_example_model_runs_with_the_inferred_shapes() {
     for (kind, out) in
         [("shapes-folder", "data/shapes_folder"), ("shapes-coco", "data/shapes"), ("shapes-masks", "data/shapes_masks")]
     {
-        let status = Command::new(env!("CARGO_BIN_EXE_trainc"))
+        let status = Command::new(common::bin())
             .current_dir(&dir)
             .args(["gen-data", kind, out, "--per-class", "4"])
             .status()

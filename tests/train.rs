@@ -1,11 +1,13 @@
 //! End-to-end training on generated data, through the `trainc` binary as a user runs it.
 #![cfg(feature = "train")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trainc")).current_dir(dir).args(args).output().expect("trainc runs")
+    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
 }
 
 fn text(o: &Output) -> String {
@@ -185,7 +187,7 @@ fn a_corrupt_image_is_named_in_the_error() {
 #[test]
 fn kill_nine_mid_epoch_then_resume_finishes() {
     let dir = project("kill", "constant()", "");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trainc"))
+    let mut child = Command::new(common::bin())
         .current_dir(&dir)
         .args(["run", "t.train", "epochs=200", "--quiet"])
         .stdout(std::process::Stdio::null())

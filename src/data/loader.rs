@@ -38,6 +38,24 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// The loader of a split as the program declares it: the training pipeline, shuffled or
+    /// balanced, for training; the evaluation pipeline in order otherwise.
+    pub fn for_split(spec: &crate::ir::TrainSpec, source: Arc<dyn Source>, train: bool) -> Loader {
+        let data = &spec.data;
+        Loader {
+            source,
+            steps: Arc::new(if train { data.augment.clone() } else { data.eval_augment.clone() }),
+            batch: data.batch,
+            workers: data.workers,
+            seed: spec.seed,
+            train,
+            balanced: data.balanced,
+            shuffle: data.shuffle,
+            limit_batches: data.limit_batches,
+            p_scale: 1.0,
+        }
+    }
+
     /// The sample order of an epoch: shuffled (or class-balanced) from `(seed, epoch)`.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let n = self.source.len();

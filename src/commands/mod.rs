@@ -1,0 +1,98 @@
+//! One file per command. Each returns `Result<ExitCode, CommandError>`; `main` renders an error
+//! as a coded report like the front end's.
+
+mod builtins;
+mod check;
+#[cfg(feature = "train")]
+mod eval;
+#[cfg(feature = "train")]
+mod gen_data;
+#[cfg(feature = "train")]
+mod predict;
+#[cfg(feature = "train")]
+mod run;
+#[cfg(feature = "train")]
+mod shared;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use miette::Diagnostic;
+
+pub use builtins::builtins;
+pub use check::check;
+#[cfg(feature = "train")]
+pub use eval::eval;
+#[cfg(feature = "train")]
+pub use gen_data::gen_data;
+#[cfg(feature = "train")]
+pub use predict::predict;
+#[cfg(feature = "train")]
+pub use run::run;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum CommandError {
+    /// The diagnostics were printed already.
+    #[error("{file} found {errors} error(s); not starting")]
+    #[diagnostic(code(trainc::cli::rejected), help("fix the errors above; `trainc check FILE` reports them alone"))]
+    Rejected { file: PathBuf, errors: usize },
+
+    #[error("{file} has no `train` block")]
+    #[diagnostic(
+        code(trainc::cli::no_train),
+        help("add `train {{ model = …; data = …; loss = …; optimizer = …; epochs = … }}`")
+    )]
+    NoTrain { file: PathBuf },
+
+    #[error("unknown device `{name}`")]
+    #[diagnostic(code(trainc::cli::device), help("use `flex`, `tch`, `tch:cpu` or `tch:cuda:N`"))]
+    UnknownDevice { name: String },
+
+    #[error("`--device {name}` needs a build with `--features tch`")]
+    #[diagnostic(code(trainc::cli::needs_tch), help("see the README: `cargo build --release --features tch`"))]
+    NeedsTch { name: String },
+
+    #[cfg(feature = "tch")]
+    #[error("`{name}`: the device index must be a number")]
+    #[diagnostic(code(trainc::cli::device_index), help("e.g. `--device tch:cuda:0`"))]
+    DeviceIndex { name: String },
+
+    #[error("cannot create the run directory under {root}: {source}")]
+    #[diagnostic(code(trainc::cli::run_dir), help("check that `--runs-dir` is writable"))]
+    RunDir { root: PathBuf, source: std::io::Error },
+
+    #[error("`{path}` is not a readable image: {message}")]
+    #[diagnostic(code(trainc::cli::image))]
+    Image { path: PathBuf, message: String },
+
+    #[error("unknown kind `{kind}`: the generators are `shapes-folder`, `shapes-coco` and `shapes-masks`")]
+    #[diagnostic(code(trainc::cli::generator))]
+    UnknownGenerator { kind: String },
+
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Run(#[from] trainc::run::RunError),
+
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(code(trainc::run::data))]
+    Data(#[from] trainc::data::DataError),
+}
+
+/// Prints a command's error as a report (code, message, help) and gives the exit code.
+pub fn report(result: Result<ExitCode, CommandError>) -> ExitCode {
+    use std::io::IsTerminal;
+    let Err(e) = result else { return result.unwrap_or(ExitCode::SUCCESS) };
+    let theme = if std::io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    match miette::GraphicalReportHandler::new_themed(theme).render_report(&mut out, &e) {
+        Ok(()) => eprint!("error: {out}"),
+        Err(_) => eprintln!("error: {e}"),
+    }
+    ExitCode::FAILURE
+}

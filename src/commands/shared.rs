@@ -1,0 +1,69 @@
+//! What the training commands share: checking like `trainc check` before anything runs, the
+//! device from `--device`, and loading a checkpoint into the checked model.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use trainc::exec::Net;
+use trainc::frontend::{self, Outcome};
+use trainc::host::FsHost;
+use trainc::ir::{ModelGraph, TrainSpec};
+use trainc::run::RunError;
+
+use super::CommandError;
+use crate::SpecArgs;
+
+/// The checked program, its `train` block and the trained model's graph.
+pub struct Checked {
+    pub outcome: Outcome,
+    pub train: TrainSpec,
+    pub graph: ModelGraph,
+}
+
+/// Checks like `trainc check`, with the class names of a run when given; a program with errors
+/// never reaches the executor.
+pub fn checked(spec: &SpecArgs, classes: Option<Vec<String>>) -> Result<Checked, CommandError> {
+    use std::io::IsTerminal;
+    let mut options = spec.options();
+    options.check.assume_classes = classes;
+    let outcome = frontend::check_file(&FsHost, &spec.file, &options);
+    if !outcome.diags.is_empty() {
+        eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
+    }
+    if outcome.has_errors() {
+        let errors = outcome.diags.iter().filter(|d| d.is_error()).count();
+        return Err(CommandError::Rejected { file: spec.file.clone(), errors });
+    }
+    let train = outcome.checked.train.clone().ok_or_else(|| CommandError::NoTrain { file: spec.file.clone() })?;
+    // The checker infers the trained model whenever the train block checks.
+    let graph = outcome.checked.models.get(&train.model).cloned().ok_or_else(|| RunError::Outputs {
+        model: train.model.clone(),
+        message: "the model was not inferred".into(),
+    })?;
+    Ok(Checked { outcome, train, graph })
+}
+
+#[allow(deprecated)]
+pub fn device(name: &str) -> Result<Device, CommandError> {
+    match name {
+        "flex" | "cpu" => Ok(Device::flex()),
+        #[cfg(feature = "tch")]
+        "tch" | "tch:cpu" => Ok(Device::libtorch()),
+        #[cfg(feature = "tch")]
+        other if other.starts_with("tch:cuda:") => match other["tch:cuda:".len()..].parse::<usize>() {
+            Ok(n) => Ok(Device::libtorch_cuda(n)),
+            Err(_) => Err(CommandError::DeviceIndex { name: other.into() }),
+        },
+        other if other.starts_with("tch") => Err(CommandError::NeedsTch { name: other.into() }),
+        other => Err(CommandError::UnknownDevice { name: other.into() }),
+    }
+}
+
+/// The model of `graph` with the weights of `checkpoint`.
+pub fn load(graph: &ModelGraph, checkpoint: &Path, device: &Device) -> Result<Net, CommandError> {
+    let net = Net::build(graph, device).map_err(RunError::from)?;
+    let loaded = net.try_load_file(checkpoint);
+    Ok(loaded.map_err(|e| RunError::Checkpoint { path: checkpoint.to_path_buf(), message: e.to_string() })?)
+}

@@ -1,0 +1,100 @@
+//! Classification: one row of class logits per sample, cross-entropy-like losses, accuracy-like
+//! metrics, and `predict` ranking the classes. Segmentation reuses the rows (one per pixel).
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::{PredictInput, TaskRunner, class_name, first, forward, read_back};
+use crate::data::Batch;
+use crate::exec::{Act, Net, loss};
+use crate::ir::TrainSpec;
+use crate::run::RunError;
+use crate::run::metrics::Tally;
+
+/// The logits of a batch as rows, with one label per row.
+struct Rows {
+    pub logits: Tensor<2>,
+    pub labels: Tensor<1, Int>,
+}
+
+/// Runs a batch and turns the output into rows with `to_rows` (identity for classification,
+/// one row per pixel for segmentation).
+fn rows(
+    spec: &TrainSpec,
+    net: &Net,
+    mut batch: Batch,
+    device: &Device,
+    to_rows: impl FnOnce(Act) -> Result<Tensor<2>, RunError>,
+) -> Result<Rows, RunError> {
+    let n = batch.y.len();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(std::mem::take(&mut batch.y), [n]), device);
+    let out = first(forward(net, &mut batch, device), &spec.model)?;
+    Ok(Rows { logits: to_rows(out)?, labels })
+}
+
+fn rows_loss(spec: &TrainSpec, rows: &Rows, device: &Device) -> Tensor<1> {
+    loss::classification(&spec.loss, rows.logits.clone(), rows.labels.clone(), device)
+}
+
+/// Adds the rows' predictions (and logits, when top-k needs the ranking) to the tally.
+fn tally_rows(spec: &TrainSpec, rows: Rows, tally: &mut Tally) -> Result<(), RunError> {
+    let preds = rows.logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(read_back)?;
+    tally.preds.extend(preds.into_iter().map(|p| p as usize));
+    if spec.metrics.iter().any(|m| m.name == "top_k") {
+        tally.logits.extend(rows.logits.try_into_vec_as::<f32>().map_err(read_back)?);
+    }
+    let labels = rows.labels.try_into_vec_as::<i64>().map_err(read_back)?;
+    tally.labels.extend(labels.into_iter().map(|l| l as usize));
+    Ok(())
+}
+
+fn sample_rows(act: Act) -> Result<Tensor<2>, RunError> {
+    Ok(act.d2())
+}
+
+/// Classification and segmentation: class logits as rows (one per sample, or one per pixel),
+/// the same losses and metrics over them, and their own `predict` output.
+pub struct RowTask {
+    pub to_rows: fn(Act) -> Result<Tensor<2>, RunError>,
+    pub predict: fn(Vec<(String, Act)>, &PredictInput) -> Result<Vec<String>, RunError>,
+}
+
+pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: ranked_classes };
+
+impl TaskRunner for RowTask {
+    fn train_loss(&self, spec: &TrainSpec, net: &Net, batch: Batch, device: &Device) -> Result<Tensor<1>, RunError> {
+        let rows = rows(spec, net, batch, device, self.to_rows)?;
+        Ok(rows_loss(spec, &rows, device))
+    }
+
+    fn evaluate(
+        &self,
+        spec: &TrainSpec,
+        net: &Net,
+        batch: Batch,
+        device: &Device,
+        tally: &mut Tally,
+    ) -> Result<f32, RunError> {
+        let rows = rows(spec, net, batch, device, self.to_rows)?;
+        let loss = rows_loss(spec, &rows, device).into_scalar::<f32>();
+        tally_rows(spec, rows, tally)?;
+        Ok(loss)
+    }
+
+    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError> {
+        (self.predict)(outputs, input)
+    }
+}
+
+/// The `top` most likely classes with their probabilities.
+fn ranked_classes(outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError> {
+    let logits = first(outputs, "")?.d2();
+    let probs: Vec<f32> = softmax(logits, 1).try_into_vec_as::<f32>().map_err(read_back)?;
+    let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(ranked
+        .into_iter()
+        .take(input.top)
+        .map(|(c, p)| format!("  {:<20} {:.4}", class_name(input.classes, c), p))
+        .collect())
+}
