@@ -19,6 +19,7 @@ use super::args::{Slot, bind, format_number};
 use super::builtins::{self, Bound, Builtin, Kind, Ty};
 use super::dim::{Dim, Shape};
 use super::error::CheckError;
+use super::layers::{self, LayerCx};
 use crate::ir::{DeclRef, ModelGraph, ModuleId, Node, Op, Program};
 use crate::suggest;
 use crate::syntax::ast::{self, Arg, BinOp, Expr, ExprKind, GraphKind, Ident, Item, OutType, Stmt, TensorType};
@@ -29,14 +30,14 @@ const MAX_DEPTH: usize = 64;
 
 /// A tensor flowing through the graph.
 #[derive(Clone, Debug)]
-pub struct T {
+pub(crate) struct T {
     pub shape: Shape,
     pub node: NodeIndex,
 }
 
 /// What a model-body expression evaluates to.
 #[derive(Clone, Debug)]
-enum V {
+pub(crate) enum V {
     Tensor(T),
     Int(Dim),
     Float(f64),
@@ -671,7 +672,7 @@ impl<'a> GraphChecker<'a> {
     fn binary(&mut self, scope: &mut Scope, op: BinOp, a: V, b: V, span: Span) -> V {
         match (a, b) {
             (V::Invalid, _) | (_, V::Invalid) => V::Invalid,
-            (V::Tensor(x), V::Tensor(y)) if op == BinOp::Add => self.add_node(scope, "add", &[x, y], span),
+            (V::Tensor(x), V::Tensor(y)) if op == BinOp::Add => self.add_node(scope, x, y, span),
             (V::Int(x), V::Int(y)) => V::Int(match op {
                 BinOp::Add => x.add(&y),
                 BinOp::Sub => x.sub(&y),
@@ -1064,11 +1065,7 @@ impl<'a> GraphChecker<'a> {
         if failed {
             return V::Invalid;
         }
-        let cx = LayerCx { builtin, span, values };
-        match self.layer(scope, &cx) {
-            Some(v) => v,
-            None => V::Invalid,
-        }
+        self.layer(scope, LayerCx::new(builtin, span, values))
     }
 
     fn type_ok(&mut self, builtin: &Builtin, name: &str, ty: Ty, bound: Bound, v: &V, span: Span) -> bool {
@@ -1128,24 +1125,27 @@ impl<'a> GraphChecker<'a> {
         true
     }
 
-    fn add_node(&mut self, scope: &Scope, op_name: &str, inputs: &[T], span: Span) -> V {
-        let builtin = builtins::lookup(op_name, Kind::Layer);
-        let Some(builtin) = builtin else { return V::Invalid };
-        let mut values = HashMap::new();
-        values.insert("a", (V::Tensor(inputs[0].clone()), span));
-        values.insert("b", (V::Tensor(inputs[1].clone()), span));
-        let cx = LayerCx { builtin, span, values };
-        let mut scope = Scope {
-            module: scope.module,
-            env: HashMap::new(),
-            symbols: HashMap::new(),
-            bindings: Vec::new(),
-            prefix: scope.prefix.clone(),
-        };
-        self.layer(&mut scope, &cx).unwrap_or(V::Invalid)
+    /// `a + b` on tensors is the `add` layer.
+    fn add_node(&mut self, scope: &Scope, a: T, b: T, span: Span) -> V {
+        let values = HashMap::from([("a", (V::Tensor(a), span)), ("b", (V::Tensor(b), span))]);
+        self.layer(scope, LayerCx::new(&layers::shape::ADD, span, values))
     }
 
-    fn node(&mut self, scope: &Scope, op: Op, inputs: &[&T], shape: Shape, params: Dim, span: Span) -> V {
+    /// Runs a layer's shape rule and adds the node it infers.
+    fn layer(&mut self, scope: &Scope, mut cx: LayerCx) -> V {
+        // Every layer has a rule (`tests/layers.rs`); the other kinds are never called here.
+        let Some(rule) = cx.builtin().rule else { return V::Invalid };
+        let inferred = rule(&mut cx);
+        for (at, error) in cx.take_errors() {
+            self.report(at, error);
+        }
+        match inferred {
+            Some(n) => self.node(scope, n.op, &n.inputs, n.shape, n.params, cx.span()),
+            None => V::Invalid,
+        }
+    }
+
+    fn node(&mut self, scope: &Scope, op: Op, inputs: &[T], shape: Shape, params: Dim, span: Span) -> V {
         let key = format!("{}{}", scope.prefix, op.name());
         let count = self.counters.entry(key.clone()).or_insert(0);
         let path = format!("{key}{count}");
@@ -1155,422 +1155,6 @@ impl<'a> GraphChecker<'a> {
             self.graph.add_edge(input.node, node, slot);
         }
         V::Tensor(T { shape, node })
-    }
-
-    /// The layer's shape rule. `None` after reporting an error.
-    fn layer(&mut self, scope: &mut Scope, cx: &LayerCx) -> Option<V> {
-        let name = cx.builtin.name;
-        let bias = cx.bool("bias").unwrap_or(true);
-        match name {
-            "conv2d" | "conv_transpose2d" => {
-                let x = self.rank(cx, "x", 4)?;
-                let out = cx.dim("out")?;
-                let k = cx.int("k").unwrap_or(if name == "conv2d" { 3 } else { 2 });
-                let stride = cx.int("stride").unwrap_or(1);
-                let dilation = cx.int("dilation").unwrap_or(1);
-                let groups = cx.int("groups").unwrap_or(1);
-                let c = x.shape.0[1].clone();
-                self.groups_divide(cx, "input channels", &c, groups)?;
-                self.groups_divide(cx, "output channels", &out, groups)?;
-                let span_k = dilation.saturating_mul(k - 1);
-                let padding = match cx.get("padding") {
-                    Some((V::Word(_), at)) => {
-                        if stride != 1 || span_k % 2 != 0 || name != "conv2d" {
-                            self.report(
-                                *at,
-                                CheckError::ArgConflict {
-                                    message: "`padding = same` needs stride 1 and an odd kernel".into(),
-                                    help: "give the padding as a number".into(),
-                                    at: (*at).into(),
-                                },
-                            );
-                            return None;
-                        }
-                        span_k / 2
-                    }
-                    _ => cx.int("padding").unwrap_or(0),
-                };
-                let mut dims = x.shape.0.clone();
-                dims[1] = out.clone();
-                let weights = c.floor_div(groups).mul(&out).scale(k.saturating_mul(k));
-                let (op, params) = if name == "conv2d" {
-                    // floor((H + 2p − d(k − 1) − 1) / s) + 1, as PyTorch documents it.
-                    for d in dims.iter_mut().skip(2) {
-                        *d = d
-                            .plus(padding.saturating_mul(2).saturating_sub(span_k).saturating_sub(1))
-                            .floor_div(stride)
-                            .plus(1);
-                    }
-                    (
-                        Op::Conv2d { in_ch: c.clone(), out: out.clone(), k, stride, padding, dilation, groups, bias },
-                        weights,
-                    )
-                } else {
-                    let output_padding = cx.int("output_padding").unwrap_or(0);
-                    if output_padding >= stride.max(dilation) {
-                        let at = cx.get("output_padding").map_or(cx.span, |(_, s)| *s);
-                        self.report(
-                            at,
-                            CheckError::ArgConflict {
-                                message: "`output_padding` must be smaller than `stride` or `dilation`".into(),
-                                help: "lower `output_padding`".into(),
-                                at: at.into(),
-                            },
-                        );
-                        return None;
-                    }
-                    // (H − 1)·s − 2p + d(k − 1) + output_padding + 1.
-                    for d in dims.iter_mut().skip(2) {
-                        *d = d.plus(-1).scale(stride).plus(
-                            span_k
-                                .saturating_add(output_padding)
-                                .saturating_add(1)
-                                .saturating_sub(padding.saturating_mul(2)),
-                        );
-                    }
-                    (
-                        Op::ConvTranspose2d {
-                            in_ch: c.clone(),
-                            out: out.clone(),
-                            k,
-                            stride,
-                            padding,
-                            output_padding,
-                            dilation,
-                            groups,
-                            bias,
-                        },
-                        weights,
-                    )
-                };
-                let params = if bias { params.add(&out) } else { params };
-                self.too_small(cx, &x, &dims)?;
-                Some(self.node(scope, op, &[&x], Shape(dims), params, cx.span))
-            }
-            "linear" => {
-                let x = self.min_rank(cx, "x", 2)?;
-                let out = cx.dim("out")?;
-                let in_f = x.shape.0[x.shape.rank() - 1].clone();
-                let mut dims = x.shape.0.clone();
-                let last = dims.len() - 1;
-                dims[last] = out.clone();
-                let params = in_f.mul(&out).add(&if bias { out.clone() } else { Dim::known(0) });
-                Some(self.node(scope, Op::Linear { in_f, out, bias }, &[&x], Shape(dims), params, cx.span))
-            }
-            "batch_norm" | "group_norm" => {
-                let x = self.min_rank(cx, "x", 2)?;
-                let ch = x.shape.0[1].clone();
-                let eps = cx.float("eps").unwrap_or(1e-5);
-                let op = if name == "batch_norm" {
-                    Op::BatchNorm { ch: ch.clone(), momentum: cx.float("momentum").unwrap_or(0.1), eps }
-                } else {
-                    let groups = cx.int("groups").unwrap_or(32);
-                    self.groups_divide(cx, "channels", &ch, groups)?;
-                    Op::GroupNorm { groups, ch: ch.clone(), eps }
-                };
-                Some(self.node(scope, op, &[&x], x.shape.clone(), ch.scale(2), cx.span))
-            }
-            "layer_norm" => {
-                let x = self.min_rank(cx, "x", 2)?;
-                let dim = x.shape.0[x.shape.rank() - 1].clone();
-                let op = Op::LayerNorm { dim: dim.clone(), eps: cx.float("eps").unwrap_or(1e-5) };
-                Some(self.node(scope, op, &[&x], x.shape.clone(), dim.scale(2), cx.span))
-            }
-            "dropout" | "relu" | "gelu" | "silu" | "sigmoid" | "tanh" | "leaky_relu" | "identity" | "softmax" => {
-                let x = self.tensor(cx, "x")?;
-                let op = match name {
-                    "dropout" => Op::Dropout { p: cx.float("p").unwrap_or(0.5) },
-                    "relu" => Op::Relu,
-                    "gelu" => Op::Gelu,
-                    "silu" => Op::Silu,
-                    "sigmoid" => Op::Sigmoid,
-                    "tanh" => Op::Tanh,
-                    "leaky_relu" => Op::LeakyRelu { slope: cx.float("slope").unwrap_or(0.01) },
-                    "softmax" => Op::Softmax { dim: self.axis(cx, "dim", 1, x.shape.rank())? },
-                    _ => Op::Identity,
-                };
-                Some(self.node(scope, op, &[&x], x.shape.clone(), Dim::known(0), cx.span))
-            }
-            "maxpool" | "avgpool" => {
-                let x = self.rank(cx, "x", 4)?;
-                let k = cx.int("k").unwrap_or(2);
-                let stride = cx.int("stride").unwrap_or(k);
-                let padding = cx.int("padding").unwrap_or(0);
-                if padding.saturating_mul(2) > k {
-                    let at = cx.get("padding").map_or(cx.span, |(_, s)| *s);
-                    self.report(
-                        at,
-                        CheckError::ArgConflict {
-                            message: format!("pooling padding ({padding}) must be at most half the kernel ({k})"),
-                            help: "lower `padding` or raise `k`".into(),
-                            at: at.into(),
-                        },
-                    );
-                    return None;
-                }
-                let mut dims = x.shape.0.clone();
-                for d in dims.iter_mut().skip(2) {
-                    *d = d.plus(padding.saturating_mul(2).saturating_sub(k)).floor_div(stride).plus(1);
-                }
-                self.too_small(cx, &x, &dims)?;
-                let op = if name == "maxpool" {
-                    Op::MaxPool { k, stride, padding }
-                } else {
-                    Op::AvgPool { k, stride, padding }
-                };
-                Some(self.node(scope, op, &[&x], Shape(dims), Dim::known(0), cx.span))
-            }
-            "adaptive_avgpool" => {
-                let x = self.rank(cx, "x", 4)?;
-                let size = cx.int("size").unwrap_or(1);
-                let mut dims = x.shape.0.clone();
-                dims[2] = Dim::known(size);
-                dims[3] = Dim::known(size);
-                Some(self.node(scope, Op::AdaptiveAvgPool { size }, &[&x], Shape(dims), Dim::known(0), cx.span))
-            }
-            "flatten" => {
-                let x = self.min_rank(cx, "x", 2)?;
-                let rest = x.shape.0[1..].iter().fold(Dim::known(1), |acc, d| acc.mul(d));
-                let shape = Shape(vec![x.shape.0[0].clone(), rest]);
-                Some(self.node(scope, Op::Flatten, &[&x], shape, Dim::known(0), cx.span))
-            }
-            "add" => {
-                let a = self.tensor(cx, "a")?;
-                let b = self.tensor(cx, "b")?;
-                self.agree(cx, &a, &b, None)?;
-                Some(self.node(scope, Op::Add, &[&a, &b], a.shape.clone(), Dim::known(0), cx.span))
-            }
-            "concat" => {
-                let Some((V::List(items), _)) = cx.get("xs") else { return None };
-                let xs: Vec<T> =
-                    items.iter().filter_map(|v| if let V::Tensor(t) = v { Some(t.clone()) } else { None }).collect();
-                let first = xs.first()?.clone();
-                let dim = self.axis(cx, "dim", 1, first.shape.rank())?;
-                let mut total = Dim::known(0);
-                for x in &xs {
-                    self.agree(cx, &first, x, Some(dim))?;
-                    total = total.add(&x.shape.0[dim]);
-                }
-                let mut dims = first.shape.0.clone();
-                dims[dim] = total;
-                let refs: Vec<&T> = xs.iter().collect();
-                Some(self.node(scope, Op::Concat { dim }, &refs, Shape(dims), Dim::known(0), cx.span))
-            }
-            "upsample" => {
-                let x = self.rank(cx, "x", 4)?;
-                let scale = cx.int("scale").unwrap_or(2);
-                let mut dims = x.shape.0.clone();
-                for d in dims.iter_mut().skip(2) {
-                    *d = d.scale(scale);
-                }
-                let bilinear = matches!(cx.get("mode"), Some((V::Word(w), _)) if w == "bilinear");
-                Some(self.node(scope, Op::Upsample { scale, bilinear }, &[&x], Shape(dims), Dim::known(0), cx.span))
-            }
-            _ => None,
-        }
-    }
-
-    /// `groups` must divide a channel count (when it is known).
-    fn groups_divide(&mut self, cx: &LayerCx, what: &str, dim: &Dim, groups: i64) -> Option<()> {
-        if let Some(n) = dim.value()
-            && n % groups != 0
-        {
-            let node = cx.builtin.name.into();
-            self.report(
-                cx.span,
-                CheckError::ShapeGroups { node, what: what.into(), value: n.to_string(), groups, at: cx.span.into() },
-            );
-            return None;
-        }
-        Some(())
-    }
-
-    fn tensor(&mut self, cx: &LayerCx, name: &str) -> Option<T> {
-        match cx.get(name) {
-            Some((V::Tensor(t), _)) => Some(t.clone()),
-            _ => {
-                self.report(
-                    cx.span,
-                    CheckError::MissingArg {
-                        callee: cx.builtin.name.into(),
-                        name: name.into(),
-                        signature: cx.builtin.signature(),
-                        at: cx.span.into(),
-                    },
-                );
-                None
-            }
-        }
-    }
-
-    fn rank(&mut self, cx: &LayerCx, name: &str, rank: usize) -> Option<T> {
-        let t = self.tensor(cx, name)?;
-        if t.shape.rank() != rank {
-            let help = if t.shape.rank() == 2 && rank == 4 {
-                "this layer works on images [B, C, H, W]; it comes before `flatten`".to_string()
-            } else {
-                format!("`{}` works on {rank}-D tensors", cx.builtin.name)
-            };
-            self.report(
-                cx.span,
-                CheckError::ShapeRank {
-                    node: cx.builtin.name.into(),
-                    expected: rank.to_string(),
-                    found: t.shape.rank(),
-                    shape: t.shape.to_string(),
-                    help,
-                    at: cx.span.into(),
-                },
-            );
-            return None;
-        }
-        Some(t)
-    }
-
-    fn min_rank(&mut self, cx: &LayerCx, name: &str, rank: usize) -> Option<T> {
-        let t = self.tensor(cx, name)?;
-        if t.shape.rank() < rank {
-            self.report(
-                cx.span,
-                CheckError::ShapeRank {
-                    node: cx.builtin.name.into(),
-                    expected: format!("at least {rank}"),
-                    found: t.shape.rank(),
-                    shape: t.shape.to_string(),
-                    help: "the first axis is the batch".into(),
-                    at: cx.span.into(),
-                },
-            );
-            return None;
-        }
-        Some(t)
-    }
-
-    /// An axis argument, negative counting from the end, checked against the rank.
-    fn axis(&mut self, cx: &LayerCx, name: &str, default: i64, rank: usize) -> Option<usize> {
-        let d = cx.int(name).unwrap_or(default);
-        let axis = if d < 0 { rank as i64 + d } else { d };
-        if axis < 0 || axis >= rank as i64 {
-            let at = cx.get(name).map_or(cx.span, |(_, s)| *s);
-            self.report(
-                at,
-                CheckError::ArgRange {
-                    callee: cx.builtin.name.into(),
-                    name: name.into(),
-                    bound: format!("in [-{rank}, {}]", rank - 1),
-                    value: d.to_string(),
-                    help: format!("the input has {rank} axes"),
-                    at: at.into(),
-                },
-            );
-            return None;
-        }
-        Some(axis as usize)
-    }
-
-    fn agree(&mut self, cx: &LayerCx, a: &T, b: &T, except: Option<usize>) -> Option<()> {
-        if a.shape.rank() != b.shape.rank() {
-            self.report(
-                cx.span,
-                CheckError::ShapeRank {
-                    node: cx.builtin.name.into(),
-                    expected: a.shape.rank().to_string(),
-                    found: b.shape.rank(),
-                    shape: b.shape.to_string(),
-                    help: format!("the other input is {}", a.shape),
-                    at: cx.span.into(),
-                },
-            );
-            return None;
-        }
-        for (i, (x, y)) in a.shape.0.iter().zip(&b.shape.0).enumerate() {
-            if Some(i) != except && x.surely_differs(y) {
-                let what = match i {
-                    1 => "channels",
-                    0 => "batch",
-                    _ => "spatial size",
-                };
-                self.report(
-                    cx.span,
-                    CheckError::ShapeMismatch {
-                        node: cx.builtin.name.into(),
-                        dim: i,
-                        expected: x.to_string(),
-                        found: y.to_string(),
-                        help: format!(
-                            "the inputs are {} and {}; their {what} must agree{}",
-                            a.shape,
-                            b.shape,
-                            if i == 1 { " (project one with `conv2d(…, k = 1)`)" } else { "" }
-                        ),
-                        at: cx.span.into(),
-                    },
-                );
-                return None;
-            }
-        }
-        Some(())
-    }
-
-    fn too_small(&mut self, cx: &LayerCx, x: &T, dims: &[Dim]) -> Option<()> {
-        for (i, d) in dims.iter().enumerate().skip(2) {
-            if let Some(n) = d.value()
-                && n <= 0
-            {
-                self.report(
-                    cx.span,
-                    CheckError::ShapeTooSmall {
-                        node: cx.builtin.name.into(),
-                        dim: i,
-                        size: n,
-                        input: x.shape.to_string(),
-                        at: cx.span.into(),
-                    },
-                );
-                return None;
-            }
-        }
-        Some(())
-    }
-}
-
-struct LayerCx {
-    builtin: &'static Builtin,
-    span: Span,
-    values: HashMap<&'static str, (V, Span)>,
-}
-
-impl LayerCx {
-    fn get(&self, name: &str) -> Option<&(V, Span)> {
-        self.values.get(name)
-    }
-
-    fn dim(&self, name: &str) -> Option<Dim> {
-        match self.get(name) {
-            Some((V::Int(d), _)) => Some(d.clone()),
-            _ => None,
-        }
-    }
-
-    /// A hyper-parameter that must be known (kernel, stride…). Symbolic ones fall back to the
-    /// default, which only happens in generic block checks.
-    fn int(&self, name: &str) -> Option<i64> {
-        self.dim(name).and_then(|d| d.value())
-    }
-
-    fn float(&self, name: &str) -> Option<f64> {
-        match self.get(name) {
-            Some((V::Float(f), _)) if !f.is_nan() => Some(*f),
-            Some((V::Int(d), _)) => d.value().map(|n| n as f64),
-            _ => None,
-        }
-    }
-
-    fn bool(&self, name: &str) -> Option<bool> {
-        match self.get(name) {
-            Some((V::Bool(b), _)) => Some(*b),
-            _ => None,
-        }
     }
 }
 
