@@ -1,6 +1,7 @@
 //! Every builtin the language knows, with its signature. This table is the single source of
-//! truth: the checker binds arguments against it, the executor's compiler matches on the same
-//! names, `trainc builtins` prints it, and the editor grammars are tested against it.
+//! truth: the checker binds arguments against it, `trainc builtins` prints it, and the editor
+//! grammars are tested against it. The layers' entries live in `check/layers/`, one file per
+//! family, each next to its shape rule; this table lists them in the order they are printed.
 
 /// What a builtin is, which decides where it may appear.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +164,8 @@ pub struct Builtin {
     pub kind: Kind,
     pub params: &'static [Param],
     pub summary: &'static str,
+    /// A layer's shape rule, which infers its node; `None` for every other kind.
+    pub rule: Option<Rule>,
 }
 
 impl Builtin {
@@ -185,20 +188,21 @@ impl Builtin {
     }
 }
 
-const fn req(name: &'static str, ty: Ty, bound: Bound) -> Param {
+pub(crate) const fn req(name: &'static str, ty: Ty, bound: Bound) -> Param {
     Param { name, ty, default: None, bound }
 }
 
-const fn opt(name: &'static str, ty: Ty, default: &'static str, bound: Bound) -> Param {
+pub(crate) const fn opt(name: &'static str, ty: Ty, default: &'static str, bound: Bound) -> Param {
     Param { name, ty, default: Some(default), bound }
 }
 
+use super::layers::{Rule, activation, conv, linear, norm, pool, shape};
 use Bound::*;
 use Kind::*;
 use Ty::*;
 
-const X: Param = req("x", Tensor, Any);
-const P: Param = opt("p", Float, "0.5", Closed(0.0, 1.0));
+/// A probability, shared by `dropout` and the random augmentations.
+pub(crate) const P: Param = opt("p", Float, "0.5", Closed(0.0, 1.0));
 pub const INTERP: &[&str] = &["nearest", "bilinear"];
 pub const MODES: &[&str] = &["min", "max"];
 pub const NORM_PRESETS: &[&str] = &["imagenet"];
@@ -206,103 +210,34 @@ pub const PADDING_WORDS: &[&str] = &["same"];
 
 macro_rules! builtin {
     ($name:literal, $kind:expr, $summary:literal, [$($p:expr),* $(,)?]) => {
-        Builtin { name: $name, kind: $kind, params: &[$($p),*], summary: $summary }
+        Builtin { name: $name, kind: $kind, params: &[$($p),*], summary: $summary, rule: None }
     };
 }
 
 pub static BUILTINS: &[Builtin] = &[
-    // ── layers ─────────────────────────────────────────────────────────────────────────────
-    builtin!(
-        "conv2d",
-        Layer,
-        "2-D convolution",
-        [
-            X,
-            req("out", Int, AtLeast(1.0)),
-            opt("k", Int, "3", AtLeast(1.0)),
-            opt("stride", Int, "1", AtLeast(1.0)),
-            opt("padding", IntOrWord(PADDING_WORDS), "0", NonNeg),
-            opt("dilation", Int, "1", AtLeast(1.0)),
-            opt("groups", Int, "1", AtLeast(1.0)),
-            opt("bias", Bool, "true", Any)
-        ]
-    ),
-    builtin!(
-        "conv_transpose2d",
-        Layer,
-        "2-D transposed convolution",
-        [
-            X,
-            req("out", Int, AtLeast(1.0)),
-            opt("k", Int, "2", AtLeast(1.0)),
-            opt("stride", Int, "1", AtLeast(1.0)),
-            opt("padding", Int, "0", NonNeg),
-            opt("output_padding", Int, "0", NonNeg),
-            opt("dilation", Int, "1", AtLeast(1.0)),
-            opt("groups", Int, "1", AtLeast(1.0)),
-            opt("bias", Bool, "true", Any)
-        ]
-    ),
-    builtin!(
-        "linear",
-        Layer,
-        "fully connected layer on the last axis",
-        [X, req("out", Int, AtLeast(1.0)), opt("bias", Bool, "true", Any)]
-    ),
-    builtin!(
-        "batch_norm",
-        Layer,
-        "batch normalisation over channels",
-        [X, opt("momentum", Float, "0.1", Open(0.0, 1.0)), opt("eps", Float, "1e-5", Positive)]
-    ),
-    builtin!(
-        "group_norm",
-        Layer,
-        "group normalisation",
-        [X, opt("groups", Int, "32", AtLeast(1.0)), opt("eps", Float, "1e-5", Positive)]
-    ),
-    builtin!("layer_norm", Layer, "layer normalisation over the last axis", [X, opt("eps", Float, "1e-5", Positive)]),
-    builtin!("dropout", Layer, "dropout (training only)", [X, P]),
-    builtin!("relu", Layer, "max(x, 0)", [X]),
-    builtin!("gelu", Layer, "Gaussian error linear unit", [X]),
-    builtin!("silu", Layer, "x · sigmoid(x)", [X]),
-    builtin!("sigmoid", Layer, "logistic function", [X]),
-    builtin!("tanh", Layer, "hyperbolic tangent", [X]),
-    builtin!("leaky_relu", Layer, "leaky ReLU", [X, opt("slope", Float, "0.01", NonNeg)]),
-    builtin!("softmax", Layer, "softmax along an axis", [X, opt("dim", Int, "1", Any)]),
-    builtin!(
-        "maxpool",
-        Layer,
-        "2-D max pooling",
-        [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]
-    ),
-    builtin!(
-        "avgpool",
-        Layer,
-        "2-D average pooling",
-        [X, opt("k", Int, "2", AtLeast(1.0)), opt("stride", Int, "", AtLeast(1.0)), opt("padding", Int, "0", NonNeg)]
-    ),
-    builtin!(
-        "adaptive_avgpool",
-        Layer,
-        "2-D average pooling to a fixed size",
-        [X, opt("size", Int, "1", AtLeast(1.0))]
-    ),
-    builtin!("flatten", Layer, "[B, …] → [B, product]", [X]),
-    builtin!(
-        "add",
-        Layer,
-        "element-wise sum of two tensors of the same shape",
-        [req("a", Tensor, Any), req("b", Tensor, Any)]
-    ),
-    builtin!("concat", Layer, "concatenation along an axis", [req("xs", Tensors, Any), opt("dim", Int, "1", Any)]),
-    builtin!(
-        "upsample",
-        Layer,
-        "spatial upsampling",
-        [X, opt("scale", Int, "2", AtLeast(1.0)), opt("mode", Word(INTERP), "nearest", Any)]
-    ),
-    builtin!("identity", Layer, "passes its input through", [X]),
+    // ── layers: signatures and shape rules in `check/layers/` ────────────────────────────────
+    conv::CONV2D,
+    conv::CONV_TRANSPOSE2D,
+    linear::LINEAR,
+    norm::BATCH_NORM,
+    norm::GROUP_NORM,
+    norm::LAYER_NORM,
+    activation::DROPOUT,
+    activation::RELU,
+    activation::GELU,
+    activation::SILU,
+    activation::SIGMOID,
+    activation::TANH,
+    activation::LEAKY_RELU,
+    activation::SOFTMAX,
+    pool::MAXPOOL,
+    pool::AVGPOOL,
+    pool::ADAPTIVE_AVGPOOL,
+    shape::FLATTEN,
+    shape::ADD,
+    shape::CONCAT,
+    shape::UPSAMPLE,
+    shape::IDENTITY,
     // ── losses ─────────────────────────────────────────────────────────────────────────────
     builtin!(
         "cross_entropy",

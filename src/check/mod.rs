@@ -8,6 +8,7 @@ mod data;
 pub mod dim;
 mod error;
 mod graph;
+pub mod layers;
 mod train;
 
 use std::collections::BTreeMap;

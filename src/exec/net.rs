@@ -144,6 +144,103 @@ fn known(path: &str, what: &'static str, d: &Dim) -> Result<usize, CompileError>
     d.value().map(|n| n as usize).ok_or_else(|| CompileError::Symbolic { path: path.into(), what, dim: d.to_string() })
 }
 
+/// What one node compiles to: a layer with weights or state, or a plain plan step.
+enum Compiled {
+    Layer(Layer),
+    Step(Kind),
+}
+
+/// The executor's arm for each [`Op`].
+fn compile(op: &Op, path: &str, device: &Device) -> Result<Compiled, CompileError> {
+    let u = |x: i64| x as usize;
+    Ok(match op {
+        Op::Input(i) => Compiled::Step(Kind::Input(*i)),
+        Op::Conv2d { in_ch, out, k, stride, padding, dilation, groups, bias } => {
+            let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
+            let p = u(*padding);
+            Compiled::Layer(Layer::Conv(
+                Conv2dConfig::new([i, o], [u(*k), u(*k)])
+                    .with_stride([u(*stride), u(*stride)])
+                    .with_dilation([u(*dilation), u(*dilation)])
+                    .with_groups(u(*groups))
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .with_bias(*bias)
+                    .init(device),
+            ))
+        }
+        Op::ConvTranspose2d { in_ch, out, k, stride, padding, output_padding, dilation, groups, bias } => {
+            let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
+            Compiled::Layer(Layer::ConvT(
+                ConvTranspose2dConfig::new([i, o], [u(*k), u(*k)])
+                    .with_stride([u(*stride), u(*stride)])
+                    .with_dilation([u(*dilation), u(*dilation)])
+                    .with_groups(u(*groups))
+                    .with_padding([u(*padding), u(*padding)])
+                    .with_padding_out([u(*output_padding), u(*output_padding)])
+                    .with_bias(*bias)
+                    .init(device),
+            ))
+        }
+        Op::Linear { in_f, out, bias } => {
+            let (i, o) = (known(path, "input features", in_f)?, known(path, "output features", out)?);
+            Compiled::Layer(Layer::Linear(LinearConfig::new(i, o).with_bias(*bias).init(device)))
+        }
+        Op::BatchNorm { ch, momentum, eps } => Compiled::Layer(Layer::BatchNorm(
+            BatchNormConfig::new(known(path, "channels", ch)?).with_momentum(*momentum).with_epsilon(*eps).init(device),
+        )),
+        Op::GroupNorm { groups, ch, eps } => Compiled::Layer(Layer::GroupNorm(
+            GroupNormConfig::new(u(*groups), known(path, "channels", ch)?).with_epsilon(*eps).init(device),
+        )),
+        Op::LayerNorm { dim, eps } => Compiled::Layer(Layer::LayerNorm(
+            LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device),
+        )),
+        Op::Dropout { p } => Compiled::Layer(Layer::Dropout(DropoutConfig::new(*p).init())),
+        Op::MaxPool { k, stride, padding } => {
+            let p = u(*padding);
+            Compiled::Layer(Layer::MaxPool(
+                MaxPool2dConfig::new([u(*k), u(*k)])
+                    .with_strides([u(*stride), u(*stride)])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init(),
+            ))
+        }
+        Op::AvgPool { k, stride, padding } => {
+            let p = u(*padding);
+            Compiled::Layer(Layer::AvgPool(
+                AvgPool2dConfig::new([u(*k), u(*k)])
+                    .with_strides([u(*stride), u(*stride)])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init(),
+            ))
+        }
+        Op::AdaptiveAvgPool { size } => {
+            Compiled::Layer(Layer::AdaptivePool(AdaptiveAvgPool2dConfig::new([u(*size), u(*size)]).init()))
+        }
+        Op::Upsample { scale, bilinear } => {
+            let mode = if *bilinear { InterpolateMode::Linear } else { InterpolateMode::Nearest };
+            let s = *scale as f32;
+            Compiled::Layer(Layer::Upsample(
+                Interpolate2dConfig::new()
+                    .with_scale_factor(Some([s, s]))
+                    .with_mode(mode)
+                    .with_align_corners(false)
+                    .init(),
+            ))
+        }
+        Op::Relu => Compiled::Step(Kind::Relu),
+        Op::Gelu => Compiled::Step(Kind::Gelu),
+        Op::Silu => Compiled::Step(Kind::Silu),
+        Op::Sigmoid => Compiled::Step(Kind::Sigmoid),
+        Op::Tanh => Compiled::Step(Kind::Tanh),
+        Op::LeakyRelu { slope } => Compiled::Step(Kind::LeakyRelu(*slope)),
+        Op::Softmax { dim } => Compiled::Step(Kind::Softmax(*dim)),
+        Op::Flatten => Compiled::Step(Kind::Flatten),
+        Op::Add => Compiled::Step(Kind::Add),
+        Op::Concat { dim } => Compiled::Step(Kind::Concat(*dim)),
+        Op::Identity => Compiled::Step(Kind::Identity),
+    })
+}
+
 impl Net {
     /// Builds the module on `device` (use an autodiff device for training).
     pub fn build(graph: &ModelGraph, device: &Device) -> Result<Net, CompileError> {
@@ -161,99 +258,12 @@ impl Net {
                 .collect();
             edges.sort();
             let inputs: Vec<usize> = edges.iter().map(|(_, src)| index[src]).collect();
-            let mut layer = |l: Layer| {
-                layers.push(l);
-                Kind::Layer(layers.len() - 1)
-            };
-            let u = |x: i64| x as usize;
-            let kind = match &n.op {
-                Op::Input(i) => Kind::Input(*i),
-                Op::Conv2d { in_ch, out, k, stride, padding, dilation, groups, bias } => {
-                    let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
-                    let p = u(*padding);
-                    layer(Layer::Conv(
-                        Conv2dConfig::new([i, o], [u(*k), u(*k)])
-                            .with_stride([u(*stride), u(*stride)])
-                            .with_dilation([u(*dilation), u(*dilation)])
-                            .with_groups(u(*groups))
-                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                            .with_bias(*bias)
-                            .init(device),
-                    ))
+            let kind = match compile(&n.op, path, device)? {
+                Compiled::Step(kind) => kind,
+                Compiled::Layer(l) => {
+                    layers.push(l);
+                    Kind::Layer(layers.len() - 1)
                 }
-                Op::ConvTranspose2d { in_ch, out, k, stride, padding, output_padding, dilation, groups, bias } => {
-                    let (i, o) = (known(path, "input channels", in_ch)?, known(path, "output channels", out)?);
-                    layer(Layer::ConvT(
-                        ConvTranspose2dConfig::new([i, o], [u(*k), u(*k)])
-                            .with_stride([u(*stride), u(*stride)])
-                            .with_dilation([u(*dilation), u(*dilation)])
-                            .with_groups(u(*groups))
-                            .with_padding([u(*padding), u(*padding)])
-                            .with_padding_out([u(*output_padding), u(*output_padding)])
-                            .with_bias(*bias)
-                            .init(device),
-                    ))
-                }
-                Op::Linear { in_f, out, bias } => {
-                    let (i, o) = (known(path, "input features", in_f)?, known(path, "output features", out)?);
-                    layer(Layer::Linear(LinearConfig::new(i, o).with_bias(*bias).init(device)))
-                }
-                Op::BatchNorm { ch, momentum, eps } => layer(Layer::BatchNorm(
-                    BatchNormConfig::new(known(path, "channels", ch)?)
-                        .with_momentum(*momentum)
-                        .with_epsilon(*eps)
-                        .init(device),
-                )),
-                Op::GroupNorm { groups, ch, eps } => layer(Layer::GroupNorm(
-                    GroupNormConfig::new(u(*groups), known(path, "channels", ch)?).with_epsilon(*eps).init(device),
-                )),
-                Op::LayerNorm { dim, eps } => layer(Layer::LayerNorm(
-                    LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device),
-                )),
-                Op::Dropout { p } => layer(Layer::Dropout(DropoutConfig::new(*p).init())),
-                Op::MaxPool { k, stride, padding } => {
-                    let p = u(*padding);
-                    layer(Layer::MaxPool(
-                        MaxPool2dConfig::new([u(*k), u(*k)])
-                            .with_strides([u(*stride), u(*stride)])
-                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                            .init(),
-                    ))
-                }
-                Op::AvgPool { k, stride, padding } => {
-                    let p = u(*padding);
-                    layer(Layer::AvgPool(
-                        AvgPool2dConfig::new([u(*k), u(*k)])
-                            .with_strides([u(*stride), u(*stride)])
-                            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                            .init(),
-                    ))
-                }
-                Op::AdaptiveAvgPool { size } => {
-                    layer(Layer::AdaptivePool(AdaptiveAvgPool2dConfig::new([u(*size), u(*size)]).init()))
-                }
-                Op::Upsample { scale, bilinear } => {
-                    let mode = if *bilinear { InterpolateMode::Linear } else { InterpolateMode::Nearest };
-                    let s = *scale as f32;
-                    layer(Layer::Upsample(
-                        Interpolate2dConfig::new()
-                            .with_scale_factor(Some([s, s]))
-                            .with_mode(mode)
-                            .with_align_corners(false)
-                            .init(),
-                    ))
-                }
-                Op::Relu => Kind::Relu,
-                Op::Gelu => Kind::Gelu,
-                Op::Silu => Kind::Silu,
-                Op::Sigmoid => Kind::Sigmoid,
-                Op::Tanh => Kind::Tanh,
-                Op::LeakyRelu { slope } => Kind::LeakyRelu(*slope),
-                Op::Softmax { dim } => Kind::Softmax(*dim),
-                Op::Flatten => Kind::Flatten,
-                Op::Add => Kind::Add,
-                Op::Concat { dim } => Kind::Concat(*dim),
-                Op::Identity => Kind::Identity,
             };
             index.insert(node, plan.steps.len());
             plan.steps.push(Step { kind, inputs, path: n.path.clone() });

@@ -1,0 +1,52 @@
+//! Normalisations: `batch_norm`, `group_norm`, `layer_norm`. Each has a scale and a shift per
+//! normalised feature, so twice the channels (or features) in parameters.
+
+use super::{Inferred, LayerCx, X};
+use crate::check::builtins::Bound::*;
+use crate::check::builtins::Ty::*;
+use crate::check::builtins::{Builtin, opt};
+use crate::ir::Op;
+
+pub const BATCH_NORM: Builtin = layer!(
+    "batch_norm",
+    "batch normalisation over channels",
+    batch_norm,
+    [X, opt("momentum", Float, "0.1", Open(0.0, 1.0)), opt("eps", Float, "1e-5", Positive)]
+);
+
+pub const GROUP_NORM: Builtin = layer!(
+    "group_norm",
+    "group normalisation",
+    group_norm,
+    [X, opt("groups", Int, "32", AtLeast(1.0)), opt("eps", Float, "1e-5", Positive)]
+);
+
+pub const LAYER_NORM: Builtin = layer!(
+    "layer_norm",
+    "layer normalisation over the last axis",
+    layer_norm,
+    [X, opt("eps", Float, "1e-5", Positive)]
+);
+
+fn batch_norm(cx: &mut LayerCx) -> Option<Inferred> {
+    let x = cx.min_rank("x", 2)?;
+    let ch = x.shape.0[1].clone();
+    let op = Op::BatchNorm { ch: ch.clone(), momentum: cx.float("momentum")?, eps: cx.float("eps")? };
+    Some(Inferred::new(op, vec![x.clone()], x.shape, ch.scale(2)))
+}
+
+fn group_norm(cx: &mut LayerCx) -> Option<Inferred> {
+    let x = cx.min_rank("x", 2)?;
+    let ch = x.shape.0[1].clone();
+    let groups = cx.int("groups")?;
+    cx.groups_divide("channels", &ch, groups)?;
+    let op = Op::GroupNorm { groups, ch: ch.clone(), eps: cx.float("eps")? };
+    Some(Inferred::new(op, vec![x.clone()], x.shape, ch.scale(2)))
+}
+
+fn layer_norm(cx: &mut LayerCx) -> Option<Inferred> {
+    let x = cx.min_rank("x", 2)?;
+    let dim = x.shape.0[x.shape.rank() - 1].clone();
+    let op = Op::LayerNorm { dim: dim.clone(), eps: cx.float("eps")? };
+    Some(Inferred::new(op, vec![x.clone()], x.shape, dim.scale(2)))
+}

@@ -1,0 +1,107 @@
+//! Every layer builtin is complete: it has a shape rule, a one-layer model calling it with its
+//! defaults checks and infers a node of that layer, and (with the `train` feature) the executor
+//! compiles that node and runs it with the shapes the checker inferred. Its highlighter entries are
+//! tested, with every other builtin's, in `tests/editors.rs`.
+
+use trainc::check::builtins::{BUILTINS, Builtin, Kind, Ty};
+use trainc::frontend::{self, Options, Outcome};
+use trainc::host::MemHost;
+use trainc::ir::ModelGraph;
+
+/// The input every one-layer model takes: enough channels for `group_norm`'s 32 groups, enough
+/// pixels for a 3×3 kernel.
+const INPUT: [usize; 4] = [2, 32, 8, 8];
+
+/// Calls that exercise more than the defaults.
+const VARIANTS: &[&str] = &[
+    "conv2d(x, 8, k = 3, padding = same)",
+    "conv2d(x, 8, k = 1, stride = 2, groups = 4, bias = false)",
+    "conv_transpose2d(x, 8, k = 2, stride = 2)",
+    "maxpool(x, k = 3, stride = 1, padding = 1)",
+    "softmax(x, dim = -1)",
+    "concat([x, x], dim = 2)",
+    "upsample(x, scale = 2, mode = bilinear)",
+    "linear(flatten(x), 10, bias = false)",
+];
+
+fn layers() -> impl Iterator<Item = &'static Builtin> {
+    BUILTINS.iter().filter(|b| b.kind == Kind::Layer)
+}
+
+/// `name(x, 4)`: the layer called with its required arguments only.
+fn default_call(b: &Builtin) -> String {
+    let args: Vec<&str> = b
+        .params
+        .iter()
+        .filter(|p| p.default.is_none())
+        .map(|p| match p.ty {
+            Ty::Tensor => "x",
+            Ty::Tensors => "[x, x]",
+            Ty::Int => "4",
+            other => panic!("`{}`: no sample value for a required {}", b.name, other.describe()),
+        })
+        .collect();
+    format!("{}({})", b.name, args.join(", "))
+}
+
+/// Checks `model m(x) { return <call> }` and returns its graph.
+fn one_layer_model(call: &str) -> ModelGraph {
+    let [n, c, h, w] = INPUT;
+    let text = format!("model m(x: Tensor[{n}, {c}, {h}, {w}]) {{\n  return {call}\n}}\n");
+    let outcome: Outcome = frontend::check_text(&MemHost::new(), "layer.train", &text, &Options::default());
+    assert!(!outcome.has_errors(), "`{call}` does not check:\n{}", outcome.render(false));
+    outcome.checked.models.get("m").cloned().unwrap_or_else(|| panic!("`{call}`: no model inferred"))
+}
+
+#[test]
+fn every_layer_has_a_shape_rule() {
+    let missing: Vec<&str> = layers().filter(|b| b.rule.is_none()).map(|b| b.name).collect();
+    assert!(missing.is_empty(), "layers without a shape rule (see src/check/layers/): {missing:?}");
+}
+
+#[test]
+fn every_layer_infers_a_node_of_its_own() {
+    for b in layers() {
+        let call = default_call(b);
+        let graph = one_layer_model(&call);
+        let ops: Vec<&str> = graph.graph.node_weights().map(|n| n.op.name()).collect();
+        assert!(ops.contains(&b.name), "`{call}` inferred the ops {ops:?}, none of them `{}`", b.name);
+    }
+    for call in VARIANTS {
+        one_layer_model(call);
+    }
+}
+
+#[cfg(feature = "train")]
+mod exec {
+    use burn::tensor::{Device, Distribution, Tensor};
+    use trainc::exec::Net;
+    use trainc::ir::ModelGraph;
+
+    use super::{INPUT, VARIANTS, default_call, layers, one_layer_model};
+
+    /// Compiles the graph on the CPU and runs it; every node's runtime shape is the inferred one.
+    fn compiles_and_runs(call: &str, graph: &ModelGraph) {
+        let device = Device::flex();
+        let net = Net::build(graph, &device).unwrap_or_else(|e| panic!("`{call}` does not compile: {e}"));
+        let runtime = net.shapes(vec![Tensor::<4>::random(INPUT, Distribution::Default, &device)]);
+        assert_eq!(runtime.len(), graph.graph.node_count(), "`{call}`: every node is a step");
+        for node in graph.graph.node_weights() {
+            let expected: Vec<usize> =
+                node.shape.0.iter().map(|d| d.value().expect("concrete input") as usize).collect();
+            let found = runtime.iter().find(|(p, _)| *p == node.path).map(|(_, dims)| dims);
+            assert_eq!(Some(&expected), found, "`{call}`, node `{}`", node.path);
+        }
+    }
+
+    #[test]
+    fn every_layer_compiles_and_runs_with_the_inferred_shapes() {
+        for b in layers() {
+            let call = default_call(b);
+            compiles_and_runs(&call, &one_layer_model(&call));
+        }
+        for call in VARIANTS {
+            compiles_and_runs(call, &one_layer_model(call));
+        }
+    }
+}
