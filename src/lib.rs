@@ -13,6 +13,7 @@ pub mod data;
 pub mod diag;
 #[cfg(feature = "train")]
 pub mod exec;
+pub mod formats;
 pub mod frontend;
 pub mod host;
 pub mod ir;
