@@ -17,6 +17,7 @@ pub mod diag;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod exec;
+pub mod formats;
 pub mod frontend;
 #[allow(clippy::disallowed_methods)]
 pub mod host;

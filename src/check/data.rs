@@ -5,13 +5,13 @@
 //! learn its classes, channels, image size and split sizes. No image is ever decoded here.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Sink;
 use super::args::{Const, config_call, constant};
 use super::builtins::{self, Kind};
 use super::error::CheckError;
+use crate::formats::{self, Probe, Source};
 use crate::host::Host;
 use crate::ir::{Call, DatasetSpec, DeclRef, Program, SplitSource, Task, Value};
 use crate::suggest;
@@ -226,13 +226,35 @@ pub struct DataCheck<'a> {
 impl DataCheck<'_> {
     pub fn dataset(&mut self, decl: DeclRef) -> Option<DatasetSpec> {
         let Item::Dataset(ds) = self.program.item(decl) else { return None };
-        let file = ds.name.span.file;
+        let source = self.source(ds)?;
+        // Without `train = …`, the source's data (or its `train` folder/prefix) is the train split.
+        let fields = self.fields(ds, source.as_ref().map_or("", Source::default_train));
+        let source = source?;
+        let mut spec = DatasetSpec {
+            name: ds.name.name.clone(),
+            task: source.task(),
+            base_dir: (self.base_dir)(decl),
+            splits: fields.splits,
+            classes: Vec::new(),
+            channels: fields.channels.unwrap_or_else(|| source.channels()),
+            image_size: None,
+            counts: BTreeMap::new(),
+            source,
+        };
+        let found = if self.skip_data { None } else { self.probe(&mut spec, ds, &fields.split_spans) };
+        self.classes(&mut spec, ds, fields.classes, found);
+        Some(spec)
+    }
+
+    /// The dataset's source with its arguments bound. `None` when it names no source (then its
+    /// fields are not checked), `Some(None)` when the source's arguments are wrong.
+    fn source(&mut self, ds: &ast::Dataset) -> Option<Option<Source>> {
         let (callee, args) = match &ds.source.kind {
             ExprKind::Call { callee, args } => (callee, args.as_slice()),
             ExprKind::Name(id) => (id, &[][..]),
             _ => {
                 self.sink.push(
-                    file,
+                    ds.name.span.file,
                     CheckError::BadValue {
                         message: format!("{} is not a dataset source", ds.source.describe()),
                         help: "write e.g. `idx(\"/path\")` or `coco(\"ann.json\", images = \"imgs\")`".into(),
@@ -248,34 +270,23 @@ impl DataCheck<'_> {
             return None;
         };
         let mut errors = Vec::new();
-        let source = config_call(builtin, callee, args, &mut errors);
+        let call = config_call(builtin, callee, args, &mut errors);
         let failed = !errors.is_empty();
         self.sink.extend(errors);
-        let task = match builtin.name {
-            "coco" => Task::Detection,
-            "mask_folder" => Task::Segmentation,
-            _ => Task::Classification,
+        Some(if failed { None } else { Source::from_call(&call) })
+    }
+
+    /// Checks the dataset's fields: splits, `classes`, `channels`.
+    fn fields(&mut self, ds: &ast::Dataset, default_train: &str) -> Fields {
+        let file = ds.name.span.file;
+        let name = &ds.name.name;
+        let mut fields = Fields {
+            splits: BTreeMap::from([("train".to_string(), SplitSource::Stored(default_train.into()))]),
+            split_spans: BTreeMap::new(),
+            classes: None,
+            channels: None,
         };
-        let mut spec = DatasetSpec {
-            name: ds.name.name.clone(),
-            source,
-            task,
-            base_dir: (self.base_dir)(decl),
-            splits: BTreeMap::new(),
-            classes: Vec::new(),
-            channels: if builtin.name == "idx" { 1 } else { 3 },
-            image_size: None,
-            counts: BTreeMap::new(),
-        };
-        // Without `train = …`, the source's data (or its `train` folder/prefix) is the train split.
-        let default = match builtin.name {
-            "idx" | "image_folder" => "train",
-            _ => "",
-        };
-        spec.splits.insert("train".into(), SplitSource::Stored(default.into()));
-        let mut classes: Option<(Vec<String>, Span)> = None;
         let mut seen: Vec<&str> = Vec::new();
-        let mut split_spans: BTreeMap<String, Span> = BTreeMap::new();
         for field in &ds.fields {
             let key = field.key.name.as_str();
             if seen.contains(&key) {
@@ -283,7 +294,7 @@ impl DataCheck<'_> {
                     file,
                     CheckError::DuplicateKey {
                         key: key.into(),
-                        place: format!("dataset `{}`", spec.name),
+                        place: format!("dataset `{name}`"),
                         at: field.key.span.into(),
                     },
                 );
@@ -302,72 +313,83 @@ impl DataCheck<'_> {
                 );
                 continue;
             };
-            match key {
-                "train" | "val" | "test" => {
-                    if let Some(split) = self.split(&spec.name, value, &spec.splits) {
-                        spec.splits.insert(key.into(), split);
-                        split_spans.insert(key.into(), value.span);
-                    }
-                }
-                "classes" => match constant(value) {
-                    Ok(Const::List(items)) if !items.is_empty() && items.iter().all(|i| matches!(i, Const::Str(_))) => {
-                        let names: Vec<String> = items
-                            .into_iter()
-                            .filter_map(|i| if let Const::Str(s) = i { Some(s) } else { None })
-                            .collect();
-                        classes = Some((names, value.span));
-                    }
-                    _ => self.sink.push(
-                        file,
-                        CheckError::BadValue {
-                            message: "`classes` must be a non-empty list of names".into(),
-                            help: "write `classes = [\"cat\", \"dog\"]`".into(),
-                            label: value.describe(),
-                            at: value.span.into(),
-                        },
-                    ),
-                },
-                "channels" => match constant(value) {
-                    Ok(Const::Int(n)) if n == 1 || n == 3 => spec.channels = n as usize,
-                    _ => self.sink.push(
-                        file,
-                        CheckError::ArgRange {
-                            callee: spec.name.clone(),
-                            name: "channels".into(),
-                            bound: "1 or 3".into(),
-                            value: self.program.sources.text(value.span).into(),
-                            help: "images are grayscale (1) or RGB (3)".into(),
-                            at: value.span.into(),
-                        },
-                    ),
-                },
-                _ => {
-                    let help = suggest::help(
-                        key,
-                        builtins::DATASET_KEYS.iter().copied(),
-                        format!("a dataset has {}", builtins::DATASET_KEYS.join(", ")),
-                    );
-                    self.sink.push(
-                        file,
-                        CheckError::UnknownKey {
-                            key: key.into(),
-                            place: format!("dataset `{}`", spec.name),
-                            help,
-                            at: field.key.span.into(),
-                        },
-                    );
+            self.field(name, field, value, &mut fields);
+        }
+        fields
+    }
+
+    fn field(&mut self, dataset: &str, field: &ast::Field, value: &Expr, fields: &mut Fields) {
+        let file = field.key.span.file;
+        let key = field.key.name.as_str();
+        match key {
+            "train" | "val" | "test" => {
+                if let Some(split) = self.split(dataset, value, &fields.splits) {
+                    fields.splits.insert(key.into(), split);
+                    fields.split_spans.insert(key.into(), value.span);
                 }
             }
+            "classes" => match constant(value) {
+                Ok(Const::List(items)) if !items.is_empty() && items.iter().all(|i| matches!(i, Const::Str(_))) => {
+                    let names: Vec<String> =
+                        items.into_iter().filter_map(|i| if let Const::Str(s) = i { Some(s) } else { None }).collect();
+                    fields.classes = Some((names, value.span));
+                }
+                _ => self.sink.push(
+                    file,
+                    CheckError::BadValue {
+                        message: "`classes` must be a non-empty list of names".into(),
+                        help: "write `classes = [\"cat\", \"dog\"]`".into(),
+                        label: value.describe(),
+                        at: value.span.into(),
+                    },
+                ),
+            },
+            "channels" => match constant(value) {
+                Ok(Const::Int(n)) if n == 1 || n == 3 => fields.channels = Some(n as usize),
+                _ => self.sink.push(
+                    file,
+                    CheckError::ArgRange {
+                        callee: dataset.into(),
+                        name: "channels".into(),
+                        bound: "1 or 3".into(),
+                        value: self.program.sources.text(value.span).into(),
+                        help: "images are grayscale (1) or RGB (3)".into(),
+                        at: value.span.into(),
+                    },
+                ),
+            },
+            _ => {
+                let help = suggest::help(
+                    key,
+                    builtins::DATASET_KEYS.iter().copied(),
+                    format!("a dataset has {}", builtins::DATASET_KEYS.join(", ")),
+                );
+                self.sink.push(
+                    file,
+                    CheckError::UnknownKey {
+                        key: key.into(),
+                        place: format!("dataset `{dataset}`"),
+                        help,
+                        at: field.key.span.into(),
+                    },
+                );
+            }
         }
-        if failed {
-            return None;
-        }
-        let listed = classes.as_ref().map(|(c, _)| c.clone());
-        let found = if self.skip_data { None } else { self.probe(&mut spec, ds, &split_spans) };
-        match (listed, found, &classes) {
-            (Some(listed), Some(found), Some((_, span)))
+    }
+
+    /// Settles the class list from what the dataset lists and what the data declares.
+    fn classes(
+        &mut self,
+        spec: &mut DatasetSpec,
+        ds: &ast::Dataset,
+        listed: Option<(Vec<String>, Span)>,
+        found: Option<Vec<String>>,
+    ) {
+        let file = ds.name.span.file;
+        match (listed, found) {
+            (Some((listed, span)), Some(found))
                 if found.len() != listed.len()
-                    || (task != Task::Classification || builtin.name == "image_folder") && found != listed =>
+                    || (spec.task != Task::Classification || spec.source.order_matters()) && found != listed =>
             {
                 let help = if found.len() <= 12 {
                     format!("the data has: {}", found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "))
@@ -386,18 +408,18 @@ impl DataCheck<'_> {
                         listed: listed.len(),
                         found: found_words,
                         help,
-                        at: (*span).into(),
+                        at: span.into(),
                     },
                 );
                 spec.classes = found;
             }
-            (Some(listed), _, _) => spec.classes = listed,
-            (None, Some(found), _) => spec.classes = found,
-            (None, None, _) if self.assume_classes.is_some() => {
+            (Some((listed, _)), _) => spec.classes = listed,
+            (None, Some(found)) => spec.classes = found,
+            (None, None) if self.assume_classes.is_some() => {
                 spec.classes = self.assume_classes.clone().unwrap_or_default();
             }
-            (None, None, _) => {
-                if builtin.name == "idx" || builtin.name == "mask_folder" {
+            (None, None) => {
+                if spec.source.ids_only() {
                     self.sink.push(
                         file,
                         CheckError::MissingKey {
@@ -412,7 +434,6 @@ impl DataCheck<'_> {
                 }
             }
         }
-        Some(spec)
     }
 
     fn split(&mut self, dataset: &str, value: &Expr, known: &BTreeMap<String, SplitSource>) -> Option<SplitSource> {
@@ -499,261 +520,29 @@ impl DataCheck<'_> {
         }
     }
 
-    /// Reads headers and metadata; returns the class names the data itself declares.
+    /// Reads headers and metadata through the dataset's format; returns the class names the
+    /// data itself declares.
     fn probe(
         &mut self,
         spec: &mut DatasetSpec,
         ds: &ast::Dataset,
         split_spans: &BTreeMap<String, Span>,
     ) -> Option<Vec<String>> {
-        let file = ds.name.span.file;
-        let source_span = match &ds.source.kind {
-            ExprKind::Call { args, .. } => args.first().map_or(ds.source.span, |a| a.value.span),
-            _ => ds.source.span,
+        let args = match &ds.source.kind {
+            ExprKind::Call { args, .. } if !args.is_empty() => args.iter().map(|a| a.value.span).collect(),
+            _ => vec![ds.source.span],
         };
-        let path = |name: &str| -> Option<PathBuf> { spec.source.word(name).map(|p| spec.base_dir.join(p)) };
-        match spec.source.name.as_str() {
-            "idx" => {
-                let root = path("root")?;
-                if !self.host.exists(&root) {
-                    self.missing(spec, &root, source_span);
-                    return None;
-                }
-                let stored = spec.stored_splits();
-                for (split, prefix) in stored {
-                    let at = split_spans.get(&split).copied().unwrap_or(source_span);
-                    let images = self.idx_header(spec, &root, &format!("{prefix}-images-idx3-ubyte"), 0x0803, at)?;
-                    let labels = self.idx_header(spec, &root, &format!("{prefix}-labels-idx1-ubyte"), 0x0801, at)?;
-                    if images[0] != labels[0] {
-                        self.sink.push(
-                            file,
-                            CheckError::DataFormat {
-                                dataset: spec.name.clone(),
-                                message: format!("split `{split}` has {} images but {} labels", images[0], labels[0]),
-                                help: "the image and label files must come from the same release".into(),
-                                at: at.into(),
-                            },
-                        );
-                    }
-                    spec.counts.insert(split, images[0] as usize);
-                    spec.image_size = Some((images[1] as usize, images[2] as usize));
-                }
-                None
-            }
-            "image_folder" => {
-                let root = path("root")?;
-                let stored = spec.stored_splits();
-                let mut classes = None;
-                for (split, sub) in stored {
-                    let dir = root.join(&sub);
-                    let at = split_spans.get(&split).copied().unwrap_or(source_span);
-                    match self.host.list_dir(&dir) {
-                        Ok(entries) => {
-                            let dirs: Vec<String> = entries.into_iter().filter(|(_, d)| *d).map(|(n, _)| n).collect();
-                            if dirs.is_empty() {
-                                self.sink.push(
-                                    file,
-                                    CheckError::DataFormat {
-                                        dataset: spec.name.clone(),
-                                        message: format!("`{}` has no class folders", dir.display()),
-                                        help: "put each class's images in a sub-folder named after the class".into(),
-                                        at: at.into(),
-                                    },
-                                );
-                            }
-                            classes.get_or_insert(dirs);
-                        }
-                        Err(_) => {
-                            self.missing(spec, &dir, at);
-                            return None;
-                        }
-                    }
-                }
-                classes
-            }
-            "csv" | "jsonl" => {
-                let index = path("path")?;
-                let text = match self.host.read_to_string(&index) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        self.missing(spec, &index, source_span);
-                        return None;
-                    }
-                };
-                let mut labels = std::collections::BTreeSet::new();
-                let mut count = 0;
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                    let label = if spec.source.name == "csv" {
-                        if i == 0 && line.to_ascii_lowercase().starts_with("path") {
-                            continue;
-                        }
-                        line.rsplit_once(',').map(|(_, l)| l.trim().to_string())
-                    } else {
-                        serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| {
-                            v.get("label").map(|l| l.as_str().map(String::from).unwrap_or_else(|| l.to_string()))
-                        })
-                    };
-                    match label {
-                        Some(l) => {
-                            labels.insert(l);
-                            count += 1;
-                        }
-                        None => {
-                            self.sink.push(
-                                file,
-                                CheckError::DataFormat {
-                                    dataset: spec.name.clone(),
-                                    message: format!("line {} of `{}` has no label", i + 1, index.display()),
-                                    help: if spec.source.name == "csv" {
-                                        "each row is `path,label`".into()
-                                    } else {
-                                        "each line is {\"path\": …, \"label\": …}".into()
-                                    },
-                                    at: source_span.into(),
-                                },
-                            );
-                            return None;
-                        }
-                    }
-                }
-                spec.counts.insert("train".into(), count);
-                Some(labels.into_iter().collect())
-            }
-            "coco" => {
-                let ann = path("annotations")?;
-                let text = match self.host.read_to_string(&ann) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        self.missing(spec, &ann, source_span);
-                        return None;
-                    }
-                };
-                if let Some(images) = path("images")
-                    && !self.host.exists(&images)
-                {
-                    let at = match &ds.source.kind {
-                        ExprKind::Call { args, .. } => args.get(1).map_or(source_span, |a| a.value.span),
-                        _ => source_span,
-                    };
-                    self.missing(spec, &images, at);
-                }
-                let json: serde_json::Value = match serde_json::from_str(&text) {
-                    Ok(j) => j,
-                    Err(e) => {
-                        self.sink.push(
-                            file,
-                            CheckError::DataFormat {
-                                dataset: spec.name.clone(),
-                                message: format!("`{}` is not valid JSON: {e}", ann.display()),
-                                help:
-                                    "COCO annotations are one JSON object with `images`, `annotations` and `categories`"
-                                        .into(),
-                                at: source_span.into(),
-                            },
-                        );
-                        return None;
-                    }
-                };
-                let Some(categories) = json.get("categories").and_then(|c| c.as_array()) else {
-                    self.sink.push(
-                        file,
-                        CheckError::DataFormat {
-                            dataset: spec.name.clone(),
-                            message: format!("`{}` has no `categories`", ann.display()),
-                            help: "add `categories: [{\"id\": 1, \"name\": \"…\"}]`".into(),
-                            at: source_span.into(),
-                        },
-                    );
-                    return None;
-                };
-                let mut cats: Vec<(i64, String)> = categories
-                    .iter()
-                    .filter_map(|c| Some((c.get("id")?.as_i64()?, c.get("name")?.as_str()?.to_string())))
-                    .collect();
-                cats.sort();
-                let images = json.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
-                spec.counts.insert("train".into(), images);
-                Some(cats.into_iter().map(|(_, n)| n).collect())
-            }
-            "mask_folder" => {
-                for name in ["images", "masks"] {
-                    let dir = path(name)?;
-                    if !self.host.exists(&dir) {
-                        self.missing(spec, &dir, source_span);
-                        return None;
-                    }
-                }
-                if let Some(dir) = path("images")
-                    && let Ok(entries) = self.host.list_dir(&dir)
-                {
-                    spec.counts.insert("train".into(), entries.iter().filter(|(_, d)| !d).count());
-                }
-                None
-            }
-            _ => None,
-        }
-    }
-
-    fn missing(&mut self, spec: &DatasetSpec, path: &Path, at: Span) {
-        self.sink.push(
-            at.file,
-            CheckError::DataMissing { dataset: spec.name.clone(), path: path.display().to_string(), at: at.into() },
-        );
-    }
-
-    /// Reads an IDX header (plain or `.gz`): the item count, then each dimension.
-    fn idx_header(&mut self, spec: &DatasetSpec, root: &Path, stem: &str, magic: u32, at: Span) -> Option<Vec<u32>> {
-        let plain = root.join(stem);
-        let gz = root.join(format!("{stem}.gz"));
-        let (path, bytes) = match self.host.read_head(&gz, 4096) {
-            Ok(b) => (gz, gunzip_head(&b, 16)),
-            Err(_) => match self.host.read_head(&plain, 16) {
-                Ok(b) => (plain, Some(b)),
-                Err(_) => {
-                    self.missing(spec, &root.join(format!("{stem}[.gz]")), at);
-                    return None;
-                }
-            },
-        };
-        let dims = (magic & 0xff) as usize;
-        let header = bytes.filter(|b| b.len() >= 4 + 4 * dims);
-        let parsed = header.and_then(|b| {
-            let word = |i: usize| u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
-            (word(0) == magic).then(|| (1..=dims).map(word).collect::<Vec<u32>>())
-        });
-        if parsed.is_none() {
-            self.sink.push(
-                at.file,
-                CheckError::DataFormat {
-                    dataset: spec.name.clone(),
-                    message: format!("`{}` is not an IDX file with magic {magic:#06x}", path.display()),
-                    help: "IDX files start with 0x00000803 (images) or 0x00000801 (labels)".into(),
-                    at: at.into(),
-                },
-            );
-        }
-        if let Some(d) = &parsed
-            && magic == 0x0803
-            && d.len() == 3
-            && (d[1] == 0 || d[2] == 0)
-        {
-            self.sink.push(
-                at.file,
-                CheckError::DataFormat {
-                    dataset: spec.name.clone(),
-                    message: format!("`{}` holds {}×{} images", path.display(), d[1], d[2]),
-                    help: "the file is truncated or not an image file".into(),
-                    at: at.into(),
-                },
-            );
-            return None;
-        }
-        parsed
+        let mut probe =
+            Probe { host: self.host, sink: &mut *self.sink, dataset: spec.name.clone(), args, splits: split_spans };
+        formats::probe(spec, &mut probe)
     }
 }
 
-fn gunzip_head(compressed: &[u8], n: usize) -> Option<Vec<u8>> {
-    let mut out = vec![0; n];
-    flate2::read::GzDecoder::new(compressed).read_exact(&mut out).ok()?;
-    Some(out)
+/// A dataset's fields, checked.
+struct Fields {
+    splits: BTreeMap<String, SplitSource>,
+    /// Where each split given in the dataset is written.
+    split_spans: BTreeMap<String, Span>,
+    classes: Option<(Vec<String>, Span)>,
+    channels: Option<usize>,
 }

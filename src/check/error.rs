@@ -297,6 +297,20 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    /// A COCO category without a name: the class list would lose it while the boxes keep its id.
+    #[error("dataset `{dataset}`: category {id} in `{file}` has no `name`")]
+    #[diagnostic(
+        code(trainc::data::unnamed_class),
+        help("give every category a name: the classes are the category names in id order")
+    )]
+    DataUnnamedClass {
+        dataset: String,
+        id: i64,
+        file: String,
+        #[label("read from here")]
+        at: SourceSpan,
+    },
+
     #[error("dataset `{dataset}`: {message}")]
     #[diagnostic(code(trainc::data::split), help("{help}"))]
     DataSplit {

@@ -65,9 +65,10 @@ pub enum CommandError {
     #[diagnostic(code(trainc::cli::image))]
     Image { path: PathBuf, message: String },
 
-    #[error("unknown kind `{kind}`: the generators are `shapes-folder`, `shapes-coco` and `shapes-masks`")]
-    #[diagnostic(code(trainc::cli::generator))]
-    UnknownGenerator { kind: String },
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Generate(#[from] trainc::data::synthetic::GenError),
 
     #[cfg(feature = "train")]
     #[error(transparent)]

@@ -1,4 +1,5 @@
-//! Data: sources of labelled images, seeded splits, augmentations and a prefetching loader.
+//! Data: sources of labelled images (each format's loader is in `crate::formats`), seeded splits,
+//! augmentations, a prefetching loader and synthetic datasets.
 //!
 //! Randomness is per sample: the generator for sample `i` in epoch `e` is seeded from
 //! `(seed, e, i)`, so a batch is the same whatever the number of worker threads.
@@ -6,10 +7,14 @@
 pub mod augment;
 pub mod loader;
 pub mod source;
+pub mod synthetic;
 
 pub use augment::{BoxLabel, Image};
 pub use loader::{Batch, Loader};
-pub use source::{DataError, Source, open_splits};
+pub use source::{DataError, IMAGE_EXTENSIONS, Source, open_splits};
+
+/// The loaders of each format, which live with their format's probe in `crate::formats`.
+pub use crate::formats::{coco::Coco, idx::Idx, mask_folder::Masks};
 
 /// A 64-bit mix of several numbers (splitmix64 steps), for per-sample seeds.
 pub fn mix(parts: &[u64]) -> u64 {

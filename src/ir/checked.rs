@@ -9,6 +9,8 @@ use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
 use crate::check::dim::{Dim, Shape};
+/// A dataset's source, typed by format (see `crate::formats`).
+pub use crate::formats::Source;
 use crate::syntax::span::Span;
 
 #[derive(Debug, Default)]
@@ -241,12 +243,13 @@ pub enum SplitSource {
     Carve { of: String, fraction: f64, seed: u64 },
 }
 
+/// A dataset as the checker read it: its typed source, splits and what its data told.
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetSpec {
     pub name: String,
-    pub source: Call,
+    pub source: Source,
     pub task: Task,
-    /// Paths in `source` resolved against the folder of the file that declared the dataset.
+    /// Paths in `source` are relative to it: the folder of the file that declared the dataset.
     pub base_dir: PathBuf,
     pub splits: BTreeMap<String, SplitSource>,
     pub classes: Vec<String>,

@@ -1,0 +1,168 @@
+//! `mask_folder(images, masks)`: images with same-named PNG masks whose pixel values are class
+//! ids (0 is usually the background). Masks carry ids, not names: the dataset lists the classes,
+//! and `run` refuses a mask with an id past the checked list.
+
+use std::path::Path;
+
+use super::Probe;
+use crate::ir::{Call, DatasetSpec};
+
+pub const NAME: &str = "mask_folder";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Args {
+    /// The folder of images.
+    pub images: String,
+    /// The folder of masks, named like the images with a `.png` extension.
+    pub masks: String,
+}
+
+impl Args {
+    pub fn from_call(call: &Call) -> Option<Args> {
+        Some(Args { images: call.word("images")?.into(), masks: call.word("masks")?.into() })
+    }
+}
+
+/// The samples of the images folder, from its entries `(name, is_dir)` as
+/// [`crate::host::Host::list_dir`] gives them (sorted): every file.
+pub fn samples(entries: Vec<(String, bool)>) -> Vec<String> {
+    entries.into_iter().filter(|(_, dir)| !*dir).map(|(name, _)| name).collect()
+}
+
+/// The mask file of an image file: its stem with `.png`.
+pub fn mask_name(image: &str) -> String {
+    let stem = Path::new(image).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{stem}.png")
+}
+
+/// Both folders must exist; the images folder is the `train` split.
+pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<String>> {
+    let images = spec.base_dir.join(&args.images);
+    for dir in [&images, &spec.base_dir.join(&args.masks)] {
+        if !p.host.exists(dir) {
+            p.missing(dir, p.arg(0));
+            return None;
+        }
+    }
+    if let Ok(entries) = p.host.list_dir(&images) {
+        spec.counts.insert("train".into(), samples(entries).len());
+    }
+    None
+}
+
+#[cfg(feature = "train")]
+pub use load::Masks;
+
+#[cfg(feature = "train")]
+mod load {
+    use std::path::{Path, PathBuf};
+
+    use super::{mask_name, samples};
+    use crate::data::source::decode;
+    use crate::data::{DataError, Image, Source};
+    use crate::host::{FsHost, Host};
+
+    /// Images with their masks, in file-name order.
+    pub struct Masks {
+        items: Vec<(PathBuf, PathBuf)>,
+        channels: usize,
+        classes: usize,
+    }
+
+    impl Masks {
+        pub fn open(images: &Path, masks: &Path, channels: usize, classes: usize) -> Result<Masks, DataError> {
+            let entries =
+                FsHost.list_dir(images).map_err(|source| DataError::Io { path: images.to_path_buf(), source })?;
+            let mut items = Vec::new();
+            for file in samples(entries) {
+                let mask = masks.join(mask_name(&file));
+                let image = images.join(file);
+                if !mask.exists() {
+                    return Err(DataError::Format {
+                        path: image,
+                        message: format!("has no mask `{}`", mask.display()),
+                    });
+                }
+                items.push((image, mask));
+            }
+            Ok(Masks { items, channels, classes })
+        }
+    }
+
+    impl Source for Masks {
+        fn len(&self) -> usize {
+            self.items.len()
+        }
+        fn label(&self, _index: usize) -> usize {
+            0
+        }
+        fn image(&self, index: usize) -> Result<Image, DataError> {
+            decode(&self.items[index].0, self.channels)
+        }
+        fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
+            let path = &self.items[index].1;
+            let img =
+                image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+            let gray = img.to_luma8();
+            let (w, h) = gray.dimensions();
+            let data: Vec<f32> = gray.into_raw().into_iter().map(f32::from).collect();
+            if let Some(bad) = data.iter().find(|v| **v as usize >= self.classes) {
+                return Err(DataError::Format {
+                    path: path.clone(),
+                    message: format!("has class id {bad}, but there are {} classes", self.classes),
+                });
+            }
+            Ok(Some(Image { c: 1, h: h as usize, w: w as usize, data }))
+        }
+    }
+}
+
+#[cfg(all(test, feature = "train"))]
+mod tests {
+    use super::super::testing;
+
+    const SEGMENT: &str =
+        "model m(x: Image[B, 1, 8, 8]) -> Mask[B, classes, 8, 8] { return x |> conv2d(classes, k = 1) }
+train {
+  model = m
+  data = d { batch = 2 }
+  loss = cross_entropy()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+}
+";
+
+    /// Masks carry ids: every id `run` loads is a class of the list `check` took, and the image
+    /// drawn in a class's gray level has that class's id in its mask.
+    #[test]
+    fn check_and_run_agree_on_the_classes() {
+        let dir = testing::dir("mask_folder");
+        let names = ["background", "road", "car"];
+        for (i, k) in [1u8, 2, 0, 2].into_iter().enumerate() {
+            testing::gray(&dir.join("images").join(format!("{i}.png")), 40 * (k + 1), 8);
+            testing::gray(&dir.join("masks").join(format!("{i}.png")), k, 8);
+        }
+        let text = format!(
+            "dataset d = mask_folder(images = \"{}\", masks = \"{}\") {{\n  classes = [\"background\", \"road\", \"car\"]\n  channels = 1\n}}\n{SEGMENT}",
+            dir.join("images").display(),
+            dir.join("masks").display()
+        );
+        let spec = testing::check(&dir, &text);
+        assert_eq!(spec.classes, names);
+        assert_eq!(spec.counts["train"], 4);
+        let splits = testing::open(&spec);
+        let train = splits["train"].as_ref();
+        let drawn: Vec<&str> = testing::first_pixels(train).iter().map(|v| names[*v as usize / 40 - 1]).collect();
+        let masked: Vec<&str> = (0..train.len())
+            .map(|i| {
+                let mask = train.mask(i).expect("mask").expect("a segmentation source");
+                names[mask.data[0] as usize].as_ref()
+            })
+            .collect();
+        assert_eq!(masked, drawn);
+        // An id past the list is refused, naming the mask.
+        testing::gray(&dir.join("masks").join("3.png"), 3, 8);
+        let error = train.mask(3).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("3.png") && error.contains("class id 3"), "{error}");
+    }
+}
