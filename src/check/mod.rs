@@ -8,6 +8,7 @@ mod data;
 pub mod dim;
 mod error;
 mod graph;
+mod spec;
 mod train;
 
 use std::collections::BTreeMap;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Loader, Source, open_splits};
 use crate::exec::{Net, detect, loss, optim};
-use crate::ir::{EarlyStopSpec, Mode, ModelGraph, Task, TrainSpec};
+use crate::ir::{EarlyStopSpec, Metric, Mode, ModelGraph, Task, TrainSpec};
 use ema::Ema;
 use metrics::Tally;
 use rundir::{RunDir, write_atomic};
@@ -34,7 +34,7 @@ pub static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 /// The settings a running training may have replaced between steps.
 #[derive(Clone, Debug)]
 pub struct Live {
-    pub schedule: Vec<crate::ir::Call>,
+    pub schedule: Vec<crate::ir::Schedule>,
     pub base_lr: f64,
     pub epochs: usize,
     pub log_every: usize,
@@ -183,7 +183,7 @@ impl Trainer {
                 Outputs::Rows { logits, labels } => {
                     let preds = logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(read_error)?;
                     tally.preds.extend(preds.into_iter().map(|p| p as usize));
-                    if spec.metrics.iter().any(|m| m.name == "top_k") {
+                    if spec.metrics.iter().any(|m| matches!(m, Metric::TopK { .. })) {
                         tally.logits.extend(logits.try_into_vec_as::<f32>().map_err(read_error)?);
                     }
                     let labels = labels.try_into_vec_as::<i64>().map_err(read_error)?;
@@ -473,7 +473,13 @@ impl Trainer {
             return Vec::new();
         }
         std::iter::once("val.loss".to_string())
-            .chain(self.spec.metrics.iter().filter(|m| m.name != "confusion_matrix").map(|m| format!("val.{}", m.name)))
+            .chain(
+                self.spec
+                    .metrics
+                    .iter()
+                    .filter(|m| **m != Metric::ConfusionMatrix)
+                    .map(|m| format!("val.{}", m.name())),
+            )
             .collect()
     }
 
@@ -486,7 +492,7 @@ impl Trainer {
     }
 
     fn write_confusion(&self, m: &[Vec<u64>]) -> std::io::Result<()> {
-        if !self.spec.metrics.iter().any(|c| c.name == "confusion_matrix") {
+        if !self.spec.metrics.contains(&Metric::ConfusionMatrix) {
             return Ok(());
         }
         let classes = &self.spec.data.dataset.classes;
