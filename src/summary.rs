@@ -54,21 +54,21 @@ pub fn summary(outcome: &Outcome, path: &str, shapes: bool) -> String {
         let loss: Vec<String> = train
             .loss
             .iter()
-            .map(|t| if t.weight == 1.0 { t.loss.name.clone() } else { format!("{} × {}", t.weight, t.loss.name) })
+            .map(|t| if t.weight == 1.0 { t.loss.name().into() } else { format!("{} × {}", t.weight, t.loss.name()) })
             .collect();
-        let schedule: Vec<&str> = train.schedule.iter().map(|c| c.name.as_str()).collect();
+        let schedule: Vec<&str> = train.schedule.iter().map(|c| c.name()).collect();
         let _ = writeln!(
             out,
             "  optimize  {} with {} (lr {}), schedule {}",
             loss.join(" + "),
-            train.optimizer.name,
-            train.optimizer.f64("lr").map_or("?".into(), |l| l.to_string()),
+            train.optimizer.name(),
+            train.optimizer.lr(),
             schedule.join(" then ")
         );
         let _ = writeln!(
             out,
             "  metrics   {}; checkpoint on {} ({:?})",
-            train.metrics.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+            train.metrics.iter().map(|m| m.name()).collect::<Vec<_>>().join(", "),
             train.checkpoint.monitor,
             train.checkpoint.mode
         );

@@ -243,7 +243,7 @@ pub fn format_number(x: f64) -> String {
 }
 
 /// Parses a default from the builtin table ("0.5", "true", "nearest").
-fn default_value(ty: Ty, text: &str) -> Option<Value> {
+pub(super) fn default_value(ty: Ty, text: &str) -> Option<Value> {
     if text.is_empty() {
         return None;
     }

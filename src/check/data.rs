@@ -11,9 +11,10 @@ use super::Sink;
 use super::args::{Const, config_call, constant};
 use super::builtins::{self, Kind};
 use super::error::CheckError;
+use super::spec::typed;
 use crate::formats::{self, Probe, Source};
 use crate::host::Host;
-use crate::ir::{Call, DatasetSpec, DeclRef, Program, SplitSource, Task, Value};
+use crate::ir::{Augment, Call, DatasetSpec, DeclRef, Program, SplitSource, Task, Value};
 use crate::suggest;
 use crate::syntax::ast::{self, Expr, ExprKind, FieldValue, Item};
 use crate::syntax::span::Span;
@@ -21,7 +22,7 @@ use crate::syntax::span::Span;
 /// An augment pipeline after inlining the pipelines it names.
 #[derive(Clone, Debug, Default)]
 pub struct Pipeline {
-    pub steps: Vec<(Call, Span)>,
+    pub steps: Vec<(Augment, Span)>,
     pub targets: Vec<String>,
     pub span: Span,
 }
@@ -29,19 +30,9 @@ pub struct Pipeline {
 impl Pipeline {
     /// The image size after the last resize or crop, if any.
     pub fn output_size(&self) -> Option<(i64, i64)> {
-        self.steps.iter().rev().find_map(|(c, _)| match c.name.as_str() {
-            "resize" => {
-                let h = c.i64("height")?;
-                Some((h, c.i64("width").unwrap_or(h)))
-            }
-            "random_crop" | "center_crop" => c.i64("size").map(|s| (s, s)),
-            _ => None,
-        })
+        self.steps.iter().rev().find_map(|(step, _)| step.output_size()).map(|(h, w)| (h as i64, w as i64))
     }
 }
-
-/// Steps that move pixels, and so must move boxes and masks with them.
-pub const GEOMETRIC: &[&str] = &["resize", "random_crop", "center_crop", "hflip", "vflip", "rotate"];
 
 pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: usize) -> Option<Pipeline> {
     let Item::Augment(aug) = program.item(decl) else { return None };
@@ -116,8 +107,11 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
                 let call = config_call(builtin, callee, args, &mut errors);
                 let failed = !errors.is_empty();
                 sink.extend(errors);
-                if !failed && check_step(sink, &call, step.span) {
-                    pipeline.steps.push((call, step.span));
+                if !failed
+                    && check_step(sink, &call, step.span)
+                    && let Some(typed) = typed(sink, &call, Kind::Augment, step.span)
+                {
+                    pipeline.steps.push((typed, step.span));
                 }
             }
             None => unknown_builtin(sink, callee, Kind::Augment),

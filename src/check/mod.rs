@@ -9,6 +9,7 @@ pub mod dim;
 mod error;
 mod graph;
 pub mod layers;
+mod spec;
 mod train;
 
 use std::collections::BTreeMap;

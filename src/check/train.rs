@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use super::Sink;
 use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
-use super::data::{DataCheck, GEOMETRIC, Pipeline, builtin_call, unknown_builtin};
+use super::data::{DataCheck, Pipeline, builtin_call, unknown_builtin};
 use super::error::CheckError;
 use super::graph::{DataBinding, GraphChecker, item_kind};
+use super::spec::typed;
 use crate::ir::{
-    Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, LossTerm, Mode, ModelGraph, ModuleId, Monitor,
-    Program, SplitSource, Task, TrainSpec, Value,
+    Augment, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, Length, Loss, LossTerm, Metric, Mode,
+    ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule, SplitSource, Task, TrainSpec, Value,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -214,7 +215,8 @@ impl<'a> TrainCheck<'a, '_> {
             for (name, _, span) in &outputs {
                 if !loss.iter().any(|t| {
                     t.output == *name
-                        || (t.loss.name == "centernet_loss" && ["heat", "size", "offset"].contains(&name.as_str()))
+                        || (matches!(t.loss, Loss::CenterNet { .. })
+                            && ["heat", "size", "offset"].contains(&name.as_str()))
                 }) {
                     let model = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
                     sink.push(span.file, CheckError::UnusedOutput { output: name.clone(), model, at: (*span).into() });
@@ -232,11 +234,11 @@ impl<'a> TrainCheck<'a, '_> {
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
         let schedule = match f.get("schedule") {
             Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, steps_per_epoch)).unwrap_or_default(),
-            None => vec![Call { name: "constant".into(), args: BTreeMap::new() }],
+            None => vec![Schedule::Constant { length: None }],
         };
         let splits: Vec<String> =
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
-        let metric_names: Vec<String> = metrics.iter().map(|m| m.name.clone()).collect();
+        let metric_names: Vec<String> = metrics.iter().map(|m| m.name().to_string()).collect();
         let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
         let monitor_of = |sink: &mut Sink, r: &BTreeMap<&str, &Field>| {
             monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor)
@@ -472,7 +474,7 @@ impl<'a> TrainCheck<'a, '_> {
             Task::Classification => None,
         };
         if let Some(needs) = needs {
-            let geometric = pipe.steps.iter().find(|(c, _)| GEOMETRIC.contains(&c.name.as_str()));
+            let geometric = pipe.steps.iter().find(|(step, _)| step.is_geometric());
             if let (false, Some((step, _))) = (pipe.targets.iter().any(|t| t == needs), geometric) {
                 sink.push(
                     pipe.span.file,
@@ -480,7 +482,7 @@ impl<'a> TrainCheck<'a, '_> {
                         message: format!(
                             "pipeline `{}` moves pixels (`{}`) but not the {needs} of dataset `{}`",
                             self.program.sources.text(pipe.span),
-                            step.name,
+                            step.name(),
                             dataset.name
                         ),
                         help: format!(
@@ -493,28 +495,18 @@ impl<'a> TrainCheck<'a, '_> {
                 );
             }
         }
-        for (call, span) in &pipe.steps {
-            if call.name != "normalize" {
-                continue;
-            }
-            if let Some(mean) = call.floats("mean") {
-                if mean.len() != dataset.channels {
-                    sink.push(
-                        span.file,
-                        CheckError::AugmentChannels {
-                            name: "mean".into(),
-                            found: mean.len(),
-                            channels: dataset.channels,
-                            at: (*span).into(),
-                        },
-                    );
-                }
-            } else if call.word("preset") == Some("imagenet") && dataset.channels != 3 {
+        for (step, span) in &pipe.steps {
+            let Augment::Normalize { stats } = step else { continue };
+            let (name, found) = match stats {
+                Normalization::Given { mean, .. } => ("mean", mean.len()),
+                Normalization::Imagenet => ("imagenet", 3),
+            };
+            if found != dataset.channels {
                 sink.push(
                     span.file,
                     CheckError::AugmentChannels {
-                        name: "imagenet".into(),
-                        found: 3,
+                        name: name.into(),
+                        found,
                         channels: dataset.channels,
                         at: (*span).into(),
                     },
@@ -597,11 +589,12 @@ fn loss_terms(
         if failed {
             continue;
         }
+        let Some(loss) = typed::<Loss>(sink, &call, Kind::Loss, span) else { continue };
         let on = call.word("on").map(String::from);
         let output = match (&on, outputs) {
             (_, []) => on.clone().unwrap_or_else(|| "out".into()),
             (None, [only]) => only.0.clone(),
-            (None, _) if builtin.name == "centernet_loss" => "heat".into(),
+            (None, _) if matches!(loss, Loss::CenterNet { .. }) => "heat".into(),
             (None, many) => {
                 sink.push(
                     span.file,
@@ -645,14 +638,7 @@ fn loss_terms(
         };
         if let Some(task) = task {
             let rank = outputs.iter().find(|o| o.0 == output).map(|o| o.1);
-            let fits = match (builtin.name, task) {
-                ("centernet_loss", Task::Detection) => true,
-                ("centernet_loss", _) | (_, Task::Detection) => false,
-                ("dice", t) => t == Task::Segmentation,
-                (_, Task::Segmentation) => rank.is_none_or(|r| r == 4),
-                (_, Task::Classification) => rank.is_none_or(|r| r == 2),
-            };
-            if !fits {
+            if !loss_fits(&loss, task, rank) {
                 let (needs, help) = match task {
                     Task::Classification => (
                         "class logits [B, classes]",
@@ -678,7 +664,7 @@ fn loss_terms(
                 );
                 continue;
             }
-            if builtin.name == "centernet_loss" {
+            if matches!(loss, Loss::CenterNet { .. }) {
                 for needed in ["heat", "size", "offset"] {
                     if !outputs.is_empty() && !outputs.iter().any(|o| o.0 == needed) {
                         sink.push(
@@ -693,7 +679,7 @@ fn loss_terms(
                     }
                 }
             }
-            if let Some(w) = call.floats("weights")
+            if let Loss::CrossEntropy { weights: Some(w), .. } = &loss
                 && classes > 0
                 && w.len() != classes
             {
@@ -708,9 +694,24 @@ fn loss_terms(
                 );
             }
         }
-        out.push(LossTerm { weight, loss: call, output });
+        out.push(LossTerm { weight, loss, output });
     }
     out
+}
+
+/// Whether `loss` can train on data of `task` through an output of `rank` (when known).
+fn loss_fits(loss: &Loss, task: Task, rank: Option<usize>) -> bool {
+    match loss {
+        Loss::CenterNet { .. } => task == Task::Detection,
+        Loss::Dice { .. } => task == Task::Segmentation,
+        Loss::CrossEntropy { .. } | Loss::Bce | Loss::Mse | Loss::L1 | Loss::SmoothL1 { .. } | Loss::Focal { .. } => {
+            match task {
+                Task::Detection => false,
+                Task::Segmentation => rank.is_none_or(|r| r == 4),
+                Task::Classification => rank.is_none_or(|r| r == 2),
+            }
+        }
+    }
 }
 
 fn collect_terms<'e>(
@@ -773,10 +774,13 @@ fn collect_terms<'e>(
     }
 }
 
-fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
+fn optimizer(sink: &mut Sink, field: &Field) -> Option<Optimizer> {
     let expr = expr_of(sink, field)?;
     let call = builtin_call(sink, expr, Kind::Optimizer, "optimizer = adamw(lr = 1e-3)")?;
-    if call.bool("nesterov") == Some(true) && call.f64("momentum") == Some(0.0) {
+    let optimizer = typed::<Optimizer>(sink, &call, Kind::Optimizer, expr.span)?;
+    if let Optimizer::Sgd { nesterov: true, momentum, .. } = optimizer
+        && momentum == 0.0
+    {
         sink.push(
             expr.span.file,
             CheckError::ArgConflict {
@@ -787,19 +791,18 @@ fn optimizer(sink: &mut Sink, field: &Field) -> Option<Call> {
         );
         return None;
     }
-    Some(call)
+    Some(optimizer)
 }
 
-fn default_metrics(task: Option<Task>) -> Vec<Call> {
-    let name = match task {
-        Some(Task::Detection) => "map50",
-        Some(Task::Segmentation) => "miou",
-        _ => "accuracy",
-    };
-    vec![Call { name: name.into(), args: BTreeMap::new() }]
+fn default_metrics(task: Option<Task>) -> Vec<Metric> {
+    vec![match task {
+        Some(Task::Detection) => Metric::Map50,
+        Some(Task::Segmentation) => Metric::Miou,
+        Some(Task::Classification) | None => Metric::Accuracy,
+    }]
 }
 
-fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize, dataset: &str) -> Vec<Call> {
+fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize, dataset: &str) -> Vec<Metric> {
     let items: Vec<&Expr> = match &expr.kind {
         ExprKind::List(items) => items.iter().collect(),
         _ => vec![expr],
@@ -807,11 +810,8 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
     let mut out = Vec::new();
     for item in items {
         let Some(call) = builtin_call(sink, item, Kind::Metric, "metrics = [accuracy, top_k(5)]") else { continue };
-        let metric_task = match call.name.as_str() {
-            "map50" | "map" => Task::Detection,
-            "miou" | "pixel_accuracy" => Task::Segmentation,
-            _ => Task::Classification,
-        };
+        let Some(metric) = typed::<Metric>(sink, &call, Kind::Metric, item.span) else { continue };
+        let metric_task = metric.task();
         if let Some(task) = task
             && task != metric_task
         {
@@ -824,7 +824,7 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             sink.push(
                 item.span.file,
                 CheckError::MetricTask {
-                    metric: call.name.clone(),
+                    metric: metric.name().into(),
                     needs: needs.into(),
                     dataset: dataset.into(),
                     task: task_name,
@@ -841,8 +841,8 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             );
             continue;
         }
-        if let (Some(k), true) = (call.i64("k"), classes > 0)
-            && k as usize > classes
+        if let (Metric::TopK { k }, true) = (metric, classes > 0)
+            && k > classes
         {
             sink.push(
                 item.span.file,
@@ -857,7 +857,7 @@ fn metric_list(sink: &mut Sink, expr: &Expr, task: Option<Task>, classes: usize,
             );
             continue;
         }
-        out.push(call);
+        out.push(metric);
     }
     out
 }
@@ -957,7 +957,7 @@ fn sink_text(expr: &Expr) -> String {
 }
 
 /// `warmup(…) then cosine(…)`: segments, with length lints against the training length.
-fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option<usize>) -> Vec<Call> {
+fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option<usize>) -> Vec<Schedule> {
     let mut parts = Vec::new();
     flatten_then(expr, &mut parts);
     let mut out = Vec::new();
@@ -969,8 +969,7 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
         else {
             continue;
         };
-        let (steps, eps) = (call.i64("steps"), call.i64("epochs"));
-        if steps.is_some() && eps.is_some() {
+        if call.i64("steps").is_some() && call.i64("epochs").is_some() {
             sink.push(
                 part.span.file,
                 CheckError::ScheduleSegment {
@@ -982,28 +981,31 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
             );
             continue;
         }
-        let length = match (steps, eps) {
-            (Some(s), _) => steps_per_epoch.map(|spe| s as f64 / spe as f64),
-            (_, Some(e)) => Some(e as f64),
-            _ => None,
+        let Some(seg) = typed::<Schedule>(sink, &call, Kind::Schedule, part.span) else { continue };
+        let name = seg.name();
+        // In epochs.
+        let length = match seg.length() {
+            Some(Length::Steps(s)) => steps_per_epoch.map(|spe| s as f64 / spe as f64),
+            Some(Length::Epochs(e)) => Some(e as f64),
+            None => None,
         };
-        if !last && steps.is_none() && eps.is_none() {
+        if !last && seg.length().is_none() {
             sink.push(
                 part.span.file,
                 CheckError::ScheduleSegment {
-                    message: format!("`{}` is followed by another segment but never ends", call.name),
-                    help: format!("give it a length: `{}(steps = 500)` or `{}(epochs = 2)`", call.name, call.name),
+                    message: format!("`{name}` is followed by another segment but never ends"),
+                    help: format!("give it a length: `{name}(steps = 500)` or `{name}(epochs = 2)`"),
                     label: "no length".into(),
                     at: part.span.into(),
                 },
             );
             continue;
         }
-        if (call.name == "step" || call.name == "one_cycle") && parts.len() > 1 {
+        if seg.is_whole() && parts.len() > 1 {
             sink.push(
                 part.span.file,
                 CheckError::ScheduleSegment {
-                    message: format!("`{}` is a whole schedule and cannot be chained", call.name),
+                    message: format!("`{name}` is a whole schedule and cannot be chained"),
                     help: "use it alone: `schedule = one_cycle(max_lr = 0.1)`".into(),
                     label: "cannot chain".into(),
                     at: part.span.into(),
@@ -1014,12 +1016,14 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
         if let Some(len) = length {
             let end = elapsed + len;
             let total_epochs = epochs as f64;
-            let unit = |x: f64| match (steps, total) {
-                (Some(_), Some(_)) => format!("{} steps", (x * steps_per_epoch.unwrap_or(1) as f64).round()),
+            let unit = |x: f64| match (seg.length(), total) {
+                (Some(Length::Steps(_)), Some(_)) => {
+                    format!("{} steps", (x * steps_per_epoch.unwrap_or(1) as f64).round())
+                }
                 _ => format!("{x} epochs"),
             };
             if end > total_epochs + 1e-9 {
-                let message = if call.name == "warmup" {
+                let message = if matches!(seg, Schedule::Warmup { .. }) {
                     "the warmup is longer than the whole training"
                 } else {
                     "this segment ends after training does"
@@ -1033,7 +1037,7 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
                         at: part.span.into(),
                     },
                 );
-            } else if last && call.name != "warmup" && call.name != "constant" && end < 0.5 * total_epochs {
+            } else if last && seg.decays() && end < 0.5 * total_epochs {
                 sink.push(part.span.file, CheckError::ScheduleLength {
                     message: "the decay ends long before training does".into(),
                     help: format!("it ends at {} of {}; the rest runs at the final rate. Drop its length to decay until the end", unit(end), unit(total_epochs)),
@@ -1043,7 +1047,7 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
             }
             elapsed = end;
         }
-        out.push(call);
+        out.push(seg);
     }
     out
 }

@@ -6,7 +6,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::ir::Call;
+use crate::ir::Augment;
 
 /// A `C×H×W` image, planar, `f32`.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,9 +85,6 @@ impl Image {
     }
 }
 
-const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
-
 /// A labelled box in pixel coordinates: `x0 ≤ x < x1`, `y0 ≤ y < y1`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BoxLabel {
@@ -102,20 +99,19 @@ pub struct BoxLabel {
 /// what [`apply`] draws for that step, so a generator cloned before the step gives both the same
 /// flip, crop offset or angle. Boxes that leave the image are dropped; the rest are clipped.
 pub fn move_boxes(
-    step: &Call,
+    step: &Augment,
     boxes: Vec<BoxLabel>,
     (h, w): (usize, usize),
     rng: &mut ChaCha8Rng,
     train: bool,
     p_scale: f64,
 ) -> Vec<BoxLabel> {
-    let p = step.f64("p").unwrap_or(1.0) * p_scale;
+    let p = step.p() * p_scale;
     let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
     let (hf, wf) = (h as f32, w as f32);
-    let (moved, (out_h, out_w)): (Vec<BoxLabel>, (f32, f32)) = match step.name.as_str() {
-        "resize" => {
-            let nh = step.i64("height").unwrap_or(h as i64) as f32;
-            let nw = step.i64("width").map_or(nh, |w| w as f32);
+    let (moved, (out_h, out_w)): (Vec<BoxLabel>, (f32, f32)) = match *step {
+        Augment::Resize { height, width } => {
+            let (nh, nw) = (height as f32, width as f32);
             let (sy, sx) = (nh / hf, nw / wf);
             (
                 boxes
@@ -125,53 +121,19 @@ pub fn move_boxes(
                 (nh, nw),
             )
         }
-        "random_crop" | "center_crop" => {
-            let size = step.i64("size").unwrap_or(h as i64) as usize;
-            let pad = step.i64("padding").unwrap_or(0) as usize;
-            let (max_y, max_x) = ((h + 2 * pad).saturating_sub(size), (w + 2 * pad).saturating_sub(size));
-            let (oy, ox) = if train && step.name == "random_crop" {
-                (rng.random_range(0..=max_y), rng.random_range(0..=max_x))
-            } else {
-                (max_y / 2, max_x / 2)
-            };
-            let (dy, dx) = (pad as f32 - oy as f32, pad as f32 - ox as f32);
-            (
-                boxes
-                    .into_iter()
-                    .map(|b| BoxLabel { x0: b.x0 + dx, x1: b.x1 + dx, y0: b.y0 + dy, y1: b.y1 + dy, ..b })
-                    .collect(),
-                (size as f32, size as f32),
-            )
-        }
-        "hflip" if hit(rng) => {
+        Augment::RandomCrop { size, padding } => crop_boxes(boxes, (h, w), size, padding, train.then_some(rng)),
+        Augment::CenterCrop { size } => crop_boxes(boxes, (h, w), size, 0, None),
+        Augment::Hflip { .. } if hit(rng) => {
             (boxes.into_iter().map(|b| BoxLabel { x0: wf - b.x1, x1: wf - b.x0, ..b }).collect(), (hf, wf))
         }
-        "vflip" if hit(rng) => {
+        Augment::Vflip { .. } if hit(rng) => {
             (boxes.into_iter().map(|b| BoxLabel { y0: hf - b.y1, y1: hf - b.y0, ..b }).collect(), (hf, wf))
         }
-        "rotate" if hit(rng) => {
-            let deg = step.f64("degrees").unwrap_or(0.0);
-            let angle = rng.random_range(-deg..=deg).to_radians();
-            let (s, c) = (angle.sin() as f32, angle.cos() as f32);
-            let (cy, cx) = ((hf - 1.0) / 2.0, (wf - 1.0) / 2.0);
-            // The image maps destination to source by (c, −s; s, c); boxes go the other way.
-            let forward = |y: f32, x: f32| {
-                let (sy, sx) = (y - cy, x - cx);
-                (c * sy + s * sx + cy, -s * sy + c * sx + cx)
-            };
-            let moved = boxes
-                .into_iter()
-                .map(|b| {
-                    let corners = [forward(b.y0, b.x0), forward(b.y0, b.x1), forward(b.y1, b.x0), forward(b.y1, b.x1)];
-                    let (ys, xs): (Vec<f32>, Vec<f32>) = corners.into_iter().unzip();
-                    let min = |v: &[f32]| v.iter().copied().fold(f32::INFINITY, f32::min);
-                    let max = |v: &[f32]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    BoxLabel { y0: min(&ys), y1: max(&ys), x0: min(&xs), x1: max(&xs), ..b }
-                })
-                .collect();
-            (moved, (hf, wf))
-        }
-        _ => (boxes, (hf, wf)),
+        Augment::Rotate { degrees, .. } if hit(rng) => (rotate_boxes(boxes, (hf, wf), degrees, rng), (hf, wf)),
+        // Not drawn: the boxes stay.
+        Augment::Hflip { .. } | Augment::Vflip { .. } | Augment::Rotate { .. } => (boxes, (hf, wf)),
+        // Photometric steps leave pixels, and so boxes, where they are.
+        Augment::Normalize { .. } | Augment::ColorJitter { .. } | Augment::RandomErasing { .. } => (boxes, (hf, wf)),
     };
     moved
         .into_iter()
@@ -180,14 +142,59 @@ pub fn move_boxes(
         .collect()
 }
 
-/// Steps that move pixels: they move the mask with the image.
-const GEOMETRIC: &[&str] = &["resize", "random_crop", "center_crop", "hflip", "vflip", "rotate"];
+/// Boxes through a `size × size` crop after `pad` zero padding: at a random offset drawn from
+/// `rng` (as [`apply`] draws it), or the centre without one.
+fn crop_boxes(
+    boxes: Vec<BoxLabel>,
+    (h, w): (usize, usize),
+    size: usize,
+    pad: usize,
+    rng: Option<&mut ChaCha8Rng>,
+) -> (Vec<BoxLabel>, (f32, f32)) {
+    let (oy, ox) = crop_offset((h + 2 * pad, w + 2 * pad), size, rng);
+    let (dy, dx) = (pad as f32 - oy as f32, pad as f32 - ox as f32);
+    let moved = boxes.into_iter().map(|b| BoxLabel { x0: b.x0 + dx, x1: b.x1 + dx, y0: b.y0 + dy, y1: b.y1 + dy, ..b });
+    (moved.collect(), (size as f32, size as f32))
+}
+
+/// The top-left corner of a `size × size` crop of a padded `ph × pw` image: random with a
+/// generator, else centred.
+fn crop_offset((ph, pw): (usize, usize), size: usize, rng: Option<&mut ChaCha8Rng>) -> (usize, usize) {
+    let (max_y, max_x) = (ph.saturating_sub(size), pw.saturating_sub(size));
+    match rng {
+        Some(rng) => (rng.random_range(0..=max_y), rng.random_range(0..=max_x)),
+        None => (max_y / 2, max_x / 2),
+    }
+}
+
+/// Boxes through a rotation by a random angle in ±`degrees`, drawn as [`apply`] draws it: the
+/// bounding box of each rotated box.
+fn rotate_boxes(boxes: Vec<BoxLabel>, (hf, wf): (f32, f32), degrees: f64, rng: &mut ChaCha8Rng) -> Vec<BoxLabel> {
+    let angle = rng.random_range(-degrees..=degrees).to_radians();
+    let (s, c) = (angle.sin() as f32, angle.cos() as f32);
+    let (cy, cx) = ((hf - 1.0) / 2.0, (wf - 1.0) / 2.0);
+    // The image maps destination to source by (c, −s; s, c); boxes go the other way.
+    let forward = |y: f32, x: f32| {
+        let (sy, sx) = (y - cy, x - cx);
+        (c * sy + s * sx + cy, -s * sy + c * sx + cx)
+    };
+    boxes
+        .into_iter()
+        .map(|b| {
+            let corners = [forward(b.y0, b.x0), forward(b.y0, b.x1), forward(b.y1, b.x0), forward(b.y1, b.x1)];
+            let (ys, xs): (Vec<f32>, Vec<f32>) = corners.into_iter().unzip();
+            let min = |v: &[f32]| v.iter().copied().fold(f32::INFINITY, f32::min);
+            let max = |v: &[f32]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            BoxLabel { y0: min(&ys), y1: max(&ys), x0: min(&xs), x1: max(&xs), ..b }
+        })
+        .collect()
+}
 
 /// Applies a pipeline to an image and its mask. A geometric step sees the same random draws for
 /// both (the generator is cloned before it); photometric steps touch the image only; masks are
 /// resized by nearest neighbour so class ids stay class ids.
 pub fn apply_pair(
-    steps: &[Call],
+    steps: &[Augment],
     mut img: Image,
     mut mask: Option<Image>,
     mut boxes: Option<Vec<BoxLabel>>,
@@ -196,21 +203,15 @@ pub fn apply_pair(
     p_scale: f64,
 ) -> (Image, Option<Image>, Option<Vec<BoxLabel>>) {
     for step in steps {
-        let geometric = GEOMETRIC.contains(&step.name.as_str());
-        if geometric {
+        if step.is_geometric() {
             boxes = boxes.map(|b| move_boxes(step, b, (img.h, img.w), &mut rng.clone(), train, p_scale));
-        }
-        if let Some(m) = mask.take() {
-            let mut same = rng.clone();
-            mask = Some(match step.name.as_str() {
-                "resize" => {
-                    let h = step.i64("height").unwrap_or(m.h as i64) as usize;
-                    let w = step.i64("width").map_or(h, |w| w as usize);
+            mask = mask.map(|m| {
+                if let &Augment::Resize { height: h, width: w } = step {
                     let (mh, mw) = (m.h, m.w);
                     m.map_coords(h, w, |y, x| Some(((y * mh) / h, (x * mw) / w)))
+                } else {
+                    apply(std::slice::from_ref(step), m, &mut rng.clone(), train, p_scale)
                 }
-                _ if geometric => apply(std::slice::from_ref(step), m, &mut same, train, p_scale),
-                _ => m,
             });
         }
         img = apply(std::slice::from_ref(step), img, rng, train, p_scale);
@@ -220,16 +221,13 @@ pub fn apply_pair(
 
 /// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
 /// they change the size (a random crop becomes a centre crop).
-pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, p_scale: f64) -> Image {
+pub fn apply(steps: &[Augment], mut img: Image, rng: &mut ChaCha8Rng, train: bool, p_scale: f64) -> Image {
     for step in steps {
-        let p = step.f64("p").unwrap_or(1.0) * p_scale;
+        let p = step.p() * p_scale;
         let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
-        img = match step.name.as_str() {
-            "normalize" => {
-                let (mean, std): (Vec<f64>, Vec<f64>) = match (step.floats("mean"), step.floats("std")) {
-                    (Some(m), Some(s)) => (m.to_vec(), s.to_vec()),
-                    _ => (IMAGENET_MEAN.to_vec(), IMAGENET_STD.to_vec()),
-                };
+        img = match step {
+            Augment::Normalize { stats } => {
+                let (mean, std) = stats.mean_std();
                 let plane = img.h * img.w;
                 for c in 0..img.c {
                     let (m, s) = (mean[c % mean.len()] as f32, std[c % std.len()] as f32);
@@ -239,86 +237,90 @@ pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, 
                 }
                 img
             }
-            "resize" => {
-                let h = step.i64("height").unwrap_or(img.h as i64) as usize;
-                let w = step.i64("width").map_or(h, |w| w as usize);
-                img.resize(h, w)
-            }
-            "random_crop" | "center_crop" => {
-                let size = step.i64("size").unwrap_or(img.h as i64) as usize;
-                let pad = step.i64("padding").unwrap_or(0) as usize;
-                let (ph, pw) = (img.h + 2 * pad, img.w + 2 * pad);
-                let (max_y, max_x) = (ph.saturating_sub(size), pw.saturating_sub(size));
-                let (oy, ox) = if train && step.name == "random_crop" {
-                    (rng.random_range(0..=max_y), rng.random_range(0..=max_x))
-                } else {
-                    (max_y / 2, max_x / 2)
-                };
-                let (h, w) = (img.h, img.w);
-                img.map_coords(size, size, |y, x| {
-                    let (sy, sx) = ((y + oy) as isize - pad as isize, (x + ox) as isize - pad as isize);
-                    (sy >= 0 && sx >= 0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
-                })
-            }
-            "hflip" if hit(rng) => {
+            &Augment::Resize { height, width } => img.resize(height, width),
+            &Augment::RandomCrop { size, padding } => crop(&img, size, padding, train.then_some(&mut *rng)),
+            &Augment::CenterCrop { size } => crop(&img, size, 0, None),
+            Augment::Hflip { .. } if hit(rng) => {
                 let w = img.w;
                 img.map_coords(img.h, w, |y, x| Some((y, w - 1 - x)))
             }
-            "vflip" if hit(rng) => {
+            Augment::Vflip { .. } if hit(rng) => {
                 let h = img.h;
                 img.map_coords(h, img.w, |y, x| Some((h - 1 - y, x)))
             }
-            "rotate" if hit(rng) => {
-                let deg = step.f64("degrees").unwrap_or(0.0);
-                let angle = rng.random_range(-deg..=deg).to_radians();
-                let (s, c) = (angle.sin() as f32, angle.cos() as f32);
-                let (cy, cx) = ((img.h as f32 - 1.0) / 2.0, (img.w as f32 - 1.0) / 2.0);
-                let (h, w) = (img.h, img.w);
-                img.map_coords(h, w, |y, x| {
-                    let (dy, dx) = (y as f32 - cy, x as f32 - cx);
-                    let (sy, sx) = ((c * dy - s * dx + cy).round(), (s * dy + c * dx + cx).round());
-                    (sy >= 0.0 && sx >= 0.0 && (sy as usize) < h && (sx as usize) < w)
-                        .then_some((sy as usize, sx as usize))
-                })
+            &Augment::Rotate { degrees, .. } if hit(rng) => rotate(&img, degrees, rng),
+            &Augment::ColorJitter { brightness, contrast, saturation, .. } if hit(rng) => {
+                let mut factor = |a: f64| if a > 0.0 { rng.random_range(1.0 - a..=1.0 + a) as f32 } else { 1.0 };
+                let (b, ct, sat) = (factor(brightness), factor(contrast), factor(saturation));
+                jitter(img, b, ct, sat)
             }
-            "color_jitter" if hit(rng) => {
-                let mut factor = |k: &str| {
-                    let a = step.f64(k).unwrap_or(0.0);
-                    if a > 0.0 { rng.random_range(1.0 - a..=1.0 + a) as f32 } else { 1.0 }
-                };
-                let (b, ct, sat) = (factor("brightness"), factor("contrast"), factor("saturation"));
-                let plane = img.h * img.w;
-                let mean = img.data.iter().sum::<f32>() / img.data.len().max(1) as f32;
-                for v in &mut img.data {
-                    *v = (((*v * b) - mean) * ct + mean).clamp(0.0, 1.0);
-                }
-                if img.c == 3 && sat != 1.0 {
-                    for i in 0..plane {
-                        let gray = 0.299 * img.data[i] + 0.587 * img.data[plane + i] + 0.114 * img.data[2 * plane + i];
-                        for c in 0..3 {
-                            let v = &mut img.data[c * plane + i];
-                            *v = ((*v - gray) * sat + gray).clamp(0.0, 1.0);
-                        }
-                    }
-                }
-                img
-            }
-            "random_erasing" if hit(rng) => {
-                let area = step.f64("scale").unwrap_or(0.2) * (img.h * img.w) as f64;
-                let side = area.sqrt().max(1.0) as usize;
-                let (eh, ew) = (side.min(img.h), side.min(img.w));
-                let (y0, x0) = (rng.random_range(0..=img.h - eh), rng.random_range(0..=img.w - ew));
-                for c in 0..img.c {
-                    for y in y0..y0 + eh {
-                        for x in x0..x0 + ew {
-                            img.data[(c * img.h + y) * img.w + x] = 0.0;
-                        }
-                    }
-                }
-                img
-            }
-            _ => img,
+            &Augment::RandomErasing { scale, .. } if hit(rng) => erase(img, scale, rng),
+            // Not drawn this time.
+            Augment::Hflip { .. }
+            | Augment::Vflip { .. }
+            | Augment::Rotate { .. }
+            | Augment::ColorJitter { .. }
+            | Augment::RandomErasing { .. } => img,
         };
+    }
+    img
+}
+
+/// A `size × size` crop after `pad` zero padding, at a random offset with a generator (the same
+/// draws as [`move_boxes`]), else centred.
+fn crop(img: &Image, size: usize, pad: usize, rng: Option<&mut ChaCha8Rng>) -> Image {
+    let (oy, ox) = crop_offset((img.h + 2 * pad, img.w + 2 * pad), size, rng);
+    let (h, w) = (img.h, img.w);
+    img.map_coords(size, size, |y, x| {
+        let (sy, sx) = ((y + oy) as isize - pad as isize, (x + ox) as isize - pad as isize);
+        (sy >= 0 && sx >= 0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
+    })
+}
+
+/// Rotation by a random angle in ±`degrees` about the centre, nearest neighbour, zeros outside.
+fn rotate(img: &Image, degrees: f64, rng: &mut ChaCha8Rng) -> Image {
+    let angle = rng.random_range(-degrees..=degrees).to_radians();
+    let (s, c) = (angle.sin() as f32, angle.cos() as f32);
+    let (cy, cx) = ((img.h as f32 - 1.0) / 2.0, (img.w as f32 - 1.0) / 2.0);
+    let (h, w) = (img.h, img.w);
+    img.map_coords(h, w, |y, x| {
+        let (dy, dx) = (y as f32 - cy, x as f32 - cx);
+        let (sy, sx) = ((c * dy - s * dx + cy).round(), (s * dy + c * dx + cx).round());
+        (sy >= 0.0 && sx >= 0.0 && (sy as usize) < h && (sx as usize) < w).then_some((sy as usize, sx as usize))
+    })
+}
+
+/// Brightness, contrast (about the image mean) and saturation (about the grey value) factors.
+fn jitter(mut img: Image, b: f32, ct: f32, sat: f32) -> Image {
+    let plane = img.h * img.w;
+    let mean = img.data.iter().sum::<f32>() / img.data.len().max(1) as f32;
+    for v in &mut img.data {
+        *v = (((*v * b) - mean) * ct + mean).clamp(0.0, 1.0);
+    }
+    if img.c == 3 && sat != 1.0 {
+        for i in 0..plane {
+            let gray = 0.299 * img.data[i] + 0.587 * img.data[plane + i] + 0.114 * img.data[2 * plane + i];
+            for c in 0..3 {
+                let v = &mut img.data[c * plane + i];
+                *v = ((*v - gray) * sat + gray).clamp(0.0, 1.0);
+            }
+        }
+    }
+    img
+}
+
+/// Zeroes a random square of `scale` × the image's area.
+fn erase(mut img: Image, scale: f64, rng: &mut ChaCha8Rng) -> Image {
+    let area = scale * (img.h * img.w) as f64;
+    let side = area.sqrt().max(1.0) as usize;
+    let (eh, ew) = (side.min(img.h), side.min(img.w));
+    let (y0, x0) = (rng.random_range(0..=img.h - eh), rng.random_range(0..=img.w - ew));
+    for c in 0..img.c {
+        for y in y0..y0 + eh {
+            for x in x0..x0 + ew {
+                img.data[(c * img.h + y) * img.w + x] = 0.0;
+            }
+        }
     }
     img
 }
@@ -326,29 +328,16 @@ pub fn apply(steps: &[Call], mut img: Image, rng: &mut ChaCha8Rng, train: bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::Normalization;
     use rand::SeedableRng;
-    use std::collections::BTreeMap;
-
-    fn call(name: &str, args: &[(&str, crate::ir::Value)]) -> Call {
-        Call {
-            name: name.into(),
-            args: args.iter().cloned().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>(),
-        }
-    }
 
     #[test]
     fn crop_with_padding_keeps_size_and_flip_mirrors() {
         let img = Image { c: 1, h: 4, w: 4, data: (0..16).map(|v| v as f32).collect() };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let out = apply(
-            &[call("random_crop", &[("size", crate::ir::Value::Int(4)), ("padding", crate::ir::Value::Int(1))])],
-            img.clone(),
-            &mut rng,
-            true,
-            1.0,
-        );
+        let out = apply(&[Augment::RandomCrop { size: 4, padding: 1 }], img.clone(), &mut rng, true, 1.0);
         assert_eq!((out.h, out.w), (4, 4));
-        let flipped = apply(&[call("hflip", &[("p", crate::ir::Value::Float(1.0))])], img, &mut rng, true, 1.0);
+        let flipped = apply(&[Augment::Hflip { p: 1.0 }], img, &mut rng, true, 1.0);
         assert_eq!(&flipped.data[..4], &[3.0, 2.0, 1.0, 0.0]);
     }
 
@@ -357,12 +346,9 @@ mod tests {
         let img = Image { c: 1, h: 2, w: 3, data: vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5] };
         let mask = Image { c: 1, h: 2, w: 3, data: vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0] };
         let steps = [
-            call("hflip", &[("p", crate::ir::Value::Float(1.0))]),
-            call(
-                "normalize",
-                &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))],
-            ),
-            call("resize", &[("height", crate::ir::Value::Int(4)), ("width", crate::ir::Value::Int(6))]),
+            Augment::Hflip { p: 1.0 },
+            Augment::Normalize { stats: Normalization::Given { mean: vec![0.5], std: vec![0.5] } },
+            Augment::Resize { height: 4, width: 6 },
         ];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (out, m, _) = apply_pair(&steps, img, Some(mask), None, &mut rng, true, 1.0);
@@ -376,11 +362,8 @@ mod tests {
         // A 10×20 image with one box; flip (always), then resize to 20×40, then a centre crop.
         let img = Image { c: 1, h: 10, w: 20, data: vec![0.0; 200] };
         let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0 };
-        let steps = [
-            call("hflip", &[("p", crate::ir::Value::Float(1.0))]),
-            call("resize", &[("height", crate::ir::Value::Int(20)), ("width", crate::ir::Value::Int(40))]),
-            call("center_crop", &[("size", crate::ir::Value::Int(20))]),
-        ];
+        let steps =
+            [Augment::Hflip { p: 1.0 }, Augment::Resize { height: 20, width: 40 }, Augment::CenterCrop { size: 20 }];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true, 1.0);
         assert_eq!((out.h, out.w), (20, 20));
@@ -397,9 +380,9 @@ mod tests {
         let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0 };
         for seed in 0..20 {
             let steps = [
-                call("rotate", &[("degrees", crate::ir::Value::Float(0.0)), ("p", crate::ir::Value::Float(0.5))]),
-                call("random_crop", &[("size", crate::ir::Value::Int(8)), ("padding", crate::ir::Value::Int(2))]),
-                call("hflip", &[("p", crate::ir::Value::Float(0.5))]),
+                Augment::Rotate { degrees: 0.0, p: 0.5 },
+                Augment::RandomCrop { size: 8, padding: 2 },
+                Augment::Hflip { p: 0.5 },
             ];
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let (out, _, boxes) = apply_pair(&steps, img.clone(), None, Some(vec![b]), &mut rng, true, 1.0);
@@ -419,10 +402,7 @@ mod tests {
         let img = Image { c: 1, h: 1, w: 2, data: vec![0.5, 1.0] };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let out = apply(
-            &[call(
-                "normalize",
-                &[("mean", crate::ir::Value::Floats(vec![0.5])), ("std", crate::ir::Value::Floats(vec![0.5]))],
-            )],
+            &[Augment::Normalize { stats: Normalization::Given { mean: vec![0.5], std: vec![0.5] } }],
             img,
             &mut rng,
             false,

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::augment::{BoxLabel, Image, apply_pair};
 use super::mix;
 use super::source::{DataError, Source};
-use crate::ir::Call;
+use crate::ir::Augment;
 
 /// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major; `y` holds `B` labels, or
 /// `B·H·W` pixel class ids for segmentation.
@@ -26,7 +26,7 @@ pub struct Batch {
 
 pub struct Loader {
     pub source: Arc<dyn Source>,
-    pub steps: Arc<Vec<Call>>,
+    pub steps: Arc<Vec<Augment>>,
     pub batch: usize,
     pub workers: usize,
     pub seed: u64,
@@ -116,7 +116,7 @@ type Sample = (Image, Vec<i64>, Vec<BoxLabel>);
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     source: &dyn Source,
-    steps: &[Call],
+    steps: &[Augment],
     indices: &[usize],
     workers: usize,
     seed: u64,
@@ -192,17 +192,7 @@ mod tests {
     }
 
     fn loader(workers: usize) -> Loader {
-        let steps = vec![
-            Call { name: "hflip".into(), args: [("p".to_string(), crate::ir::Value::Float(0.5))].into() },
-            Call {
-                name: "random_crop".into(),
-                args: [
-                    ("size".to_string(), crate::ir::Value::Int(4)),
-                    ("padding".to_string(), crate::ir::Value::Int(1)),
-                ]
-                .into(),
-            },
-        ];
+        let steps = vec![Augment::Hflip { p: 0.5 }, Augment::RandomCrop { size: 4, padding: 1 }];
         Loader {
             source: Arc::new(Counting(37)),
             steps: Arc::new(steps),

@@ -21,9 +21,7 @@ pub fn generate(kind: &str, out: &Path, per_class: usize, seed: u64) -> Result<S
     match kind {
         "shapes-folder" => shapes_folder(out, per_class, seed),
         "shapes-coco" | "shapes-masks" => shapes_scenes(kind, out, per_class * 3, seed),
-        _ => {
-            Err(GenError::UnknownKind { kind: kind.into() })
-        }
+        _ => Err(GenError::UnknownKind { kind: kind.into() }),
     }
 }
 

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::Act;
 use crate::data::BoxLabel;
-use crate::ir::Call;
+use crate::ir::Loss;
 
 /// Objects whose box overlaps a shifted copy by at least this IoU keep a positive-ish heat value;
 /// CenterNet's default.
@@ -128,8 +128,11 @@ impl Heads {
 }
 
 /// `centernet_loss`: the penalty-reduced focal loss on the heatmap plus L1 on sizes and offsets at
-/// object centres, each normalised by the number of objects, weighted as the call says.
-pub fn centernet_loss(call: &Call, heads: &Heads, t: &Targets, device: &Device) -> Tensor<1> {
+/// object centres, each normalised by the number of objects, weighted as the loss says.
+pub fn centernet_loss(loss: &Loss, heads: &Heads, t: &Targets, device: &Device) -> Tensor<1> {
+    let &Loss::CenterNet { heat_weight, size_weight, offset_weight } = loss else {
+        unreachable!("the checker lets detection train with `centernet_loss` only, not `{}`", loss.name())
+    };
     let [b, c, h, w] = t.dims;
     let map = |v: &[f32], ch: usize| Tensor::<4>::from_data(TensorData::new(v.to_vec(), [b, ch, h, w]), device);
     let (gt, centre) = (map(&t.heat, c), map(&t.centre, c));
@@ -147,8 +150,7 @@ pub fn centernet_loss(call: &Call, heads: &Heads, t: &Targets, device: &Device) 
     let regress = map(&t.regress, 2);
     let size = ((heads.size.clone() - map(&t.size, 2)).abs() * regress.clone()).sum() / objects;
     let offset = ((heads.offset.clone() - map(&t.offset, 2)).abs() * regress).sum() / objects;
-    let weight = |name: &str, default: f64| call.f64(name).unwrap_or(default);
-    focal * weight("heat_weight", 1.0) + size * weight("size_weight", 0.1) + offset * weight("offset_weight", 1.0)
+    focal * heat_weight + size * size_weight + offset * offset_weight
 }
 
 /// A decoded box in image pixels.
@@ -274,6 +276,9 @@ pub fn mean_ap_coco(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], clas
 mod tests {
     use super::*;
 
+    /// `centernet_loss()` with the table's defaults.
+    const DEFAULT_WEIGHTS: Loss = Loss::CenterNet { heat_weight: 1.0, size_weight: 0.1, offset_weight: 1.0 };
+
     fn gt(class: usize, x0: f32, y0: f32, x1: f32, y1: f32) -> BoxLabel {
         BoxLabel { class, x0, y0, x1, y1 }
     }
@@ -327,14 +332,10 @@ mod tests {
         }
         assert!((mean_ap_coco(&found, &boxes, 2) - 1.0).abs() < 1e-9);
         // The loss of near-perfect heads is small; of empty heads, large.
-        let perfect =
-            centernet_loss(&Call { name: "centernet_loss".into(), args: Default::default() }, &heads, &t, &device)
-                .into_scalar::<f32>();
+        let perfect = centernet_loss(&DEFAULT_WEIGHTS, &heads, &t, &device).into_scalar::<f32>();
         let zero =
             Heads { heat: heads.heat.zeros_like(), size: heads.size.zeros_like(), offset: heads.offset.zeros_like() };
-        let empty =
-            centernet_loss(&Call { name: "centernet_loss".into(), args: Default::default() }, &zero, &t, &device)
-                .into_scalar::<f32>();
+        let empty = centernet_loss(&DEFAULT_WEIGHTS, &zero, &t, &device).into_scalar::<f32>();
         assert!(perfect < 0.1 && empty > 10.0 * perfect, "perfect {perfect}, empty {empty}");
     }
 

@@ -4,7 +4,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::ir::LossTerm;
+use crate::ir::{Loss, LossTerm};
 
 /// The mean loss over logits `[N, C]` and labels `[N]`: samples, or pixels for segmentation
 /// (see [`pixels`]).
@@ -12,49 +12,47 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
     let classes = logits.dims()[1];
     let mut total: Option<Tensor<1>> = None;
     for term in terms {
-        let call = &term.loss;
         let one_hot = || labels.clone().one_hot::<2>(classes).float();
-        let value = match call.name.as_str() {
-            "cross_entropy" => {
-                let smoothing = call.f64("label_smoothing").filter(|s| *s > 0.0).map(|s| s as f32);
-                let weights = call.floats("weights").map(|w| w.iter().map(|x| *x as f32).collect());
+        let value = match &term.loss {
+            Loss::CrossEntropy { label_smoothing, weights } => {
+                let smoothing = (*label_smoothing > 0.0).then_some(*label_smoothing as f32);
+                let weights = weights.as_ref().map(|w| w.iter().map(|x| *x as f32).collect());
                 CrossEntropyLossConfig::new()
                     .with_smoothing(smoothing)
                     .with_weights(weights)
                     .init(device)
                     .forward(logits.clone(), labels.clone())
             }
-            "focal" => {
-                let (alpha, gamma) = (call.f64("alpha").unwrap_or(0.25), call.f64("gamma").unwrap_or(2.0));
+            &Loss::Focal { alpha, gamma } => {
                 let logp = log_softmax(logits.clone(), 1).gather(1, labels.clone().reshape([-1, 1])).reshape([-1]);
                 let p = logp.clone().exp();
                 ((p.neg() + 1.0).powf_scalar(gamma) * logp * (-alpha)).mean()
             }
-            "bce" => {
+            Loss::Bce => {
                 // max(x, 0) − x·t + log(1 + e^−|x|), the stable form of BCE with logits.
                 let x = logits.clone();
                 (x.clone().clamp_min(0.0) - x.clone() * one_hot() + (x.abs().neg().exp() + 1.0).log()).mean()
             }
-            "mse" => (logits.clone() - one_hot()).powf_scalar(2.0).mean(),
-            "l1" => (logits.clone() - one_hot()).abs().mean(),
-            "smooth_l1" => {
-                let beta = call.f64("beta").unwrap_or(1.0);
+            Loss::Mse => (logits.clone() - one_hot()).powf_scalar(2.0).mean(),
+            Loss::L1 => (logits.clone() - one_hot()).abs().mean(),
+            &Loss::SmoothL1 { beta } => {
                 let d = (logits.clone() - one_hot()).abs();
                 let small = d.clone().lower_elem(beta);
                 let quadratic = d.clone().powf_scalar(2.0) * (0.5 / beta);
                 let linear = d - 0.5 * beta;
                 linear.mask_where(small, quadratic).mean()
             }
-            "dice" => {
+            &Loss::Dice { smooth } => {
                 // 1 − mean over classes of (2·Σ p·t + s) / (Σ p + Σ t + s), p = softmax.
-                let smooth = call.f64("smooth").unwrap_or(1.0);
                 let p = burn::tensor::activation::softmax(logits.clone(), 1);
                 let t = one_hot();
                 let inter = (p.clone() * t.clone()).sum_dim(0) * 2.0 + smooth;
                 let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
                 (inter / denom).mean().neg() + 1.0
             }
-            other => unreachable!("the checker only lets classification losses through, not `{other}`"),
+            Loss::CenterNet { .. } => {
+                unreachable!("the checker lets `centernet_loss` train detection only, which has no class logits")
+            }
         };
         let weighted = value * term.weight;
         total = Some(match total {

@@ -5,127 +5,149 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig};
 
-use crate::ir::Call;
+use crate::ir::{Length, Optimizer, Schedule};
 
 /// Builds the optimizer. PyTorch's defaults are kept where burn's differ (AdamW ε, SGD dampening),
 /// so a recipe ported from Lightning behaves the same.
-pub fn build(call: &Call, clip: Option<f64>) -> ModuleOptimizer {
-    let f = |k: &str, d: f64| call.f64(k).unwrap_or(d) as f32;
+pub fn build(optimizer: &Optimizer, clip: Option<f64>) -> ModuleOptimizer {
     let clip = clip.map(|c| GradientClippingConfig::Norm(c as f32));
-    match call.name.as_str() {
-        "sgd" => {
-            let momentum = f("momentum", 0.0);
+    match *optimizer {
+        Optimizer::Sgd { lr: _, momentum, nesterov, weight_decay } => {
+            // burn takes most hyper-parameters as f32; momentum is rounded the same way.
+            let (momentum, weight_decay) = (momentum as f32, weight_decay as f32);
             let mut cfg = SgdConfig::new().with_gradient_clipping(clip);
             if momentum > 0.0 {
                 cfg = cfg.with_momentum(Some(
-                    MomentumConfig::new()
-                        .with_momentum(momentum as f64)
-                        .with_dampening(0.0)
-                        .with_nesterov(call.bool("nesterov").unwrap_or(false)),
+                    MomentumConfig::new().with_momentum(momentum as f64).with_dampening(0.0).with_nesterov(nesterov),
                 ));
             }
-            let wd = f("weight_decay", 0.0);
-            if wd > 0.0 {
-                cfg = cfg.with_weight_decay(Some(WeightDecayConfig::new(wd)));
+            if weight_decay > 0.0 {
+                cfg = cfg.with_weight_decay(Some(WeightDecayConfig::new(weight_decay)));
             }
             cfg.init()
         }
-        "adam" => {
-            let wd = f("weight_decay", 0.0);
-            AdamConfig::new()
-                .with_beta_1(f("beta1", 0.9))
-                .with_beta_2(f("beta2", 0.999))
-                .with_epsilon(f("eps", 1e-8))
-                .with_weight_decay((wd > 0.0).then(|| WeightDecayConfig::new(wd)))
-                .with_grad_clipping(clip)
-                .init()
-        }
-        _ => AdamWConfig::new()
-            .with_beta_1(f("beta1", 0.9))
-            .with_beta_2(f("beta2", 0.999))
-            .with_epsilon(f("eps", 1e-8))
-            .with_weight_decay(f("weight_decay", 0.01))
+        Optimizer::Adam { lr: _, beta1, beta2, eps, weight_decay } => AdamConfig::new()
+            .with_beta_1(beta1 as f32)
+            .with_beta_2(beta2 as f32)
+            .with_epsilon(eps as f32)
+            .with_weight_decay((weight_decay as f32 > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)))
+            .with_grad_clipping(clip)
+            .init(),
+        Optimizer::AdamW { lr: _, beta1, beta2, eps, weight_decay } => AdamWConfig::new()
+            .with_beta_1(beta1 as f32)
+            .with_beta_2(beta2 as f32)
+            .with_epsilon(eps as f32)
+            .with_weight_decay(weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
     }
 }
 
-/// The base learning rate: the optimizer's `lr`, or `one_cycle`'s `max_lr`.
-pub fn base_lr(optimizer: &Call, schedule: &[Call]) -> f64 {
+/// The base learning rate: `one_cycle`'s `max_lr`, or else the optimizer's `lr`.
+pub fn base_lr(optimizer: &Optimizer, schedule: &[Schedule]) -> f64 {
     schedule
         .iter()
-        .find(|c| c.name == "one_cycle")
-        .and_then(|c| c.f64("max_lr"))
-        .or(optimizer.f64("lr"))
-        .unwrap_or(1e-3)
+        .find_map(|s| match s {
+            Schedule::OneCycle { max_lr, .. } => Some(*max_lr),
+            Schedule::Constant { .. }
+            | Schedule::Warmup { .. }
+            | Schedule::Cosine { .. }
+            | Schedule::Linear { .. }
+            | Schedule::Step { .. } => None,
+        })
+        .unwrap_or(optimizer.lr())
 }
 
-/// Learning rate at `step` (0-based) of `total` steps, `per_epoch` steps an epoch.
-pub fn lr_at(schedule: &[Call], base: f64, step: usize, total: usize, per_epoch: usize) -> f64 {
+/// Learning rate at `step` (0-based) of `total` steps, `per_epoch` steps an epoch: the segment
+/// `step` falls in (the last one runs on), at its fraction done.
+pub fn lr_at(schedule: &[Schedule], base: f64, step: usize, total: usize, per_epoch: usize) -> f64 {
     let per_epoch = per_epoch.max(1);
     let mut start = 0usize;
     for (i, seg) in schedule.iter().enumerate() {
         let last = i + 1 == schedule.len();
-        let len = match (seg.i64("steps"), seg.i64("epochs")) {
-            (Some(s), _) => s as usize,
-            (_, Some(e)) => e as usize * per_epoch,
-            _ => total.saturating_sub(start),
+        let len = match seg.length() {
+            Some(Length::Steps(s)) => s,
+            Some(Length::Epochs(e)) => e * per_epoch,
+            None => total.saturating_sub(start),
         }
         .max(1);
         if step >= start + len && !last {
             start += len;
             continue;
         }
-        let t = ((step.saturating_sub(start)) as f64 / len as f64).min(1.0);
-        return match seg.name.as_str() {
-            "warmup" => {
-                let from = seg.f64("from").unwrap_or(0.0);
-                base * (from + (1.0 - from) * ((step - start + 1) as f64 / len as f64).min(1.0))
-            }
-            "cosine" => {
-                let to = seg.f64("to").unwrap_or(0.0);
-                to + (base - to) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
-            }
-            "linear" => {
-                let to = seg.f64("to").unwrap_or(0.0);
-                base + (to - base) * t
-            }
-            "step" => {
-                let every = seg.i64("every").unwrap_or(1).max(1) as usize * per_epoch;
-                base * seg.f64("gamma").unwrap_or(0.1).powi(((step - start) / every) as i32)
-            }
-            "one_cycle" => {
-                let pct = seg.f64("pct").unwrap_or(0.3);
-                let (div, final_div) = (seg.f64("div").unwrap_or(25.0), seg.f64("final_div").unwrap_or(1e4));
-                let (initial, min) = (base / div, base / div / final_div);
-                let cos = |a: f64, b: f64, x: f64| b + (a - b) * 0.5 * (1.0 + (std::f64::consts::PI * x).cos());
-                if t < pct { cos(initial, base, t / pct) } else { cos(base, min, (t - pct) / (1.0 - pct)) }
-            }
-            _ => base,
-        };
+        return segment_lr(seg, base, step.saturating_sub(start), len, per_epoch);
     }
     base
+}
+
+/// The rate `done` steps into a segment of `len` steps.
+fn segment_lr(seg: &Schedule, base: f64, done: usize, len: usize, per_epoch: usize) -> f64 {
+    let t = (done as f64 / len as f64).min(1.0);
+    let cos = |a: f64, b: f64, x: f64| b + (a - b) * 0.5 * (1.0 + (std::f64::consts::PI * x).cos());
+    match *seg {
+        Schedule::Constant { .. } => base,
+        Schedule::Warmup { from, .. } => base * (from + (1.0 - from) * ((done + 1) as f64 / len as f64).min(1.0)),
+        Schedule::Cosine { to, .. } => cos(base, to, t),
+        Schedule::Linear { to, .. } => base + (to - base) * t,
+        Schedule::Step { every, gamma } => base * gamma.powi((done / (every.max(1) * per_epoch)) as i32),
+        Schedule::OneCycle { pct, div, final_div, .. } => {
+            let (initial, min) = (base / div, base / div / final_div);
+            if t < pct { cos(initial, base, t / pct) } else { cos(base, min, (t - pct) / (1.0 - pct)) }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::Value;
 
-    fn call(name: &str, args: &[(&str, Value)]) -> Call {
-        Call { name: name.into(), args: args.iter().cloned().map(|(k, v)| (k.to_string(), v)).collect() }
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
     }
 
     #[test]
     fn warmup_then_cosine() {
         let s = vec![
-            call("warmup", &[("steps", Value::Int(10)), ("from", Value::Float(0.0))]),
-            call("cosine", &[("to", Value::Float(0.0))]),
+            Schedule::Warmup { length: Some(Length::Steps(10)), from: 0.0 },
+            Schedule::Cosine { length: None, to: 0.0 },
         ];
-        assert!((lr_at(&s, 1.0, 0, 110, 10) - 0.1).abs() < 1e-9);
-        assert!((lr_at(&s, 1.0, 9, 110, 10) - 1.0).abs() < 1e-9);
-        assert!((lr_at(&s, 1.0, 10, 110, 10) - 1.0).abs() < 1e-9);
-        assert!((lr_at(&s, 1.0, 60, 110, 10) - 0.5).abs() < 1e-9);
+        assert!(close(lr_at(&s, 1.0, 0, 110, 10), 0.1));
+        assert!(close(lr_at(&s, 1.0, 9, 110, 10), 1.0));
+        assert!(close(lr_at(&s, 1.0, 10, 110, 10), 1.0));
+        assert!(close(lr_at(&s, 1.0, 60, 110, 10), 0.5));
         assert!(lr_at(&s, 1.0, 109, 110, 10) < 0.01);
+    }
+
+    #[test]
+    fn epoch_lengths_linear_and_the_last_segment_running_on() {
+        // Warm up from half the rate for one epoch (10 steps), then decay linearly to 0.2 over
+        // two epochs, then hold 0.2: a segment past its length keeps its final rate.
+        let s = vec![
+            Schedule::Warmup { length: Some(Length::Epochs(1)), from: 0.5 },
+            Schedule::Linear { length: Some(Length::Epochs(2)), to: 0.2 },
+        ];
+        assert!(close(lr_at(&s, 1.0, 0, 100, 10), 0.55));
+        assert!(close(lr_at(&s, 1.0, 10, 100, 10), 1.0));
+        assert!(close(lr_at(&s, 1.0, 20, 100, 10), 0.6));
+        assert!(close(lr_at(&s, 1.0, 30, 100, 10), 0.2));
+        assert!(close(lr_at(&s, 1.0, 99, 100, 10), 0.2));
+        let constant = [Schedule::Constant { length: None }];
+        assert!(close(lr_at(&constant, 0.3, 57, 100, 10), 0.3));
+        assert!(close(lr_at(&[], 0.3, 57, 100, 10), 0.3));
+    }
+
+    #[test]
+    fn step_and_one_cycle() {
+        let step = [Schedule::Step { every: 2, gamma: 0.1 }];
+        assert!(close(lr_at(&step, 1.0, 19, 60, 10), 1.0));
+        assert!(close(lr_at(&step, 1.0, 20, 60, 10), 0.1));
+        assert!(close(lr_at(&step, 1.0, 45, 60, 10), 0.01));
+        let cycle = [Schedule::OneCycle { max_lr: 1.0, pct: 0.25, div: 25.0, final_div: 1e4 }];
+        let sgd = Optimizer::Sgd { lr: 0.1, momentum: 0.9, nesterov: false, weight_decay: 0.0 };
+        assert!(close(base_lr(&sgd, &cycle), 1.0), "one_cycle's max_lr is the base rate");
+        assert!(close(base_lr(&sgd, &step), 0.1));
+        assert!(close(lr_at(&cycle, 1.0, 0, 100, 10), 1.0 / 25.0));
+        assert!(close(lr_at(&cycle, 1.0, 25, 100, 10), 1.0));
+        assert!(lr_at(&cycle, 1.0, 99, 100, 10) < 1e-3);
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
+use super::{Augment, Loss, Metric, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -185,7 +186,8 @@ impl Value {
     }
 }
 
-/// A builtin applied to arguments, defaults filled in.
+/// A builtin applied to arguments, defaults filled in: what the checker binds a configuration
+/// call to before turning it into its typed form ([`Optimizer`], [`Augment`]…).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Call {
     pub name: String,
@@ -274,8 +276,8 @@ impl DatasetSpec {
 pub struct DataSpec {
     pub dataset: DatasetSpec,
     pub batch: usize,
-    pub augment: Vec<Call>,
-    pub eval_augment: Vec<Call>,
+    pub augment: Vec<Augment>,
+    pub eval_augment: Vec<Augment>,
     pub workers: usize,
     pub balanced: bool,
     pub shuffle: bool,
@@ -285,7 +287,7 @@ pub struct DataSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct LossTerm {
     pub weight: f64,
-    pub loss: Call,
+    pub loss: Loss,
     /// The model output it applies to.
     pub output: String,
 }
@@ -333,11 +335,11 @@ pub struct TrainSpec {
     pub model: String,
     pub data: DataSpec,
     pub loss: Vec<LossTerm>,
-    pub optimizer: Call,
+    pub optimizer: Optimizer,
     /// `warmup then cosine`: segments in order; the last one runs to the end.
-    pub schedule: Vec<Call>,
+    pub schedule: Vec<Schedule>,
     pub epochs: usize,
-    pub metrics: Vec<Call>,
+    pub metrics: Vec<Metric>,
     pub checkpoint: CheckpointSpec,
     pub early_stop: Option<EarlyStopSpec>,
     pub ema: Option<f64>,

@@ -1,8 +1,11 @@
 //! The types between stages: [`Program`] (resolved) and [`Checked`] (type- and shape-checked,
-//! ready to compile).
+//! ready to compile), with the typed configuration builtins ([`Optimizer`], [`Schedule`],
+//! [`Loss`], [`Metric`], [`Augment`]) it carries.
 
 mod checked;
 mod program;
+mod spec;
 
 pub use checked::*;
 pub use program::*;
+pub use spec::*;

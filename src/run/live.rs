@@ -4,12 +4,12 @@
 use std::sync::{Arc, RwLock};
 
 use crate::exec::optim;
-use crate::ir::{Call, CheckpointSpec, EarlyStopSpec, TrainSpec};
+use crate::ir::{CheckpointSpec, EarlyStopSpec, Schedule, TrainSpec};
 
 /// The settings a running training may have replaced between steps.
 #[derive(Clone, Debug)]
 pub struct Live {
-    pub schedule: Vec<Call>,
+    pub schedule: Vec<Schedule>,
     pub base_lr: f64,
     pub epochs: usize,
     pub log_every: usize,

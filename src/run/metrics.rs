@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::data::BoxLabel;
 use crate::exec::detect::{self, Detection};
-use crate::ir::Call;
+use crate::ir::Metric;
 
 /// Predictions gathered over an evaluation pass: one per sample, or per pixel for segmentation.
 #[derive(Default)]
@@ -41,7 +41,7 @@ impl Tally {
     }
 
     /// The requested metrics (and `loss`) by name.
-    pub fn compute(&self, metrics: &[Call]) -> BTreeMap<String, f64> {
+    pub fn compute(&self, metrics: &[Metric]) -> BTreeMap<String, f64> {
         let n = self.labels.len().max(1) as f64;
         let mut out = BTreeMap::new();
         out.insert("loss".to_string(), self.loss_sum / self.batches.max(1) as f64);
@@ -66,12 +66,12 @@ impl Tally {
                 / present.len().max(1) as f64
         };
         for m in metrics {
-            match m.name.as_str() {
-                "accuracy" | "pixel_accuracy" => {
+            match *m {
+                Metric::Accuracy | Metric::PixelAccuracy => {
                     let correct = self.labels.iter().zip(&self.preds).filter(|(l, p)| l == p).count();
-                    out.insert(m.name.clone(), correct as f64 / n);
+                    out.insert(m.name().into(), correct as f64 / n);
                 }
-                "miou" => {
+                Metric::Miou => {
                     // Mean over the classes that occur in the labels or the predictions.
                     let ious: Vec<f64> = (0..self.classes)
                         .filter_map(|c| {
@@ -81,31 +81,34 @@ impl Tally {
                             (tp + fp + fn_ > 0.0).then(|| tp / (tp + fp + fn_))
                         })
                         .collect();
-                    out.insert("miou".into(), ious.iter().sum::<f64>() / ious.len().max(1) as f64);
+                    out.insert(m.name().into(), ious.iter().sum::<f64>() / ious.len().max(1) as f64);
                 }
-                "top_k" => {
-                    let k = m.i64("k").unwrap_or(5) as usize;
+                Metric::TopK { k } => {
                     let hits = (0..self.labels.len())
                         .filter(|i| self.ranked(*i)[..k.min(self.classes)].contains(&self.labels[*i]))
                         .count();
-                    out.insert("top_k".into(), hits as f64 / n);
+                    out.insert(m.name().into(), hits as f64 / n);
                 }
-                "map50" => {
-                    out.insert("map50".into(), detect::mean_ap(&self.detections, &self.truth, self.classes, 0.5));
+                Metric::Map50 => {
+                    out.insert(m.name().into(), detect::mean_ap(&self.detections, &self.truth, self.classes, 0.5));
                 }
-                "map" => {
-                    out.insert("map".into(), detect::mean_ap_coco(&self.detections, &self.truth, self.classes));
+                Metric::Map => {
+                    out.insert(m.name().into(), detect::mean_ap_coco(&self.detections, &self.truth, self.classes));
                 }
-                "precision" => {
-                    out.insert("precision".into(), macro_avg(&|p, _| p));
+                Metric::Precision => {
+                    out.insert(m.name().into(), macro_avg(&|p, _| p));
                 }
-                "recall" => {
-                    out.insert("recall".into(), macro_avg(&|_, r| r));
+                Metric::Recall => {
+                    out.insert(m.name().into(), macro_avg(&|_, r| r));
                 }
-                "f1" => {
-                    out.insert("f1".into(), macro_avg(&|p, r| if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }));
+                Metric::F1 => {
+                    out.insert(
+                        m.name().into(),
+                        macro_avg(&|p, r| if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 }),
+                    );
                 }
-                _ => {}
+                // Written to the run directory as a table, not a number.
+                Metric::ConfusionMatrix => {}
             }
         }
         out
@@ -127,8 +130,7 @@ mod tests {
             batches: 3,
             ..Tally::default()
         };
-        let calls = ["accuracy", "f1", "miou"].map(|n| Call { name: n.into(), args: Default::default() });
-        let m = t.compute(&calls);
+        let m = t.compute(&[Metric::Accuracy, Metric::F1, Metric::Miou]);
         // IoU: class 0 = 1/2, class 1 = 1/2.
         assert!((m["miou"] - 0.5).abs() < 1e-9);
         assert!((m["accuracy"] - 2.0 / 3.0).abs() < 1e-9);

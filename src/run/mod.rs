@@ -23,7 +23,7 @@ use burn::tensor::Device;
 
 use crate::data::{Loader, Source};
 use crate::exec::Net;
-use crate::ir::{ModelGraph, Task, TrainSpec};
+use crate::ir::{Metric, ModelGraph, Task, TrainSpec};
 use metrics::Tally;
 use rundir::RunDir;
 
@@ -76,13 +76,19 @@ impl Trainer {
             return Vec::new();
         }
         std::iter::once("val.loss".to_string())
-            .chain(self.spec.metrics.iter().filter(|m| m.name != "confusion_matrix").map(|m| format!("val.{}", m.name)))
+            .chain(
+                self.spec
+                    .metrics
+                    .iter()
+                    .filter(|m| **m != Metric::ConfusionMatrix)
+                    .map(|m| format!("val.{}", m.name())),
+            )
             .collect()
     }
 
     /// The class names for `confusion_matrix.csv`, when the program asks for the metric.
     fn confusion_classes(&self) -> Option<Vec<String>> {
-        let wanted = self.spec.metrics.iter().any(|c| c.name == "confusion_matrix");
+        let wanted = self.spec.metrics.contains(&Metric::ConfusionMatrix);
         wanted.then(|| self.spec.data.dataset.classes.clone())
     }
 

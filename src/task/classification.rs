@@ -40,7 +40,7 @@ fn rows_loss(spec: &TrainSpec, rows: &Rows, device: &Device) -> Tensor<1> {
 fn tally_rows(spec: &TrainSpec, rows: Rows, tally: &mut Tally) -> Result<(), RunError> {
     let preds = rows.logits.clone().argmax(1).try_into_vec_as::<i64>().map_err(read_back)?;
     tally.preds.extend(preds.into_iter().map(|p| p as usize));
-    if spec.metrics.iter().any(|m| m.name == "top_k") {
+    if spec.metrics.iter().any(|m| matches!(m, crate::ir::Metric::TopK { .. })) {
         tally.logits.extend(rows.logits.try_into_vec_as::<f32>().map_err(read_back)?);
     }
     let labels = rows.labels.try_into_vec_as::<i64>().map_err(read_back)?;

@@ -1,0 +1,352 @@
+//! Typed configuration builtins: what `optimizer = …`, `schedule = …`, `loss = …`, `metrics = …`
+//! and augment pipelines become once checked. Each builtin is one variant with every argument
+//! filled in; the checker builds them from checked calls in one place per kind
+//! (`check/spec.rs`, defaults from the builtin table), and the executor matches on them
+//! exhaustively, so a new builtin is a new variant the compiler asks every consumer to handle.
+//!
+//! Variant names follow the builtin names (`random_crop` → [`Augment::RandomCrop`]); [`name`]
+//! methods give the builtin name back for messages, logs and `spec.json` (its `name` field).
+//!
+//! [`name`]: Optimizer::name
+
+use serde::Serialize;
+
+use super::Task;
+
+/// `optimizer = …`. PyTorch's conventions: `lr` is the base rate a schedule scales.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Optimizer {
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
+    #[serde(rename = "adamw")]
+    AdamW {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
+}
+
+impl Optimizer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::AdamW { .. } => "adamw",
+        }
+    }
+
+    /// The learning rate the optimizer was given.
+    pub fn lr(&self) -> f64 {
+        match self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::AdamW { lr, .. } => *lr,
+        }
+    }
+}
+
+/// How long a schedule segment lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Length {
+    Steps(usize),
+    Epochs(usize),
+}
+
+/// One segment of `schedule = a then b then …`. A segment without a length runs to the end of
+/// training; only the last one may lack it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Schedule {
+    /// The base rate.
+    Constant { length: Option<Length> },
+    /// Linear ramp from `from` × base to base.
+    Warmup { length: Option<Length>, from: f64 },
+    /// Cosine decay from the base rate to `to`.
+    Cosine { length: Option<Length>, to: f64 },
+    /// Linear decay from the base rate to `to`.
+    Linear { length: Option<Length>, to: f64 },
+    /// The base rate times `gamma` every `every` epochs.
+    Step { every: usize, gamma: f64 },
+    /// Cosine up from `max_lr / div` to `max_lr` over `pct` of training, then down to
+    /// `max_lr / div / final_div`.
+    OneCycle { max_lr: f64, pct: f64, div: f64, final_div: f64 },
+}
+
+impl Schedule {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Schedule::Constant { .. } => "constant",
+            Schedule::Warmup { .. } => "warmup",
+            Schedule::Cosine { .. } => "cosine",
+            Schedule::Linear { .. } => "linear",
+            Schedule::Step { .. } => "step",
+            Schedule::OneCycle { .. } => "one_cycle",
+        }
+    }
+
+    /// The segment's length; `None` runs to the end of training.
+    pub fn length(&self) -> Option<Length> {
+        match self {
+            Schedule::Constant { length }
+            | Schedule::Warmup { length, .. }
+            | Schedule::Cosine { length, .. }
+            | Schedule::Linear { length, .. } => *length,
+            Schedule::Step { .. } | Schedule::OneCycle { .. } => None,
+        }
+    }
+
+    /// Whether the segment is a whole schedule of its own, which cannot be chained with `then`.
+    pub fn is_whole(&self) -> bool {
+        match self {
+            Schedule::Constant { .. } | Schedule::Warmup { .. } | Schedule::Cosine { .. } | Schedule::Linear { .. } => {
+                false
+            }
+            Schedule::Step { .. } | Schedule::OneCycle { .. } => true,
+        }
+    }
+
+    /// Whether the segment lowers the rate, so ending it early leaves training at its final rate.
+    pub fn decays(&self) -> bool {
+        match self {
+            Schedule::Constant { .. } | Schedule::Warmup { .. } => false,
+            Schedule::Cosine { .. } | Schedule::Linear { .. } | Schedule::Step { .. } | Schedule::OneCycle { .. } => {
+                true
+            }
+        }
+    }
+}
+
+/// A loss term's function. Which model output it applies to is the term's (see
+/// [`super::LossTerm`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Loss {
+    CrossEntropy {
+        label_smoothing: f64,
+        /// One weight per class.
+        weights: Option<Vec<f64>>,
+    },
+    Bce,
+    Mse,
+    L1,
+    SmoothL1 {
+        beta: f64,
+    },
+    Focal {
+        alpha: f64,
+        gamma: f64,
+    },
+    Dice {
+        smooth: f64,
+    },
+    /// Trains the `heat`, `size` and `offset` outputs together.
+    #[serde(rename = "centernet_loss")]
+    CenterNet {
+        heat_weight: f64,
+        size_weight: f64,
+        offset_weight: f64,
+    },
+}
+
+impl Loss {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Loss::CrossEntropy { .. } => "cross_entropy",
+            Loss::Bce => "bce",
+            Loss::Mse => "mse",
+            Loss::L1 => "l1",
+            Loss::SmoothL1 { .. } => "smooth_l1",
+            Loss::Focal { .. } => "focal",
+            Loss::Dice { .. } => "dice",
+            Loss::CenterNet { .. } => "centernet_loss",
+        }
+    }
+}
+
+/// A metric of an evaluation pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Metric {
+    Accuracy,
+    TopK { k: usize },
+    Precision,
+    Recall,
+    F1,
+    ConfusionMatrix,
+    Map50,
+    Map,
+    Miou,
+    PixelAccuracy,
+}
+
+impl Metric {
+    /// The builtin's name, which is also the metric's column in `metrics.csv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::TopK { .. } => "top_k",
+            Metric::Precision => "precision",
+            Metric::Recall => "recall",
+            Metric::F1 => "f1",
+            Metric::ConfusionMatrix => "confusion_matrix",
+            Metric::Map50 => "map50",
+            Metric::Map => "map",
+            Metric::Miou => "miou",
+            Metric::PixelAccuracy => "pixel_accuracy",
+        }
+    }
+
+    /// The task whose predictions the metric scores.
+    pub fn task(&self) -> Task {
+        match self {
+            Metric::Accuracy
+            | Metric::TopK { .. }
+            | Metric::Precision
+            | Metric::Recall
+            | Metric::F1
+            | Metric::ConfusionMatrix => Task::Classification,
+            Metric::Map50 | Metric::Map => Task::Detection,
+            Metric::Miou | Metric::PixelAccuracy => Task::Segmentation,
+        }
+    }
+}
+
+/// ImageNet's per-channel statistics (`normalize(imagenet)`).
+pub const IMAGENET_MEAN: [f64; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f64; 3] = [0.229, 0.224, 0.225];
+
+/// The per-channel statistics of `normalize`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalization {
+    /// `normalize(imagenet)`: [`IMAGENET_MEAN`] and [`IMAGENET_STD`].
+    Imagenet,
+    /// `normalize(mean = […], std = […])`, one value per channel.
+    Given { mean: Vec<f64>, std: Vec<f64> },
+}
+
+impl Normalization {
+    pub fn mean_std(&self) -> (&[f64], &[f64]) {
+        match self {
+            Normalization::Imagenet => (&IMAGENET_MEAN, &IMAGENET_STD),
+            Normalization::Given { mean, std } => (mean, std),
+        }
+    }
+}
+
+/// One step of an augment pipeline. Probabilities `p` are in [0, 1].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Augment {
+    Normalize {
+        stats: Normalization,
+    },
+    /// Bilinear resize to `height × width`.
+    Resize {
+        height: usize,
+        width: usize,
+    },
+    /// A `size × size` crop at a random offset (the centre in evaluation) after zero padding.
+    RandomCrop {
+        size: usize,
+        padding: usize,
+    },
+    CenterCrop {
+        size: usize,
+    },
+    Hflip {
+        p: f64,
+    },
+    Vflip {
+        p: f64,
+    },
+    /// Rotation by a uniform angle in ±`degrees`.
+    Rotate {
+        degrees: f64,
+        p: f64,
+    },
+    /// Each factor uniform in [1 − a, 1 + a].
+    ColorJitter {
+        brightness: f64,
+        contrast: f64,
+        saturation: f64,
+        p: f64,
+    },
+    /// Zeroes a square of `scale` × the image's area.
+    RandomErasing {
+        p: f64,
+        scale: f64,
+    },
+}
+
+impl Augment {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Augment::Normalize { .. } => "normalize",
+            Augment::Resize { .. } => "resize",
+            Augment::RandomCrop { .. } => "random_crop",
+            Augment::CenterCrop { .. } => "center_crop",
+            Augment::Hflip { .. } => "hflip",
+            Augment::Vflip { .. } => "vflip",
+            Augment::Rotate { .. } => "rotate",
+            Augment::ColorJitter { .. } => "color_jitter",
+            Augment::RandomErasing { .. } => "random_erasing",
+        }
+    }
+
+    /// Whether the step moves pixels, and so must move boxes and masks with them. The one place
+    /// that decides it: the checker's target lint and the loader's masks both ask here.
+    pub fn is_geometric(&self) -> bool {
+        match self {
+            Augment::Resize { .. }
+            | Augment::RandomCrop { .. }
+            | Augment::CenterCrop { .. }
+            | Augment::Hflip { .. }
+            | Augment::Vflip { .. }
+            | Augment::Rotate { .. } => true,
+            Augment::Normalize { .. } | Augment::ColorJitter { .. } | Augment::RandomErasing { .. } => false,
+        }
+    }
+
+    /// The probability the step is applied with in training; steps without one always apply.
+    pub fn p(&self) -> f64 {
+        match self {
+            Augment::Hflip { p }
+            | Augment::Vflip { p }
+            | Augment::Rotate { p, .. }
+            | Augment::ColorJitter { p, .. }
+            | Augment::RandomErasing { p, .. } => *p,
+            Augment::Normalize { .. }
+            | Augment::Resize { .. }
+            | Augment::RandomCrop { .. }
+            | Augment::CenterCrop { .. } => 1.0,
+        }
+    }
+
+    /// The image size after the step, if the step fixes it.
+    pub fn output_size(&self) -> Option<(usize, usize)> {
+        match self {
+            Augment::Resize { height, width } => Some((*height, *width)),
+            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } => Some((*size, *size)),
+            Augment::Normalize { .. }
+            | Augment::Hflip { .. }
+            | Augment::Vflip { .. }
+            | Augment::Rotate { .. }
+            | Augment::ColorJitter { .. }
+            | Augment::RandomErasing { .. } => None,
+        }
+    }
+}
