@@ -12,7 +12,7 @@ use super::error::CheckError;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
-    Augment, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, Length, Loss, LossTerm, Metric, Mode,
+    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, Length, Loss, LossTerm, Metric, Mode,
     ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule, SplitSource, Task, TrainSpec, Value,
 };
 use crate::suggest;
@@ -129,27 +129,7 @@ impl<'a> TrainCheck<'a, '_> {
     pub fn check(&mut self, train: &ast::Train) -> (Option<TrainSpec>, Option<ModelGraph>) {
         let sink = &mut *self.data.sink;
         let f = fields(sink, &train.fields, builtins::TRAIN_KEYS, "`train`");
-        let train_span = Span { end: train.span.start + 5, ..train.span };
-        for key in ["model", "data", "loss", "optimizer", "epochs"] {
-            if !f.contains_key(key) {
-                let help = match key {
-                    "model" => "name the model to train: `model = cnn`",
-                    "data" => "name the dataset: `data = fashion { batch = 64 }`",
-                    "loss" => "e.g. `loss = cross_entropy()`",
-                    "optimizer" => "e.g. `optimizer = adamw(lr = 1e-3)`",
-                    _ => "e.g. `epochs = 10`",
-                };
-                sink.push(
-                    train.span.file,
-                    CheckError::MissingKey {
-                        key: key.into(),
-                        place: "`train`".into(),
-                        help: help.into(),
-                        at: train_span.into(),
-                    },
-                );
-            }
-        }
+        missing_keys(sink, &f, train);
 
         // Model and data first: everything else is checked against them.
         let model = f.get("model").and_then(|field| self.model_ref(field));
@@ -169,18 +149,8 @@ impl<'a> TrainCheck<'a, '_> {
             (graph, g)
         });
         let sink = &mut *self.data.sink;
-        if let (Some((graph, g)), Some(binding)) = (&graph, &binding)
-            && graph.param_count().symbols().iter().any(|s| s != "B" && s != "classes")
-            && !graph.outputs.is_empty()
-        {
-            let at = g.params.first().map_or(g.name.span, |p| p.span);
-            sink.push(at.file, CheckError::InputSize {
-                    model: g.name.name.clone(),
-                    expected: "fixed-size".into(),
-                    found: "images of varying size".into(),
-                    help: format!("dataset `{}` does not fix the image size: end the augment pipeline with `resize(h, w)` or a crop", binding.dataset),
-                    at: at.into(),
-                });
+        if let (Some((graph, g)), Some(binding)) = (&graph, &binding) {
+            varying_size(sink, graph, g, binding);
         }
         let task = data.as_ref().map(|d| d.0.dataset.task);
         let classes = data.as_ref().map_or(0, |d| d.0.dataset.classes.len());
@@ -211,18 +181,8 @@ impl<'a> TrainCheck<'a, '_> {
             .and_then(|field| expr_of(sink, field))
             .map(|e| loss_terms(sink, e, task, &outputs, classes))
             .unwrap_or_default();
-        if !loss.is_empty() {
-            for (name, _, span) in &outputs {
-                if !loss.iter().any(|t| {
-                    t.output == *name
-                        || (matches!(t.loss, Loss::CenterNet { .. })
-                            && ["heat", "size", "offset"].contains(&name.as_str()))
-                }) {
-                    let model = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
-                    sink.push(span.file, CheckError::UnusedOutput { output: name.clone(), model, at: (*span).into() });
-                }
-            }
-        }
+        let model_name = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
+        unused_outputs(sink, &loss, &outputs, &model_name);
         let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
         let epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let metrics = match f.get("metrics") {
@@ -238,39 +198,7 @@ impl<'a> TrainCheck<'a, '_> {
         };
         let splits: Vec<String> =
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
-        let metric_names: Vec<String> = metrics.iter().map(|m| m.name().to_string()).collect();
-        let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
-        let monitor_of = |sink: &mut Sink, r: &BTreeMap<&str, &Field>| {
-            monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), &splits, &metric_names, default_monitor)
-        };
-        let checkpoint = match f.get("checkpoint") {
-            Some(field) => record(sink, field, builtins::CHECKPOINT_KEYS, "`checkpoint`").map(|r| {
-                let (monitor, mode) = monitor_of(sink, &r);
-                CheckpointSpec {
-                    monitor,
-                    mode,
-                    keep: int(sink, "checkpoint", r.get("keep"), Bound::AtLeast(1.0)).unwrap_or(1) as usize,
-                }
-            }),
-            None => None,
-        }
-        .unwrap_or_else(|| CheckpointSpec {
-            monitor: Monitor { split: default_monitor.into(), metric: "loss".into() },
-            mode: Mode::Min,
-            keep: 1,
-        });
-        let early_stop = f
-            .get("early_stop")
-            .and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`"))
-            .map(|r| {
-                let (monitor, mode) = monitor_of(sink, &r);
-                EarlyStopSpec {
-                    monitor,
-                    mode,
-                    patience: int(sink, "early_stop", r.get("patience"), Bound::AtLeast(1.0)).unwrap_or(3) as usize,
-                    min_delta: float(sink, "early_stop", r.get("min_delta"), Bound::NonNeg).unwrap_or(0.0),
-                }
-            });
+        let (checkpoint, early_stop) = records(sink, &f, &splits, &metrics);
         let ema = f.get("ema").and_then(|field| match &field.value {
             FieldValue::Record(list) => {
                 let r = fields(sink, list, builtins::EMA_KEYS, "`ema`");
@@ -517,6 +445,110 @@ impl<'a> TrainCheck<'a, '_> {
     }
 }
 
+/// A model whose parameter count depends on the image size needs data of one size.
+fn varying_size(sink: &mut Sink, graph: &ModelGraph, g: &ast::Graph, binding: &DataBinding) {
+    if graph.param_count().symbols().iter().any(|s| s != "B" && s != "classes") && !graph.outputs.is_empty() {
+        let at = g.params.first().map_or(g.name.span, |p| p.span);
+        sink.push(
+            at.file,
+            CheckError::InputSize {
+                model: g.name.name.clone(),
+                expected: "fixed-size".into(),
+                found: "images of varying size".into(),
+                help: format!(
+                    "dataset `{}` does not fix the image size: end the augment pipeline with `resize(h, w)` or a crop",
+                    binding.dataset
+                ),
+                at: at.into(),
+            },
+        );
+    }
+}
+
+/// Reports the keys every `train` block needs and this one lacks.
+fn missing_keys(sink: &mut Sink, f: &BTreeMap<&str, &Field>, train: &ast::Train) {
+    let train_span = Span { end: train.span.start + 5, ..train.span };
+    for key in ["model", "data", "loss", "optimizer", "epochs"] {
+        if !f.contains_key(key) {
+            let help = match key {
+                "model" => "name the model to train: `model = cnn`",
+                "data" => "name the dataset: `data = fashion { batch = 64 }`",
+                "loss" => "e.g. `loss = cross_entropy()`",
+                "optimizer" => "e.g. `optimizer = adamw(lr = 1e-3)`",
+                _ => "e.g. `epochs = 10`",
+            };
+            sink.push(
+                train.span.file,
+                CheckError::MissingKey {
+                    key: key.into(),
+                    place: "`train`".into(),
+                    help: help.into(),
+                    at: train_span.into(),
+                },
+            );
+        }
+    }
+}
+
+/// Reports model outputs that no loss term trains.
+fn unused_outputs(sink: &mut Sink, loss: &[LossTerm], outputs: &[(String, usize, Span)], model: &str) {
+    if !loss.is_empty() {
+        for (name, _, span) in outputs {
+            if !loss.iter().any(|t| {
+                t.output == *name
+                    || (matches!(t.loss, Loss::CenterNet { .. }) && ["heat", "size", "offset"].contains(&name.as_str()))
+            }) {
+                sink.push(
+                    span.file,
+                    CheckError::UnusedOutput { output: name.clone(), model: model.into(), at: (*span).into() },
+                );
+            }
+        }
+    }
+}
+
+/// The `checkpoint` and `early_stop` records, with their monitors checked against the splits
+/// and metrics.
+fn records(
+    sink: &mut Sink,
+    f: &BTreeMap<&str, &Field>,
+    splits: &[String],
+    metrics: &[Metric],
+) -> (CheckpointSpec, Option<EarlyStopSpec>) {
+    let metric_names: Vec<String> = metrics.iter().map(|m| m.name().to_string()).collect();
+    let default_monitor = if splits.iter().any(|s| s == "val") { "val" } else { "train" };
+    let monitor_of = |sink: &mut Sink, r: &BTreeMap<&str, &Field>| {
+        monitor(sink, r.get("monitor").copied(), r.get("mode").copied(), splits, &metric_names, default_monitor)
+    };
+    let checkpoint = match f.get("checkpoint") {
+        Some(field) => record(sink, field, builtins::CHECKPOINT_KEYS, "`checkpoint`").map(|r| {
+            let (monitor, mode) = monitor_of(sink, &r);
+            CheckpointSpec {
+                monitor,
+                mode,
+                keep: int(sink, "checkpoint", r.get("keep"), Bound::AtLeast(1.0)).unwrap_or(1) as usize,
+            }
+        }),
+        None => None,
+    }
+    .unwrap_or_else(|| CheckpointSpec {
+        monitor: Monitor { split: default_monitor.into(), metric: "loss".into() },
+        mode: Mode::Min,
+        keep: 1,
+    });
+    let early_stop =
+        f.get("early_stop").and_then(|field| record(sink, field, builtins::EARLY_STOP_KEYS, "`early_stop`")).map(|r| {
+            let (monitor, mode) = monitor_of(sink, &r);
+            EarlyStopSpec {
+                monitor,
+                mode,
+                patience: int(sink, "early_stop", r.get("patience"), Bound::AtLeast(1.0)).unwrap_or(3) as usize,
+                min_delta: float(sink, "early_stop", r.get("min_delta"), Bound::NonNeg).unwrap_or(0.0),
+            }
+        });
+    (checkpoint, early_stop)
+}
+
 fn output_span(g: &ast::Graph, name: &str) -> Span {
     match &g.output {
         Some(ast::OutType::Named(list)) => {
@@ -590,113 +622,140 @@ fn loss_terms(
             continue;
         }
         let Some(loss) = typed::<Loss>(sink, &call, Kind::Loss, span) else { continue };
-        let on = call.word("on").map(String::from);
-        let output = match (&on, outputs) {
-            (_, []) => on.clone().unwrap_or_else(|| "out".into()),
-            (None, [only]) => only.0.clone(),
-            (None, _) if matches!(loss, Loss::CenterNet { .. }) => "heat".into(),
-            (None, many) => {
-                sink.push(
-                    span.file,
-                    CheckError::LossMismatch {
-                        message: format!("`{}` does not say which output it applies to", builtin.name),
-                        help: format!(
-                            "the model has outputs {}: write `{}({}, …)`",
-                            many.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", "),
-                            builtin.name,
-                            many[0].0
-                        ),
-                        label: "which output?".into(),
-                        at: callee.span.into(),
-                    },
-                );
-                continue;
-            }
-            (Some(name), list) => match list.iter().find(|o| o.0 == *name) {
-                Some(o) => o.0.clone(),
-                None => {
-                    let help = suggest::help(
-                        name,
-                        list.iter().map(|o| o.0.as_str()),
-                        format!(
-                            "the outputs are {}",
-                            list.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", ")
-                        ),
-                    );
-                    sink.push(
-                        span.file,
-                        CheckError::LossMismatch {
-                            message: format!("the model has no output `{name}`"),
-                            help,
-                            label: "no such output".into(),
-                            at: span.into(),
-                        },
-                    );
-                    continue;
-                }
-            },
-        };
-        if let Some(task) = task {
-            let rank = outputs.iter().find(|o| o.0 == output).map(|o| o.1);
-            if !loss_fits(&loss, task, rank) {
-                let (needs, help) = match task {
-                    Task::Classification => (
-                        "class logits [B, classes]",
-                        "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output",
-                    ),
-                    Task::Detection => {
-                        ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs")
-                    }
-                    Task::Segmentation => ("masks", "use `cross_entropy` or `dice` on a [B, classes, H, W] output"),
-                };
-                sink.push(
-                    span.file,
-                    CheckError::LossMismatch {
-                        message: format!(
-                            "`{}` cannot train this model on {} data ({needs})",
-                            builtin.name,
-                            format!("{task:?}").to_lowercase()
-                        ),
-                        help: help.into(),
-                        label: "wrong loss for the task".into(),
-                        at: callee.span.into(),
-                    },
-                );
-                continue;
-            }
-            if matches!(loss, Loss::CenterNet { .. }) {
-                for needed in ["heat", "size", "offset"] {
-                    if !outputs.is_empty() && !outputs.iter().any(|o| o.0 == needed) {
-                        sink.push(
-                            span.file,
-                            CheckError::LossMismatch {
-                                message: format!("`centernet_loss` needs a model output `{needed}`"),
-                                help: "return `(heat: …, size: …, offset: …)`, e.g. from `std/heads.centernet`".into(),
-                                label: format!("no `{needed}` output"),
-                                at: callee.span.into(),
-                            },
-                        );
-                    }
-                }
-            }
-            if let Loss::CrossEntropy { weights: Some(w), .. } = &loss
-                && classes > 0
-                && w.len() != classes
-            {
-                sink.push(
-                    span.file,
-                    CheckError::LossMismatch {
-                        message: format!("`weights` has {} values for {classes} classes", w.len()),
-                        help: "give one weight per class".into(),
-                        label: format!("{} weights", w.len()),
-                        at: span.into(),
-                    },
-                );
-            }
+        let Some(output) = loss_output(sink, &call, &loss, outputs, (span, callee.span)) else { continue };
+        if let Some(task) = task
+            && !loss_vs_task(sink, &call, &loss, task, (&output, outputs, classes), (span, callee.span))
+        {
+            continue;
         }
         out.push(LossTerm { weight, loss, output });
     }
     out
+}
+
+/// The model output a loss term applies to: its `on`, the only output, or `heat` for CenterNet.
+fn loss_output(
+    sink: &mut Sink,
+    call: &Call,
+    loss: &Loss,
+    outputs: &[(String, usize, Span)],
+    (span, callee): (Span, Span),
+) -> Option<String> {
+    let on = call.word("on").map(String::from);
+    let output = match (&on, outputs) {
+        (_, []) => on.clone().unwrap_or_else(|| "out".into()),
+        (None, [only]) => only.0.clone(),
+        (None, _) if matches!(loss, Loss::CenterNet { .. }) => "heat".into(),
+        (None, many) => {
+            sink.push(
+                span.file,
+                CheckError::LossMismatch {
+                    message: format!("`{}` does not say which output it applies to", call.name),
+                    help: format!(
+                        "the model has outputs {}: write `{}({}, …)`",
+                        many.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", "),
+                        call.name,
+                        many[0].0
+                    ),
+                    label: "which output?".into(),
+                    at: callee.into(),
+                },
+            );
+            return None;
+        }
+        (Some(name), list) => match list.iter().find(|o| o.0 == *name) {
+            Some(o) => o.0.clone(),
+            None => {
+                let help = suggest::help(
+                    name,
+                    list.iter().map(|o| o.0.as_str()),
+                    format!(
+                        "the outputs are {}",
+                        list.iter().map(|o| format!("`{}`", o.0)).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+                sink.push(
+                    span.file,
+                    CheckError::LossMismatch {
+                        message: format!("the model has no output `{name}`"),
+                        help,
+                        label: "no such output".into(),
+                        at: span.into(),
+                    },
+                );
+                return None;
+            }
+        },
+    };
+    Some(output)
+}
+
+/// Whether a loss term fits the task, its output and the class count; reports why not.
+fn loss_vs_task(
+    sink: &mut Sink,
+    call: &Call,
+    loss: &Loss,
+    task: Task,
+    (output, outputs, classes): (&str, &[(String, usize, Span)], usize),
+    (span, callee): (Span, Span),
+) -> bool {
+    let rank = outputs.iter().find(|o| o.0 == output).map(|o| o.1);
+    if !loss_fits(&loss, task, rank) {
+        let (needs, help) = match task {
+            Task::Classification => (
+                "class logits [B, classes]",
+                "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output",
+            ),
+            Task::Detection => {
+                ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs")
+            }
+            Task::Segmentation => ("masks", "use `cross_entropy` or `dice` on a [B, classes, H, W] output"),
+        };
+        sink.push(
+            span.file,
+            CheckError::LossMismatch {
+                message: format!(
+                    "`{}` cannot train this model on {} data ({needs})",
+                    call.name,
+                    format!("{task:?}").to_lowercase()
+                ),
+                help: help.into(),
+                label: "wrong loss for the task".into(),
+                at: callee.into(),
+            },
+        );
+        return false;
+    }
+    if matches!(loss, Loss::CenterNet { .. }) {
+        for needed in ["heat", "size", "offset"] {
+            if !outputs.is_empty() && !outputs.iter().any(|o| o.0 == needed) {
+                sink.push(
+                    span.file,
+                    CheckError::LossMismatch {
+                        message: format!("`centernet_loss` needs a model output `{needed}`"),
+                        help: "return `(heat: …, size: …, offset: …)`, e.g. from `std/heads.centernet`".into(),
+                        label: format!("no `{needed}` output"),
+                        at: callee.into(),
+                    },
+                );
+            }
+        }
+    }
+    if let Loss::CrossEntropy { weights: Some(w), .. } = &loss
+        && classes > 0
+        && w.len() != classes
+    {
+        sink.push(
+            span.file,
+            CheckError::LossMismatch {
+                message: format!("`weights` has {} values for {classes} classes", w.len()),
+                help: "give one weight per class".into(),
+                label: format!("{} weights", w.len()),
+                at: span.into(),
+            },
+        );
+    }
+    true
 }
 
 /// Whether `loss` can train on data of `task` through an output of `rank` (when known).

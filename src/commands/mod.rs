@@ -77,7 +77,7 @@ pub enum CommandError {
 
     #[cfg(feature = "train")]
     #[error(transparent)]
-    #[diagnostic(code(trainc::run::data))]
+    #[diagnostic(transparent)]
     Data(#[from] trainc::data::DataError),
 }
 

@@ -130,10 +130,9 @@ fn assemble(
         let (img, mask, boxes) =
             apply_pair(steps, source.image(i)?, source.mask(i)?, source.boxes(i), &mut rng, train, p_scale);
         match mask {
-            Some(m) if (m.h, m.w) != (img.h, img.w) => Err(DataError::Unsupported(format!(
-                "sample {i}: the mask is {}×{} but the image is {}×{} after augmentation",
-                m.h, m.w, img.h, img.w
-            ))),
+            Some(m) if (m.h, m.w) != (img.h, img.w) => {
+                Err(DataError::MaskSize { index: i, mask_h: m.h, mask_w: m.w, image_h: img.h, image_w: img.w })
+            }
             Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect(), Vec::new())),
             None => Ok((img, vec![source.label(i) as i64], boxes.unwrap_or_default())),
         }
@@ -142,11 +141,14 @@ fn assemble(
     let parts: Vec<Result<Vec<Sample>, DataError>> = std::thread::scope(|s| {
         let handles: Vec<_> = indices
             .chunks(per.max(1))
-            .map(|part| s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>()))
+            .map(|part| (part, s.spawn(move || part.iter().map(|&i| load(i)).collect::<Result<Vec<_>, _>>())))
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(DataError::Unsupported("a loader thread panicked".into()))))
+            .map(|(part, h)| {
+                let worker = || DataError::Worker { first: part[0], last: part[part.len() - 1] };
+                h.join().unwrap_or_else(|_| Err(worker()))
+            })
             .collect()
     });
     let mut samples = Vec::with_capacity(indices.len());
@@ -160,10 +162,11 @@ fn assemble(
     let mut boxes = Vec::with_capacity(n);
     for ((img, label, sample_boxes), &i) in samples.into_iter().zip(indices) {
         if (img.c, img.h, img.w) != (c, h, w) {
-            return Err(DataError::Unsupported(format!(
-                "sample {i} is {}×{}×{} after augmentation but the batch is {c}×{h}×{w}; add `resize` to the pipeline",
-                img.c, img.h, img.w
-            )));
+            return Err(DataError::SampleSize {
+                index: i,
+                found: format!("{}×{}×{}", img.c, img.h, img.w),
+                batch: format!("{c}×{h}×{w}"),
+            });
         }
         x.extend_from_slice(&img.data);
         y.extend(label);

@@ -15,16 +15,27 @@ use crate::ir::{self, DatasetSpec, SplitSource};
 /// Image file extensions an image folder's loader takes.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
 
-#[derive(Debug, thiserror::Error)]
+/// Why a sample could not be loaded. Each variant names the file or the sample index.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DataError {
     #[error("cannot read `{path}`: {source}")]
+    #[diagnostic(code(trainc::data::read))]
     Io { path: PathBuf, source: std::io::Error },
     #[error("`{path}` is not a readable image: {message}")]
+    #[diagnostic(code(trainc::data::decode), help("remove or replace the file"))]
     Decode { path: PathBuf, message: String },
     #[error("`{path}`: {message}")]
+    #[diagnostic(code(trainc::data::format))]
     Format { path: PathBuf, message: String },
-    #[error("{0}")]
-    Unsupported(String),
+    #[error("sample {index}: the mask is {mask_h}×{mask_w} but the image is {image_h}×{image_w} after augmentation")]
+    #[diagnostic(code(trainc::data::mask_size), help("give masks the size of their images"))]
+    MaskSize { index: usize, mask_h: usize, mask_w: usize, image_h: usize, image_w: usize },
+    #[error("sample {index} is {found} after augmentation but the batch is {batch}")]
+    #[diagnostic(code(trainc::data::sample_size), help("add `resize` to the pipeline so every sample has one size"))]
+    SampleSize { index: usize, found: String, batch: String },
+    #[error("a loader worker thread panicked while loading samples {first}..={last}")]
+    #[diagnostic(code(trainc::data::worker))]
+    Worker { first: usize, last: usize },
 }
 
 /// Labelled images, addressed by index.

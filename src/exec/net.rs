@@ -134,8 +134,6 @@ fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 pub enum CompileError {
     #[error("layer `{path}`: `{what}` is {dim}, which is not known; bind the model to data with a fixed image size")]
     Symbolic { path: String, what: &'static str, dim: String },
-    #[error("layer `{path}`: {message}")]
-    Unsupported { path: String, message: String },
     #[error("model `{0}` has a cycle")]
     Cycle(String),
 }

@@ -9,7 +9,7 @@ use miette::Diagnostic;
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum RunError {
     #[error(transparent)]
-    #[diagnostic(code(trainc::run::data))]
+    #[diagnostic(transparent)]
     Data(#[from] crate::data::DataError),
 
     #[error(transparent)]
