@@ -700,7 +700,7 @@ fn loss_vs_task(
     (span, callee): (Span, Span),
 ) -> bool {
     let rank = outputs.iter().find(|o| o.0 == output).map(|o| o.1);
-    if !loss_fits(&loss, task, rank) {
+    if !loss_fits(loss, task, rank) {
         let (needs, help) = match task {
             Task::Classification => (
                 "class logits [B, classes]",

@@ -30,6 +30,8 @@ pub use predict::predict;
 #[cfg(feature = "train")]
 pub use run::run;
 
+// Without the `train` feature only `check` and `builtins` exist, and they never fail this way.
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum CommandError {
     /// The diagnostics were printed already.

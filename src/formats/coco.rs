@@ -106,6 +106,8 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
 pub use load::Coco;
 
 #[cfg(feature = "train")]
+// The loader half reads the data files themselves.
+#[allow(clippy::disallowed_methods)]
 mod load {
     use std::collections::HashMap;
     use std::path::{Path, PathBuf};
@@ -184,6 +186,7 @@ mod load {
 }
 
 #[cfg(all(test, feature = "train"))]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::super::testing;
 

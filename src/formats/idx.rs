@@ -116,6 +116,8 @@ fn gunzip_head(compressed: &[u8], n: usize) -> Option<Vec<u8>> {
 pub use load::Idx;
 
 #[cfg(feature = "train")]
+// The loader half reads the data files themselves.
+#[allow(clippy::disallowed_methods)]
 mod load {
     use std::io::Read;
     use std::path::{Path, PathBuf};
@@ -185,6 +187,7 @@ mod load {
 }
 
 #[cfg(all(test, feature = "train"))]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::super::testing;
 

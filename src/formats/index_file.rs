@@ -135,6 +135,8 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
 pub use load::open;
 
 #[cfg(feature = "train")]
+// The loader half reads the data files themselves.
+#[allow(clippy::disallowed_methods)]
 mod load {
     use std::path::Path;
 
@@ -165,6 +167,7 @@ mod load {
 }
 
 #[cfg(all(test, feature = "train"))]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::super::testing;
     use super::Kind;

@@ -184,6 +184,7 @@ impl Probe<'_> {
 /// Writes a dataset to a temporary folder, checks a program naming it and opens its splits, so
 /// each format's test can compare the classes `check` reports with the labels `run` loads.
 #[cfg(all(test, feature = "train"))]
+#[allow(clippy::disallowed_methods)]
 pub(crate) mod testing {
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
@@ -251,6 +252,7 @@ train {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::Source;
     use crate::ir::{Call, Value};
