@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::Probe;
-use crate::ir::{Call, DatasetSpec};
+use crate::ir::DatasetSpec;
 use crate::syntax::span::Span;
 
 pub const NAME: &str = "idx";
@@ -16,17 +16,8 @@ pub const IMAGES: u32 = 0x0803;
 /// The magic number of an IDX file of labels (1 dimension).
 pub const LABELS: u32 = 0x0801;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Args {
-    /// The folder holding the files.
-    pub root: String,
-}
-
-impl Args {
-    pub fn from_call(call: &Call) -> Option<Args> {
-        Some(Args { root: call.word("root")?.into() })
-    }
-}
+/// Its one argument: the root folder.
+pub type Args = super::RootArgs;
 
 /// The file of a split's images or labels (without `.gz`).
 pub fn file_name(prefix: &str, magic: u32) -> String {

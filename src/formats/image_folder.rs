@@ -3,21 +3,12 @@
 //! labels by that list, so a file in `cat/` gets the index of `"cat"`.
 
 use super::Probe;
-use crate::ir::{Call, DatasetSpec};
+use crate::ir::DatasetSpec;
 
 pub const NAME: &str = "image_folder";
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Args {
-    /// The folder holding one folder per split.
-    pub root: String,
-}
-
-impl Args {
-    pub fn from_call(call: &Call) -> Option<Args> {
-        Some(Args { root: call.word("root")?.into() })
-    }
-}
+/// Its one argument: the root folder.
+pub type Args = super::RootArgs;
 
 /// The classes of a split folder, from its entries `(name, is_dir)` as [`crate::host::Host::list_dir`]
 /// gives them (sorted): the sub-folders' names.

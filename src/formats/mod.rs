@@ -22,6 +22,18 @@ use crate::host::Host;
 use crate::ir::{Call, DatasetSpec, Task};
 use crate::syntax::span::Span;
 
+/// The arguments of a source that takes only its root folder (`idx`, `image_folder`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootArgs {
+    pub root: String,
+}
+
+impl RootArgs {
+    pub fn from_call(call: &Call) -> Option<RootArgs> {
+        Some(RootArgs { root: call.word("root")?.into() })
+    }
+}
+
 /// A dataset source with its arguments filled in: what `dataset d = idx("…")` names.
 /// Paths are as written; [`DatasetSpec::base_dir`] resolves them.
 #[derive(Debug, Clone, PartialEq)]

@@ -130,11 +130,11 @@ impl Hook for Checkpoints {
     }
 
     fn state(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.best).ok()
+        super::save_state(&self.best)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), RunError> {
-        self.best = serde_json::from_value(state.clone()).unwrap_or_default();
+        self.best = super::load_state(state);
         Ok(())
     }
 }

@@ -57,11 +57,11 @@ impl Hook for EarlyStop {
     }
 
     fn state(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(&self.patience).ok()
+        super::save_state(&self.patience)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), RunError> {
-        self.patience = serde_json::from_value(state.clone()).unwrap_or_default();
+        self.patience = super::load_state(state);
         Ok(())
     }
 }

@@ -123,6 +123,17 @@ pub trait Hook {
     }
 }
 
+/// A hook's state as JSON, for [`Hook::state`].
+pub fn save_state(state: &impl serde::Serialize) -> Option<serde_json::Value> {
+    serde_json::to_value(state).ok()
+}
+
+/// A hook's state back from JSON, for [`Hook::restore`]; unreadable state starts afresh, like a
+/// run directory written before the hook existed.
+pub fn load_state<T: serde::de::DeserializeOwned + Default>(state: &serde_json::Value) -> T {
+    serde_json::from_value(state.clone()).unwrap_or_default()
+}
+
 /// The hooks of a run, called in order.
 #[derive(Default)]
 pub struct Hooks(pub Vec<Box<dyn Hook>>);
