@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use trainc::frontend::Outcome;
 use trainc::run::rundir::RunDir;
-use trainc::run::{Live, Trainer, read_state};
+use trainc::run::{Live, Trainer, interrupt, read_state};
 
 use super::CommandError;
 use super::shared::{checked, device};
@@ -29,6 +29,7 @@ pub fn run(
     runs_dir: &Path,
     quiet: bool,
 ) -> Result<ExitCode, CommandError> {
+    interrupt::install();
     let checked = checked(spec, None)?;
     let device = device(device_name)?;
     let train = checked.train;

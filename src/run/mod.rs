@@ -8,6 +8,7 @@
 mod error;
 mod fit;
 pub mod hooks;
+pub mod interrupt;
 pub mod live;
 pub mod metrics;
 pub mod rundir;

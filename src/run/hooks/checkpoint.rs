@@ -75,7 +75,8 @@ pub fn save_net(net: &Net, path: &Path) -> Result<(), RunError> {
     std::fs::rename(&tmp, path).map_err(RunError::write(path))
 }
 
-fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
+/// Saves the optimizer state atomically.
+pub fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp.bpk");
     optimizer.save(&tmp).map_err(|e| RunError::Save { path: path.to_path_buf(), message: e.to_string() })?;
     std::fs::rename(&tmp, path).map_err(RunError::write(path))
