@@ -152,8 +152,15 @@ pub fn spec_changes(old: &TrainSpec, new: &TrainSpec) -> Vec<Change> {
     out
 }
 
-/// Each node of a model as `layer shape`, by module path, and its inputs.
-fn nodes(g: &ModelGraph) -> BTreeMap<String, String> {
+/// A node as compared (layer with every setting, and shape), as shown (`conv2d [B, 8, 16, 16]`),
+/// and its inputs' paths.
+struct NodeSig {
+    exact: String,
+    shown: String,
+    inputs: Vec<String>,
+}
+
+fn nodes(g: &ModelGraph) -> BTreeMap<String, NodeSig> {
     let mut out = BTreeMap::new();
     for idx in g.graph.node_indices() {
         let n = &g.graph[idx];
@@ -163,34 +170,48 @@ fn nodes(g: &ModelGraph) -> BTreeMap<String, String> {
             .map(|e| (*e.weight(), g.graph[e.source()].path.clone()))
             .collect();
         inputs.sort();
-        let from: Vec<String> = inputs.into_iter().map(|(_, p)| p).collect();
-        out.insert(n.path.clone(), format!("{:?} {} <- {}", n.op, n.shape, from.join(", ")));
+        let sig = NodeSig {
+            exact: format!("{:?} {}", n.op, n.shape),
+            shown: format!("{} {}", n.op.name(), n.shape),
+            inputs: inputs.into_iter().map(|(_, p)| p).collect(),
+        };
+        out.insert(n.path.clone(), sig);
     }
     out
 }
 
-/// The model changes, one per node added, removed or changed (`model.linear1`).
+/// The model changes: one per node added, removed or changed (`model.linear1`); when only the
+/// wiring changed, one per node whose inputs changed.
 pub fn graph_changes(old: &ModelGraph, new: &ModelGraph) -> Vec<Change> {
     let (a, b) = (nodes(old), nodes(new));
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    let value = |m: &BTreeMap<String, String>, k: &String| {
-        m.get(k).map_or(Value::Null, |s| Value::String(s.split(" <- ").next().unwrap_or_default().to_string()))
-    };
+    let change =
+        |k: &String, old: Value, new: Value| Change { path: format!("model.{k}"), old, new, when: When::Rebuild };
+    let shown =
+        |m: &BTreeMap<String, NodeSig>, k: &String| m.get(k).map_or(Value::Null, |n| Value::String(n.shown.clone()));
     let mut out: Vec<Change> = keys
-        .into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| Change { path: format!("model.{k}"), old: value(&a, k), new: value(&b, k), when: When::Rebuild })
+        .iter()
+        .filter(|k| a.get(**k).map(|n| &n.exact) != b.get(**k).map(|n| &n.exact))
+        .map(|k| change(k, shown(&a, k), shown(&b, k)))
         .collect();
-    let (ins, outs) = (|g: &ModelGraph| format!("{:?}", g.inputs), |g: &ModelGraph| g.outputs.len());
-    if out.is_empty() && (ins(old) != ins(new) || outs(old) != outs(new)) {
-        out.push(Change {
-            path: "model".into(),
-            old: Value::String(ins(old)),
-            new: Value::String(ins(new)),
-            when: When::Rebuild,
-        });
+    if out.is_empty() {
+        let inputs = |m: &BTreeMap<String, NodeSig>, k: &String| {
+            m.get(k).map_or(Value::Null, |n| Value::String(format!("<- {}", n.inputs.join(", "))))
+        };
+        out = keys
+            .iter()
+            .filter(|k| a.get(**k).map(|n| &n.inputs) != b.get(**k).map(|n| &n.inputs))
+            .map(|k| change(k, inputs(&a, k), inputs(&b, k)))
+            .collect();
+    }
+    if out.is_empty() && format!("{:?}", old.inputs) != format!("{:?}", new.inputs) {
+        out.push(change(&"inputs".to_string(), json_debug(&old.inputs), json_debug(&new.inputs)));
     }
     out
+}
+
+fn json_debug(v: &impl std::fmt::Debug) -> Value {
+    Value::String(format!("{v:?}"))
 }
 
 #[cfg(test)]

@@ -34,11 +34,13 @@ pub struct WatchHook {
     pub run: PathBuf,
     step: usize,
     epoch: usize,
+    /// Applied changes that take effect when the next epoch starts, by path.
+    next_epoch: Vec<String>,
 }
 
 impl WatchHook {
     pub fn new(rx: Receiver<Candidate>, live: SharedLive, applied: Applied, file: PathBuf, run: PathBuf) -> Self {
-        WatchHook { rx, live, applied, log: EditLog::new(&run), file, run, step: 0, epoch: 0 }
+        WatchHook { rx, live, applied, log: EditLog::new(&run), file, run, step: 0, epoch: 0, next_epoch: Vec::new() }
     }
 
     /// Takes every checked save that arrived since the last call.
@@ -103,6 +105,8 @@ impl WatchHook {
             print_above(&format!("step {}: saved; nothing that training uses changed", self.step));
         }
         self.apply(spec, graph, &changes);
+        let epochal = changes.iter().filter(|c| c.when == When::NextEpoch).map(|c| c.path.clone());
+        self.next_epoch.extend(epochal);
         let n = self.applied.n + 1;
         self.log.save_spec(n, spec, &c.sources).map_err(RunError::write(self.log.dir.join("specs")))?;
         self.applied = Applied { n, spec: (**spec).clone(), graph: (**graph).clone(), hash: c.hash.clone() };
@@ -143,8 +147,19 @@ impl Hook for WatchHook {
         Ok(())
     }
 
+    /// Says when epoch-level changes took effect: the loop read them as this epoch started.
     fn on_epoch_start(&mut self, epoch: usize, _batches: usize, _live: &crate::run::Live) {
         self.epoch = epoch;
+        if self.next_epoch.is_empty() {
+            return;
+        }
+        let paths = std::mem::take(&mut self.next_epoch);
+        print_above(&format!("step {}: epoch {} starts with {}", self.step, epoch + 1, paths.join(", ")));
+        let entry =
+            json!({"step": self.step, "epoch": epoch + 1, "time": log::now(), "status": "in_effect", "paths": paths});
+        if let Err(e) = self.write(entry) {
+            print_above(&format!("warning: {e}"));
+        }
     }
 
     fn on_step_end(&mut self, s: &StepEnd) -> Result<(), RunError> {
