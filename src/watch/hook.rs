@@ -70,6 +70,8 @@ impl WatchHook {
 
     fn consider(&mut self, c: Candidate) -> Result<(), RunError> {
         if c.hash == self.applied.hash {
+            let n = self.applied.n;
+            print_above(&format!("step {}: saved; back to the spec in force (specs/{n}.json)", self.step));
             return Ok(());
         }
         let (spec, graph) = match &c.checked {
