@@ -300,6 +300,8 @@ fn a_layer_added_before_the_head_rebuilds_at_the_epoch_boundary_and_keeps_the_tr
     // linear0 changed shape and linear1 is new.
     assert_eq!(rebuilt["copied"].as_array().map(Vec::len), Some(6), "{rebuilt}");
     assert_eq!(rebuilt["fresh"].as_array().map(Vec::len), Some(4), "{rebuilt}");
+    // Checkpoint keys follow the module path.
+    assert!(rebuilt["copied"].to_string().contains("layers.conv2d0.Conv.weight"), "{rebuilt}");
     let epochs_before = rebuilt["epoch"].as_u64().expect("epoch") as usize;
     w.wait(60, "two epochs after the rebuild", || metric(&run, "val.accuracy").len() > epochs_before + 1);
     // Chance is 1/3; the copied features let the new head catch up within an epoch or two.
