@@ -45,7 +45,16 @@ pub fn run(
     };
     let live = Arc::new(RwLock::new(Live::from_spec(&train)));
     let read_loss_every_step = !device_name.contains("cuda");
-    let trainer = Trainer { spec: train, graph: checked.graph, device, live, run, quiet, read_loss_every_step };
+    let trainer = Trainer {
+        spec: train,
+        graph: checked.graph,
+        device,
+        live,
+        run,
+        quiet,
+        read_loss_every_step,
+        warm_resume: false,
+    };
     let results = trainer.run(state)?;
     println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
     println!("run directory: {}", trainer.run.path.display());

@@ -121,7 +121,16 @@ pub fn watch(
     hooks.push(WatchHook::new(rx, live.clone(), applied, args.file.clone(), run.path.clone()));
     eprintln!("watching {} and its imports: save to apply an edit; Ctrl-C stops cleanly", args.file.display());
     let read_loss_every_step = !device_name.contains("cuda");
-    let trainer = Trainer { spec: first.spec, graph: first.graph, device, live, run, quiet, read_loss_every_step };
+    let trainer = Trainer {
+        spec: first.spec,
+        graph: first.graph,
+        device,
+        live,
+        run,
+        quiet,
+        read_loss_every_step,
+        warm_resume: true,
+    };
     let results = trainer.run_with(state, hooks)?;
     println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
     println!("run directory: {}", trainer.run.path.display());

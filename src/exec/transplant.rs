@@ -21,16 +21,21 @@ pub struct Transplant {
     pub dropped: Vec<String>,
 }
 
-/// Every tensor's key and shape.
+/// Every tensor's key and shape (and, when asked, its bytes).
 #[derive(Default)]
 struct Shapes {
     path: Vec<String>,
     out: BTreeMap<String, Vec<usize>>,
+    bytes: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 impl Shapes {
-    fn add(&mut self, dims: Vec<usize>) {
-        self.out.insert(self.path.join("."), dims);
+    fn add(&mut self, dims: Vec<usize>, data: impl FnOnce() -> burn::tensor::TensorData) {
+        let key = self.path.join(".");
+        if let Some(bytes) = &mut self.bytes {
+            bytes.insert(key.clone(), data().as_bytes().to_vec());
+        }
+        self.out.insert(key, dims);
     }
 }
 
@@ -44,15 +49,15 @@ impl ModuleVisitor for Shapes {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.add(param.lazy_shape().to_vec());
+        self.add(param.lazy_shape().to_vec(), || param.val().into_data());
     }
 
     fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
-        self.add(param.lazy_shape().to_vec());
+        self.add(param.lazy_shape().to_vec(), || param.val().into_data());
     }
 
     fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
-        self.add(param.lazy_shape().to_vec());
+        self.add(param.lazy_shape().to_vec(), || param.val().into_data());
     }
 }
 
@@ -61,6 +66,13 @@ pub fn shapes(net: &Net) -> BTreeMap<String, Vec<usize>> {
     let mut v = Shapes::default();
     net.visit(&mut v);
     v.out
+}
+
+/// Every tensor's value as bytes, by key (to tell which ones a partial load replaced).
+pub fn values(net: &Net) -> BTreeMap<String, Vec<u8>> {
+    let mut v = Shapes { bytes: Some(BTreeMap::new()), ..Shapes::default() };
+    net.visit(&mut v);
+    v.bytes.unwrap_or_default()
 }
 
 /// Which keys a transplant from `old` to `new` copies, initialises and drops.

@@ -130,7 +130,7 @@ impl<'t> Fit<'t> {
         task.prepare(&mut net);
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         if resume.is_some() {
-            (net, optimizer) = hooks::load_last(&trainer.run.checkpoint(""), net, optimizer)?;
+            (net, optimizer) = resume_weights(trainer, net, optimizer)?;
         }
         let state = resume.unwrap_or_default();
         let mut hooks = trainer.hooks(&net)?;
@@ -338,6 +338,26 @@ impl<'t> Fit<'t> {
         let (metrics, _) = Trainer::evaluate(&self.spec, &eval_net, &loader, &self.plain)?;
         Ok(Some(metrics))
     }
+}
+
+/// The weights and optimizer state of `last.bpk` and `optimizer.bpk`; with `warm_resume`, a
+/// checkpoint of another model loads what still fits (and says so).
+fn resume_weights(trainer: &Trainer, net: Net, optimizer: ModuleOptimizer) -> Result<(Net, ModuleOptimizer), RunError> {
+    let dir = trainer.run.checkpoint("");
+    if !trainer.warm_resume {
+        return hooks::load_last(&dir, net, optimizer);
+    }
+    let (net, optimizer, partial) = hooks::load_last_warm(&dir, net, optimizer)?;
+    if let Some((loaded, fresh)) = partial {
+        eprintln!(
+            "`last.bpk` is of another version of model `{}`: {} weight tensor(s) loaded, {} newly initialised ({})",
+            trainer.graph.name,
+            loaded.len(),
+            fresh.len(),
+            fresh.join(", ")
+        );
+    }
+    Ok((net, optimizer))
 }
 
 /// Optimizer steps in an epoch of `train` under `spec` (batches ÷ accumulation).
