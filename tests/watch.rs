@@ -360,3 +360,38 @@ fn kill_9_then_resume_continues_with_the_last_applied_spec() {
     assert!(w.finish(120).success());
     assert_eq!(with_status(&run, "resumed").len(), 1, "{:?}", edits(&run));
 }
+
+#[test]
+fn an_optimizer_kind_change_starts_a_fresh_optimizer_and_training_goes_on() {
+    let dir = project("optimizer", 30, "epochs = 10000");
+    let mut w = Watch::start(&dir, &[]);
+    w.wait(60, "the first steps", || run_dir(&dir).is_some_and(|r| steps(&r).len() > 3));
+    let run = run_dir(&dir).expect("run dir");
+    edit_by_rename(&dir, "adam(lr = 3e-3)", "sgd(lr = 1e-2, momentum = 0.9)");
+    let applied = wait_status(&mut w, &run, "applied", 1);
+    assert_eq!(applied["changes"][0]["when"], "new_optimizer", "{applied}");
+    let at = applied["step"].as_u64().expect("step") as usize;
+    w.wait(60, "steps with the new optimizer", || lr_after(&run, at).len() > 5);
+    assert!(lr_after(&run, at).iter().all(|lr| (lr - 1e-2).abs() < 1e-12));
+    assert!(w.stderr().contains("new optimizer with fresh state"), "{}", w.stderr());
+}
+
+#[test]
+fn ctrl_c_stops_trainc_run_cleanly_too() {
+    let dir = project("run-sigint", 30, "epochs = 10000");
+    let err = std::fs::File::create(dir.join("err.txt")).expect("err.txt");
+    let child = Command::new(common::bin())
+        .current_dir(&dir)
+        .args(["run", "t.train"])
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("trainc run starts");
+    let mut w = Watch { child, dir: dir.clone() };
+    w.wait(60, "the first steps", || run_dir(&dir).is_some_and(|r| steps(&r).len() > 3));
+    w.interrupt();
+    let status = w.finish(60);
+    assert!(status.success(), "exit {status}");
+    let run = run_dir(&dir).expect("run dir");
+    assert!(run.join("summary.json").exists() && run.join("checkpoints/last.bpk").exists());
+}
