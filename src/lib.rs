@@ -32,3 +32,6 @@ pub mod syntax;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod task;
+#[cfg(feature = "train")]
+#[allow(clippy::disallowed_methods)]
+pub mod watch;

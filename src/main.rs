@@ -77,6 +77,27 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Like `run`, and follow the file: every save (of it or of a file it imports) is re-checked
+    /// and applied to the running training — at the next step, at the next epoch, or by
+    /// rebuilding the model — or reported; an invalid edit never stops the run.
+    #[cfg(feature = "train")]
+    Watch {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
+        #[arg(long, default_value = "flex")]
+        device: String,
+        /// Continue a (watched) run from its directory, with the last version it applied when the
+        /// file does not check.
+        #[arg(long)]
+        resume: Option<PathBuf>,
+        /// Where run directories go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// No progress bar or summaries (edits are still reported).
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Evaluate a checkpoint on a split.
     #[cfg(feature = "train")]
     Eval {
@@ -135,6 +156,10 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Run { spec, device, resume, runs_dir, quiet } => {
             commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet)
+        }
+        #[cfg(feature = "train")]
+        Command::Watch { spec, device, resume, runs_dir, quiet } => {
+            commands::watch(&spec, &device, resume.as_deref(), &runs_dir, quiet)
         }
         #[cfg(feature = "train")]
         Command::Eval { spec, checkpoint, split, device } => commands::eval(&spec, &checkpoint, &split, &device),

@@ -13,6 +13,8 @@ mod predict;
 mod run;
 #[cfg(feature = "train")]
 mod shared;
+#[cfg(feature = "train")]
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +31,8 @@ pub use gen_data::gen_data;
 pub use predict::predict;
 #[cfg(feature = "train")]
 pub use run::run;
+#[cfg(feature = "train")]
+pub use watch::watch;
 
 // Without the `train` feature only `check` and `builtins` exist, and they never fail this way.
 #[cfg_attr(not(feature = "train"), allow(dead_code))]
@@ -62,6 +66,10 @@ pub enum CommandError {
     #[error("cannot create the run directory under {root}: {source}")]
     #[diagnostic(code(trainc::cli::run_dir), help("check that `--runs-dir` is writable"))]
     RunDir { root: PathBuf, source: std::io::Error },
+
+    #[error("cannot watch `{file}`: {message}")]
+    #[diagnostic(code(trainc::cli::watch), help("check that the file's folder exists and is readable"))]
+    Watch { file: PathBuf, message: String },
 
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::cli::image))]

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use trainc::frontend::Outcome;
 use trainc::run::rundir::RunDir;
-use trainc::run::{Live, Trainer, read_state};
+use trainc::run::{Live, Trainer, interrupt, read_state};
 
 use super::CommandError;
 use super::shared::{checked, device};
@@ -29,6 +29,7 @@ pub fn run(
     runs_dir: &Path,
     quiet: bool,
 ) -> Result<ExitCode, CommandError> {
+    interrupt::install();
     let checked = checked(spec, None)?;
     let device = device(device_name)?;
     let train = checked.train;
@@ -44,7 +45,16 @@ pub fn run(
     };
     let live = Arc::new(RwLock::new(Live::from_spec(&train)));
     let read_loss_every_step = !device_name.contains("cuda");
-    let trainer = Trainer { spec: train, graph: checked.graph, device, live, run, quiet, read_loss_every_step };
+    let trainer = Trainer {
+        spec: train,
+        graph: checked.graph,
+        device,
+        live,
+        run,
+        quiet,
+        read_loss_every_step,
+        warm_resume: false,
+    };
     let results = trainer.run(state)?;
     println!("{}", serde_json::to_string_pretty(&results).unwrap_or_default());
     println!("run directory: {}", trainer.run.path.display());

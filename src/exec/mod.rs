@@ -3,8 +3,10 @@
 
 pub mod conv;
 pub mod detect;
+pub mod layers;
 pub mod loss;
 pub mod net;
 pub mod optim;
+pub mod transplant;
 
 pub use net::{Act, CompileError, Net};

@@ -4,8 +4,8 @@
 //! `#[derive(Module)]` enum of the layers that hold weights or state ([`Layer`]), plus a plain
 //! wiring [`Plan`] in topological order that says which values feed which step. Ops without
 //! weights (activations, add, concat, flatten) are plan steps only. Values of different rank
-//! travel as [`Act`]. Checkpoint keys follow `layers.<index>.<Variant>`: the same `.train` always
-//! yields the same order, so a checkpoint reloads into the model it was saved from.
+//! travel as [`Act`]. Checkpoint keys follow the module path, `layers.<path>.<Variant>.<param>`
+//! ([`Layers`]), so a checkpoint reloads into any model that still has the layer.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -23,6 +23,7 @@ use burn::tensor::{Device, Tensor};
 use petgraph::algo::toposort;
 use petgraph::visit::EdgeRef;
 
+use super::layers::Layers;
 use crate::check::dim::Dim;
 use crate::ir::{ModelGraph, Op};
 
@@ -78,7 +79,7 @@ pub struct Plan {
 
 #[derive(Module, Debug)]
 pub struct Net {
-    pub layers: Vec<Layer>,
+    pub layers: Layers,
     #[module(skip)]
     pub plan: Plan,
 }
@@ -244,7 +245,7 @@ impl Net {
     pub fn build(graph: &ModelGraph, device: &Device) -> Result<Net, CompileError> {
         let order = toposort(&graph.graph, None).map_err(|_| CompileError::Cycle(graph.name.clone()))?;
         let mut index = std::collections::HashMap::new();
-        let mut layers = Vec::new();
+        let mut layers = Layers::default();
         let mut plan = Plan::default();
         for node in order {
             let n = &graph.graph[node];
@@ -258,10 +259,7 @@ impl Net {
             let inputs: Vec<usize> = edges.iter().map(|(_, src)| index[src]).collect();
             let kind = match compile(&n.op, path, device)? {
                 Compiled::Step(kind) => kind,
-                Compiled::Layer(l) => {
-                    layers.push(l);
-                    Kind::Layer(layers.len() - 1)
-                }
+                Compiled::Layer(l) => Kind::Layer(layers.push(path, l)),
             };
             index.insert(node, plan.steps.len());
             plan.steps.push(Step { kind, inputs, path: n.path.clone() });

@@ -3,6 +3,11 @@
 //! `validate`, the hooks' `on_epoch_end`, `state.json` — until the live `epochs` are done or a
 //! hook says stop, then runs `test`. Checkpoints, early stopping, EMA, logs and the progress bar
 //! are hooks (`run::hooks`); the task's loss and metrics come from `task::runner`.
+//!
+//! What `trainc watch` may change is read from [`Live`]: its `spec` at every step (loss,
+//! accumulation, optimizer revisions) and at every epoch start (data pipeline, batch size); a
+//! new model is swapped in at an epoch boundary, keeping every weight that still fits. A Ctrl-C
+//! ends the epoch after the current step (`run::interrupt`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,12 +17,13 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 
-use super::hooks::{self, Control, EpochEnd, Hooks, StepEnd, TrainEnd};
+use super::hooks::{self, Control, EpochEnd, Hooks, Rebuilt, StepEnd, TrainEnd};
 use super::live::{self, Live};
 use super::step::{Accumulate, LossMeter, StepAt};
 use super::{Evaluation, Results, RunError, State, Trainer};
 use crate::data::{Batch, Loader, Source, open_splits};
-use crate::exec::{Net, optim};
+use crate::exec::{Net, optim, transplant};
+use crate::ir::TrainSpec;
 use crate::task::{self, TaskRunner};
 
 /// A training in progress: everything but the weights, which move through the phases by value
@@ -29,12 +35,19 @@ pub struct Fit<'t> {
     state: State,
     hooks: Hooks,
     train: Arc<dyn Source>,
-    val: Option<Loader>,
-    test: Option<Loader>,
-    /// Optimizer steps per epoch (batches ÷ accumulation).
+    val: Option<Arc<dyn Source>>,
+    test: Option<Arc<dyn Source>>,
+    /// Optimizer steps per epoch (batches ÷ accumulation), as of the current epoch's settings.
     per_epoch: usize,
     plain: Device,
     autodiff: Device,
+    /// The `train` block in force (from [`Live`], refreshed at every step).
+    spec: Arc<TrainSpec>,
+    /// The [`Live`] revisions the optimizer and the model were built from.
+    optimizer_rev: (u64, u64),
+    graph_rev: u64,
+    /// A Ctrl-C stopped the current epoch.
+    interrupted: bool,
 }
 
 /// What an epoch's training produced.
@@ -47,13 +60,19 @@ struct Trained {
 impl Trainer {
     /// Trains from `resume` (or from scratch) to the end; returns the final metrics per split.
     pub fn run(&self, resume: Option<State>) -> Result<Results, RunError> {
-        let (mut fit, mut net) = Fit::start(self, resume)?;
+        self.run_with(resume, Hooks::default())
+    }
+
+    /// [`Trainer::run`] with more hooks, called after the run's own (`watch` adds its own).
+    pub fn run_with(&self, resume: Option<State>, extra: Hooks) -> Result<Results, RunError> {
+        let (mut fit, mut net) = Fit::start(self, resume, extra)?;
         let mut results = Results::new();
         loop {
             let live = live::read(&self.live);
             if fit.state.epochs_done >= live.epochs {
                 break;
             }
+            net = fit.rebuild_if_asked(net, &live)?;
             let (next, control, val) = fit.epoch(net, &live)?;
             net = next;
             if let Some(val) = val {
@@ -84,6 +103,7 @@ impl Trainer {
         hooks.push(hooks::TensorBoard::create(&self.run.path)?);
         hooks.push(hooks::Csv { run: super::rundir::RunDir::open(&self.run.path), metrics: self.val_columns() });
         hooks.push(hooks::RunFiles::new(self.run.path.clone(), self.confusion_classes(), self.quiet));
+        hooks.push(hooks::StepsCsv::new(&self.run.path));
         hooks.push(hooks::Checkpoints::new(checkpoints));
         hooks.push(hooks::EarlyStop::default());
         Ok(hooks)
@@ -91,7 +111,7 @@ impl Trainer {
 }
 
 impl<'t> Fit<'t> {
-    fn start(trainer: &'t Trainer, resume: Option<State>) -> Result<(Fit<'t>, Net), RunError> {
+    fn start(trainer: &'t Trainer, resume: Option<State>, extra: Hooks) -> Result<(Fit<'t>, Net), RunError> {
         let spec = &trainer.spec;
         let plain = trainer.device.clone();
         plain.seed(spec.seed);
@@ -110,21 +130,92 @@ impl<'t> Fit<'t> {
         task.prepare(&mut net);
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         if resume.is_some() {
-            (net, optimizer) = hooks::load_last(&trainer.run.checkpoint(""), net, optimizer)?;
+            (net, optimizer) = resume_weights(trainer, net, optimizer)?;
         }
         let state = resume.unwrap_or_default();
         let mut hooks = trainer.hooks(&net)?;
+        hooks.0.extend(extra.0);
         hooks.train_start(&state)?;
-        let per_epoch = trainer.loader(train.clone(), true).num_batches(0).div_ceil(spec.accumulate.max(1)).max(1);
-        let loader = |split: &str| splits.get(split).map(|s| trainer.loader(s.clone(), false));
-        let (val, test) = (loader("val"), loader("test"));
-        let fit = Fit { trainer, task, optimizer, state, hooks, train, val, test, per_epoch, plain, autodiff };
+        let live = live::read(&trainer.live);
+        let (val, test) = (splits.get("val").cloned(), splits.get("test").cloned());
+        let fit = Fit {
+            trainer,
+            task,
+            optimizer,
+            state,
+            hooks,
+            per_epoch: steps_per_epoch(&live.spec, &train),
+            train,
+            val,
+            test,
+            plain,
+            autodiff,
+            spec: live.spec.clone(),
+            optimizer_rev: (live.optimizer_rev, live.optimizer_kind_rev),
+            graph_rev: live.graph_rev,
+            interrupted: false,
+        };
         Ok((fit, net))
+    }
+
+    /// At an epoch boundary, when `watch` asked for a new model: saves the current weights,
+    /// builds the new model and copies every weight whose key and shape still match (their
+    /// optimizer state follows, being keyed by parameter id).
+    fn rebuild_if_asked(&mut self, net: Net, live: &Live) -> Result<Net, RunError> {
+        let Some(graph) = live.graph.clone().filter(|_| live.graph_rev != self.graph_rev) else { return Ok(net) };
+        self.graph_rev = live.graph_rev;
+        let saved = self.trainer.run.checkpoint(&format!("before-rebuild-step{}.bpk", self.state.step));
+        hooks::save_net(&net.valid(), &saved)?;
+        let mut fresh = Net::build(&graph, &self.autodiff)?;
+        self.task.prepare(&mut fresh);
+        let (net, report) = transplant::transplant(&net, fresh)
+            .map_err(|e| RunError::Checkpoint { path: saved.clone(), message: e.to_string() })?;
+        let rebuilt = Rebuilt {
+            epoch: self.state.epochs_done,
+            step: self.state.step,
+            graph: &graph,
+            net: &net,
+            report: &report,
+            saved: &saved,
+        };
+        self.hooks.rebuilt(&rebuilt)?;
+        Ok(net)
+    }
+
+    /// A new optimizer when `watch` changed its settings: with the old state when only the
+    /// hyper-parameters changed, fresh when the kind did.
+    fn refresh_optimizer(&mut self, live: &Live) {
+        let rev = (live.optimizer_rev, live.optimizer_kind_rev);
+        if rev == self.optimizer_rev {
+            return;
+        }
+        let fresh = optim::build(&live.spec.optimizer, live.spec.clip_grad);
+        self.optimizer =
+            if rev.1 != self.optimizer_rev.1 { fresh } else { fresh.load_record(self.optimizer.to_record()) };
+        self.optimizer_rev = rev;
+    }
+
+    /// After a Ctrl-C: the last weights and optimizer state, and `state.json` as of the start of
+    /// the interrupted epoch (a resume repeats it, from the saved weights).
+    fn save_interrupted(&mut self, net: &Net, epoch_start_step: usize) -> Result<(), RunError> {
+        let dir = self.trainer.run.checkpoint("");
+        hooks::save_net(&net.valid(), &dir.join("last.bpk"))?;
+        hooks::save_optimizer(&self.optimizer, &dir.join("optimizer.bpk"))?;
+        let mut state = self.state.clone();
+        state.step = epoch_start_step;
+        state.hooks = self.hooks.states();
+        state.write(&self.trainer.run.path)
     }
 
     /// One epoch: train, validate, let the hooks act, save the state.
     fn epoch(&mut self, net: Net, live: &Live) -> Result<(Net, Control, Option<BTreeMap<String, f64>>), RunError> {
+        let epoch_start_step = self.state.step;
         let (net, trained) = self.train_epoch(net, live)?;
+        if self.interrupted {
+            self.save_interrupted(&net, epoch_start_step)?;
+            let reason = format!("interrupted at step {}: last checkpoint saved", self.state.step);
+            return Ok((net, Control::Stop(reason), None));
+        }
         let live = live::read(&self.trainer.live);
         let eval_net = self.hooks.eval_weights().cloned().unwrap_or_else(|| net.valid());
         let mut metrics = BTreeMap::from([("train.loss".to_string(), trained.loss)]);
@@ -154,15 +245,20 @@ impl<'t> Fit<'t> {
 
     fn train_epoch(&mut self, mut net: Net, live: &Live) -> Result<(Net, Trained), RunError> {
         let epoch = self.state.epochs_done;
-        let mut loader = self.trainer.loader(self.train.clone(), true);
+        // The data pipeline, batch size and limits are read here only: they change per epoch.
+        let mut loader = Loader::for_split(&live.spec, self.train.clone(), true);
         loader.p_scale = live.p_scale;
+        self.per_epoch = steps_per_epoch(&live.spec, &self.train);
         let batches = loader.num_batches(epoch as u64);
         self.hooks.epoch_start(epoch, batches, live);
-        let (mut meter, mut acc) = (LossMeter::default(), Accumulate::new(self.trainer.spec.accumulate));
+        let (mut meter, mut acc) = (LossMeter::default(), Accumulate::new(live.spec.accumulate));
         let (started, mut samples) = (Instant::now(), 0);
         for (i, batch) in loader.epoch(epoch as u64, 0).into_iter().enumerate() {
             // Read at every step: `watch` may have changed the settings.
             let live = live::read(&self.trainer.live);
+            self.spec = live.spec.clone();
+            acc.every = live.spec.accumulate.max(1);
+            self.refresh_optimizer(&live);
             let batch = batch?;
             samples += batch.shape[0];
             let at = StepAt {
@@ -192,6 +288,10 @@ impl<'t> Fit<'t> {
                 live: &live,
             };
             self.hooks.step_end(&end)?;
+            if super::interrupt::requested() {
+                self.interrupted = true;
+                break;
+            }
         }
         let trained = Trained { loss: meter.mean(), samples, seconds: started.elapsed().as_secs_f64() };
         Ok((net, trained))
@@ -207,7 +307,7 @@ impl<'t> Fit<'t> {
         meter: &mut LossMeter,
         acc: &mut Accumulate,
     ) -> Result<(Net, Option<usize>), RunError> {
-        let loss = self.task.train_loss(&self.trainer.spec, &net, batch, &self.autodiff)?;
+        let loss = self.task.train_loss(&self.spec, &net, batch, &self.autodiff)?;
         meter.add(loss.clone().detach());
         if at.read_loss {
             meter.read(at.step, at.epoch, at.lr)?;
@@ -222,16 +322,45 @@ impl<'t> Fit<'t> {
     /// Metrics and confusion matrix on the `val` split, with the evaluated weights.
     fn validate(&self, eval_net: &Net) -> Result<Option<Evaluation>, RunError> {
         match &self.val {
-            Some(loader) => Ok(Some(Trainer::evaluate(&self.trainer.spec, eval_net, loader, &self.plain)?)),
+            Some(source) => {
+                let loader = Loader::for_split(&self.spec, source.clone(), false);
+                Ok(Some(Trainer::evaluate(&self.spec, eval_net, &loader, &self.plain)?))
+            }
             None => Ok(None),
         }
     }
 
     /// Metrics on the `test` split after training, with the final evaluated weights.
     fn test(&self, net: &Net) -> Result<Option<BTreeMap<String, f64>>, RunError> {
-        let Some(loader) = &self.test else { return Ok(None) };
+        let Some(source) = &self.test else { return Ok(None) };
+        let loader = Loader::for_split(&self.spec, source.clone(), false);
         let eval_net = self.hooks.eval_weights().cloned().unwrap_or_else(|| net.valid());
-        let (metrics, _) = Trainer::evaluate(&self.trainer.spec, &eval_net, loader, &self.plain)?;
+        let (metrics, _) = Trainer::evaluate(&self.spec, &eval_net, &loader, &self.plain)?;
         Ok(Some(metrics))
     }
+}
+
+/// The weights and optimizer state of `last.bpk` and `optimizer.bpk`; with `warm_resume`, a
+/// checkpoint of another model loads what still fits (and says so).
+fn resume_weights(trainer: &Trainer, net: Net, optimizer: ModuleOptimizer) -> Result<(Net, ModuleOptimizer), RunError> {
+    let dir = trainer.run.checkpoint("");
+    if !trainer.warm_resume {
+        return hooks::load_last(&dir, net, optimizer);
+    }
+    let (net, optimizer, partial) = hooks::load_last_warm(&dir, net, optimizer)?;
+    if let Some((loaded, fresh)) = partial {
+        eprintln!(
+            "`last.bpk` is of another version of model `{}`: {} weight tensor(s) loaded, {} newly initialised ({})",
+            trainer.graph.name,
+            loaded.len(),
+            fresh.len(),
+            fresh.join(", ")
+        );
+    }
+    Ok((net, optimizer))
+}
+
+/// Optimizer steps in an epoch of `train` under `spec` (batches ÷ accumulation).
+fn steps_per_epoch(spec: &TrainSpec, train: &Arc<dyn Source>) -> usize {
+    Loader::for_split(spec, train.clone(), true).num_batches(0).div_ceil(spec.accumulate.max(1)).max(1)
 }

@@ -1,10 +1,15 @@
 //! [`Live`]: the settings a running training reads at every step, so `trainc watch` can replace
 //! them between steps without restarting.
+//!
+//! `spec` is the whole `train` block in force. The loop reads from it at every step what may
+//! change at a step (loss, accumulation, optimizer) and at every epoch start what may change at
+//! an epoch (data pipeline, batch size, metrics). Changes that need more than a new value — a
+//! new optimizer, a rebuilt model — are asked for by bumping a revision counter.
 
 use std::sync::{Arc, RwLock};
 
 use crate::exec::optim;
-use crate::ir::{CheckpointSpec, EarlyStopSpec, Schedule, TrainSpec};
+use crate::ir::{CheckpointSpec, EarlyStopSpec, ModelGraph, Schedule, TrainSpec};
 
 /// The settings a running training may have replaced between steps.
 #[derive(Clone, Debug)]
@@ -17,6 +22,16 @@ pub struct Live {
     pub checkpoint: CheckpointSpec,
     /// Multiplies every augmentation probability.
     pub p_scale: f64,
+    /// The `train` block in force.
+    pub spec: Arc<TrainSpec>,
+    /// Bumped when the optimizer's settings (or `clip_grad`) changed: the loop builds a new one
+    /// at the next step and carries the state over.
+    pub optimizer_rev: u64,
+    /// Bumped when the optimizer's kind changed: the new one starts with fresh state.
+    pub optimizer_kind_rev: u64,
+    /// The model to rebuild into at the next epoch boundary, when `graph_rev` changed.
+    pub graph: Option<Arc<ModelGraph>>,
+    pub graph_rev: u64,
 }
 
 impl Live {
@@ -29,6 +44,23 @@ impl Live {
             early_stop: spec.early_stop.clone(),
             checkpoint: spec.checkpoint.clone(),
             p_scale: 1.0,
+            spec: Arc::new(spec.clone()),
+            optimizer_rev: 0,
+            optimizer_kind_rev: 0,
+            graph: None,
+            graph_rev: 0,
+        }
+    }
+
+    /// The settings of `spec`, keeping this one's revisions and pending model.
+    pub fn replaced(&self, spec: &TrainSpec) -> Live {
+        Live {
+            p_scale: self.p_scale,
+            optimizer_rev: self.optimizer_rev,
+            optimizer_kind_rev: self.optimizer_kind_rev,
+            graph: self.graph.clone(),
+            graph_rev: self.graph_rev,
+            ..Live::from_spec(spec)
         }
     }
 
@@ -45,4 +77,10 @@ pub type SharedLive = Arc<RwLock<Live>>;
 /// A copy of the current settings; a writer that panicked leaves the last value it wrote.
 pub fn read(live: &SharedLive) -> Live {
     live.read().map(|l| l.clone()).unwrap_or_else(|e| e.into_inner().clone())
+}
+
+/// Replaces the settings with what `f` makes of them.
+pub fn update(live: &SharedLive, f: impl FnOnce(&Live) -> Live) {
+    let mut guard = live.write().unwrap_or_else(|e| e.into_inner());
+    *guard = f(&guard);
 }

@@ -8,6 +8,7 @@
 mod error;
 mod fit;
 pub mod hooks;
+pub mod interrupt;
 pub mod live;
 pub mod metrics;
 pub mod rundir;
@@ -51,6 +52,9 @@ pub struct Trainer {
     /// each read waits for the queue to drain, so losses stay on the device and are read every
     /// `log_every` steps and at the end of an epoch; a NaN is then reported at the read after it.
     pub read_loss_every_step: bool,
+    /// On resume, a `last.bpk` of another model warm-starts this one instead of failing
+    /// (`watch`: the file's model may have changed since the checkpoint).
+    pub warm_resume: bool,
 }
 
 impl Trainer {

@@ -75,7 +75,8 @@ pub fn save_net(net: &Net, path: &Path) -> Result<(), RunError> {
     std::fs::rename(&tmp, path).map_err(RunError::write(path))
 }
 
-fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
+/// Saves the optimizer state atomically.
+pub fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp.bpk");
     optimizer.save(&tmp).map_err(|e| RunError::Save { path: path.to_path_buf(), message: e.to_string() })?;
     std::fs::rename(&tmp, path).map_err(RunError::write(path))
@@ -89,6 +90,34 @@ pub fn load_last(dir: &Path, net: Net, optimizer: ModuleOptimizer) -> Result<(Ne
     let optimizer =
         optimizer.load(&path).map_err(|e| RunError::Checkpoint { path: path.clone(), message: e.to_string() })?;
     Ok((net, optimizer))
+}
+
+/// Like [`load_last`], but a `last.bpk` of another model (a watched run killed between a model
+/// edit and the epoch boundary that would have rebuilt it) warm-starts the model instead of
+/// failing: every weight whose key and shape match is loaded, the others keep their fresh
+/// initialisation. Returns the keys loaded and not loaded in that case.
+pub fn load_last_warm(
+    dir: &Path,
+    net: Net,
+    optimizer: ModuleOptimizer,
+) -> Result<(Net, ModuleOptimizer, Option<(Vec<String>, Vec<String>)>), RunError> {
+    let last = dir.join("last.bpk");
+    let fail = |e: burn::store::RecordError| RunError::Checkpoint { path: last.clone(), message: e.to_string() };
+    // Taken first: a clone shares BatchNorm running statistics, which a failed load may already
+    // have replaced.
+    let before = crate::exec::transplant::values(&net);
+    if let Ok((net, optimizer)) = load_last(dir, net.clone(), optimizer.clone()) {
+        return Ok((net, optimizer, None));
+    }
+    let record = burn::store::ModuleRecord::load(&last).map_err(fail)?;
+    let net = net.try_load_record(record.allow_partial(true).allow_unused(true).validate(false)).map_err(fail)?;
+    // A loaded tensor has the saved values; a fresh one keeps its initialisation.
+    let (loaded, fresh) =
+        crate::exec::transplant::values(&net).into_iter().partition(|(k, v)| before.get(k) != Some(v));
+    let keys = |m: std::collections::BTreeMap<String, Vec<u8>>| m.into_keys().collect::<Vec<_>>();
+    let path = dir.join("optimizer.bpk");
+    let optimizer = optimizer.load(&path).map_err(|e| RunError::Checkpoint { path, message: e.to_string() })?;
+    Ok((net, optimizer, Some((keys(loaded), keys(fresh)))))
 }
 
 /// The checkpoint hook. `keep` and `monitor` are read from the live settings every epoch.

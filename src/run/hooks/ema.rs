@@ -101,6 +101,12 @@ impl Hook for EmaHook {
     fn eval_weights(&self) -> Option<&Net> {
         Some(&self.ema.net)
     }
+
+    /// A rebuilt model starts a new average (the old one has other layers).
+    fn on_rebuild(&mut self, rebuilt: &super::Rebuilt) -> Result<(), RunError> {
+        self.ema = Ema::new(rebuilt.net, self.ema.decay);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -7,14 +7,16 @@
 //! The loop (`run::fit`) calls, in order: `on_train_start`, then per epoch `on_epoch_start`,
 //! `on_step_end` after every optimizer step, `on_epoch_end` after validation (any hook may
 //! return [`Control::Stop`]), and `on_train_end` after the test split. Hooks run in the order
-//! of [`Hooks`]; `state.json` is written after all of them finished an epoch.
+//! of [`Hooks`]; `state.json` is written after all of them finished an epoch. When `watch`
+//! swapped the model at an epoch boundary, `on_rebuild` tells them before that epoch starts.
 
 mod checkpoint;
 mod csv;
 mod early_stop;
 pub mod ema;
-mod progress;
+pub mod progress;
 mod run_files;
+mod steps_csv;
 mod tensorboard;
 
 use std::collections::BTreeMap;
@@ -24,13 +26,16 @@ use burn::optim::ModuleOptimizer;
 use super::live::Live;
 use super::{RunError, State};
 use crate::exec::Net;
+use crate::exec::transplant::Transplant;
+use crate::ir::ModelGraph;
 
-pub use checkpoint::{BestK, Checkpoints, load_last, save_net};
+pub use checkpoint::{BestK, Checkpoints, load_last, load_last_warm, save_net, save_optimizer};
 pub use csv::Csv;
 pub use early_stop::{EarlyStop, Patience};
 pub use ema::EmaHook;
 pub use progress::Progress;
 pub use run_files::RunFiles;
+pub use steps_csv::StepsCsv;
 pub use tensorboard::TensorBoard;
 
 /// Whether training goes on after an epoch.
@@ -79,6 +84,20 @@ pub struct EpochEnd<'a> {
     pub live: &'a Live,
 }
 
+/// After the model was rebuilt from an edited graph, before the next epoch.
+pub struct Rebuilt<'a> {
+    /// Epochs done.
+    pub epoch: usize,
+    pub step: usize,
+    pub graph: &'a ModelGraph,
+    /// The new weights.
+    pub net: &'a Net,
+    /// Which weights were copied, initialised, dropped.
+    pub report: &'a Transplant,
+    /// Where the weights before the rebuild were saved.
+    pub saved: &'a std::path::Path,
+}
+
 /// At the end of training.
 pub struct TrainEnd<'a> {
     pub results: &'a BTreeMap<String, BTreeMap<String, f64>>,
@@ -104,6 +123,11 @@ pub trait Hook {
     }
 
     fn on_train_end(&mut self, _end: &TrainEnd) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    /// After the model was rebuilt (`watch`, at an epoch boundary).
+    fn on_rebuild(&mut self, _rebuilt: &Rebuilt) -> Result<(), RunError> {
         Ok(())
     }
 
@@ -174,6 +198,10 @@ impl Hooks {
 
     pub fn train_end(&mut self, end: &TrainEnd) -> Result<(), RunError> {
         self.0.iter_mut().try_for_each(|h| h.on_train_end(end))
+    }
+
+    pub fn rebuilt(&mut self, rebuilt: &Rebuilt) -> Result<(), RunError> {
+        self.0.iter_mut().try_for_each(|h| h.on_rebuild(rebuilt))
     }
 
     pub fn eval_weights(&self) -> Option<&Net> {
