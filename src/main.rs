@@ -44,6 +44,25 @@ impl SpecArgs {
     }
 }
 
+/// How `run` and `watch` train.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Continue a run from its directory (`runs/<name>/<timestamp>`); a watched run continues with
+    /// the last version it applied when the file does not check.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Where run directories go.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// No progress bar or summaries (logs still go to the run directory; edits are still reported).
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a file: syntax, names, shapes, data, losses and schedules, all at once.
@@ -64,18 +83,8 @@ enum Command {
     Run {
         #[command(flatten)]
         spec: SpecArgs,
-        /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
-        #[arg(long, default_value = "flex")]
-        device: String,
-        /// Continue a run from its directory (`runs/<name>/<timestamp>`).
-        #[arg(long)]
-        resume: Option<PathBuf>,
-        /// Where run directories go.
-        #[arg(long, default_value = "runs")]
-        runs_dir: PathBuf,
-        /// No progress bar or summaries (logs still go to the run directory).
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        train: TrainArgs,
     },
     /// Like `run`, and follow the file: every save (of it or of a file it imports) is re-checked
     /// and applied to the running training — at the next step, at the next epoch, or by
@@ -84,19 +93,8 @@ enum Command {
     Watch {
         #[command(flatten)]
         spec: SpecArgs,
-        /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
-        #[arg(long, default_value = "flex")]
-        device: String,
-        /// Continue a (watched) run from its directory, with the last version it applied when the
-        /// file does not check.
-        #[arg(long)]
-        resume: Option<PathBuf>,
-        /// Where run directories go.
-        #[arg(long, default_value = "runs")]
-        runs_dir: PathBuf,
-        /// No progress bar or summaries (edits are still reported).
-        #[arg(long)]
-        quiet: bool,
+        #[command(flatten)]
+        train: TrainArgs,
     },
     /// Evaluate a checkpoint on a split.
     #[cfg(feature = "train")]
@@ -154,13 +152,9 @@ fn main() -> ExitCode {
         Command::Check { spec, format, shapes } => commands::check(&spec, format, shapes),
         Command::Builtins => commands::builtins(),
         #[cfg(feature = "train")]
-        Command::Run { spec, device, resume, runs_dir, quiet } => {
-            commands::run(&spec, &device, resume.as_deref(), &runs_dir, quiet)
-        }
+        Command::Run { spec, train } => commands::run(&spec, &train),
         #[cfg(feature = "train")]
-        Command::Watch { spec, device, resume, runs_dir, quiet } => {
-            commands::watch(&spec, &device, resume.as_deref(), &runs_dir, quiet)
-        }
+        Command::Watch { spec, train } => commands::watch(&spec, &train),
         #[cfg(feature = "train")]
         Command::Eval { spec, checkpoint, split, device } => commands::eval(&spec, &checkpoint, &split, &device),
         #[cfg(feature = "train")]

@@ -1,6 +1,5 @@
 //! `trainc run`: check, create (or reopen with `--resume`) the run directory, train.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
@@ -10,7 +9,7 @@ use trainc::run::{Live, Trainer, interrupt, read_state};
 
 use super::CommandError;
 use super::shared::{checked, device};
-use crate::SpecArgs;
+use crate::{SpecArgs, TrainArgs};
 
 /// Every source file of the program, for `sources.train` in the run directory.
 fn sources(outcome: &Outcome, spec: &SpecArgs) -> String {
@@ -22,13 +21,9 @@ fn sources(outcome: &Outcome, spec: &SpecArgs) -> String {
     out
 }
 
-pub fn run(
-    spec: &SpecArgs,
-    device_name: &str,
-    resume: Option<&Path>,
-    runs_dir: &Path,
-    quiet: bool,
-) -> Result<ExitCode, CommandError> {
+pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
+    let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
+    let (resume, quiet) = (resume.as_deref(), *quiet);
     interrupt::install();
     let checked = checked(spec, None)?;
     let device = device(device_name)?;

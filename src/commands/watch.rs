@@ -18,7 +18,7 @@ use trainc::watch::{self as hot, Checked};
 
 use super::CommandError;
 use super::shared::device;
-use crate::SpecArgs;
+use crate::{SpecArgs, TrainArgs};
 
 /// The version a run starts with.
 struct First {
@@ -100,13 +100,9 @@ fn record_start(run: &RunDir, first: &First, state: Option<&State>) -> Result<us
     Ok(n)
 }
 
-pub fn watch(
-    args: &SpecArgs,
-    device_name: &str,
-    resume: Option<&Path>,
-    runs_dir: &Path,
-    quiet: bool,
-) -> Result<ExitCode, CommandError> {
+pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
+    let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
+    let (resume, quiet) = (resume.as_deref(), *quiet);
     interrupt::install();
     let first = first_version(args, resume)?;
     let device = device(device_name)?;

@@ -144,6 +144,8 @@ fn known(path: &str, what: &'static str, d: &Dim) -> Result<usize, CompileError>
 }
 
 /// What one node compiles to: a layer with weights or state, or a plain plan step.
+// One lives per node while the model is built, so the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Compiled {
     Layer(Layer),
     Step(Kind),

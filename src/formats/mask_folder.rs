@@ -159,7 +159,7 @@ train {
         let masked: Vec<&str> = (0..train.len())
             .map(|i| {
                 let mask = train.mask(i).expect("mask").expect("a segmentation source");
-                names[mask.data[0] as usize].as_ref()
+                names[mask.data[0] as usize]
             })
             .collect();
         assert_eq!(masked, drawn);

@@ -50,6 +50,9 @@ pub struct Fit<'t> {
     interrupted: bool,
 }
 
+/// After an epoch: the weights, whether to go on, and the validation metrics.
+type EpochDone = (Net, Control, Option<BTreeMap<String, f64>>);
+
 /// What an epoch's training produced.
 struct Trained {
     loss: f64,
@@ -208,7 +211,7 @@ impl<'t> Fit<'t> {
     }
 
     /// One epoch: train, validate, let the hooks act, save the state.
-    fn epoch(&mut self, net: Net, live: &Live) -> Result<(Net, Control, Option<BTreeMap<String, f64>>), RunError> {
+    fn epoch(&mut self, net: Net, live: &Live) -> Result<EpochDone, RunError> {
         let epoch_start_step = self.state.step;
         let (net, trained) = self.train_epoch(net, live)?;
         if self.interrupted {

@@ -56,8 +56,11 @@ fn sample_rows(act: Act) -> Result<Tensor<2>, RunError> {
 /// the same losses and metrics over them, and their own `predict` output.
 pub struct RowTask {
     pub to_rows: fn(Act) -> Result<Tensor<2>, RunError>,
-    pub predict: fn(Vec<(String, Act)>, &PredictInput) -> Result<Vec<String>, RunError>,
+    pub predict: Predict,
 }
+
+/// The lines `predict` prints, from the model's outputs.
+pub type Predict = fn(Vec<(String, Act)>, &PredictInput) -> Result<Vec<String>, RunError>;
 
 pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: ranked_classes };
 

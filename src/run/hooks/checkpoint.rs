@@ -92,6 +92,9 @@ pub fn load_last(dir: &Path, net: Net, optimizer: ModuleOptimizer) -> Result<(Ne
     Ok((net, optimizer))
 }
 
+/// The checkpoint keys that were loaded, and those that kept their fresh initialisation.
+pub type LoadedKeys = (Vec<String>, Vec<String>);
+
 /// Like [`load_last`], but a `last.bpk` of another model (a watched run killed between a model
 /// edit and the epoch boundary that would have rebuilt it) warm-starts the model instead of
 /// failing: every weight whose key and shape match is loaded, the others keep their fresh
@@ -100,7 +103,7 @@ pub fn load_last_warm(
     dir: &Path,
     net: Net,
     optimizer: ModuleOptimizer,
-) -> Result<(Net, ModuleOptimizer, Option<(Vec<String>, Vec<String>)>), RunError> {
+) -> Result<(Net, ModuleOptimizer, Option<LoadedKeys>), RunError> {
     let last = dir.join("last.bpk");
     let fail = |e: burn::store::RecordError| RunError::Checkpoint { path: last.clone(), message: e.to_string() };
     // Taken first: a clone shares BatchNorm running statistics, which a failed load may already
