@@ -38,7 +38,7 @@ grep -q '"accuracy"' "$run_dir/summary.json"
 (cd "$work" && "$bin" eval t.train --checkpoint "$run_dir/checkpoints/last.bpk" --split val --device tch > eval.json)
 python3 - "$run_dir/metrics.csv" "$work/eval.json" <<'PY'
 import csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["samples_per_s"]]  # epoch rows
 logged = float(rows[-1]["val.accuracy"])
 evaluated = json.load(open(sys.argv[2]))["val"]["accuracy"]
 losses = [float(r["train_loss"]) for r in rows]

@@ -58,12 +58,16 @@ fn run_dir(runs: &Path) -> PathBuf {
     dirs.pop().expect("one run")
 }
 
+/// The header and the epoch rows of `metrics.csv` (those with a `samples_per_s`; the others are
+/// the rows of logged steps).
 fn metrics(dir: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(dir.join("metrics.csv"))
         .expect("metrics.csv")
         .lines()
         .map(|l| l.split(',').map(String::from).collect())
-        .collect()
+        .collect();
+    let rate = rows[0].iter().position(|h| h == "samples_per_s").expect("a samples_per_s column");
+    rows.into_iter().enumerate().filter(|(i, r)| *i == 0 || !r[rate].is_empty()).map(|(_, r)| r).collect()
 }
 
 fn column(rows: &[Vec<String>], name: &str) -> Vec<f64> {

@@ -106,7 +106,6 @@ impl Trainer {
         hooks.push(hooks::TensorBoard::create(&self.run.path)?);
         hooks.push(hooks::Csv { run: super::rundir::RunDir::open(&self.run.path), metrics: self.val_columns() });
         hooks.push(hooks::RunFiles::new(self.run.path.clone(), self.confusion_classes(), self.quiet));
-        hooks.push(hooks::StepsCsv::new(&self.run.path));
         hooks.push(hooks::Checkpoints::new(checkpoints));
         hooks.push(hooks::EarlyStop::default());
         Ok(hooks)

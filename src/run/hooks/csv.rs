@@ -1,8 +1,11 @@
-//! `metrics.csv`: one row per epoch (epoch, step, learning rate, train loss, throughput and the
-//! validation metrics). On resume, rows of epochs after the saved state are dropped first, so an
-//! epoch logged just before a crash is not logged twice.
+//! `metrics.csv`, as Lightning's CSV logger writes it: a row every `log_every` steps (epoch, step,
+//! learning rate and the loss read at that step; the other cells empty), so an edit's effect shows
+//! on the curve from the next logged step, and a row per epoch (epoch, step, learning rate, mean
+//! train loss, throughput and the validation metrics). Epoch rows are those with a
+//! `samples_per_s`. On resume, rows of epochs after the saved state are dropped first, so an epoch
+//! logged just before a crash is not logged twice.
 
-use super::{Control, EpochEnd, Hook};
+use super::{Control, EpochEnd, Hook, StepEnd};
 use crate::run::RunError;
 use crate::run::rundir::RunDir;
 
@@ -37,6 +40,14 @@ impl Csv {
     }
 }
 
+impl Csv {
+    /// The row of a logged step.
+    pub fn step_row(&self, s: &StepEnd) -> Vec<String> {
+        let fixed = [(s.epoch + 1).to_string(), s.step.to_string(), format!("{:e}", s.lr), format!("{:.6}", s.loss)];
+        fixed.into_iter().chain(std::iter::repeat_n(String::new(), 1 + self.metrics.len())).collect()
+    }
+}
+
 impl Hook for Csv {
     fn name(&self) -> &'static str {
         "csv"
@@ -46,6 +57,14 @@ impl Hook for Csv {
         if state.epochs_done > 0 {
             let path = self.run.path.join("metrics.csv");
             self.run.truncate_metrics(state.epochs_done).map_err(RunError::write(path))?;
+        }
+        Ok(())
+    }
+
+    fn on_step_end(&mut self, s: &StepEnd) -> Result<(), RunError> {
+        if s.step.is_multiple_of(s.live.log_every.max(1)) {
+            let path = self.run.path.join("metrics.csv");
+            self.run.append_metrics(&self.header(), &self.step_row(s)).map_err(RunError::write(path))?;
         }
         Ok(())
     }

@@ -16,7 +16,6 @@ mod early_stop;
 pub mod ema;
 pub mod progress;
 mod run_files;
-mod steps_csv;
 mod tensorboard;
 
 use std::collections::BTreeMap;
@@ -35,7 +34,6 @@ pub use early_stop::{EarlyStop, Patience};
 pub use ema::EmaHook;
 pub use progress::Progress;
 pub use run_files::RunFiles;
-pub use steps_csv::StepsCsv;
 pub use tensorboard::TensorBoard;
 
 /// Whether training goes on after an epoch.
