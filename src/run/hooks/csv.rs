@@ -7,7 +7,10 @@
 
 use super::{Control, EpochEnd, Hook, StepEnd};
 use crate::run::RunError;
-use crate::run::rundir::RunDir;
+use crate::run::rundir::{RunDir, write_atomic};
+
+/// The columns before the metrics.
+const FIXED: [&str; 5] = ["epoch", "step", "lr", "train_loss", "samples_per_s"];
 
 pub struct Csv {
     pub run: RunDir,
@@ -15,13 +18,43 @@ pub struct Csv {
     pub metrics: Vec<String>,
 }
 
+/// `text` under a new `header`, every earlier row padded with `added` empty cells.
+fn widened(text: &str, header: &[String], added: usize) -> String {
+    let pad = ",".repeat(added);
+    let rows: Vec<String> = text.lines().skip(1).map(|l| format!("{l}{pad}\n")).collect();
+    format!("{}\n{}", header.join(","), rows.concat())
+}
+
 impl Csv {
     fn header(&self) -> Vec<String> {
-        ["epoch", "step", "lr", "train_loss", "samples_per_s"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(self.metrics.iter().cloned())
-            .collect()
+        FIXED.iter().map(|s| s.to_string()).chain(self.metrics.iter().cloned()).collect()
+    }
+
+    /// A metric that appears mid-run (`watch` applied a new `metrics` list) gets its column: the file
+    /// is rewritten with the wider header and empty cells in the earlier rows, as Lightning's CSV
+    /// logger does when a new key appears.
+    fn widen(&mut self, end: &EpochEnd) -> std::io::Result<()> {
+        let new: Vec<String> = end
+            .metrics
+            .keys()
+            .filter(|k| k.starts_with("val.") && *k != "val.confusion_matrix" && !self.metrics.contains(k))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.metrics.extend_from_slice(&new);
+        let path = self.run.path.join("metrics.csv");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        write_atomic(&path, widened(&text, &self.header(), new.len()).as_bytes())
+    }
+
+    /// On resume, the columns the file already has, in its order (a watched run may have added
+    /// some); a metric of the program that the file lacks is added by `widen` at the epoch's end.
+    fn adopt_header(&mut self) {
+        let Ok(text) = std::fs::read_to_string(self.run.path.join("metrics.csv")) else { return };
+        let Some(header) = text.lines().next() else { return };
+        self.metrics = header.split(',').skip(FIXED.len()).map(String::from).collect();
     }
 
     /// The row of an epoch; a metric the epoch did not produce is an empty cell.
@@ -55,6 +88,7 @@ impl Hook for Csv {
 
     fn on_train_start(&mut self, state: &crate::run::State) -> Result<(), RunError> {
         if state.epochs_done > 0 {
+            self.adopt_header();
             let path = self.run.path.join("metrics.csv");
             self.run.truncate_metrics(state.epochs_done).map_err(RunError::write(path))?;
         }
@@ -71,7 +105,26 @@ impl Hook for Csv {
 
     fn on_epoch_end(&mut self, end: &EpochEnd) -> Result<Control, RunError> {
         let path = self.run.path.join("metrics.csv");
+        self.widen(end).map_err(RunError::write(path.clone()))?;
         self.run.append_metrics(&self.header(), &self.row(end)).map_err(RunError::write(path))?;
         Ok(Control::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_metric_widens_every_earlier_row() {
+        let text = "epoch,step,lr,train_loss,samples_per_s,val.loss\n1,10,1e-3,0.5,,\n1,20,1e-3,0.4,90.0,0.45\n";
+        let header: Vec<String> =
+            "epoch,step,lr,train_loss,samples_per_s,val.loss,val.f1".split(',').map(String::from).collect();
+        let out = widened(text, &header, 1);
+        assert_eq!(
+            out,
+            "epoch,step,lr,train_loss,samples_per_s,val.loss,val.f1\n1,10,1e-3,0.5,,,\n1,20,1e-3,0.4,90.0,0.45,\n"
+        );
+        assert!(out.lines().all(|l| l.split(',').count() == 7));
     }
 }
