@@ -1,7 +1,9 @@
 //! `trainc watch` end to end: the real binary on generated data, edited through real file-system
 //! events (a rename over the file like Vim, a write in place like VS Code). Each test polls the
-//! run directory (`steps.csv`, `edits.jsonl`, `metrics.csv`) instead of sleeping fixed times.
+//! run directory (`edits.jsonl`, `metrics.csv`) instead of sleeping fixed times.
 #![cfg(feature = "train")]
+// Tests read and write their own files; the front-end rule of clippy.toml is not theirs.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -17,29 +19,45 @@ fn trainc(dir: &Path, args: &[&str]) -> Output {
 
 const MODEL: &str = "h = x |> conv2d(8, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)\n  return h |> flatten |> linear(classes)";
 
+/// A stronger CNN (two conv blocks and global average pooling, 32×32 input) that reaches
+/// validation accuracy near 1 on the generated shapes within a few epochs.
+const STRONG_MODEL: &str = "h = x |> conv2d(16, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)
+  h = h |> conv2d(32, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)
+  return h |> adaptive_avgpool |> flatten |> linear(classes)";
+
 /// A project with generated shapes (`per_class` images per class and split) and a tiny CNN.
 fn project(name: &str, per_class: usize, train: &str) -> PathBuf {
+    project_with(name, per_class, &spec(train))
+}
+
+/// A project with generated shapes (`per_class` images per class and split) and the given spec.
+fn project_with(name: &str, per_class: usize, spec: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("trainc-watch-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let per = per_class.to_string();
     let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", &per, "--seed", "1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(dir.join("t.train"), spec(train)).expect("write spec");
+    std::fs::write(dir.join("t.train"), spec).expect("write spec");
     dir
 }
 
 fn spec(train: &str) -> String {
+    spec_for(16, MODEL, 8, train)
+}
+
+/// The spec with `size`×`size` input, the model body `model` and the batch size `batch`.
+fn spec_for(size: usize, model: &str, batch: usize, train: &str) -> String {
     format!(
         r#"dataset shapes = image_folder("shapes") {{ train = "train"; val = "val" }}
-augment tf {{ resize(16, 16); hflip(p = 0.5); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
-augment ev {{ resize(16, 16); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
-model tiny(x: Image[B, 3, 16, 16]) -> Logits[B, classes] {{
-  {MODEL}
+augment tf {{ resize({size}, {size}); hflip(p = 0.5); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
+augment ev {{ resize({size}, {size}); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
+model tiny(x: Image[B, 3, {size}, {size}]) -> Logits[B, classes] {{
+  {model}
 }}
 train {{
   model = tiny
-  data = shapes {{ batch = 8, augment = tf, eval_augment = ev, workers = 1 }}
+  data = shapes {{ batch = {batch}, augment = tf, eval_augment = ev, workers = 1 }}
   loss = cross_entropy()
   optimizer = adam(lr = 3e-3)
   metrics = [accuracy]
@@ -124,14 +142,18 @@ fn run_dir(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(model).ok()?.flatten().map(|e| e.path()).max()
 }
 
-/// `steps.csv` as `(step, epoch, lr)`.
+/// The logged steps of `metrics.csv` as `(step, epoch, lr)`.
 fn steps(run: &Path) -> Vec<(usize, usize, f64)> {
-    let text = std::fs::read_to_string(run.join("steps.csv")).unwrap_or_default();
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap_or_default();
+    // Step rows are those without a `samples_per_s` (epoch, step, lr, train_loss, "", …).
     text.lines()
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.parse().ok()?, f.get(1)?.parse().ok()?, f.get(2)?.parse().ok()?))
+            if !f.get(4)?.is_empty() {
+                return None;
+            }
+            Some((f.get(1)?.parse().ok()?, f.first()?.parse().ok()?, f.get(2)?.parse().ok()?))
         })
         .collect()
 }
@@ -150,10 +172,16 @@ fn metrics_rows(run: &Path) -> Vec<Vec<String>> {
     text.lines().map(|l| l.split(',').map(String::from).collect()).collect()
 }
 
+/// The column `name` of the epoch rows of `metrics.csv` (those with a `samples_per_s`; the
+/// others are logged steps).
 fn metric(run: &Path, name: &str) -> Vec<f64> {
     let rows = metrics_rows(run);
     let Some(i) = rows.first().and_then(|h| h.iter().position(|c| c == name)) else { return Vec::new() };
-    rows[1..].iter().filter_map(|r| r.get(i)?.parse().ok()).collect()
+    rows[1..]
+        .iter()
+        .filter(|r| r.get(4).is_some_and(|c| !c.is_empty()))
+        .filter_map(|r| r.get(i)?.parse().ok())
+        .collect()
 }
 
 /// Writes the new text in place (truncate and write, like VS Code).
@@ -288,27 +316,37 @@ fn an_augmentation_and_batch_change_applies_at_the_next_epoch_boundary() {
 
 #[test]
 fn a_layer_added_before_the_head_rebuilds_at_the_epoch_boundary_and_keeps_the_trained_weights() {
-    let dir = project("graph", 40, "epochs = 10000");
+    let dir = project_with("graph", 100, &spec_for(32, STRONG_MODEL, 16, "epochs = 10000"));
     let mut w = Watch::start(&dir, &[]);
+    // Two epochs in a row at 95% or more: the features are trained, not a lucky epoch.
     w.wait(120, "a trained model", || {
-        run_dir(&dir).is_some_and(|r| metric(&r, "val.accuracy").last().is_some_and(|a| *a >= 0.8))
+        run_dir(&dir).is_some_and(|r| {
+            let acc = metric(&r, "val.accuracy");
+            acc.len() >= 2 && acc[acc.len() - 2..].iter().all(|a| *a >= 0.95)
+        })
     });
     let run = run_dir(&dir).expect("run dir");
     edit_by_rename(&dir, "linear(classes)", "linear(32) |> relu |> linear(classes)");
     let rebuilt = wait_status(&mut w, &run, "rebuilt", 1);
-    // conv2d0 (weight, bias) and batch_norm0 (gamma, beta, running mean and variance) are kept;
-    // linear0 changed shape and linear1 is new.
-    assert_eq!(rebuilt["copied"].as_array().map(Vec::len), Some(6), "{rebuilt}");
+    // conv2d0 and conv2d1 (weight, bias each) and batch_norm0 and batch_norm1 (gamma, beta,
+    // running mean and variance each) are kept; linear0 changed shape and linear1 is new.
+    assert_eq!(rebuilt["copied"].as_array().map(Vec::len), Some(12), "{rebuilt}");
     assert_eq!(rebuilt["fresh"].as_array().map(Vec::len), Some(4), "{rebuilt}");
+    assert_eq!(rebuilt["dropped"].as_array().map(Vec::len), Some(2), "{rebuilt}");
     // Checkpoint keys follow the module path.
-    assert!(rebuilt["copied"].to_string().contains("layers.conv2d0.Conv.weight"), "{rebuilt}");
+    let copied = rebuilt["copied"].to_string();
+    for layer in ["conv2d0", "conv2d1", "batch_norm0", "batch_norm1"] {
+        assert!(copied.contains(&format!("layers.{layer}.")), "{layer} not copied: {rebuilt}");
+    }
+    assert!(copied.contains("layers.conv2d0.Conv.weight"), "{rebuilt}");
+    assert!(!copied.contains("linear"), "the head changed, it cannot be copied: {rebuilt}");
     let epochs_before = rebuilt["epoch"].as_u64().expect("epoch") as usize;
     w.wait(60, "two epochs after the rebuild", || metric(&run, "val.accuracy").len() > epochs_before + 1);
-    // Chance is 1/3; the copied features let the new head catch up within an epoch or two.
+    // Chance is 1/3; on the copied features the fresh head is far above it within an epoch.
     let acc = metric(&run, "val.accuracy");
     let after = acc[epochs_before].max(acc[epochs_before + 1]);
-    assert!(after > 0.6, "validation accuracy after the rebuild: {after} ({acc:?})");
-    assert!(w.stderr().contains("6 weight tensor(s) copied, 4 newly initialised"), "{}", w.stderr());
+    assert!(after > 0.75, "validation accuracy after the rebuild: {after} ({acc:?})");
+    assert!(w.stderr().contains("12 weight tensor(s) copied, 4 newly initialised, 2 dropped"), "{}", w.stderr());
 }
 
 #[test]
