@@ -353,7 +353,6 @@ fn coco_boxes_load_and_move_with_the_image() {
         balanced: false,
         shuffle: true,
         limit_batches: None,
-        p_scale: 1.0,
     };
     let mut seen = 0;
     for name in ["train", "val"] {

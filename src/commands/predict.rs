@@ -45,7 +45,7 @@ pub fn predict(
         let original = (image.width(), image.height());
         let img = augment::Image::from_dynamic(&image, train.data.dataset.channels);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let img = augment::apply(&train.data.eval_augment, img, &mut rng, false, 1.0).resize(h, w);
+        let img = augment::apply(&train.data.eval_augment, img, &mut rng, false).resize(h, w);
         let x = Tensor::<4>::from_data(TensorData::new(img.data, [1, img.c, img.h, img.w]), &device);
         let input = PredictInput { classes: &train.data.dataset.classes, original, input: (h, w), top };
         println!("{}", path.display());

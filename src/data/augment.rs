@@ -104,9 +104,8 @@ pub fn move_boxes(
     (h, w): (usize, usize),
     rng: &mut ChaCha8Rng,
     train: bool,
-    p_scale: f64,
 ) -> Vec<BoxLabel> {
-    let p = step.p() * p_scale;
+    let p = step.p();
     let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
     let (hf, wf) = (h as f32, w as f32);
     let (moved, (out_h, out_w)): (Vec<BoxLabel>, (f32, f32)) = match *step {
@@ -200,30 +199,29 @@ pub fn apply_pair(
     mut boxes: Option<Vec<BoxLabel>>,
     rng: &mut ChaCha8Rng,
     train: bool,
-    p_scale: f64,
 ) -> (Image, Option<Image>, Option<Vec<BoxLabel>>) {
     for step in steps {
         if step.is_geometric() {
-            boxes = boxes.map(|b| move_boxes(step, b, (img.h, img.w), &mut rng.clone(), train, p_scale));
+            boxes = boxes.map(|b| move_boxes(step, b, (img.h, img.w), &mut rng.clone(), train));
             mask = mask.map(|m| {
                 if let &Augment::Resize { height: h, width: w } = step {
                     let (mh, mw) = (m.h, m.w);
                     m.map_coords(h, w, |y, x| Some(((y * mh) / h, (x * mw) / w)))
                 } else {
-                    apply(std::slice::from_ref(step), m, &mut rng.clone(), train, p_scale)
+                    apply(std::slice::from_ref(step), m, &mut rng.clone(), train)
                 }
             });
         }
-        img = apply(std::slice::from_ref(step), img, rng, train, p_scale);
+        img = apply(std::slice::from_ref(step), img, rng, train);
     }
     (img, mask, boxes)
 }
 
 /// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
 /// they change the size (a random crop becomes a centre crop).
-pub fn apply(steps: &[Augment], mut img: Image, rng: &mut ChaCha8Rng, train: bool, p_scale: f64) -> Image {
+pub fn apply(steps: &[Augment], mut img: Image, rng: &mut ChaCha8Rng, train: bool) -> Image {
     for step in steps {
-        let p = step.p() * p_scale;
+        let p = step.p();
         let hit = |rng: &mut ChaCha8Rng| train && rng.random::<f64>() < p;
         img = match step {
             Augment::Normalize { stats } => {
@@ -335,9 +333,9 @@ mod tests {
     fn crop_with_padding_keeps_size_and_flip_mirrors() {
         let img = Image { c: 1, h: 4, w: 4, data: (0..16).map(|v| v as f32).collect() };
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let out = apply(&[Augment::RandomCrop { size: 4, padding: 1 }], img.clone(), &mut rng, true, 1.0);
+        let out = apply(&[Augment::RandomCrop { size: 4, padding: 1 }], img.clone(), &mut rng, true);
         assert_eq!((out.h, out.w), (4, 4));
-        let flipped = apply(&[Augment::Hflip { p: 1.0 }], img, &mut rng, true, 1.0);
+        let flipped = apply(&[Augment::Hflip { p: 1.0 }], img, &mut rng, true);
         assert_eq!(&flipped.data[..4], &[3.0, 2.0, 1.0, 0.0]);
     }
 
@@ -351,7 +349,7 @@ mod tests {
             Augment::Resize { height: 4, width: 6 },
         ];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (out, m, _) = apply_pair(&steps, img, Some(mask), None, &mut rng, true, 1.0);
+        let (out, m, _) = apply_pair(&steps, img, Some(mask), None, &mut rng, true);
         let m = m.expect("mask");
         assert_eq!((out.h, out.w, m.h, m.w), (4, 6, 4, 6));
         assert_eq!(&m.data[..6], &[2.0, 2.0, 1.0, 1.0, 0.0, 0.0], "flipped, nearest-resized, not normalized");
@@ -365,7 +363,7 @@ mod tests {
         let steps =
             [Augment::Hflip { p: 1.0 }, Augment::Resize { height: 20, width: 40 }, Augment::CenterCrop { size: 20 }];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true, 1.0);
+        let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true);
         assert_eq!((out.h, out.w), (20, 20));
         // Flipped: x 14..18; resized ×2: x 28..36, y 2..10; cropped at x offset 10: x 18..20 after clipping.
         assert_eq!(boxes, Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0 }]));
@@ -385,7 +383,7 @@ mod tests {
                 Augment::Hflip { p: 0.5 },
             ];
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let (out, _, boxes) = apply_pair(&steps, img.clone(), None, Some(vec![b]), &mut rng, true, 1.0);
+            let (out, _, boxes) = apply_pair(&steps, img.clone(), None, Some(vec![b]), &mut rng, true);
             let at = out.data.iter().position(|v| *v == 1.0);
             match (at, boxes.as_deref()) {
                 (Some(i), Some([moved])) => {
@@ -406,7 +404,6 @@ mod tests {
             img,
             &mut rng,
             false,
-            1.0,
         );
         assert_eq!(out.data, vec![0.0, 1.0]);
     }

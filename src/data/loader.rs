@@ -34,7 +34,6 @@ pub struct Loader {
     pub balanced: bool,
     pub shuffle: bool,
     pub limit_batches: Option<usize>,
-    pub p_scale: f64,
 }
 
 impl Loader {
@@ -52,7 +51,6 @@ impl Loader {
             balanced: data.balanced,
             shuffle: data.shuffle,
             limit_batches: data.limit_batches,
-            p_scale: 1.0,
         }
     }
 
@@ -95,11 +93,10 @@ impl Loader {
         let (tx, rx) = sync_channel(2);
         let source = self.source.clone();
         let steps = self.steps.clone();
-        let (batch, workers, seed, train, p_scale) =
-            (self.batch.max(1), self.workers.max(1), self.seed, self.train, self.p_scale);
+        let (batch, workers, seed, train) = (self.batch.max(1), self.workers.max(1), self.seed, self.train);
         std::thread::spawn(move || {
             for chunk in order.chunks(batch).skip(skip) {
-                let result = assemble(&*source, &steps, chunk, workers, seed, epoch, train, p_scale);
+                let result = assemble(&*source, &steps, chunk, workers, seed, epoch, train);
                 let stop = result.is_err();
                 if tx.send(result).is_err() || stop {
                     return;
@@ -122,13 +119,11 @@ fn assemble(
     seed: u64,
     epoch: u64,
     train: bool,
-    p_scale: f64,
 ) -> Result<Batch, DataError> {
     // Targets: the label, or for segmentation every pixel's class id.
     let load = |i: usize| -> Result<Sample, DataError> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
-        let (img, mask, boxes) =
-            apply_pair(steps, source.image(i)?, source.mask(i)?, source.boxes(i), &mut rng, train, p_scale);
+        let (img, mask, boxes) = apply_pair(steps, source.image(i)?, source.mask(i)?, source.boxes(i), &mut rng, train);
         match mask {
             Some(m) if (m.h, m.w) != (img.h, img.w) => {
                 Err(DataError::MaskSize { index: i, mask_h: m.h, mask_w: m.w, image_h: img.h, image_w: img.w })
@@ -206,7 +201,6 @@ mod tests {
             balanced: false,
             shuffle: true,
             limit_batches: None,
-            p_scale: 1.0,
         }
     }
 

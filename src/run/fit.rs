@@ -72,7 +72,7 @@ impl Trainer {
         let mut results = Results::new();
         loop {
             let live = live::read(&self.live);
-            if fit.state.epochs_done >= live.epochs {
+            if fit.state.epochs_done >= live.epochs() {
                 break;
             }
             net = fit.rebuild_if_asked(net, &live)?;
@@ -146,7 +146,8 @@ impl<'t> Fit<'t> {
             optimizer,
             state,
             hooks,
-            per_epoch: steps_per_epoch(&live.spec, &train),
+            // Set from the loader when each epoch starts.
+            per_epoch: 1,
             train,
             val,
             test,
@@ -200,9 +201,7 @@ impl<'t> Fit<'t> {
     /// After a Ctrl-C: the last weights and optimizer state, and `state.json` as of the start of
     /// the interrupted epoch (a resume repeats it, from the saved weights).
     fn save_interrupted(&mut self, net: &Net, epoch_start_step: usize) -> Result<(), RunError> {
-        let dir = self.trainer.run.checkpoint("");
-        hooks::save_net(&net.valid(), &dir.join("last.bpk"))?;
-        hooks::save_optimizer(&self.optimizer, &dir.join("optimizer.bpk"))?;
+        hooks::save_last(&self.trainer.run.checkpoint(""), net, &self.optimizer)?;
         let mut state = self.state.clone();
         state.step = epoch_start_step;
         state.hooks = self.hooks.states();
@@ -248,10 +247,9 @@ impl<'t> Fit<'t> {
     fn train_epoch(&mut self, mut net: Net, live: &Live) -> Result<(Net, Trained), RunError> {
         let epoch = self.state.epochs_done;
         // The data pipeline, batch size and limits are read here only: they change per epoch.
-        let mut loader = Loader::for_split(&live.spec, self.train.clone(), true);
-        loader.p_scale = live.p_scale;
-        self.per_epoch = steps_per_epoch(&live.spec, &self.train);
+        let loader = Loader::for_split(&live.spec, self.train.clone(), true);
         let batches = loader.num_batches(epoch as u64);
+        self.per_epoch = steps_per_epoch(batches, &live.spec);
         self.hooks.epoch_start(epoch, batches, live);
         let (mut meter, mut acc) = (LossMeter::default(), Accumulate::new(live.spec.accumulate));
         let (started, mut samples) = (Instant::now(), 0);
@@ -268,7 +266,7 @@ impl<'t> Fit<'t> {
                 epoch,
                 lr: live.lr(self.state.step, self.per_epoch),
                 read_loss: self.trainer.read_loss_every_step
-                    || (self.state.step + 1).is_multiple_of(live.log_every.max(1))
+                    || (self.state.step + 1).is_multiple_of(live.log_every())
                     || i + 1 == batches,
                 last_batch: i + 1 == batches,
             };
@@ -362,7 +360,7 @@ fn resume_weights(trainer: &Trainer, net: Net, optimizer: ModuleOptimizer) -> Re
     Ok((net, optimizer))
 }
 
-/// Optimizer steps in an epoch of `train` under `spec` (batches ÷ accumulation).
-fn steps_per_epoch(spec: &TrainSpec, train: &Arc<dyn Source>) -> usize {
-    Loader::for_split(spec, train.clone(), true).num_batches(0).div_ceil(spec.accumulate.max(1)).max(1)
+/// Optimizer steps in an epoch of `batches` batches under `spec` (batches ÷ accumulation).
+fn steps_per_epoch(batches: usize, spec: &TrainSpec) -> usize {
+    batches.div_ceil(spec.accumulate.max(1)).max(1)
 }

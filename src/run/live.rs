@@ -9,19 +9,13 @@
 use std::sync::{Arc, RwLock};
 
 use crate::exec::optim;
-use crate::ir::{CheckpointSpec, EarlyStopSpec, ModelGraph, Schedule, TrainSpec};
+use crate::ir::{ModelGraph, TrainSpec};
 
-/// The settings a running training may have replaced between steps.
+/// The settings a running training may have replaced between steps: the `train` block in force
+/// and the revisions of what cannot simply be read from it. Everything else (schedule, epochs,
+/// `log_every`, early stopping, checkpoint settings) is read from `spec`, so there is one copy.
 #[derive(Clone, Debug)]
 pub struct Live {
-    pub schedule: Vec<Schedule>,
-    pub base_lr: f64,
-    pub epochs: usize,
-    pub log_every: usize,
-    pub early_stop: Option<EarlyStopSpec>,
-    pub checkpoint: CheckpointSpec,
-    /// Multiplies every augmentation probability.
-    pub p_scale: f64,
     /// The `train` block in force.
     pub spec: Arc<TrainSpec>,
     /// Bumped when the optimizer's settings (or `clip_grad`) changed: the loop builds a new one
@@ -36,38 +30,28 @@ pub struct Live {
 
 impl Live {
     pub fn from_spec(spec: &TrainSpec) -> Live {
-        Live {
-            schedule: spec.schedule.clone(),
-            base_lr: optim::base_lr(&spec.optimizer, &spec.schedule),
-            epochs: spec.epochs,
-            log_every: spec.log_every.max(1),
-            early_stop: spec.early_stop.clone(),
-            checkpoint: spec.checkpoint.clone(),
-            p_scale: 1.0,
-            spec: Arc::new(spec.clone()),
-            optimizer_rev: 0,
-            optimizer_kind_rev: 0,
-            graph: None,
-            graph_rev: 0,
-        }
+        Live { spec: Arc::new(spec.clone()), optimizer_rev: 0, optimizer_kind_rev: 0, graph: None, graph_rev: 0 }
     }
 
     /// The settings of `spec`, keeping this one's revisions and pending model.
     pub fn replaced(&self, spec: &TrainSpec) -> Live {
-        Live {
-            p_scale: self.p_scale,
-            optimizer_rev: self.optimizer_rev,
-            optimizer_kind_rev: self.optimizer_kind_rev,
-            graph: self.graph.clone(),
-            graph_rev: self.graph_rev,
-            ..Live::from_spec(spec)
-        }
+        Live { spec: Arc::new(spec.clone()), ..self.clone() }
+    }
+
+    pub fn epochs(&self) -> usize {
+        self.spec.epochs
+    }
+
+    pub fn log_every(&self) -> usize {
+        self.spec.log_every.max(1)
     }
 
     /// The learning rate at `step` of a run of `per_epoch` steps an epoch. The total is taken from
     /// the current `epochs`, so a changed `epochs` bends the schedule from this step on.
     pub fn lr(&self, step: usize, per_epoch: usize) -> f64 {
-        optim::lr_at(&self.schedule, self.base_lr, step, per_epoch * self.epochs, per_epoch)
+        let spec = &self.spec;
+        let base = optim::base_lr(&spec.optimizer, &spec.schedule);
+        optim::lr_at(&spec.schedule, base, step, per_epoch * spec.epochs, per_epoch)
     }
 }
 

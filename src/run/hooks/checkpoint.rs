@@ -76,10 +76,16 @@ pub fn save_net(net: &Net, path: &Path) -> Result<(), RunError> {
 }
 
 /// Saves the optimizer state atomically.
-pub fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
+fn save_optimizer(optimizer: &ModuleOptimizer, path: &Path) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp.bpk");
     optimizer.save(&tmp).map_err(|e| RunError::Save { path: path.to_path_buf(), message: e.to_string() })?;
     std::fs::rename(&tmp, path).map_err(RunError::write(path))
+}
+
+/// Saves `last.bpk` (the trained weights) and `optimizer.bpk`, what `--resume` loads.
+pub fn save_last(dir: &Path, net: &Net, optimizer: &ModuleOptimizer) -> Result<(), RunError> {
+    save_net(&net.valid(), &dir.join("last.bpk"))?;
+    save_optimizer(optimizer, &dir.join("optimizer.bpk"))
 }
 
 /// Loads `last.bpk` and `optimizer.bpk` of a run's checkpoint folder, to resume.
@@ -135,7 +141,7 @@ impl Checkpoints {
     }
 
     fn save_best(&mut self, end: &EpochEnd) -> Result<(), RunError> {
-        let spec = &end.live.checkpoint;
+        let spec = &end.live.spec.checkpoint;
         let Some(score) = end.metrics.get(&spec.monitor.to_string()).copied() else { return Ok(()) };
         let decision = self.best.offer(score, end.epoch, spec.keep, spec.mode);
         if let Some(name) = &decision.save {
@@ -156,8 +162,7 @@ impl Hook for Checkpoints {
 
     fn on_epoch_end(&mut self, end: &EpochEnd) -> Result<Control, RunError> {
         self.save_best(end)?;
-        save_net(&end.net.valid(), &self.dir.join("last.bpk"))?;
-        save_optimizer(end.optimizer, &self.dir.join("optimizer.bpk"))?;
+        save_last(&self.dir, end.net, end.optimizer)?;
         Ok(Control::Continue)
     }
 

@@ -96,7 +96,7 @@ impl Hook for Csv {
     }
 
     fn on_step_end(&mut self, s: &StepEnd) -> Result<(), RunError> {
-        if s.step.is_multiple_of(s.live.log_every.max(1)) {
+        if s.step.is_multiple_of(s.live.log_every()) {
             let path = self.run.path.join("metrics.csv");
             self.run.append_metrics(&self.header(), &self.step_row(s)).map_err(RunError::write(path))?;
         }

@@ -49,7 +49,7 @@ impl Hook for EarlyStop {
     }
 
     fn on_epoch_end(&mut self, end: &EpochEnd) -> Result<Control, RunError> {
-        let Some(spec) = &end.live.early_stop else { return Ok(Control::Continue) };
+        let Some(spec) = &end.live.spec.early_stop else { return Ok(Control::Continue) };
         match end.metrics.get(&spec.monitor.to_string()) {
             Some(value) => Ok(self.patience.observe(*value, spec)),
             None => Ok(Control::Continue),

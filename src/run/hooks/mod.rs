@@ -28,7 +28,7 @@ use crate::exec::Net;
 use crate::exec::transplant::Transplant;
 use crate::ir::ModelGraph;
 
-pub use checkpoint::{BestK, Checkpoints, load_last, load_last_warm, save_net, save_optimizer};
+pub use checkpoint::{BestK, Checkpoints, load_last, load_last_warm, save_last, save_net};
 pub use csv::Csv;
 pub use early_stop::{EarlyStop, Patience};
 pub use ema::EmaHook;

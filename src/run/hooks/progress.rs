@@ -48,22 +48,22 @@ impl Hook for Progress {
     }
 
     fn on_epoch_start(&mut self, epoch: usize, batches: usize, live: &Live) {
-        self.epochs = live.epochs;
+        self.epochs = live.epochs();
         self.bar = if self.quiet { ProgressBar::hidden() } else { ProgressBar::new(batches as u64) };
         self.bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        self.bar.set_prefix(format!("epoch {}/{}", epoch + 1, live.epochs));
+        self.bar.set_prefix(format!("epoch {}/{}", epoch + 1, live.epochs()));
         *BAR.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.bar.clone());
     }
 
     fn on_step_end(&mut self, s: &StepEnd) -> Result<(), RunError> {
         // `epochs` may have changed (`watch`).
-        if s.live.epochs != self.epochs {
-            self.epochs = s.live.epochs;
-            self.bar.set_prefix(format!("epoch {}/{}", s.epoch + 1, s.live.epochs));
+        if s.live.epochs() != self.epochs {
+            self.epochs = s.live.epochs();
+            self.bar.set_prefix(format!("epoch {}/{}", s.epoch + 1, s.live.epochs()));
         }
         self.bar.set_message(format!("loss {:.4} lr {:.2e} {:.0} samples/s", s.mean_loss, s.lr, s.samples_per_s));
         self.bar.inc(s.batches as u64);
@@ -77,7 +77,7 @@ impl Hook for Progress {
         self.println(&format!(
             "epoch {}/{}: {} ({:.1}s, {:.0} samples/s)",
             end.epoch,
-            end.live.epochs,
+            end.live.epochs(),
             shown.join(", "),
             end.seconds,
             end.samples as f64 / end.seconds

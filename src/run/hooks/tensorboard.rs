@@ -21,7 +21,7 @@ impl Hook for TensorBoard {
     }
 
     fn on_step_end(&mut self, s: &StepEnd) -> Result<(), RunError> {
-        if s.step.is_multiple_of(s.live.log_every.max(1)) {
+        if s.step.is_multiple_of(s.live.log_every()) {
             let scalars = [("train/loss", s.loss as f64), ("train/lr", s.lr)];
             self.events.scalars(s.step as u64, &scalars).map_err(RunError::write("events"))?;
         }
