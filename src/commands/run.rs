@@ -3,23 +3,11 @@
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
-use trainc::frontend::Outcome;
-use trainc::run::rundir::RunDir;
-use trainc::run::{Live, Trainer, interrupt, read_state};
+use trainc::run::{Live, Trainer, interrupt};
 
 use super::CommandError;
-use super::shared::{checked, device};
+use super::shared::{checked, device, run_dir, sources_text};
 use crate::{SpecArgs, TrainArgs};
-
-/// Every source file of the program, for `sources.train` in the run directory.
-fn sources(outcome: &Outcome, spec: &SpecArgs) -> String {
-    let mut out = format!("// profile: {:?}; overrides: {:?}\n", spec.profile, spec.overrides);
-    for module in &outcome.program.modules {
-        let file = outcome.program.sources.get(module.file);
-        out.push_str(&format!("\n// ── {} ──\n{}\n", file.name, file.text));
-    }
-    out
-}
 
 pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
     let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
@@ -28,16 +16,9 @@ pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandE
     let checked = checked(spec, None)?;
     let device = device(device_name)?;
     let train = checked.train;
-    let (run, state) = match resume {
-        Some(dir) => (RunDir::open(dir), Some(read_state(dir)?)),
-        None => {
-            let json = serde_json::to_string_pretty(&train).unwrap_or_default();
-            let text = sources(&checked.outcome, spec);
-            let run = RunDir::create(runs_dir, &train.name, &json, &text, train.seed, device_name)
-                .map_err(|source| CommandError::RunDir { root: runs_dir.to_path_buf(), source })?;
-            (run, None)
-        }
-    };
+    let program = &checked.outcome.program;
+    let files = program.modules.iter().map(|m| program.sources.get(m.file)).map(|f| (f.name.clone(), &f.text[..]));
+    let (run, state) = run_dir(&train, &sources_text(spec, files), resume, runs_dir, device_name)?;
     let live = Arc::new(RwLock::new(Live::from_spec(&train)));
     let read_loss_every_step = !device_name.contains("cuda");
     let trainer = Trainer {

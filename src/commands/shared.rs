@@ -10,7 +10,8 @@ use trainc::exec::Net;
 use trainc::frontend::{self, Outcome};
 use trainc::host::FsHost;
 use trainc::ir::{ModelGraph, TrainSpec};
-use trainc::run::RunError;
+use trainc::run::rundir::RunDir;
+use trainc::run::{RunError, State, read_state};
 
 use super::CommandError;
 use crate::SpecArgs;
@@ -66,4 +67,31 @@ pub fn load(graph: &ModelGraph, checkpoint: &Path, device: &Device) -> Result<Ne
     let net = Net::build(graph, device).map_err(RunError::from)?;
     let loaded = net.try_load_file(checkpoint);
     Ok(loaded.map_err(|e| RunError::Checkpoint { path: checkpoint.to_path_buf(), message: e.to_string() })?)
+}
+
+/// `sources.train`: the profile and overrides, then every source file of the program.
+pub fn sources_text<'a>(spec: &SpecArgs, files: impl IntoIterator<Item = (String, &'a str)>) -> String {
+    let mut out = format!("// profile: {:?}; overrides: {:?}\n", spec.profile, spec.overrides);
+    for (name, text) in files {
+        out.push_str(&format!("\n// ── {name} ──\n{text}\n"));
+    }
+    out
+}
+
+/// The run directory: reopened with its state for `--resume`, otherwise created with the resolved
+/// spec and the sources.
+pub fn run_dir(
+    train: &TrainSpec,
+    sources: &str,
+    resume: Option<&Path>,
+    runs_dir: &Path,
+    device: &str,
+) -> Result<(RunDir, Option<State>), CommandError> {
+    if let Some(dir) = resume {
+        return Ok((RunDir::open(dir), Some(read_state(dir)?)));
+    }
+    let json = serde_json::to_string_pretty(train).unwrap_or_default();
+    let run = RunDir::create(runs_dir, &train.name, &json, sources, train.seed, device)
+        .map_err(|source| CommandError::RunDir { root: runs_dir.to_path_buf(), source })?;
+    Ok((run, None))
 }

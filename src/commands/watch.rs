@@ -10,14 +10,14 @@ use serde_json::json;
 use trainc::ir::{ModelGraph, TrainSpec};
 use trainc::run::hooks::Hooks;
 use trainc::run::rundir::RunDir;
-use trainc::run::{Live, RunError, State, Trainer, interrupt, read_state};
+use trainc::run::{Live, RunError, State, Trainer, interrupt};
 use trainc::watch::hook::{Applied, WatchHook};
 use trainc::watch::log::{EditLog, last_applied};
 use trainc::watch::source::{self, SourceHost, Sources};
 use trainc::watch::{self as hot, Checked};
 
 use super::CommandError;
-use super::shared::device;
+use super::shared::{device, run_dir, sources_text};
 use crate::{SpecArgs, TrainArgs};
 
 /// The version a run starts with.
@@ -52,32 +52,6 @@ fn first_version(args: &SpecArgs, resume: Option<&Path>) -> Result<First, Comman
     }
 }
 
-/// The sources as `sources.train` keeps them.
-fn sources_text(args: &SpecArgs, sources: &Sources) -> String {
-    let mut out = format!("// profile: {:?}; overrides: {:?}\n", args.profile, args.overrides);
-    for (path, text) in sources {
-        out.push_str(&format!("\n// ── {} ──\n{}\n", path.display(), text));
-    }
-    out
-}
-
-fn run_dir(
-    args: &SpecArgs,
-    first: &First,
-    resume: Option<&Path>,
-    runs_dir: &Path,
-    device: &str,
-) -> Result<(RunDir, Option<State>), CommandError> {
-    if let Some(dir) = resume {
-        return Ok((RunDir::open(dir), Some(read_state(dir)?)));
-    }
-    let json = serde_json::to_string_pretty(&first.spec).unwrap_or_default();
-    let text = sources_text(args, &first.sources);
-    let run = RunDir::create(runs_dir, &first.spec.name, &json, &text, first.spec.seed, device)
-        .map_err(|source| CommandError::RunDir { root: runs_dir.to_path_buf(), source })?;
-    Ok((run, None))
-}
-
 /// Records the starting version as `specs/<n>.json` (0, or the next number when resuming).
 fn record_start(run: &RunDir, first: &First, state: Option<&State>) -> Result<usize, CommandError> {
     let log = EditLog::new(&run.path);
@@ -106,7 +80,8 @@ pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, Comman
     interrupt::install();
     let first = first_version(args, resume)?;
     let device = device(device_name)?;
-    let (run, state) = run_dir(args, &first, resume, runs_dir, device_name)?;
+    let files = first.sources.iter().map(|(path, text)| (path.display().to_string(), text.as_str()));
+    let (run, state) = run_dir(&first.spec, &sources_text(args, files), resume, runs_dir, device_name)?;
     let n = record_start(&run, &first, state.as_ref())?;
     let rx = hot::spawn(args.file.clone(), args.options(), first.sources.clone())
         .map_err(|e| CommandError::Watch { file: args.file.clone(), message: e.to_string() })?;
