@@ -210,6 +210,11 @@ impl<'a> TrainCheck<'a, '_> {
         let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
+        let weights = f.get("weights").and_then(|field| expr_of(sink, field)).map(|e| {
+            let dir = self.program.module(self.module).dir.clone();
+            let graph = graph.as_ref().map(|(g, _)| g);
+            super::weights::check(sink, self.data.host, &dir, e, graph)
+        });
         let name = f
             .get("name")
             .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
@@ -232,6 +237,7 @@ impl<'a> TrainCheck<'a, '_> {
                 accumulate,
                 seed,
                 log_every,
+                weights: weights.unwrap_or_default(),
             }),
             _ => None,
         };
