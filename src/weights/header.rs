@@ -89,7 +89,9 @@ pub enum HeaderError {
     )]
     #[diagnostic(
         code(trainc::weights::unsafe_pickle),
-        help("nothing was executed; load weights only from a source you trust, or convert them to `.safetensors`")
+        help(
+            "nothing was executed; save `model.state_dict()` rather than the model object, or convert the weights to `.safetensors`"
+        )
     )]
     UnsafePickle { file: PathBuf, global: String },
 
@@ -517,6 +519,23 @@ mod tests {
             miette::Diagnostic::code(&missing).map(|c| c.to_string()).as_deref(),
             Some("trainc::weights::not_found")
         );
+    }
+
+    #[test]
+    fn a_cut_or_corrupted_pickle_is_an_error_never_a_panic() {
+        let body = dict(&[("a", tensor("FloatStorage", "0", 6, &[2, 3])), ("b", tensor("LongStorage", "1", 1, &[1]))]);
+        let pickle = [b"\x80\x02".to_vec(), body, b".".to_vec()].concat();
+        let file = Path::new("m.pt");
+        for cut in 0..pickle.len() {
+            assert!(super::pickle::load(file, &pickle[..cut]).is_err(), "cut at {cut}");
+        }
+        for at in 0..pickle.len() {
+            for byte in [0x00, 0xff, b'R', b'h', b'u', b'(', b'Q', 0x85] {
+                let mut bent = pickle.clone();
+                bent[at] = byte;
+                let _ = super::pickle::load(file, &bent);
+            }
+        }
     }
 
     /// A host that counts the bytes read.
