@@ -1,4 +1,4 @@
-//! `read_header` on files PyTorch itself wrote: torchvision's ResNet-18 state dict as `.pth`, as
+//! `read_header` on files PyTorch itself wrote: torchvision's ResNet-18 (and -50) state dict as `.pth`, as
 //! a checkpoint dict and as `.safetensors` give exactly the names, dtypes and shapes Python
 //! prints; a `torch.save`d object whose `__reduce__` calls `os.system` is refused and nothing
 //! runs. Needs torch, torchvision and safetensors at `TRAINC_TORCH_PYTHON`; skipped without
@@ -22,6 +22,8 @@ torch.save(sd, f"{out}/r18.pth")
 torch.save({"state_dict": sd, "epoch": 3, "lr": 0.1, "arch": "resnet18"}, f"{out}/ckpt.pt")
 save_file({k: v.contiguous() for k, v in sd.items()}, f"{out}/r18.safetensors")
 torch.save(sd, f"{out}/legacy.pt", _use_new_zipfile_serialization=False)
+r50 = torchvision.models.resnet50(weights=None).state_dict()
+torch.save(r50, f"{out}/r50.pth")
 
 class Evil:
     def __reduce__(self):
@@ -29,7 +31,8 @@ class Evil:
 
 torch.save({"conv.weight": Evil()}, f"{out}/evil.pt")
 dtypes = {torch.float32: "F32", torch.int64: "I64"}
-print(json.dumps({k: [dtypes[v.dtype], list(v.shape)] for k, v in sd.items()}))
+index = lambda d: {k: [dtypes[v.dtype], list(v.shape)] for k, v in d.items()}
+print(json.dumps([index(sd), index(r50)]))
 "#;
 
 /// The torch python, or `None` (and a SKIP line) when it is missing outside CI.
@@ -45,8 +48,11 @@ fn python() -> Option<String> {
     None
 }
 
-/// Writes the files into a fresh folder; returns it and what Python printed: name → (dtype, shape).
-fn write_files(python: &str, marker: &Path) -> (PathBuf, BTreeMap<String, (String, Vec<usize>)>) {
+/// name → (dtype, shape), as Python prints it.
+type Index = BTreeMap<String, (String, Vec<usize>)>;
+
+/// Writes the files into a fresh folder; returns it and the ResNet-18 and ResNet-50 indexes.
+fn write_files(python: &str, marker: &Path) -> (PathBuf, [Index; 2]) {
     let dir = std::env::temp_dir().join(format!("trainc-weights-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let out = Command::new(python)
@@ -58,7 +64,7 @@ fn write_files(python: &str, marker: &Path) -> (PathBuf, BTreeMap<String, (Strin
     (dir, serde_json::from_slice(&out.stdout).expect("python prints the index"))
 }
 
-fn index(path: &Path) -> (trainc::weights::header::Header, BTreeMap<String, (String, Vec<usize>)>) {
+fn index(path: &Path) -> (trainc::weights::header::Header, Index) {
     let header = read_header(&FsHost, path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let index = header.tensors.iter().map(|(k, t)| (k.clone(), (t.dtype.clone(), t.shape.clone()))).collect();
     (header, index)
@@ -68,8 +74,9 @@ fn index(path: &Path) -> (trainc::weights::header::Header, BTreeMap<String, (Str
 fn pytorch_and_safetensors_headers_match_what_python_prints() {
     let Some(python) = python() else { return };
     let marker = std::env::temp_dir().join(format!("trainc-pwned-{}", std::process::id()));
-    let (dir, expected) = write_files(&python, &marker);
+    let (dir, [expected, r50]) = write_files(&python, &marker);
     assert_eq!(expected.len(), 122, "resnet18 has 122 state dict entries");
+    assert_eq!(index(&dir.join("r50.pth")).1, r50);
 
     let (pth, found) = index(&dir.join("r18.pth"));
     assert_eq!((pth.format, pth.top_level_key), (WeightsFormat::Pytorch, None));
