@@ -126,6 +126,7 @@ fn editor_names(kind: Kind) -> (&'static str, &'static str, &'static str) {
         Kind::Augment => ("augmentations", "traincAugment", "augment"),
         Kind::Source => ("sources", "traincSource", "source"),
         Kind::Metric => ("metrics", "traincMetric", "metric"),
+        Kind::Param => ("params", "traincParam", "param"),
     }
 }
 

@@ -13,6 +13,8 @@ pub enum Kind {
     Augment,
     Source,
     Metric,
+    /// What `freeze` and `groups` hold: rules for the parameters under a module path.
+    Param,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Augment => "augmentation",
             Kind::Source => "dataset source",
             Kind::Metric => "metric",
+            Kind::Param => "parameter rule",
         }
     }
 
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Augment => "an augmentation",
             Kind::Source => "a dataset source",
             Kind::Metric => "a metric",
+            Kind::Param => "a parameter rule",
         }
     }
 
@@ -50,11 +54,20 @@ impl Kind {
             Kind::Augment => "augmentations",
             Kind::Source => "dataset sources",
             Kind::Metric => "metrics",
+            Kind::Param => "parameter rules",
         }
     }
 
-    pub const ALL: [Kind; 7] =
-        [Kind::Layer, Kind::Loss, Kind::Optimizer, Kind::Schedule, Kind::Augment, Kind::Source, Kind::Metric];
+    pub const ALL: [Kind; 8] = [
+        Kind::Layer,
+        Kind::Loss,
+        Kind::Optimizer,
+        Kind::Schedule,
+        Kind::Augment,
+        Kind::Source,
+        Kind::Metric,
+        Kind::Param,
+    ];
 }
 
 /// The type an argument must have.
@@ -430,6 +443,19 @@ pub static BUILTINS: &[Builtin] = &[
     builtin!("map", Metric, "mean average precision over IoU 0.5:0.95", []),
     builtin!("miou", Metric, "mean intersection over union of masks", []),
     builtin!("pixel_accuracy", Metric, "fraction of pixels classified right", []),
+    // ── parameter rules (`freeze`, `groups`) ───────────────────────────────────────────────
+    builtin!(
+        "frozen",
+        Param,
+        "no training under a module path, for the first `epochs` epochs or the whole run",
+        [req("path", Str, Any), opt("epochs", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "group",
+        Param,
+        "learning rate × `lr` under a module path (the longest matching path wins)",
+        [req("path", Str, Any), req("lr", Float, Positive)]
+    ),
 ];
 
 /// Looks up a builtin of one kind (`linear` is both a layer and a schedule).
@@ -464,6 +490,8 @@ pub const TRAIN_KEYS: &[&str] = &[
     "limit_batches",
     "log_every",
     "name",
+    "freeze",
+    "groups",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

@@ -9,6 +9,7 @@ use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
 use super::data::{DataCheck, Pipeline, builtin_call, unknown_builtin};
 use super::error::CheckError;
+use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
@@ -210,6 +211,13 @@ impl<'a> TrainCheck<'a, '_> {
         let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
+        let (freeze, groups) = Finetune {
+            freeze: f.get("freeze").and_then(|field| expr_of(sink, field)),
+            groups: f.get("groups").and_then(|field| expr_of(sink, field)),
+            graph: graph.as_ref().map(|(g, _)| g),
+            epochs,
+        }
+        .check(sink);
         let name = f
             .get("name")
             .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
@@ -232,6 +240,8 @@ impl<'a> TrainCheck<'a, '_> {
                 accumulate,
                 seed,
                 log_every,
+                freeze,
+                groups,
             }),
             _ => None,
         };

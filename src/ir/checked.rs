@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Loss, Metric, Optimizer, Schedule};
+use super::{Augment, Frozen, Loss, LrGroup, Metric, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -347,4 +347,9 @@ pub struct TrainSpec {
     pub accumulate: usize,
     pub seed: u64,
     pub log_every: usize,
+    /// `freeze = […]`: module path prefixes not trained, for some epochs or the whole run.
+    pub freeze: Vec<Frozen>,
+    /// `groups = […]`: learning-rate multipliers by module path prefix, shortest prefix first
+    /// (so a later, longer one overrides it).
+    pub groups: Vec<LrGroup>,
 }

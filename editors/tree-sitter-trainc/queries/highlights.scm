@@ -64,7 +64,7 @@
   (#any-of? @property.builtin
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "freeze" "groups"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -76,7 +76,7 @@
 ((path (identifier) @property.builtin)
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "freeze" "groups"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels"))
@@ -124,6 +124,10 @@
   (#any-of? @function.builtin.metric
     "accuracy" "top_k" "precision" "recall" "f1" "confusion_matrix" "map50" "map" "miou"
     "pixel_accuracy"))
+
+((identifier) @function.builtin.param
+  (#any-of? @function.builtin.param
+    "frozen" "group"))
 
 (call_expression
   function: (identifier) @function.builtin
