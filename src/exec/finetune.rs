@@ -182,4 +182,23 @@ mod tests {
         assert_eq!(lr.lr_from_param(id, Some("layers.a.bn.BatchNorm.gamma")), 1.0);
         assert_eq!(lr.lr_from_param(id, Some("layers.ab.linear.Linear.weight")), 2.0);
     }
+
+    /// The optimizer finds each parameter's group by the same key: a group at × 0 leaves its
+    /// weights where they were, the others move.
+    #[test]
+    fn the_optimizer_steps_each_group_at_its_rate() {
+        let net = net();
+        let x = Tensor::<2>::ones([1, 2], &Device::flex().autodiff());
+        let (Layer::Linear(a), Layer::Linear(b)) = (&net.layers[0], &net.layers[2]) else { panic!("two linears") };
+        let loss = (a.forward(x.clone()) + b.forward(x)).sum();
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &net);
+        let mut tuning = Tuning::default();
+        let (net, _) = tuning.start(net, &[], &[LrGroup { path: "a".into(), lr: 0.0 }], 0);
+        let before = super::super::transplant::values(&net);
+        let stepped = burn::optim::SgdConfig::new().init().step(tuning.lr(0.5), net, grads);
+        let after = super::super::transplant::values(&stepped);
+        for key in ["layers.a.conv.Linear.weight", "layers.ab.linear.Linear.weight"] {
+            assert_eq!(before[key] == after[key], key.starts_with("layers.a."), "{key}");
+        }
+    }
 }

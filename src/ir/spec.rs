@@ -356,6 +356,7 @@ impl Augment {
 /// the first `epochs` epochs, or for the whole run without `epochs`. A bare string is shorthand
 /// for `frozen(path)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename = "frozen")]
 pub struct Frozen {
     /// A module path prefix (`resnet180`, `resnet180.stem0`), matched at a `.` boundary.
     pub path: String,
@@ -374,6 +375,7 @@ impl Frozen {
 /// train at `lr` × the schedule's rate (discriminative fine-tuning). The longest matching prefix
 /// wins; parameters under none train at the base rate.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename = "group")]
 pub struct LrGroup {
     pub path: String,
     /// The learning-rate multiplier.
