@@ -175,7 +175,7 @@ mod tests {
     fn the_longest_group_wins() {
         let mut tuning = Tuning::default();
         let groups = [LrGroup { path: "a".into(), lr: 0.1 }, LrGroup { path: "a.bn".into(), lr: 0.5 }];
-        let (_, _) = tuning.start(net(), &[], &groups, 0);
+        let _ = tuning.start(net(), &[], &groups, 0);
         let lr = tuning.lr(2.0);
         let id = burn::module::ParamId::new();
         assert_eq!(lr.lr_from_param(id, Some("layers.a.conv.Linear.weight")), 0.2);
@@ -194,9 +194,9 @@ mod tests {
         let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &net);
         let mut tuning = Tuning::default();
         let (net, _) = tuning.start(net, &[], &[LrGroup { path: "a".into(), lr: 0.0 }], 0);
-        let before = super::super::transplant::values(&net);
+        let before = crate::exec::transplant::values(&net);
         let stepped = burn::optim::SgdConfig::new().init().step(tuning.lr(0.5), net, grads);
-        let after = super::super::transplant::values(&stepped);
+        let after = crate::exec::transplant::values(&stepped);
         for key in ["layers.a.conv.Linear.weight", "layers.ab.linear.Linear.weight"] {
             assert_eq!(before[key] == after[key], key.starts_with("layers.a."), "{key}");
         }
