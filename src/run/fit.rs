@@ -7,7 +7,9 @@
 //! What `trainc watch` may change is read from [`Live`]: its `spec` at every step (loss,
 //! accumulation, optimizer revisions) and at every epoch start (data pipeline, batch size); a
 //! new model is swapped in at an epoch boundary, keeping every weight that still fits. A Ctrl-C
-//! ends the epoch after the current step (`run::interrupt`).
+//! ends the epoch after the current step (`run::interrupt`). Every epoch starts by freezing and
+//! unfreezing the weights as `freeze` says for it, and every update uses the learning rates of
+//! `groups` ([`Tuning`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
