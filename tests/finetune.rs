@@ -7,23 +7,16 @@
 
 mod common;
 
+use common::{text, trainc};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use burn::module::Module;
 use burn::tensor::Device;
 use trainc::exec::{Net, transplant};
 use trainc::frontend::{self, Options};
 use trainc::host::FsHost;
-
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 /// Trains to `epochs` in total (resuming `run` when given); returns the run directory.
 fn train_to(dir: &Path, epochs: usize, run: Option<&Path>) -> (PathBuf, String) {

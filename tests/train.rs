@@ -5,16 +5,10 @@
 
 mod common;
 
+use common::{text, trainc};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use std::process::Command;
 
 /// A temporary project: generated shapes and a tiny CNN that trains in seconds.
 fn project(name: &str, schedule: &str, extra: &str) -> PathBuf {

@@ -7,15 +7,13 @@
 
 mod common;
 
+use common::trainc;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
-}
 
 const MODEL: &str = "h = x |> conv2d(8, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)\n  return h |> flatten |> linear(classes)";
 

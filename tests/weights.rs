@@ -4,6 +4,8 @@
 //! Needs python with torch and torchvision (`TRAINC_TORCH_PYTHON`, default
 //! `~/.cache/trainc-torch-venv/bin/python`; CI installs them there).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,18 +13,6 @@ use burn::tensor::{Device, Tensor, TensorData};
 use trainc::exec::Net;
 use trainc::frontend::{self, Options};
 use trainc::host::FsHost;
-
-fn python() -> Option<String> {
-    let default = format!("{}/.cache/trainc-torch-venv/bin/python", std::env::var("HOME").unwrap_or_default());
-    let python = std::env::var("TRAINC_TORCH_PYTHON").unwrap_or(default);
-    let probe = Command::new(&python).args(["-c", "import torch, torchvision"]).output();
-    if probe.is_ok_and(|o| o.status.success()) {
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must provide torch and torchvision at {python}");
-    eprintln!("SKIP: no torch/torchvision at {python}; set TRAINC_TORCH_PYTHON");
-    None
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("trainc-weights-{name}-{}", std::process::id()));
@@ -100,7 +90,7 @@ train {{
     }
     let x = Tensor::<4>::from_data(TensorData::new(floats(&dir.join("x.bin")), [2, 3, 64, 64]), &device);
     let (_, out) = net.forward(vec![x]).into_iter().next().expect("one output");
-    out.d2().into_data().to_vec::<f32>().expect("f32 logits")
+    out.d2().into_data().try_to_vec::<f32>().expect("f32 logits")
 }
 
 fn assert_close(trainc: &[f32], torch: &[f32]) {
@@ -111,7 +101,7 @@ fn assert_close(trainc: &[f32], torch: &[f32]) {
 
 #[test]
 fn torchvision_resnet18_state_dict_gives_pytorch_logits() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let dir = scratch("r18");
     torchvision_reference(&python, &dir, "resnet18", "torch.save(sd, 'r18.pth')");
     let logits = trainc_logits(&dir, "resnet18", r#"load("r18.pth", names = torchvision)"#);
@@ -120,7 +110,7 @@ fn torchvision_resnet18_state_dict_gives_pytorch_logits() {
 
 #[test]
 fn torchvision_resnet50_checkpoint_dict_gives_pytorch_logits() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let dir = scratch("r50");
     torchvision_reference(&python, &dir, "resnet50", "torch.save({'state_dict': sd, 'epoch': 3}, 'r50.pth')");
     let logits = trainc_logits(&dir, "resnet50", r#"load("r50.pth", names = torchvision)"#);
@@ -129,7 +119,7 @@ fn torchvision_resnet50_checkpoint_dict_gives_pytorch_logits() {
 
 #[test]
 fn safetensors_with_a_prefix_rule_gives_pytorch_logits() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let dir = scratch("st");
     // Like a Lightning checkpoint: every torchvision key under `model.`.
     let save = "from safetensors.torch import save_file\n\
@@ -142,7 +132,7 @@ fn safetensors_with_a_prefix_rule_gives_pytorch_logits() {
 
 #[test]
 fn a_partial_load_keeps_the_head_and_loads_the_backbone() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let dir = scratch("partial");
     torchvision_reference(&python, &dir, "resnet18", "torch.save(sd, 'r18.pth')");
     let load = r#"load("r18.pth", into = "resnet180", names = torchvision, strict = false)"#;

@@ -5,6 +5,8 @@
 //! them, except in CI.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,19 +37,6 @@ index = lambda d: {k: [dtypes[v.dtype], list(v.shape)] for k, v in d.items()}
 print(json.dumps([index(sd), index(r50)]))
 "#;
 
-/// The torch python, or `None` (and a SKIP line) when it is missing outside CI.
-fn python() -> Option<String> {
-    let default = format!("{}/.cache/trainc-torch-venv/bin/python", std::env::var("HOME").unwrap_or_default());
-    let python = std::env::var("TRAINC_TORCH_PYTHON").unwrap_or(default);
-    let probe = Command::new(&python).args(["-c", "import torch, torchvision, safetensors"]).output();
-    if probe.is_ok_and(|o| o.status.success()) {
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must provide torch, torchvision and safetensors at {python}");
-    eprintln!("SKIP: no torch at {python}; set TRAINC_TORCH_PYTHON to a python with torch, torchvision, safetensors");
-    None
-}
-
 /// name → (dtype, shape), as Python prints it.
 type Index = BTreeMap<String, (String, Vec<usize>)>;
 
@@ -72,7 +61,7 @@ fn index(path: &Path) -> (trainc::weights::header::Header, Index) {
 
 #[test]
 fn pytorch_and_safetensors_headers_match_what_python_prints() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let marker = std::env::temp_dir().join(format!("trainc-pwned-{}", std::process::id()));
     let (dir, [expected, r50]) = write_files(&python, &marker);
     assert_eq!(expected.len(), 122, "resnet18 has 122 state dict entries");
