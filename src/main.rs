@@ -14,13 +14,21 @@ struct Cli {
     command: Command,
 }
 
+/// `trainc export --format`.
+#[cfg(feature = "train")]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportFormat {
+    Onnx,
+    Safetensors,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Human,
     Json,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct SpecArgs {
     /// The `.train` file.
     file: PathBuf,
@@ -125,6 +133,30 @@ enum Command {
         #[arg(long, default_value = "flex")]
         device: String,
     },
+    /// Export a checkpoint as ONNX or as safetensors (PyTorch's layout), with `labels.json`
+    /// (classes, input shape, normalisation, outputs) beside it. A run that used EMA exports
+    /// the EMA weights.
+    #[cfg(feature = "train")]
+    Export {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The model file to write (`model.onnx`); `labels.json` goes beside it.
+        #[arg(long)]
+        output: PathBuf,
+        /// ONNX: the batch dimension is the symbol `batch` instead of 1.
+        #[arg(long)]
+        dynamic_batch: bool,
+        /// Also write `sample.safetensors` beside the output: a fixed input (`input.<name>`) and
+        /// trainc's outputs for it (`output.<name>`), to check another runtime against.
+        #[arg(long)]
+        sample: bool,
+        #[arg(long, default_value = "flex")]
+        device: String,
+    },
     /// Generate a synthetic dataset for the examples and tests.
     #[cfg(feature = "train")]
     GenData {
@@ -160,6 +192,22 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Predict { file, checkpoint, images, top, device } => {
             commands::predict(&file, &checkpoint, &images, top, &device)
+        }
+        #[cfg(feature = "train")]
+        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, device } => {
+            let format = match format {
+                ExportFormat::Onnx => trainc::ir::ExportFormat::Onnx,
+                ExportFormat::Safetensors => trainc::ir::ExportFormat::Safetensors,
+            };
+            let args = commands::ExportArgs {
+                checkpoint: &checkpoint,
+                format,
+                output: &output,
+                dynamic_batch,
+                sample,
+                device: &device,
+            };
+            commands::export(&spec, &args)
         }
         #[cfg(feature = "train")]
         Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),

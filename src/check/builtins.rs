@@ -464,6 +464,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "limit_batches",
     "log_every",
     "name",
+    "export",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

@@ -6,6 +6,8 @@ mod check;
 #[cfg(feature = "train")]
 mod eval;
 #[cfg(feature = "train")]
+mod export;
+#[cfg(feature = "train")]
 mod gen_data;
 #[cfg(feature = "train")]
 mod predict;
@@ -25,6 +27,8 @@ pub use builtins::builtins;
 pub use check::check;
 #[cfg(feature = "train")]
 pub use eval::eval;
+#[cfg(feature = "train")]
+pub use export::{ExportArgs, export};
 #[cfg(feature = "train")]
 pub use gen_data::gen_data;
 #[cfg(feature = "train")]
@@ -89,6 +93,11 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Data(#[from] trainc::data::DataError),
+
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Export(#[from] trainc::export::ExportError),
 }
 
 /// Prints a command's error as a report (code, message, help) and gives the exit code.
