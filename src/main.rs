@@ -154,6 +154,10 @@ enum Command {
         /// trainc's outputs for it (`output.<name>`), to check another runtime against.
         #[arg(long)]
         sample: bool,
+        /// safetensors: rename keys by module-path prefix, `FROM -> TO` (repeatable), e.g.
+        /// `--rename "classifier0.linear0 -> fc"` for torchvision's classifier.
+        #[arg(long, value_name = "RULE")]
+        rename: Vec<String>,
         #[arg(long, default_value = "flex")]
         device: String,
     },
@@ -194,7 +198,7 @@ fn main() -> ExitCode {
             commands::predict(&file, &checkpoint, &images, top, &device)
         }
         #[cfg(feature = "train")]
-        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, device } => {
+        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, rename, device } => {
             let format = match format {
                 ExportFormat::Onnx => trainc::ir::ExportFormat::Onnx,
                 ExportFormat::Safetensors => trainc::ir::ExportFormat::Safetensors,
@@ -206,6 +210,7 @@ fn main() -> ExitCode {
                 dynamic_batch,
                 sample,
                 device: &device,
+                rename: &rename,
             };
             commands::export(&spec, &args)
         }

@@ -176,6 +176,12 @@ fn a_model_with_every_layer_kind_exports_and_matches_onnxruntime() {
     ok(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "8"]);
     std::fs::write(dir.join("every.train"), EVERY_LAYER).expect("write spec");
     train_export_compare(&python, &dir, "every.train", "every");
+    // A fixed batch of 1 too.
+    let last = run_dir(&dir, "every").join("checkpoints/last.bpk");
+    let out = dir.join("fixed/model.onnx");
+    let (c, o) = (last.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    ok(&dir, &["export", "every.train", "--checkpoint", c, "--format", "onnx", "--output", o, "--sample"]);
+    compare(&python, &out, &out.with_file_name("sample.safetensors"));
 }
 
 /// `export = [onnx, safetensors]` with EMA: the run writes both and `labels.json` into
@@ -225,4 +231,72 @@ fn export_of_a_missing_checkpoint_names_it() {
     let t = text(&out);
     assert!(t.contains("trainc::run::checkpoint") && t.contains("nope.bpk"), "{t}");
     assert!(!dir.join("m.onnx").exists());
+}
+
+/// The same network written in PyTorch with trainc's module paths as attribute names.
+const TINY_TORCH: &str = r#"
+import sys, torch, torch.nn as nn, torch.nn.functional as F
+from safetensors.torch import load_file
+class Tiny(nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.conv2d0 = nn.Conv2d(3, 8, 3, padding=1)
+        self.batch_norm0 = nn.BatchNorm2d(8)
+        self.conv_transpose2d0 = nn.ConvTranspose2d(8, 4, 2, stride=2, groups=2, bias=False)
+        self.group_norm0 = nn.GroupNorm(2, 4)
+        self.layer_norm0 = nn.LayerNorm(16)
+        self.linear0 = nn.Linear(4 * 16 * 16, classes)
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.batch_norm0(self.conv2d0(x))), 2)
+        h = self.layer_norm0(self.group_norm0(self.conv_transpose2d0(h)))
+        return self.linear0(torch.flatten(h, 1))
+weights, sample = load_file(sys.argv[1]), load_file(sys.argv[2])
+m = Tiny(3)
+m.load_state_dict(weights, strict=True)
+m.eval()
+with torch.no_grad():
+    got = m(sample["input.x"])
+d = (got - sample["output.out"]).abs().max().item()
+print(d)
+assert d <= 1e-4, d
+"#;
+
+const TINY: &str = r#"
+dataset shapes = image_folder("shapes") { train = "train"; val = "val" }
+augment tf { resize(16, 16); normalize(imagenet) }
+model tiny(x: Image[B, 3, 16, 16]) -> Logits[B, classes] {
+  h = x |> conv2d(8, k = 3, padding = 1) |> batch_norm |> relu |> maxpool(2)
+  h = h |> conv_transpose2d(4, k = 2, stride = 2, groups = 2, bias = false) |> group_norm(groups = 2) |> layer_norm
+  return h |> flatten |> linear(classes)
+}
+train {
+  model = tiny
+  data = shapes { batch = 8, augment = tf, eval_augment = tf }
+  loss = cross_entropy()
+  optimizer = adam(lr = 1e-2)
+  epochs = 1
+}
+"#;
+
+/// The safetensors export is PyTorch's layout: a PyTorch module with the same module paths
+/// loads it strictly (transposed linear, batch norm statistics and `num_batches_tracked`) and
+/// computes trainc's outputs.
+#[test]
+fn safetensors_export_loads_strictly_into_pytorch() {
+    let Some(python) = python("torch, safetensors") else { return };
+    let dir = temp("safetensors");
+    ok(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "8"]);
+    std::fs::write(dir.join("tiny.train"), TINY).expect("write spec");
+    ok(&dir, &["run", "tiny.train", "limit_batches=2", "--quiet"]);
+    let last = run_dir(&dir, "tiny").join("checkpoints/last.bpk");
+    let out = dir.join("st/model.safetensors");
+    let (c, o) = (last.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    ok(&dir, &["export", "tiny.train", "--checkpoint", c, "--format", "safetensors", "--output", o, "--sample"]);
+    let sample = out.with_file_name("sample.safetensors");
+    let run = Command::new(&python)
+        .env("OMP_NUM_THREADS", "1")
+        .args(["-c", TINY_TORCH, o, sample.to_str().expect("utf-8")])
+        .output()
+        .expect("python runs");
+    assert!(run.status.success(), "{}", text(&run));
 }

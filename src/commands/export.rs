@@ -24,6 +24,16 @@ pub struct ExportArgs<'a> {
     pub dynamic_batch: bool,
     pub sample: bool,
     pub device: &'a str,
+    /// `--rename "FROM -> TO"` rules for safetensors keys.
+    pub rename: &'a [String],
+}
+
+/// `"classifier0.linear0 -> fc"` as `(from, to)`.
+fn rename_rule(rule: &str) -> Result<(String, String), CommandError> {
+    match rule.split_once("->").map(|(a, b)| (a.trim(), b.trim())) {
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.into(), to.into())),
+        _ => Err(CommandError::Rename { rule: rule.into() }),
+    }
 }
 
 /// The weights file to export and whether they are the EMA's.
@@ -42,6 +52,7 @@ fn weights_file(checkpoint: &Path, ema_on: bool) -> (PathBuf, bool) {
 }
 
 pub fn export(spec: &SpecArgs, args: &ExportArgs) -> Result<ExitCode, CommandError> {
+    let rename = args.rename.iter().map(|r| rename_rule(r)).collect::<Result<Vec<_>, _>>()?;
     let recorded = recorded_classes(args.checkpoint);
     let spec = SpecArgs { skip_data: spec.skip_data || recorded.is_some(), ..spec.clone() };
     let checked = checked(&spec, recorded)?;
@@ -58,6 +69,7 @@ pub fn export(spec: &SpecArgs, args: &ExportArgs) -> Result<ExitCode, CommandErr
         device: &device,
         ema,
         dynamic_batch: args.dynamic_batch,
+        rename: &rename,
     };
     let labels = exporter.write(args.format, args.output)?;
     let weights = if ema { "EMA weights" } else { "weights" };

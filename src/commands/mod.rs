@@ -75,6 +75,10 @@ pub enum CommandError {
     #[diagnostic(code(trainc::cli::watch), help("check that the file's folder exists and is readable"))]
     Watch { file: PathBuf, message: String },
 
+    #[error("`--rename {rule}` is not a rule `FROM -> TO`")]
+    #[diagnostic(code(trainc::cli::rename), help("e.g. `--rename \"classifier0.linear0 -> fc\"`"))]
+    Rename { rule: String },
+
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::cli::image))]
     Image { path: PathBuf, message: String },

@@ -60,6 +60,21 @@ pub struct Exporter<'a> {
     pub ema: bool,
     /// ONNX: the batch dimension is the symbol `batch` instead of 1.
     pub dynamic_batch: bool,
+    /// safetensors: `(from, to)` module-path prefix rules applied to the keys, first match wins
+    /// (`classifier0.linear0 -> fc`).
+    pub rename: &'a [(String, String)],
+}
+
+/// `key` with the first rule whose `from` is `key` or a dotted prefix of it applied.
+pub fn renamed(key: &str, rules: &[(String, String)]) -> String {
+    for (from, to) in rules {
+        if let Some(rest) = key.strip_prefix(from.as_str())
+            && (rest.is_empty() || rest.starts_with('.'))
+        {
+            return format!("{to}{rest}");
+        }
+    }
+    key.to_string()
 }
 
 /// The values of a tensor as `f32`.
@@ -89,7 +104,7 @@ impl Exporter<'_> {
                 write_file(output, &onnx::write(self.net, self.graph, self.device, self.dynamic_batch)?)?
             }
             ExportFormat::Safetensors => {
-                let entries = safetensors::entries(self.net, &|key| key.to_string())?;
+                let entries = safetensors::entries(self.net, &|key| renamed(key, self.rename))?;
                 let meta = HashMap::from([
                     ("format".to_string(), "pt".to_string()),
                     ("model".to_string(), self.graph.name.clone()),
@@ -201,5 +216,19 @@ impl Exporter<'_> {
         let path = dir.join("sample.safetensors");
         safetensors::write(&entries, HashMap::from([("model".to_string(), self.graph.name.clone())]), &path)?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renamed;
+
+    #[test]
+    fn rename_rules_match_whole_path_segments() {
+        let rules = vec![("classifier0.linear0".to_string(), "fc".to_string()), ("a".to_string(), "b".to_string())];
+        assert_eq!(renamed("classifier0.linear0.weight", &rules), "fc.weight");
+        assert_eq!(renamed("classifier0.linear01.weight", &rules), "classifier0.linear01.weight");
+        assert_eq!(renamed("a", &rules), "b");
+        assert_eq!(renamed("ab.weight", &rules), "ab.weight");
     }
 }

@@ -443,7 +443,38 @@ fn pool_matrix(n: usize, s: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::pool_matrix;
+    use burn::nn::interpolate::{Interpolate2dConfig, InterpolateMode};
+    use burn::tensor::Device;
+
+    use super::{ExportError, pool_matrix, write};
+    use crate::check::dim::{Dim, Shape};
+    use crate::exec::Net;
+    use crate::exec::layers::Layers;
+    use crate::exec::net::{Kind, Layer, Plan, Step};
+    use crate::ir::ModelGraph;
+
+    /// `Net::build` never makes a bicubic upsample; one built by hand is the one layer without
+    /// a `Resize` mode of the same arithmetic, and the error names it.
+    #[test]
+    fn a_layer_without_an_onnx_form_is_named_in_the_error() {
+        let mut layers = Layers::default();
+        let cubic = Interpolate2dConfig::new().with_scale_factor(Some([2.0, 2.0])).with_mode(InterpolateMode::Cubic);
+        let l = layers.push("decoder.upsample0", Layer::Upsample(cubic.init()));
+        let step = |kind, inputs, path: &str| Step { kind, inputs, path: path.into() };
+        let steps = vec![step(Kind::Input(0), vec![], "x"), step(Kind::Layer(l), vec![0], "decoder.upsample0")];
+        let net = Net { layers, plan: Plan { steps, outputs: vec![("out".into(), 1)] } };
+        let shape = Shape(vec![Dim::sym("B"), Dim::known(3), Dim::known(4), Dim::known(4)]);
+        let graph = ModelGraph {
+            name: "m".into(),
+            inputs: vec![("x".into(), shape)],
+            graph: Default::default(),
+            outputs: Vec::new(),
+            bindings: Default::default(),
+        };
+        let Err(err) = write(&net, &graph, &Device::flex(), false) else { panic!("a cubic upsample exported") };
+        assert!(matches!(&err, ExportError::Unsupported { path, .. } if path == "decoder.upsample0"), "{err}");
+        assert!(err.to_string().contains("`decoder.upsample0`"), "{err}");
+    }
 
     #[test]
     fn adaptive_bins_overlap_like_pytorch() {

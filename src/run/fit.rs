@@ -117,6 +117,7 @@ impl Trainer {
                 device: &fit.plain,
                 ema: ema.is_some(),
                 dynamic_batch: true,
+                rename: &[],
             };
             let file = dir.join(format!("model.{}", format.name()));
             exporter.write(*format, &file)?;
