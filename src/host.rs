@@ -14,6 +14,11 @@ pub trait Host {
     /// Entries of a directory as `(name, is_dir)`, sorted by name.
     fn list_dir(&self, path: &Path) -> io::Result<Vec<(String, bool)>>;
     fn exists(&self, path: &Path) -> bool;
+    /// Exactly `len` bytes at `offset` (weights headers: a zip's central directory, a pickle);
+    /// `UnexpectedEof` when the file is shorter.
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// The size of a file in bytes.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
 }
 
 /// The real file system.
@@ -44,6 +49,19 @@ impl Host for FsHost {
 
     fn exists(&self, path: &Path) -> bool {
         path.exists()
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut buf = vec![0; len];
+        file.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
     }
 }
 
@@ -101,5 +119,18 @@ impl Host for MemHost {
 
     fn exists(&self, path: &Path) -> bool {
         self.files.keys().any(|f| f.starts_with(path))
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let bytes = self.files.get(path).ok_or_else(|| MemHost::not_found(path))?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        match start.checked_add(len).and_then(|end| bytes.get(start..end)) {
+            Some(slice) => Ok(slice.to_vec()),
+            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} is shorter", path.display()))),
+        }
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(self.files.get(path).ok_or_else(|| MemHost::not_found(path))?.len() as u64)
     }
 }

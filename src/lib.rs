@@ -38,3 +38,4 @@ pub mod task;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod watch;
+pub mod weights;

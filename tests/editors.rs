@@ -77,7 +77,7 @@ fn tm_grammar() -> Value {
 /// Every name the checker knows, with what it is (for the failure message).
 fn vocabulary() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<(&'static str, &'static str)> = BUILTINS.iter().map(|b| (b.kind.noun(), b.name)).collect();
-    let lists: [(&'static str, &'static [&'static str]); 15] = [
+    let lists: [(&'static str, &'static [&'static str]); 16] = [
         ("keyword", builtins::KEYWORDS),
         ("constant", builtins::CONSTANTS),
         ("type", builtins::TYPES),
@@ -93,6 +93,7 @@ fn vocabulary() -> Vec<(&'static str, &'static str)> {
         ("mode word", builtins::MODES),
         ("normalize preset", builtins::NORM_PRESETS),
         ("padding word", builtins::PADDING_WORDS),
+        ("weights naming", builtins::WEIGHT_NAMES),
     ];
     for (what, list) in lists {
         for word in list {
@@ -126,6 +127,7 @@ fn editor_names(kind: Kind) -> (&'static str, &'static str, &'static str) {
         Kind::Augment => ("augmentations", "traincAugment", "augment"),
         Kind::Source => ("sources", "traincSource", "source"),
         Kind::Metric => ("metrics", "traincMetric", "metric"),
+        Kind::Weights => ("weights", "traincWeights", "weights"),
     }
 }
 

@@ -203,6 +203,20 @@ pub fn convert(callee: &str, name: &str, ty: Ty, bound: Bound, expr: &Expr, erro
                 }
             }
         }
+        (Ty::Strs, Const::List(items)) => {
+            let strings: Option<Vec<String>> =
+                items.iter().map(|i| if let Const::Str(s) = i { Some(s.clone()) } else { None }).collect();
+            match strings {
+                Some(s) => Value::Strs(s),
+                None => {
+                    errors.push((
+                        expr.span.file,
+                        type_error("a list with non-strings".into(), "write strings: `[\"a -> b\"]`".into()),
+                    ));
+                    return None;
+                }
+            }
+        }
         (Ty::Int, Const::Float(f)) => {
             errors.push((
                 expr.span.file,
@@ -254,6 +268,8 @@ pub(super) fn default_value(ty: Ty, text: &str) -> Option<Value> {
         },
         Ty::Float => Value::Float(text.parse().ok()?),
         Ty::Bool => Value::Bool(text == "true"),
+        // Only `[]` is used as a default.
+        Ty::Strs => Value::Strs(Vec::new()),
         _ => Value::Word(text.to_string()),
     })
 }

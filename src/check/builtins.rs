@@ -13,6 +13,8 @@ pub enum Kind {
     Augment,
     Source,
     Metric,
+    /// `weights = load(…)`.
+    Weights,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Augment => "augmentation",
             Kind::Source => "dataset source",
             Kind::Metric => "metric",
+            Kind::Weights => "weights source",
         }
     }
 
@@ -38,6 +41,7 @@ impl Kind {
             Kind::Augment => "an augmentation",
             Kind::Source => "a dataset source",
             Kind::Metric => "a metric",
+            Kind::Weights => "a weights source",
         }
     }
 
@@ -50,11 +54,20 @@ impl Kind {
             Kind::Augment => "augmentations",
             Kind::Source => "dataset sources",
             Kind::Metric => "metrics",
+            Kind::Weights => "weights sources",
         }
     }
 
-    pub const ALL: [Kind; 7] =
-        [Kind::Layer, Kind::Loss, Kind::Optimizer, Kind::Schedule, Kind::Augment, Kind::Source, Kind::Metric];
+    pub const ALL: [Kind; 8] = [
+        Kind::Layer,
+        Kind::Loss,
+        Kind::Optimizer,
+        Kind::Schedule,
+        Kind::Augment,
+        Kind::Source,
+        Kind::Metric,
+        Kind::Weights,
+    ];
 }
 
 /// The type an argument must have.
@@ -70,6 +83,8 @@ pub enum Ty {
     Str,
     /// A list of numbers.
     Floats,
+    /// A list of strings.
+    Strs,
     /// One of these bare words.
     Word(&'static [&'static str]),
     /// A number or one of these words (`padding = same`, `normalize(imagenet)`).
@@ -88,6 +103,7 @@ impl Ty {
             Ty::Bool => "`true` or `false`".into(),
             Ty::Str => "a string".into(),
             Ty::Floats => "a list of numbers".into(),
+            Ty::Strs => "a list of strings".into(),
             Ty::Word(words) => one_of(words),
             Ty::IntOrWord(words) => format!("an integer or {}", one_of(words)),
             Ty::Output => "the name of a model output".into(),
@@ -205,6 +221,8 @@ use Ty::*;
 pub(crate) const P: Param = opt("p", Float, "0.5", Closed(0.0, 1.0));
 pub const INTERP: &[&str] = &["nearest", "bilinear"];
 pub const MODES: &[&str] = &["min", "max"];
+/// How a weights file names its tensors (`load(names = …)`).
+pub const WEIGHT_NAMES: &[&str] = &["trainc", "torchvision"];
 pub const NORM_PRESETS: &[&str] = &["imagenet"];
 pub const PADDING_WORDS: &[&str] = &["same"];
 
@@ -314,6 +332,19 @@ pub static BUILTINS: &[Builtin] = &[
             opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)),
             opt("eps", Float, "1e-8", Positive),
             opt("weight_decay", Float, "0.01", NonNeg)
+        ]
+    ),
+    // ── weights ────────────────────────────────────────────────────────────────────────────
+    builtin!(
+        "load",
+        Weights,
+        "Pretrained weights from a PyTorch `.pt`/`.pth` state dict or a `.safetensors` file",
+        [
+            req("file", Str, Any),
+            opt("into", Str, "", Any),
+            opt("names", Word(WEIGHT_NAMES), "trainc", Any),
+            opt("rename", Strs, "[]", Any),
+            opt("strict", Bool, "true", Any)
         ]
     ),
     // ── schedules ──────────────────────────────────────────────────────────────────────────
@@ -465,6 +496,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "log_every",
     "name",
     "export",
+    "weights",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

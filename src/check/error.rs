@@ -471,4 +471,98 @@ pub enum CheckError {
         at: SourceSpan,
         label: String,
     },
+
+    // ── weights ────────────────────────────────────────────────────────────────────────────
+    #[error("weights file `{file}`: {message}")]
+    #[diagnostic(code(trainc::weights::file), help("{help}"))]
+    WeightsFile {
+        file: String,
+        message: String,
+        help: String,
+        #[label("read here")]
+        at: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(trainc::weights::target), help("{help}"))]
+    WeightsTarget {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("rename rule `{rule}` is not `from -> to`")]
+    #[diagnostic(
+        code(trainc::weights::rename),
+        help("write the file's prefix, an arrow and the model's module path: `\"fc -> classifier0.linear0\"`")
+    )]
+    WeightsRename {
+        rule: String,
+        #[label("in this load")]
+        at: SourceSpan,
+    },
+
+    #[error("`{file}` lacks {count} parameter(s) of the model: {keys}")]
+    #[diagnostic(code(trainc::weights::missing), help("{help}"))]
+    WeightsMissing {
+        file: String,
+        count: usize,
+        keys: String,
+        help: String,
+        #[label("loaded strictly here")]
+        at: SourceSpan,
+    },
+
+    #[error("{count} key(s) of `{file}` fill nothing in the model: {keys}")]
+    #[diagnostic(code(trainc::weights::unused), help("{help}"))]
+    WeightsUnused {
+        file: String,
+        count: usize,
+        keys: String,
+        help: String,
+        #[label("loaded strictly here")]
+        at: SourceSpan,
+    },
+
+    #[error("`{module}`: `{key}` in `{file}` is {found}, the model's `{param}` is {expected}")]
+    #[diagnostic(code(trainc::weights::shape), help("{help}"))]
+    WeightsShape {
+        file: String,
+        module: String,
+        param: String,
+        key: String,
+        expected: String,
+        found: String,
+        help: String,
+        #[label("loaded here")]
+        at: SourceSpan,
+    },
+
+    #[error("`{module}`: `{key}` in `{file}` is {found}, the model's `{param}` is {expected}; it is skipped")]
+    #[diagnostic(
+        code(trainc::weights::skipped),
+        severity(Warning),
+        help("a non-strict load keeps the model's own initialisation for it")
+    )]
+    WeightsSkipped {
+        file: String,
+        module: String,
+        param: String,
+        key: String,
+        expected: String,
+        found: String,
+        #[label("loaded here")]
+        at: SourceSpan,
+    },
+
+    #[error("`{file}` fills none of the model's parameters")]
+    #[diagnostic(code(trainc::weights::nothing), severity(Warning), help("{help}"))]
+    WeightsNothing {
+        file: String,
+        help: String,
+        #[label("loads nothing")]
+        at: SourceSpan,
+    },
 }

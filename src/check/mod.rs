@@ -11,6 +11,7 @@ mod graph;
 pub mod layers;
 mod spec;
 mod train;
+mod weights;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

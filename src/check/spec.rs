@@ -10,7 +10,7 @@
 use super::Sink;
 use super::builtins::{self, Kind};
 use super::error::CheckError;
-use crate::ir::{Augment, Call, Length, Loss, Metric, Normalization, Optimizer, Schedule};
+use crate::ir::{Augment, Call, Length, Load, Loss, Metric, Names, Normalization, Optimizer, Schedule};
 use crate::syntax::span::Span;
 
 /// Why a checked call has no typed form.
@@ -52,6 +52,28 @@ where
     };
     sink.push(at.file, error);
     None
+}
+
+impl TryFrom<&Call> for Load {
+    type Error = SpecError;
+
+    fn try_from(call: &Call) -> Result<Self, SpecError> {
+        if call.name != "load" {
+            return Err(SpecError::Unknown);
+        }
+        let a = Args(call);
+        Ok(Load {
+            file: call.word("file").ok_or(SpecError::Arg("file"))?.to_string(),
+            into: call.word("into").map(String::from),
+            names: match call.word("names") {
+                Some("trainc") => Names::Trainc,
+                Some("torchvision") => Names::Torchvision,
+                _ => return Err(SpecError::Arg("names")),
+            },
+            rename: call.strs("rename").ok_or(SpecError::Arg("rename"))?.to_vec(),
+            strict: a.bool("strict")?,
+        })
+    }
 }
 
 /// Reads a call's arguments for its typed form.
@@ -246,6 +268,7 @@ mod tests {
                     Ty::Float => Value::Float(0.5),
                     Ty::Bool => Value::Bool(true),
                     Ty::Floats => Value::Floats(vec![0.5]),
+                    Ty::Strs => Value::Strs(vec!["x".into()]),
                     Ty::Word(words) => Value::Word(words[0].into()),
                     Ty::Str | Ty::Output | Ty::Tensor | Ty::Tensors => Value::Str("x".into()),
                 }),
@@ -284,6 +307,7 @@ mod tests {
         builds::<Loss>(Kind::Loss, Loss::name);
         builds::<Metric>(Kind::Metric, Metric::name);
         builds::<Augment>(Kind::Augment, Augment::name);
+        builds::<Load>(Kind::Weights, Load::name);
     }
 
     #[test]

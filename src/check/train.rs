@@ -212,6 +212,11 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
+        let weights = f.get("weights").and_then(|field| expr_of(sink, field)).map(|e| {
+            let dir = self.program.module(self.module).dir.clone();
+            let graph = graph.as_ref().map(|(g, _)| g);
+            super::weights::check(sink, self.data.host, &dir, e, graph)
+        });
         let name = f
             .get("name")
             .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
@@ -235,6 +240,7 @@ impl<'a> TrainCheck<'a, '_> {
                 seed,
                 log_every,
                 export,
+                weights: weights.unwrap_or_default(),
             }),
             _ => None,
         };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Loss, Metric, Optimizer, Schedule};
+use super::{Augment, Load, Loss, Metric, Names, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -134,6 +134,37 @@ pub enum Op {
 }
 
 impl Op {
+    /// The tensors a layer holds, with PyTorch's names and layout (`weight` of a linear layer is
+    /// `[out, in]`; a norm's scale is `weight`): the vocabulary of weights files, so `check` can
+    /// compare a file's shapes with the model's before anything runs.
+    pub fn tensors(&self) -> Vec<(&'static str, Vec<Dim>)> {
+        let k = |n: i64| Dim::known(n);
+        let bias = |on: bool, out: &Dim| if on { vec![("bias", vec![out.clone()])] } else { vec![] };
+        match self {
+            Op::Conv2d { in_ch, out, k: size, groups, bias: b, .. } => {
+                let mut t = vec![("weight", vec![out.clone(), in_ch.floor_div(*groups), k(*size), k(*size)])];
+                t.extend(bias(*b, out));
+                t
+            }
+            Op::ConvTranspose2d { in_ch, out, k: size, groups, bias: b, .. } => {
+                let mut t = vec![("weight", vec![in_ch.clone(), out.floor_div(*groups), k(*size), k(*size)])];
+                t.extend(bias(*b, out));
+                t
+            }
+            Op::Linear { in_f, out, bias: b } => {
+                let mut t = vec![("weight", vec![out.clone(), in_f.clone()])];
+                t.extend(bias(*b, out));
+                t
+            }
+            Op::BatchNorm { ch, .. } => {
+                ["weight", "bias", "running_mean", "running_var"].into_iter().map(|n| (n, vec![ch.clone()])).collect()
+            }
+            Op::GroupNorm { ch, .. } => vec![("weight", vec![ch.clone()]), ("bias", vec![ch.clone()])],
+            Op::LayerNorm { dim, .. } => vec![("weight", vec![dim.clone()]), ("bias", vec![dim.clone()])],
+            _ => vec![],
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Op::Input(_) => "input",
@@ -172,6 +203,7 @@ pub enum Value {
     Bool(bool),
     Str(String),
     Floats(Vec<f64>),
+    Strs(Vec<String>),
     /// A bare word (`max`, `imagenet`) or a model output name.
     Word(String),
 }
@@ -216,6 +248,13 @@ impl Call {
     pub fn word(&self, name: &str) -> Option<&str> {
         match self.args.get(name) {
             Some(Value::Word(w) | Value::Str(w)) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn strs(&self, name: &str) -> Option<&[String]> {
+        match self.args.get(name) {
+            Some(Value::Strs(s)) => Some(s),
             _ => None,
         }
     }
@@ -373,4 +412,32 @@ pub struct TrainSpec {
     pub log_every: usize,
     /// Formats written to `<run>/export/` at the end of training (`export = [onnx, safetensors]`).
     pub export: Vec<ExportFormat>,
+    /// Pretrained weights loaded before the first step, in order.
+    pub weights: Vec<WeightsSpec>,
+}
+
+/// A checked `load(…)`: the file resolved, its rename rules parsed.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightsSpec {
+    pub load: Load,
+    pub path: PathBuf,
+    pub rules: Vec<Rename>,
+}
+
+impl WeightsSpec {
+    pub fn names(&self) -> Names {
+        self.load.names
+    }
+
+    /// The module path prefix the file fills (`""`: the whole model).
+    pub fn into(&self) -> &str {
+        self.load.into.as_deref().unwrap_or("")
+    }
+}
+
+/// `"fc -> head0.linear0"`: the file's keys under `from` fill the model's modules under `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
 }

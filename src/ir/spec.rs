@@ -350,3 +350,35 @@ impl Augment {
         }
     }
 }
+
+/// `weights = load("r18.pth", into = "resnet180", names = torchvision, rename = ["fc -> head0.linear0"],
+/// strict = false)`: a weights file, where in the model it goes and how its names map.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Load {
+    /// As written: relative to the `.train` file.
+    pub file: String,
+    /// The module path prefix the file's root goes to; `None`: the whole model.
+    pub into: Option<String>,
+    pub names: Names,
+    /// `"from -> to"` prefix rules: the file's `from…` keys are the model's `to…` names (after
+    /// `names`; either side may be empty, meaning the root).
+    pub rename: Vec<String>,
+    /// Missing, unused and shape-mismatched keys are errors; otherwise they are reported and skipped.
+    pub strict: bool,
+}
+
+impl Load {
+    pub fn name(&self) -> &'static str {
+        "load"
+    }
+}
+
+/// The naming a weights file uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Names {
+    /// trainc's module paths (`resnet180.stem0.conv_bn_relu0.conv2d0.weight`), as `trainc export` writes.
+    Trainc,
+    /// torchvision's (`layer1.0.conv1.weight`) for the stdlib backbones.
+    Torchvision,
+}

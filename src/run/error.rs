@@ -27,6 +27,13 @@ pub enum RunError {
     )]
     Checkpoint { path: PathBuf, message: String },
 
+    #[error("cannot load weights: {0}")]
+    #[diagnostic(
+        code(trainc::run::weights),
+        help("`trainc check` lists every key and shape the file and the model disagree on")
+    )]
+    Weights(#[from] crate::weights::load::LoadError),
+
     #[error("cannot save checkpoint `{path}`: {message}")]
     #[diagnostic(code(trainc::run::save))]
     Save { path: PathBuf, message: String },

@@ -145,6 +145,22 @@ impl Trainer {
     }
 }
 
+/// `weights = load(…)`, in order, before the first step (a resume restores its own weights).
+fn pretrained(trainer: &Trainer, net: &mut Net) -> Result<(), RunError> {
+    for spec in &trainer.spec.weights {
+        let loaded = crate::weights::load::load(net, &trainer.graph, spec)?;
+        if !trainer.quiet {
+            eprintln!(
+                "weights: {} tensors from `{}`{}",
+                loaded.applied,
+                loaded.file,
+                crate::weights::load::leftovers(&loaded)
+            );
+        }
+    }
+    Ok(())
+}
+
 impl<'t> Fit<'t> {
     fn start(trainer: &'t Trainer, resume: Option<State>, extra: Hooks) -> Result<(Fit<'t>, Net), RunError> {
         let spec = &trainer.spec;
@@ -166,6 +182,8 @@ impl<'t> Fit<'t> {
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         if resume.is_some() {
             (net, optimizer) = resume_weights(trainer, net, optimizer)?;
+        } else {
+            pretrained(trainer, &mut net)?;
         }
         let state = resume.unwrap_or_default();
         let mut hooks = trainer.hooks(&net)?;

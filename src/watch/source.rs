@@ -60,6 +60,14 @@ impl Host for SourceHost {
     fn exists(&self, path: &Path) -> bool {
         FsHost.exists(path)
     }
+
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        FsHost.read_at(path, offset, len)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        FsHost.file_len(path)
+    }
 }
 
 /// One hash over every source (path and text), to tell a real change from a save that changed

@@ -64,7 +64,7 @@
   (#any-of? @property.builtin
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -76,7 +76,7 @@
 ((path (identifier) @property.builtin)
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels"))
@@ -125,13 +125,16 @@
     "accuracy" "top_k" "precision" "recall" "f1" "confusion_matrix" "map50" "map" "miou"
     "pixel_accuracy"))
 
+((identifier) @function.builtin.weights
+  (#any-of? @function.builtin.weights "load"))
+
 (call_expression
   function: (identifier) @function.builtin
   (#eq? @function.builtin "split"))
 
 ; Words that some arguments take: `padding = same`, `normalize(imagenet)`, `mode = max`.
 ((identifier) @constant.builtin
-  (#any-of? @constant.builtin "imagenet" "same" "nearest" "bilinear" "min" "max"))
+  (#any-of? @constant.builtin "imagenet" "same" "nearest" "bilinear" "min" "max" "trainc" "torchvision"))
 
 ; The batch size and the dataset's class count, meaningful in every model.
 ((identifier) @variable.builtin

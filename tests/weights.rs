@@ -1,0 +1,153 @@
+//! Pretrained weights: torchvision's ResNets, saved by PyTorch, load into the stdlib backbones
+//! through the torchvision names and give PyTorch's logits (eval mode, `--device flex`).
+//!
+//! Needs python with torch and torchvision (`TRAINC_TORCH_PYTHON`, default
+//! `~/.cache/trainc-torch-venv/bin/python`; CI installs them there).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use trainc::exec::Net;
+use trainc::frontend::{self, Options};
+use trainc::host::FsHost;
+
+fn python() -> Option<String> {
+    let default = format!("{}/.cache/trainc-torch-venv/bin/python", std::env::var("HOME").unwrap_or_default());
+    let python = std::env::var("TRAINC_TORCH_PYTHON").unwrap_or(default);
+    let probe = Command::new(&python).args(["-c", "import torch, torchvision"]).output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        return Some(python);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must provide torch and torchvision at {python}");
+    eprintln!("SKIP: no torch/torchvision at {python}; set TRAINC_TORCH_PYTHON");
+    None
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trainc-weights-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Saves a seeded torchvision model with random batch-norm statistics (so eval mode matters),
+/// its head scaled to logits of about ±10,
+/// an input and PyTorch's logits for it as raw little-endian f32.
+fn torchvision_reference(python: &str, dir: &Path, arch: &str, save: &str) {
+    let script = format!(
+        r#"
+import torch, torchvision
+torch.manual_seed(0)
+m = torchvision.models.{arch}(weights=None, num_classes=4)
+with torch.no_grad():
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.1, 0.1); mod.running_var.uniform_(0.8, 1.2)
+            mod.weight.uniform_(0.8, 1.2); mod.bias.uniform_(-0.1, 0.1)
+m.eval()
+x = torch.randn(2, 3, 64, 64)
+with torch.no_grad():
+    # Random networks give logits far from a trained one's scale (1e-2 or 1e2); scale the head
+    # so they span about ±10, like a trained classifier's, and 1e-4 means what it says.
+    m.fc.weight.mul_(10 / m(x).abs().max())
+    m.fc.bias.zero_()
+    y = m(x)
+sd = m.state_dict()
+{save}
+x.numpy().astype('<f4').tofile('x.bin'); y.numpy().astype('<f4').tofile('y.bin')
+"#
+    );
+    let out = Command::new(python).arg("-c").arg(script).current_dir(dir).env("OMP_NUM_THREADS", "1").output();
+    let out = out.expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn floats(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).expect("raw floats");
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// The spec's model with its `weights` loaded, run on `x.bin` on flex; its logits.
+fn trainc_logits(dir: &Path, backbone: &str, load: &str) -> Vec<f32> {
+    let text = format!(
+        r#"use std/backbones.{{{backbone}}}
+use std/heads.{{classifier}}
+dataset d = image_folder("data") {{ train = "train" }}
+model net(x: Image[B, 3, 64, 64]) -> Logits[B, classes] {{
+  f = {backbone}(x)
+  return classifier(f.c5, classes)
+}}
+train {{
+  model = net; data = d {{ batch = 2 }}; loss = cross_entropy(); optimizer = sgd(lr = 0.1); epochs = 1
+  weights = {load}
+}}
+"#
+    );
+    let path = dir.join("t.train");
+    std::fs::write(&path, text).expect("spec");
+    let mut options = Options::default();
+    options.check.skip_data = true;
+    options.check.assume_classes = Some((0..4).map(|i| format!("c{i}")).collect());
+    let outcome = frontend::check_file(&FsHost, &path, &options);
+    assert!(!outcome.has_errors(), "{}", outcome.render(false));
+    let train = outcome.checked.train.expect("a train block");
+    let graph = &outcome.checked.models[&train.model];
+    let device = Device::flex();
+    let mut net = Net::build(graph, &device).expect("compiles");
+    for spec in &train.weights {
+        trainc::weights::load::load(&mut net, graph, spec).expect("loads");
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(floats(&dir.join("x.bin")), [2, 3, 64, 64]), &device);
+    let (_, out) = net.forward(vec![x]).into_iter().next().expect("one output");
+    out.d2().into_data().to_vec::<f32>().expect("f32 logits")
+}
+
+fn assert_close(trainc: &[f32], torch: &[f32]) {
+    assert_eq!(trainc.len(), torch.len());
+    let worst = trainc.iter().zip(torch).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 1e-4, "largest difference {worst}: trainc {trainc:?} vs PyTorch {torch:?}");
+}
+
+#[test]
+fn torchvision_resnet18_state_dict_gives_pytorch_logits() {
+    let Some(python) = python() else { return };
+    let dir = scratch("r18");
+    torchvision_reference(&python, &dir, "resnet18", "torch.save(sd, 'r18.pth')");
+    let logits = trainc_logits(&dir, "resnet18", r#"load("r18.pth", names = torchvision)"#);
+    assert_close(&logits, &floats(&dir.join("y.bin")));
+}
+
+#[test]
+fn torchvision_resnet50_checkpoint_dict_gives_pytorch_logits() {
+    let Some(python) = python() else { return };
+    let dir = scratch("r50");
+    torchvision_reference(&python, &dir, "resnet50", "torch.save({'state_dict': sd, 'epoch': 3}, 'r50.pth')");
+    let logits = trainc_logits(&dir, "resnet50", r#"load("r50.pth", names = torchvision)"#);
+    assert_close(&logits, &floats(&dir.join("y.bin")));
+}
+
+#[test]
+fn safetensors_with_a_prefix_rule_gives_pytorch_logits() {
+    let Some(python) = python() else { return };
+    let dir = scratch("st");
+    // Like a Lightning checkpoint: every torchvision key under `model.`.
+    let save = "from safetensors.torch import save_file\n\
+                save_file({'model.' + k: v.contiguous() for k, v in sd.items()}, 'r18.safetensors')";
+    torchvision_reference(&python, &dir, "resnet18", save);
+    let logits =
+        trainc_logits(&dir, "resnet18", r#"load("r18.safetensors", names = torchvision, rename = ["model -> "])"#);
+    assert_close(&logits, &floats(&dir.join("y.bin")));
+}
+
+#[test]
+fn a_partial_load_keeps_the_head_and_loads_the_backbone() {
+    let Some(python) = python() else { return };
+    let dir = scratch("partial");
+    torchvision_reference(&python, &dir, "resnet18", "torch.save(sd, 'r18.pth')");
+    let load = r#"load("r18.pth", into = "resnet180", names = torchvision, strict = false)"#;
+    // Same backbone, fresh head: the logits differ from PyTorch's but the features do not.
+    let logits = trainc_logits(&dir, "resnet18", load);
+    let torch = floats(&dir.join("y.bin"));
+    assert!(logits.iter().zip(&torch).any(|(a, b)| (a - b).abs() > 1e-3), "the head was not loaded");
+}
