@@ -22,6 +22,14 @@ enum ExportFormat {
     Safetensors,
 }
 
+/// `trainc export --names`.
+#[cfg(feature = "train")]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportNames {
+    Torchvision,
+    Trainc,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Human,
@@ -154,8 +162,13 @@ enum Command {
         /// trainc's outputs for it (`output.<name>`), to check another runtime against.
         #[arg(long)]
         sample: bool,
-        /// safetensors: rename keys by module-path prefix, `FROM -> TO` (repeatable), e.g.
-        /// `--rename "classifier0.linear0 -> fc"` for torchvision's classifier.
+        /// safetensors keys: `torchvision` (default) gives a model built on one stdlib backbone
+        /// torchvision's names (`layer1.0.conv1`, a `classifier` head is `fc`); `trainc` keeps
+        /// the module paths of `trainc check --shapes`.
+        #[arg(long, value_enum, default_value = "torchvision")]
+        names: ExportNames,
+        /// safetensors: rename keys by prefix after `--names`, `FROM -> TO` (repeatable), e.g.
+        /// `--rename "fc -> head"`.
         #[arg(long, value_name = "RULE")]
         rename: Vec<String>,
         #[arg(long, default_value = "flex")]
@@ -198,7 +211,7 @@ fn main() -> ExitCode {
             commands::predict(&file, &checkpoint, &images, top, &device)
         }
         #[cfg(feature = "train")]
-        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, rename, device } => {
+        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, names, rename, device } => {
             let format = match format {
                 ExportFormat::Onnx => trainc::ir::ExportFormat::Onnx,
                 ExportFormat::Safetensors => trainc::ir::ExportFormat::Safetensors,
@@ -210,6 +223,10 @@ fn main() -> ExitCode {
                 dynamic_batch,
                 sample,
                 device: &device,
+                names: match names {
+                    ExportNames::Torchvision => trainc::ir::Names::Torchvision,
+                    ExportNames::Trainc => trainc::ir::Names::Trainc,
+                },
                 rename: &rename,
             };
             commands::export(&spec, &args)

@@ -300,3 +300,47 @@ fn safetensors_export_loads_strictly_into_pytorch() {
         .expect("python runs");
     assert!(run.status.success(), "{}", text(&run));
 }
+
+/// torchvision's `resnet18(num_classes=3)` loads the export with `strict=True` and, in eval
+/// mode, gives trainc's logits for the sample input.
+const RESNET18_TORCH: &str = r#"
+import sys, torch, torchvision
+from safetensors.torch import load_file
+weights, sample = load_file(sys.argv[1]), load_file(sys.argv[2])
+m = torchvision.models.resnet18(weights=None, num_classes=3)
+m.load_state_dict(weights, strict=True)
+m.eval()
+with torch.no_grad():
+    got = m(sample["input.x"])
+d = (got - sample["output.out"]).abs().max().item()
+print(d)
+assert d <= 1e-4, d
+"#;
+
+/// The ResNet-18 example's safetensors export has torchvision's names (`fc` for its
+/// classifier) and its EMA weights give torchvision's `resnet18` trainc's logits.
+#[test]
+fn resnet18_example_safetensors_loads_into_torchvision() {
+    let Some(python) = python("torch, torchvision, safetensors") else { return };
+    let dir = temp("torchvision");
+    ok(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "8"]);
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resnet_folder.train");
+    std::fs::copy(example, dir.join("resnet_folder.train")).expect("copy example");
+    // Two steps, so the batch norm statistics and the EMA are not their initial values.
+    ok(&dir, &["run", "resnet_folder.train", "epochs=1", "limit_batches=2", "--quiet"]);
+    let last = run_dir(&dir, "resnet").join("checkpoints/last.bpk");
+    let out = dir.join("st/resnet18.safetensors");
+    let (c, o) = (last.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    let printed = ok(
+        &dir,
+        &["export", "resnet_folder.train", "--checkpoint", c, "--format", "safetensors", "--output", o, "--sample"],
+    );
+    assert!(printed.contains("EMA weights"), "{printed}");
+    let sample = out.with_file_name("sample.safetensors");
+    let run = Command::new(&python)
+        .env("OMP_NUM_THREADS", "1")
+        .args(["-c", RESNET18_TORCH, o, sample.to_str().expect("utf-8")])
+        .output()
+        .expect("python runs");
+    assert!(run.status.success(), "{}", text(&run));
+}

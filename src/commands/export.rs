@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use trainc::export::Exporter;
-use trainc::ir::ExportFormat;
+use trainc::ir::{ExportFormat, Names};
 use trainc::run::RunError;
 
 use super::CommandError;
@@ -24,6 +24,8 @@ pub struct ExportArgs<'a> {
     pub dynamic_batch: bool,
     pub sample: bool,
     pub device: &'a str,
+    /// safetensors: torchvision's names for a stdlib backbone, or module paths.
+    pub names: Names,
     /// `--rename "FROM -> TO"` rules for safetensors keys.
     pub rename: &'a [String],
 }
@@ -69,6 +71,7 @@ pub fn export(spec: &SpecArgs, args: &ExportArgs) -> Result<ExitCode, CommandErr
         device: &device,
         ema,
         dynamic_batch: args.dynamic_batch,
+        names: args.names,
         rename: &rename,
     };
     let labels = exporter.write(args.format, args.output)?;

@@ -8,6 +8,7 @@
 //! check that its runtime reproduces trainc's numbers (the tests compare onnxruntime with it).
 
 pub mod labels;
+pub mod names;
 pub mod onnx;
 pub mod proto;
 pub mod safetensors;
@@ -20,7 +21,7 @@ use miette::Diagnostic;
 use rand::{Rng, SeedableRng};
 
 use crate::exec::{Act, Net};
-use crate::ir::{ExportFormat, ModelGraph, TrainSpec};
+use crate::ir::{ExportFormat, ModelGraph, Names, TrainSpec};
 use labels::{Batch, Labels};
 
 /// Why a model could not be exported.
@@ -60,8 +61,10 @@ pub struct Exporter<'a> {
     pub ema: bool,
     /// ONNX: the batch dimension is the symbol `batch` instead of 1.
     pub dynamic_batch: bool,
-    /// safetensors: `(from, to)` module-path prefix rules applied to the keys, first match wins
-    /// (`classifier0.linear0 -> fc`).
+    /// safetensors: torchvision's names for a stdlib backbone ([`names`]) or module paths.
+    pub names: Names,
+    /// safetensors: `(from, to)` prefix rules applied to the keys after `names`, first match
+    /// wins (`classifier0.linear0 -> head`).
     pub rename: &'a [(String, String)],
 }
 
@@ -104,7 +107,10 @@ impl Exporter<'_> {
                 write_file(output, &onnx::write(self.net, self.graph, self.device, self.dynamic_batch)?)?
             }
             ExportFormat::Safetensors => {
-                let entries = safetensors::entries(self.net, &|key| renamed(key, self.rename))?;
+                let paths: Vec<&str> = self.net.layers.names().iter().map(String::as_str).collect();
+                let modules = names::module_names(&paths, self.names);
+                let module = |path: &str| modules.get(path).cloned().unwrap_or_else(|| path.to_string());
+                let entries = safetensors::entries(self.net, &module, &|key| renamed(key, self.rename))?;
                 let meta = HashMap::from([
                     ("format".to_string(), "pt".to_string()),
                     ("model".to_string(), self.graph.name.clone()),

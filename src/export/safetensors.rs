@@ -2,8 +2,8 @@
 //! linear weights transposed to `[out, in]`, norm `gamma`/`beta` as `weight`/`bias`, batch norm
 //! with `running_mean`, `running_var` and an int64 scalar `num_batches_tracked` (which a strict
 //! load of a torchvision model requires). Keys are the module path plus the PyTorch parameter
-//! name (`resnet180.basic_block0.conv2d0.weight`) unless a renaming maps them (torchvision's
-//! names for the stdlib backbones).
+//! name (`resnet180.basic_block0.conv2d0.weight`), or torchvision's names for a stdlib backbone
+//! ([`super::names`]), then `--rename` rules.
 //!
 //! Written with the `safetensors` crate, which burn-store already builds: it validates the
 //! header and orders the tensors as every other writer does, at no build cost.
@@ -79,11 +79,16 @@ fn layer_entries(path: &str, layer: &Layer) -> Result<Vec<Entry>, ExportError> {
     Ok(out)
 }
 
-/// Every tensor of `net` in PyTorch's layout; `rename` maps each `<path>.<name>` key.
-pub fn entries(net: &Net, rename: &dyn Fn(&str) -> String) -> Result<Vec<Entry>, ExportError> {
+/// Every tensor of `net` in PyTorch's layout, keyed `<module name>.<param>` where `module`
+/// gives each layer path's module name; `rename` then maps each key.
+pub fn entries(
+    net: &Net,
+    module: &dyn Fn(&str) -> String,
+    rename: &dyn Fn(&str) -> String,
+) -> Result<Vec<Entry>, ExportError> {
     let mut out = Vec::new();
     for (path, layer) in net.layers.names().iter().zip(net.layers.iter()) {
-        for mut e in layer_entries(path, layer)? {
+        for mut e in layer_entries(&module(path), layer)? {
             e.key = rename(&e.key);
             out.push(e);
         }

@@ -117,6 +117,7 @@ impl Trainer {
                 device: &fit.plain,
                 ema: ema.is_some(),
                 dynamic_batch: true,
+                names: crate::ir::Names::Torchvision,
                 rename: &[],
             };
             let file = dir.join(format!("model.{}", format.name()));
