@@ -318,7 +318,8 @@ assert d <= 1e-4, d
 "#;
 
 /// The ResNet-18 example's safetensors export has torchvision's names (`fc` for its
-/// classifier) and its EMA weights give torchvision's `resnet18` trainc's logits.
+/// classifier): its EMA weights give torchvision's `resnet18` trainc's logits, and
+/// `load(…, names = torchvision)` takes it back strictly.
 #[test]
 fn resnet18_example_safetensors_loads_into_torchvision() {
     let Some(python) = python("torch, torchvision, safetensors") else { return };
@@ -343,4 +344,8 @@ fn resnet18_example_safetensors_loads_into_torchvision() {
         .output()
         .expect("python runs");
     assert!(run.status.success(), "{}", text(&run));
+    let spec = std::fs::read_to_string(dir.join("resnet_folder.train")).expect("read");
+    let load = "clip_grad = 5.0\n  weights = load(\"st/resnet18.safetensors\", names = torchvision)";
+    std::fs::write(dir.join("back.train"), spec.replace("clip_grad = 5.0", load)).expect("write");
+    ok(&dir, &["check", "back.train"]);
 }
