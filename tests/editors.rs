@@ -128,6 +128,7 @@ fn editor_names(kind: Kind) -> (&'static str, &'static str, &'static str) {
         Kind::Source => ("sources", "traincSource", "source"),
         Kind::Metric => ("metrics", "traincMetric", "metric"),
         Kind::Weights => ("weights", "traincWeights", "weights"),
+        Kind::Param => ("params", "traincParam", "param"),
     }
 }
 

@@ -315,6 +315,29 @@ fn an_augmentation_and_batch_change_applies_at_the_next_epoch_boundary() {
 }
 
 #[test]
+fn unfreezing_by_an_edit_applies_at_the_next_epoch_boundary() {
+    let dir = project("freeze", 100, "epochs = 10000\n  freeze = [\"conv2d0\"]");
+    let mut w = Watch::start(&dir, &[]);
+    w.wait(60, "the first steps", || run_dir(&dir).is_some_and(|r| steps(&r).len() > 3));
+    let run = run_dir(&dir).expect("run dir");
+    edit_in_place(&dir, "freeze = [\"conv2d0\"]", "freeze = []");
+    let applied = wait_status(&mut w, &run, "applied", 1);
+    assert_eq!(applied["changes"][0]["path"], "freeze", "{applied}");
+    assert_eq!(applied["changes"][0]["when"], "next_epoch", "{applied}");
+    let effect = wait_status(&mut w, &run, "in_effect", 1);
+    let epoch = effect["epoch"].as_u64().expect("epoch");
+    let line = format!("unfroze conv2d0 at epoch {epoch}");
+    w.wait(60, &line, || printed(&dir).contains(&line));
+    w.interrupt();
+    assert!(w.finish(60).success());
+}
+
+/// What `trainc watch` printed so far.
+fn printed(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("err.txt")).unwrap_or_default()
+}
+
+#[test]
 fn a_layer_added_before_the_head_rebuilds_at_the_epoch_boundary_and_keeps_the_trained_weights() {
     let dir = project_with("graph", 100, &spec_for(32, STRONG_MODEL, 16, "epochs = 10000"));
     let mut w = Watch::start(&dir, &[]);

@@ -15,6 +15,8 @@ pub enum Kind {
     Metric,
     /// `weights = load(…)`.
     Weights,
+    /// What `freeze` and `groups` hold: rules for the parameters under a module path.
+    Param,
 }
 
 impl Kind {
@@ -28,6 +30,7 @@ impl Kind {
             Kind::Source => "dataset source",
             Kind::Metric => "metric",
             Kind::Weights => "weights source",
+            Kind::Param => "parameter rule",
         }
     }
 
@@ -42,6 +45,7 @@ impl Kind {
             Kind::Source => "a dataset source",
             Kind::Metric => "a metric",
             Kind::Weights => "a weights source",
+            Kind::Param => "a parameter rule",
         }
     }
 
@@ -55,10 +59,11 @@ impl Kind {
             Kind::Source => "dataset sources",
             Kind::Metric => "metrics",
             Kind::Weights => "weights sources",
+            Kind::Param => "parameter rules",
         }
     }
 
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Layer,
         Kind::Loss,
         Kind::Optimizer,
@@ -67,6 +72,7 @@ impl Kind {
         Kind::Source,
         Kind::Metric,
         Kind::Weights,
+        Kind::Param,
     ];
 }
 
@@ -461,6 +467,19 @@ pub static BUILTINS: &[Builtin] = &[
     builtin!("map", Metric, "mean average precision over IoU 0.5:0.95", []),
     builtin!("miou", Metric, "mean intersection over union of masks", []),
     builtin!("pixel_accuracy", Metric, "fraction of pixels classified right", []),
+    // ── parameter rules (`freeze`, `groups`) ───────────────────────────────────────────────
+    builtin!(
+        "frozen",
+        Param,
+        "no training under a module path, for the first `epochs` epochs or the whole run",
+        [req("path", Str, Any), opt("epochs", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "group",
+        Param,
+        "learning rate × `lr` under a module path (the longest matching path wins)",
+        [req("path", Str, Any), req("lr", Float, Positive)]
+    ),
 ];
 
 /// Looks up a builtin of one kind (`linear` is both a layer and a schedule).
@@ -497,6 +516,8 @@ pub const TRAIN_KEYS: &[&str] = &[
     "name",
     "export",
     "weights",
+    "freeze",
+    "groups",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

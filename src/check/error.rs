@@ -1,6 +1,6 @@
 //! Everything the checker reports. One variant per problem, each with a stable code; codes are
 //! grouped by what they are about (`name`, `arg`, `shape`, `graph`, `data`, `augment`, `train`,
-//! `loss`, `metric`, `schedule`), never by where in the checker they are found.
+//! `loss`, `metric`, `schedule`, `finetune`), never by where in the checker they are found.
 
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
@@ -563,6 +563,47 @@ pub enum CheckError {
         file: String,
         help: String,
         #[label("loads nothing")]
+        at: SourceSpan,
+    },
+
+    // ── fine-tuning: `freeze` and `groups` ─────────────────────────────────────────────────
+    #[error("model `{model}` has no module `{path}`")]
+    #[diagnostic(code(trainc::finetune::unknown_module), help("{help}"))]
+    UnknownModule {
+        path: String,
+        model: String,
+        help: String,
+        #[label("no module under this path")]
+        at: SourceSpan,
+    },
+
+    #[error("every parameter of model `{model}` is frozen for the whole run")]
+    #[diagnostic(
+        code(trainc::finetune::all_frozen),
+        severity(Warning),
+        help(
+            "nothing trains: freeze part of the model, or unfreeze it after some epochs with `frozen(…, epochs = N)`"
+        )
+    )]
+    AllFrozen {
+        model: String,
+        #[label("freezes everything")]
+        at: SourceSpan,
+    },
+
+    #[error("`{path}` is frozen for {frozen} epoch(s), but training is {epochs} epoch(s) long")]
+    #[diagnostic(
+        code(trainc::finetune::never_unfrozen),
+        severity(Warning),
+        help(
+            "it never unfreezes: give it fewer epochs than {epochs}, or drop `epochs` to freeze it for the whole run"
+        )
+    )]
+    NeverUnfrozen {
+        path: String,
+        frozen: usize,
+        epochs: usize,
+        #[label("never unfreezes")]
         at: SourceSpan,
     },
 }

@@ -7,6 +7,7 @@ pub mod builtins;
 mod data;
 pub mod dim;
 mod error;
+mod finetune;
 mod graph;
 pub mod layers;
 mod spec;

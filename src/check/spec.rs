@@ -1,6 +1,6 @@
 //! From checked calls to typed specs: the one place per kind where a [`Call`] (bound against the
 //! builtin table, defaults filled in) becomes an [`Optimizer`], [`Schedule`], [`Loss`],
-//! [`Metric`] or [`Augment`].
+//! [`Metric`], [`Augment`], [`Frozen`] or [`LrGroup`].
 //!
 //! Defaults live only in the table (`builtins.rs`): every argument read here was either written
 //! or filled from it. A missing argument or an unknown name therefore means the table and the IR
@@ -10,7 +10,9 @@
 use super::Sink;
 use super::builtins::{self, Kind};
 use super::error::CheckError;
-use crate::ir::{Augment, Call, Length, Load, Loss, Metric, Names, Normalization, Optimizer, Schedule};
+use crate::ir::{
+    Augment, Call, Frozen, Length, Load, Loss, LrGroup, Metric, Names, Normalization, Optimizer, Schedule,
+};
 use crate::syntax::span::Span;
 
 /// Why a checked call has no typed form.
@@ -86,6 +88,10 @@ impl Args<'_> {
 
     fn bool(&self, name: &'static str) -> Result<bool, SpecError> {
         self.0.bool(name).ok_or(SpecError::Arg(name))
+    }
+
+    fn string(&self, name: &'static str) -> Result<String, SpecError> {
+        self.0.word(name).map(String::from).ok_or(SpecError::Arg(name))
     }
 
     fn usize(&self, name: &'static str) -> Result<usize, SpecError> {
@@ -239,6 +245,30 @@ impl TryFrom<&Call> for Augment {
     }
 }
 
+impl TryFrom<&Call> for Frozen {
+    type Error = SpecError;
+
+    fn try_from(call: &Call) -> Result<Self, SpecError> {
+        let a = Args(call);
+        match call.name.as_str() {
+            "frozen" => Ok(Frozen { path: a.string("path")?, epochs: a.opt_usize("epochs")? }),
+            _ => Err(SpecError::Unknown),
+        }
+    }
+}
+
+impl TryFrom<&Call> for LrGroup {
+    type Error = SpecError;
+
+    fn try_from(call: &Call) -> Result<Self, SpecError> {
+        let a = Args(call);
+        match call.name.as_str() {
+            "group" => Ok(LrGroup { path: a.string("path")?, lr: a.f64("lr")? }),
+            _ => Err(SpecError::Unknown),
+        }
+    }
+}
+
 /// A preset alone, or `mean` and `std` alone (the checker explains the other combinations).
 fn normalization(call: &Call) -> Result<Normalization, SpecError> {
     match (call.word("preset"), call.floats("mean"), call.floats("std")) {
@@ -308,6 +338,12 @@ mod tests {
         builds::<Metric>(Kind::Metric, Metric::name);
         builds::<Augment>(Kind::Augment, Augment::name);
         builds::<Load>(Kind::Weights, Load::name);
+        // One kind, two typed forms: each builds from its own builtin.
+        let frozen = filled(builtins::lookup("frozen", Kind::Param).expect("frozen"));
+        assert_eq!(Frozen::try_from(&frozen), Ok(Frozen { path: "x".into(), epochs: None }));
+        let group = filled(builtins::lookup("group", Kind::Param).expect("group"));
+        assert_eq!(LrGroup::try_from(&group), Ok(LrGroup { path: "x".into(), lr: 0.5 }));
+        assert_eq!(Frozen::try_from(&group), Err(SpecError::Unknown));
     }
 
     #[test]

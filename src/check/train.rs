@@ -9,6 +9,7 @@ use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
 use super::data::{DataCheck, Pipeline, builtin_call, unknown_builtin};
 use super::error::CheckError;
+use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
@@ -217,6 +218,13 @@ impl<'a> TrainCheck<'a, '_> {
             let graph = graph.as_ref().map(|(g, _)| g);
             super::weights::check(sink, self.data.host, &dir, e, graph)
         });
+        let (freeze, groups) = Finetune {
+            freeze: f.get("freeze").and_then(|field| expr_of(sink, field)),
+            groups: f.get("groups").and_then(|field| expr_of(sink, field)),
+            graph: graph.as_ref().map(|(g, _)| g),
+            epochs,
+        }
+        .check(sink);
         let name = f
             .get("name")
             .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
@@ -241,6 +249,8 @@ impl<'a> TrainCheck<'a, '_> {
                 log_every,
                 export,
                 weights: weights.unwrap_or_default(),
+                freeze,
+                groups,
             }),
             _ => None,
         };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Load, Loss, Metric, Names, Optimizer, Schedule};
+use super::{Augment, Frozen, Load, Loss, LrGroup, Metric, Names, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -414,6 +414,11 @@ pub struct TrainSpec {
     pub export: Vec<ExportFormat>,
     /// Pretrained weights loaded before the first step, in order.
     pub weights: Vec<WeightsSpec>,
+    /// `freeze = […]`: module path prefixes not trained, for some epochs or the whole run.
+    pub freeze: Vec<Frozen>,
+    /// `groups = […]`: learning-rate multipliers by module path prefix, shortest prefix first
+    /// (so a later, longer one overrides it).
+    pub groups: Vec<LrGroup>,
 }
 
 /// A checked `load(…)`: the file resolved, its rename rules parsed.

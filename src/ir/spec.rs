@@ -383,3 +383,40 @@ pub enum Names {
     /// torchvision's (`layer1.0.conv1.weight`) for the stdlib backbones.
     Torchvision,
 }
+
+/// `frozen("resnet180", epochs = 2)` in `freeze = […]`: the parameters under a module path
+/// prefix are not trained (no gradient, no update, batch norms on their running statistics) for
+/// the first `epochs` epochs, or for the whole run without `epochs`. A bare string is shorthand
+/// for `frozen(path)`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename = "frozen")]
+pub struct Frozen {
+    /// A module path prefix (`resnet180`, `resnet180.stem0`), matched at a `.` boundary.
+    pub path: String,
+    /// Epochs the prefix stays frozen; `None`: the whole run.
+    pub epochs: Option<usize>,
+}
+
+impl Frozen {
+    /// Whether the prefix is frozen during the epoch after `epochs_done` finished ones.
+    pub fn active(&self, epochs_done: usize) -> bool {
+        self.epochs.is_none_or(|e| epochs_done < e)
+    }
+}
+
+/// `group("resnet180", lr = 0.1)` in `groups = […]`: the parameters under a module path prefix
+/// train at `lr` × the schedule's rate (discriminative fine-tuning). The longest matching prefix
+/// wins; parameters under none train at the base rate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename = "group")]
+pub struct LrGroup {
+    pub path: String,
+    /// The learning-rate multiplier.
+    pub lr: f64,
+}
+
+/// Whether `path` (a module path, `resnet180.stem0.conv2d0`) lies under `prefix`: equal to it, or
+/// starting with it at a `.` boundary (`resnet18` does not cover `resnet180`).
+pub fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}

@@ -7,7 +7,9 @@
 //! What `trainc watch` may change is read from [`Live`]: its `spec` at every step (loss,
 //! accumulation, optimizer revisions) and at every epoch start (data pipeline, batch size); a
 //! new model is swapped in at an epoch boundary, keeping every weight that still fits. A Ctrl-C
-//! ends the epoch after the current step (`run::interrupt`).
+//! ends the epoch after the current step (`run::interrupt`). Every epoch starts by freezing and
+//! unfreezing the weights as `freeze` says for it, and every update uses the learning rates of
+//! `groups` ([`Tuning`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use super::live::{self, Live};
 use super::step::{Accumulate, LossMeter, StepAt};
 use super::{Evaluation, Results, RunError, State, Trainer};
 use crate::data::{Batch, Loader, Source, open_splits};
+use crate::exec::finetune::Tuning;
 use crate::exec::{Net, optim, transplant};
 use crate::ir::TrainSpec;
 use crate::task::{self, TaskRunner};
@@ -46,6 +49,8 @@ pub struct Fit<'t> {
     /// The [`Live`] revisions the optimizer and the model were built from.
     optimizer_rev: (u64, u64),
     graph_rev: u64,
+    /// The frozen prefixes and learning-rate groups in force, set at every epoch start.
+    tuning: Tuning,
     /// A Ctrl-C stopped the current epoch.
     interrupted: bool,
 }
@@ -208,6 +213,7 @@ impl<'t> Fit<'t> {
             spec: live.spec.clone(),
             optimizer_rev: (live.optimizer_rev, live.optimizer_kind_rev),
             graph_rev: live.graph_rev,
+            tuning: Tuning::default(),
             interrupted: false,
         };
         Ok((fit, net))
@@ -225,6 +231,7 @@ impl<'t> Fit<'t> {
         self.task.prepare(&mut fresh);
         let (net, report) = transplant::transplant(&net, fresh)
             .map_err(|e| RunError::Checkpoint { path: saved.clone(), message: e.to_string() })?;
+        self.tuning.rebuilt();
         let rebuilt = Rebuilt {
             epoch: self.state.epochs_done,
             step: self.state.step,
@@ -298,6 +305,14 @@ impl<'t> Fit<'t> {
 
     fn train_epoch(&mut self, mut net: Net, live: &Live) -> Result<(Net, Trained), RunError> {
         let epoch = self.state.epochs_done;
+        // Like the data pipeline, `freeze` and `groups` change per epoch.
+        let unfrozen;
+        (net, unfrozen) = self.tuning.epoch_start(net, &live.spec, epoch);
+        if !self.trainer.quiet {
+            for path in unfrozen {
+                hooks::progress::print_above(&format!("unfroze {path} at epoch {}", epoch + 1));
+            }
+        }
         // The data pipeline, batch size and limits are read here only: they change per epoch.
         let loader = Loader::for_split(&live.spec, self.train.clone(), true);
         let batches = loader.num_batches(epoch as u64);
@@ -366,7 +381,7 @@ impl<'t> Fit<'t> {
         }
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         match acc.add(&net, grads, at.last_batch) {
-            Some((grads, batches)) => Ok((self.optimizer.step(at.lr, net, grads), Some(batches))),
+            Some((grads, batches)) => Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches))),
             None => Ok((net, None)),
         }
     }

@@ -120,6 +120,10 @@ impl Trainer {
             let per: Vec<String> = classes.iter().zip(&counts).map(|(c, n)| format!("{c} {n}")).collect();
             eprintln!("  {name:<5} {:>7} samples: {}", src.len(), per.join(", "));
         }
+        let lr = crate::exec::optim::base_lr(&self.spec.optimizer, &self.spec.schedule);
+        for line in crate::exec::finetune::describe(&self.spec.freeze, &self.spec.groups, lr) {
+            eprintln!("{line}");
+        }
         eprintln!("run directory: {}", self.run.path.display());
     }
 }

@@ -17,7 +17,7 @@ use crate::ir::{ModelGraph, TrainSpec};
 pub enum When {
     /// At the next step.
     Live,
-    /// When the next epoch starts (data pipeline, batch size, metrics).
+    /// When the next epoch starts (data pipeline, batch size, metrics, `freeze`, `groups`).
     NextEpoch,
     /// A new optimizer, with fresh state, at the next step.
     NewOptimizer,
@@ -101,7 +101,7 @@ pub fn classify(path: &str) -> When {
     let top = |p: &str| path == p || path.starts_with(&format!("{p}."));
     if top("data.dataset") {
         When::Restart
-    } else if top("data") || top("metrics") {
+    } else if top("data") || top("metrics") || top("freeze") || top("groups") {
         When::NextEpoch
     } else if top("model") {
         When::Rebuild
@@ -254,6 +254,8 @@ mod tests {
         assert_eq!(classify("data.augment.1.args.p"), When::NextEpoch);
         assert_eq!(classify("data.batch"), When::NextEpoch);
         assert_eq!(classify("metrics"), When::NextEpoch);
+        assert_eq!(classify("freeze.0.epochs"), When::NextEpoch);
+        assert_eq!(classify("groups"), When::NextEpoch);
         assert_eq!(classify("data.dataset.source.args.path"), When::Restart);
         assert_eq!(classify("seed"), When::Restart);
         assert_eq!(classify("epochsx"), When::Restart);

@@ -64,7 +64,8 @@
   (#any-of? @property.builtin
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
+    "groups"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -76,7 +77,8 @@
 ((path (identifier) @property.builtin)
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
-    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights"
+    "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
+    "groups"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels"))
@@ -127,6 +129,10 @@
 
 ((identifier) @function.builtin.weights
   (#any-of? @function.builtin.weights "load"))
+
+((identifier) @function.builtin.param
+  (#any-of? @function.builtin.param
+    "frozen" "group"))
 
 (call_expression
   function: (identifier) @function.builtin
