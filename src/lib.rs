@@ -17,6 +17,9 @@ pub mod diag;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod exec;
+#[cfg(feature = "train")]
+#[allow(clippy::disallowed_methods)]
+pub mod export;
 pub mod formats;
 pub mod frontend;
 #[allow(clippy::disallowed_methods)]

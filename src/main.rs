@@ -14,13 +14,29 @@ struct Cli {
     command: Command,
 }
 
+/// `trainc export --format`.
+#[cfg(feature = "train")]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportFormat {
+    Onnx,
+    Safetensors,
+}
+
+/// `trainc export --names`.
+#[cfg(feature = "train")]
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ExportNames {
+    Torchvision,
+    Trainc,
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Human,
     Json,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct SpecArgs {
     /// The `.train` file.
     file: PathBuf,
@@ -125,6 +141,39 @@ enum Command {
         #[arg(long, default_value = "flex")]
         device: String,
     },
+    /// Export a checkpoint as ONNX or as safetensors (PyTorch's layout), with `labels.json`
+    /// (classes, input shape, normalisation, outputs) beside it. A run that used EMA exports
+    /// the EMA weights.
+    #[cfg(feature = "train")]
+    Export {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The model file to write (`model.onnx`); `labels.json` goes beside it.
+        #[arg(long)]
+        output: PathBuf,
+        /// ONNX: the batch dimension is the symbol `batch` instead of 1.
+        #[arg(long)]
+        dynamic_batch: bool,
+        /// Also write `sample.safetensors` beside the output: a fixed input (`input.<name>`) and
+        /// trainc's outputs for it (`output.<name>`), to check another runtime against.
+        #[arg(long)]
+        sample: bool,
+        /// safetensors keys: `torchvision` (default) gives a model built on one stdlib backbone
+        /// torchvision's names (`layer1.0.conv1`, a `classifier` head is `fc`); `trainc` keeps
+        /// the module paths of `trainc check --shapes`.
+        #[arg(long, value_enum, default_value = "torchvision")]
+        names: ExportNames,
+        /// safetensors: rename keys by prefix after `--names`, `FROM -> TO` (repeatable), e.g.
+        /// `--rename "fc -> head"`.
+        #[arg(long, value_name = "RULE")]
+        rename: Vec<String>,
+        #[arg(long, default_value = "flex")]
+        device: String,
+    },
     /// Generate a synthetic dataset for the examples and tests.
     #[cfg(feature = "train")]
     GenData {
@@ -160,6 +209,27 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Predict { file, checkpoint, images, top, device } => {
             commands::predict(&file, &checkpoint, &images, top, &device)
+        }
+        #[cfg(feature = "train")]
+        Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, names, rename, device } => {
+            let format = match format {
+                ExportFormat::Onnx => trainc::ir::ExportFormat::Onnx,
+                ExportFormat::Safetensors => trainc::ir::ExportFormat::Safetensors,
+            };
+            let args = commands::ExportArgs {
+                checkpoint: &checkpoint,
+                format,
+                output: &output,
+                dynamic_batch,
+                sample,
+                device: &device,
+                names: match names {
+                    ExportNames::Torchvision => trainc::ir::Names::Torchvision,
+                    ExportNames::Trainc => trainc::ir::Names::Trainc,
+                },
+                rename: &rename,
+            };
+            commands::export(&spec, &args)
         }
         #[cfg(feature = "train")]
         Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),

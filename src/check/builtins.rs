@@ -514,6 +514,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "limit_batches",
     "log_every",
     "name",
+    "export",
     "weights",
     "freeze",
     "groups",

@@ -13,8 +13,9 @@ use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
-    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, Length, Loss, LossTerm, Metric, Mode,
-    ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule, SplitSource, Task, TrainSpec, Value,
+    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Length, Loss, LossTerm,
+    Metric, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule, SplitSource, Task,
+    TrainSpec, Value,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -211,6 +212,7 @@ impl<'a> TrainCheck<'a, '_> {
         let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
+        let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
         let weights = f.get("weights").and_then(|field| expr_of(sink, field)).map(|e| {
             let dir = self.program.module(self.module).dir.clone();
             let graph = graph.as_ref().map(|(g, _)| g);
@@ -245,6 +247,7 @@ impl<'a> TrainCheck<'a, '_> {
                 accumulate,
                 seed,
                 log_every,
+                export,
                 weights: weights.unwrap_or_default(),
                 freeze,
                 groups,
@@ -1135,4 +1138,46 @@ fn flatten_then<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         _ => out.push(expr),
     }
+}
+
+/// `export = onnx` or `export = [onnx, safetensors]`: the formats written at the end of training.
+fn export_formats(sink: &mut Sink, field: &Field) -> Vec<ExportFormat> {
+    let Some(expr) = expr_of(sink, field) else { return Vec::new() };
+    let items: Vec<&Expr> = match &expr.kind {
+        ExprKind::List(items) => items.iter().collect(),
+        _ => vec![expr],
+    };
+    let names = ExportFormat::ALL.map(ExportFormat::name);
+    let mut out = Vec::new();
+    for item in items {
+        let Some(id) = item.as_name() else {
+            sink.push(
+                item.span.file,
+                CheckError::BadValue {
+                    message: format!("`export` takes format names, found {}", item.describe()),
+                    help: "write `export = onnx` or `export = [onnx, safetensors]`".into(),
+                    label: "not a format name".into(),
+                    at: item.span.into(),
+                },
+            );
+            continue;
+        };
+        match ExportFormat::from_name(&id.name) {
+            Some(format) if !out.contains(&format) => out.push(format),
+            Some(_) => {}
+            None => {
+                let help = suggest::help(&id.name, names, format!("the formats are: {}", names.join(", ")));
+                sink.push(
+                    id.span.file,
+                    CheckError::UnknownName {
+                        what: "export format".into(),
+                        name: id.name.clone(),
+                        help,
+                        at: id.span.into(),
+                    },
+                );
+            }
+        }
+    }
+    out
 }

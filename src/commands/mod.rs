@@ -6,6 +6,8 @@ mod check;
 #[cfg(feature = "train")]
 mod eval;
 #[cfg(feature = "train")]
+mod export;
+#[cfg(feature = "train")]
 mod gen_data;
 #[cfg(feature = "train")]
 mod predict;
@@ -25,6 +27,8 @@ pub use builtins::builtins;
 pub use check::check;
 #[cfg(feature = "train")]
 pub use eval::eval;
+#[cfg(feature = "train")]
+pub use export::{ExportArgs, export};
 #[cfg(feature = "train")]
 pub use gen_data::gen_data;
 #[cfg(feature = "train")]
@@ -71,6 +75,10 @@ pub enum CommandError {
     #[diagnostic(code(trainc::cli::watch), help("check that the file's folder exists and is readable"))]
     Watch { file: PathBuf, message: String },
 
+    #[error("`--rename {rule}` is not a rule `FROM -> TO`")]
+    #[diagnostic(code(trainc::cli::rename), help("e.g. `--rename \"classifier0.linear0 -> fc\"`"))]
+    Rename { rule: String },
+
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::cli::image))]
     Image { path: PathBuf, message: String },
@@ -89,6 +97,11 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Data(#[from] trainc::data::DataError),
+
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Export(#[from] trainc::export::ExportError),
 }
 
 /// Prints a command's error as a report (code, message, help) and gives the exit code.

@@ -16,7 +16,7 @@ use super::shared::{checked, device, load};
 use crate::SpecArgs;
 
 /// The class names recorded in the run directory that holds `checkpoint`, if any.
-fn recorded_classes(checkpoint: &Path) -> Option<Vec<String>> {
+pub(super) fn recorded_classes(checkpoint: &Path) -> Option<Vec<String>> {
     let run = checkpoint.parent()?.parent()?;
     let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("spec.json")).ok()?).ok()?;
     serde_json::from_value(spec["data"]["dataset"]["classes"].clone()).ok()

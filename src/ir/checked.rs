@@ -366,6 +366,30 @@ pub struct EarlyStopSpec {
     pub min_delta: f64,
 }
 
+/// A file format of `trainc export` and of `train { export = … }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Onnx,
+    Safetensors,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 2] = [ExportFormat::Onnx, ExportFormat::Safetensors];
+
+    /// The name in the language and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Onnx => "onnx",
+            ExportFormat::Safetensors => "safetensors",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ExportFormat> {
+        ExportFormat::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
 /// The `train` block, fully resolved. The live-tunable part is copied into the executor's
 /// swappable settings at start.
 #[derive(Debug, Clone, Serialize)]
@@ -386,6 +410,8 @@ pub struct TrainSpec {
     pub accumulate: usize,
     pub seed: u64,
     pub log_every: usize,
+    /// Formats written to `<run>/export/` at the end of training (`export = [onnx, safetensors]`).
+    pub export: Vec<ExportFormat>,
     /// Pretrained weights loaded before the first step, in order.
     pub weights: Vec<WeightsSpec>,
     /// `freeze = […]`: module path prefixes not trained, for some epochs or the whole run.

@@ -377,7 +377,8 @@ impl Load {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Names {
-    /// trainc's module paths (`resnet180.stem0.conv_bn_relu0.conv2d0.weight`), as `trainc export` writes.
+    /// trainc's module paths (`resnet180.stem0.conv_bn_relu0.conv2d0.weight`), as
+    /// `trainc export --names trainc` writes.
     Trainc,
     /// torchvision's (`layer1.0.conv1.weight`) for the stdlib backbones.
     Torchvision,

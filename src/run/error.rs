@@ -60,6 +60,10 @@ pub enum RunError {
     #[diagnostic(code(trainc::run::readback))]
     ReadBack { step: usize, message: String },
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Export(#[from] crate::export::ExportError),
+
     #[error("model `{model}`: {message}")]
     #[diagnostic(code(trainc::run::outputs))]
     Outputs { model: String, message: String },

@@ -97,7 +97,41 @@ impl Trainer {
             results.insert("test".into(), test);
         }
         fit.hooks.train_end(&TrainEnd { results: &results })?;
+        self.export_at_end(&fit, &net)?;
         Ok(results)
+    }
+
+    /// `train { export = … }`: the evaluated weights (the EMA's when enabled) as
+    /// `<run>/export/model.<format>`, each with `labels.json` (read from the settings in force,
+    /// so `watch` may add it while the run goes on).
+    fn export_at_end(&self, fit: &Fit, net: &Net) -> Result<(), RunError> {
+        let live = live::read(&self.live);
+        if live.spec.export.is_empty() {
+            return Ok(());
+        }
+        let graph = live.graph.as_deref().unwrap_or(&self.graph);
+        let ema = fit.hooks.eval_weights().cloned();
+        let weights = ema.clone().unwrap_or_else(|| net.valid());
+        let dir = self.run.path.join("export");
+        std::fs::create_dir_all(&dir).map_err(RunError::write(&dir))?;
+        for format in &live.spec.export {
+            let exporter = crate::export::Exporter {
+                net: &weights,
+                graph,
+                train: &live.spec,
+                device: &fit.plain,
+                ema: ema.is_some(),
+                dynamic_batch: true,
+                names: crate::ir::Names::Torchvision,
+                rename: &[],
+            };
+            let file = dir.join(format!("model.{}", format.name()));
+            exporter.write(*format, &file)?;
+            if !self.quiet {
+                eprintln!("exported {}", file.display());
+            }
+        }
+        Ok(())
     }
 
     /// The hooks of a run, in the order they are called.

@@ -82,9 +82,19 @@ pub fn show(v: &Value) -> String {
     }
 }
 
-/// Settings read at every step.
-const LIVE: [&str; 9] =
-    ["optimizer", "schedule", "epochs", "clip_grad", "accumulate", "loss", "log_every", "early_stop", "checkpoint"];
+/// Settings read at every step (`export`: read when training ends).
+const LIVE: [&str; 10] = [
+    "optimizer",
+    "schedule",
+    "epochs",
+    "clip_grad",
+    "accumulate",
+    "loss",
+    "log_every",
+    "early_stop",
+    "checkpoint",
+    "export",
+];
 
 /// When a change at `path` (dotted, from the top of the `train` block) takes effect.
 pub fn classify(path: &str) -> When {
