@@ -10,34 +10,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{text, trainc};
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = trainc(dir, args);
     assert!(out.status.success(), "trainc {}: {}", args.join(" "), text(&out));
     text(&out)
-}
-
-/// The Python with onnxruntime, or `None` (and a `SKIP` line) when there is none outside CI.
-fn python(modules: &str) -> Option<String> {
-    let python = std::env::var("TRAINC_TORCH_PYTHON").unwrap_or_else(|_| {
-        format!("{}/.cache/trainc-torch-venv/bin/python", std::env::var("HOME").unwrap_or_default())
-    });
-    let probe = Command::new(&python).args(["-c", &format!("import {modules}")]).output();
-    if probe.is_ok_and(|o| o.status.success()) {
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must provide {modules} at {python}");
-    eprintln!("SKIP: no {modules} at {python}; set TRAINC_TORCH_PYTHON");
-    None
 }
 
 /// Checks the model with `onnx.checker`, runs it with onnxruntime on the sample's inputs and
@@ -109,7 +89,7 @@ fn trained_model(path: &Path) -> String {
 
 #[test]
 fn every_example_exports_to_onnx_and_matches_onnxruntime() {
-    let Some(python) = python("onnxruntime, onnx, numpy, safetensors") else { return };
+    let Some(python) = common::torch_python("onnxruntime, onnx, numpy, safetensors") else { return };
     let dir = temp("examples");
     ok(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "8"]);
     ok(&dir, &["gen-data", "shapes-coco", "data/shapes", "--per-class", "4"]);
@@ -172,7 +152,7 @@ fn a_model_with_every_layer_kind_exports_and_matches_onnxruntime() {
     for name in layers.lines().filter_map(|l| l.trim().split('(').next()).filter(|n| !n.is_empty()) {
         assert!(EVERY_LAYER.contains(&format!("{name}(")) || EVERY_LAYER.contains(&format!("|> {name}")), "{name}");
     }
-    let Some(python) = python("onnxruntime, onnx, numpy, safetensors") else { return };
+    let Some(python) = common::torch_python("onnxruntime, onnx, numpy, safetensors") else { return };
     ok(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "8"]);
     std::fs::write(dir.join("every.train"), EVERY_LAYER).expect("write spec");
     train_export_compare(&python, &dir, "every.train", "every");
@@ -208,7 +188,7 @@ fn train_export_writes_the_ema_model_into_the_run_directory() {
     assert_eq!(labels["inputs"][0]["shape"], serde_json::json!([3, 24, 24]));
     assert_eq!(labels["normalize"]["std"], serde_json::json!([0.25, 0.25, 0.25]));
     assert_eq!(labels["outputs"][0]["shape"], serde_json::json!([3]));
-    let Some(python) = python("onnxruntime, onnx, numpy, safetensors") else { return };
+    let Some(python) = common::torch_python("onnxruntime, onnx, numpy, safetensors") else { return };
     // `last.bpk` of an EMA run exports `ema.bpk` beside it.
     let last = run.join("checkpoints/last.bpk");
     let sample_dir = dir.join("sample");
@@ -283,7 +263,7 @@ train {
 /// computes trainc's outputs.
 #[test]
 fn safetensors_export_loads_strictly_into_pytorch() {
-    let Some(python) = python("torch, safetensors") else { return };
+    let Some(python) = common::torch_python("torch, safetensors") else { return };
     let dir = temp("safetensors");
     ok(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "8"]);
     std::fs::write(dir.join("tiny.train"), TINY).expect("write spec");
@@ -322,7 +302,7 @@ assert d <= 1e-4, d
 /// `load(…, names = torchvision)` takes it back strictly.
 #[test]
 fn resnet18_example_safetensors_loads_into_torchvision() {
-    let Some(python) = python("torch, torchvision, safetensors") else { return };
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
     let dir = temp("torchvision");
     ok(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "8"]);
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/resnet_folder.train");

@@ -58,7 +58,7 @@ fn rules(sink: &mut Sink, written: &[String], at: Span) -> Option<Vec<Rename>> {
         let parts = rule.split_once("->").or_else(|| rule.split_once('→'));
         match parts.map(|(a, b)| (a.trim(), b.trim())) {
             // An empty side is the root: `"model -> "` reads the file's `model.…` keys.
-            Some((from, to)) if !(from.is_empty() && to.is_empty()) && !to.contains(' ') && !from.contains(' ') => {
+            Some((from, to)) if (!from.is_empty() || !to.is_empty()) && !to.contains(' ') && !from.contains(' ') => {
                 out.push(Rename { from: from.into(), to: to.into() });
             }
             _ => {
