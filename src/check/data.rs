@@ -136,7 +136,7 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
             }
             (false, Some(_), Some(_)) => "`mean` and `std` must have the same number of values",
             (true, _, _) => "give either a preset or `mean` and `std`, not both",
-            _ => "`normalize` needs a preset (`imagenet`) or both `mean` and `std`",
+            _ => "`normalize` needs a preset (`imagenet`, `per_image`) or both `mean` and `std`",
         };
         sink.push(
             span.file,

@@ -13,7 +13,7 @@ use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks};
 use crate::ir::{self, DatasetSpec, SplitSource};
 
 /// Image file extensions an image folder's loader takes.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
 /// Why a sample could not be loaded. Each variant names the file or the sample index.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -58,8 +58,19 @@ pub trait Source: Send + Sync {
 
 /// Decodes an image file to `channels` channels; the error names the file.
 pub fn decode(path: &Path, channels: usize) -> Result<Image, DataError> {
-    let img = image::open(path).map_err(|e| DataError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+    let img = open_image(path).map_err(|e| DataError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(Image::from_dynamic(&img, channels))
+}
+
+/// Decodes an image file upright: the EXIF orientation a camera wrote (JPEG, TIFF, PNG `eXIf`)
+/// is applied, so pixels, boxes drawn on the upright image and `predict`'s coordinates agree.
+pub fn open_image(path: &Path) -> image::ImageResult<image::DynamicImage> {
+    use image::ImageDecoder;
+    let mut decoder = image::ImageReader::open(path)?.with_guessed_format()?.into_decoder()?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// Image files with labels: image folders and CSV/JSONL indexes. Decoded on demand.

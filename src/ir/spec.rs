@@ -236,13 +236,19 @@ pub enum Normalization {
     Imagenet,
     /// `normalize(mean = […], std = […])`, one value per channel.
     Given { mean: Vec<f64>, std: Vec<f64> },
+    /// `normalize(per_image)`: each channel of each image to mean 0 and standard deviation 1,
+    /// from its own pixels — for 16-bit and float scenes (microscopy, remote sensing) whose
+    /// range differs from image to image.
+    PerImage,
 }
 
 impl Normalization {
-    pub fn mean_std(&self) -> (&[f64], &[f64]) {
+    /// The fixed statistics, or `None` for [`Normalization::PerImage`], which has none.
+    pub fn mean_std(&self) -> Option<(&[f64], &[f64])> {
         match self {
-            Normalization::Imagenet => (&IMAGENET_MEAN, &IMAGENET_STD),
-            Normalization::Given { mean, std } => (mean, std),
+            Normalization::Imagenet => Some((&IMAGENET_MEAN, &IMAGENET_STD)),
+            Normalization::Given { mean, std } => Some((mean, std)),
+            Normalization::PerImage => None,
         }
     }
 }
@@ -256,6 +262,13 @@ pub enum Augment {
     },
     /// Bilinear resize to `height × width`.
     Resize {
+        height: usize,
+        width: usize,
+    },
+    /// Resize keeping the aspect ratio so the image fits `height × width`, then zero padding
+    /// centred around it (YOLO's letterbox). Boxes and masks follow; `predict` and `eval` map
+    /// boxes back through the scale and the padding.
+    Letterbox {
         height: usize,
         width: usize,
     },
@@ -297,6 +310,7 @@ impl Augment {
         match self {
             Augment::Normalize { .. } => "normalize",
             Augment::Resize { .. } => "resize",
+            Augment::Letterbox { .. } => "letterbox",
             Augment::RandomCrop { .. } => "random_crop",
             Augment::CenterCrop { .. } => "center_crop",
             Augment::Hflip { .. } => "hflip",
@@ -312,6 +326,7 @@ impl Augment {
     pub fn is_geometric(&self) -> bool {
         match self {
             Augment::Resize { .. }
+            | Augment::Letterbox { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. }
             | Augment::Hflip { .. }
@@ -331,6 +346,7 @@ impl Augment {
             | Augment::RandomErasing { p, .. } => *p,
             Augment::Normalize { .. }
             | Augment::Resize { .. }
+            | Augment::Letterbox { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. } => 1.0,
         }
@@ -339,7 +355,7 @@ impl Augment {
     /// The image size after the step, if the step fixes it.
     pub fn output_size(&self) -> Option<(usize, usize)> {
         match self {
-            Augment::Resize { height, width } => Some((*height, *width)),
+            Augment::Resize { height, width } | Augment::Letterbox { height, width } => Some((*height, *width)),
             Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } => Some((*size, *size)),
             Augment::Normalize { .. }
             | Augment::Hflip { .. }
