@@ -9,6 +9,7 @@
 //!
 //! Needs numpy and pycocotools at `TRAINC_TORCH_PYTHON` (default the shared venv); skipped
 //! without them, except under `CI`, where missing them is a failure.
+#![cfg(feature = "train")]
 // Tests read and write their own files; the front-end rule of clippy.toml is not theirs.
 #![allow(clippy::disallowed_methods)]
 
