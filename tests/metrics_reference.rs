@@ -318,4 +318,54 @@ fn letterboxed_predictions_score_in_original_pixels_as_pycocotools_says() {
     }
     let map50 = reference["map50"].as_f64().expect("map50");
     assert!(map50 > 0.3, "boxes far from the objects: mAP@0.5 {map50}");
+    tiled_prediction_finds_objects_in_every_quadrant(&dir, ckpt);
+}
+
+/// `predict --tile` on a 192×128 mosaic of four 96×64 scenes: 64×64 tiles overlapping by 32,
+/// boxes moved to the mosaic's pixels and merged by NMS, so each quadrant's objects are found
+/// where they are and not twice.
+fn tiled_prediction_finds_objects_in_every_quadrant(dir: &Path, ckpt: &str) {
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("data/annotations.json")).expect("json")).expect("json");
+    let mut mosaic = image::RgbImage::new(192, 128);
+    let mut truth = Vec::new();
+    for (k, image) in json["images"].as_array().expect("images").iter().take(4).enumerate() {
+        let file = dir.join("data/images").join(image["file_name"].as_str().expect("file"));
+        let (ox, oy) = (96 * (k % 2) as i64, 64 * (k / 2) as i64);
+        image::imageops::replace(&mut mosaic, &image::open(file).expect("image").to_rgb8(), ox, oy);
+        for a in json["annotations"].as_array().expect("annotations") {
+            if a["image_id"] == image["id"] && a["iscrowd"] == 0 {
+                let b: Vec<f64> = a["bbox"].as_array().expect("bbox").iter().filter_map(Value::as_f64).collect();
+                truth.push([b[0] + ox as f64, b[1] + oy as f64, b[2], b[3]]);
+            }
+        }
+    }
+    let path = dir.join("mosaic.png");
+    mosaic.save(&path).expect("save");
+    let out = trainc(
+        dir,
+        &["predict", "det.train", "--checkpoint", ckpt, "--tile", "--format", "json", path.to_str().expect("utf-8")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let results: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let boxes: Vec<[f64; 4]> = results
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["score"].as_f64() > Some(0.3))
+        .map(|r| {
+            let b: Vec<f64> = r["bbox"].as_array().expect("bbox").iter().filter_map(Value::as_f64).collect();
+            [b[0], b[1], b[2], b[3]]
+        })
+        .collect();
+    let iou = |a: &[f64; 4], b: &[f64; 4]| {
+        let iw = ((a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0])).max(0.0);
+        let ih = ((a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1])).max(0.0);
+        iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+    };
+    let found = truth.iter().filter(|t| boxes.iter().any(|b| iou(b, t) > 0.5)).count();
+    assert!(found * 2 >= truth.len(), "{found} of {} objects found in the mosaic: {boxes:?}", truth.len());
+    for (i, a) in boxes.iter().enumerate() {
+        assert!(boxes[i + 1..].iter().all(|b| iou(a, b) < 0.5), "a duplicate across tiles: {boxes:?}");
+    }
 }
