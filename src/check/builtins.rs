@@ -413,6 +413,12 @@ pub static BUILTINS: &[Builtin] = &[
         [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]
     ),
     builtin!(
+        "tile",
+        Augment,
+        "a random size × size tile of the image's overlapping grid (the centre one in evaluation)",
+        [req("size", Int, AtLeast(1.0)), opt("overlap", Int, "0", NonNeg)]
+    ),
+    builtin!(
         "random_crop",
         Augment,
         "random crop after zero padding",

@@ -226,6 +226,7 @@ impl TryFrom<&Call> for Augment {
                 let height = a.usize("height")?;
                 Augment::Letterbox { height, width: a.opt_usize("width")?.unwrap_or(height) }
             }
+            "tile" => Augment::Tile { size: a.usize("size")?, overlap: a.usize("overlap")? },
             "random_crop" => Augment::RandomCrop { size: a.usize("size")?, padding: a.usize("padding")? },
             "center_crop" => Augment::CenterCrop { size: a.usize("size")? },
             "hflip" => Augment::Hflip { p: a.f64("p")? },

@@ -173,6 +173,10 @@ pub fn eval_frame(steps: &[Augment], (h, w): (usize, usize), input: Option<(usiz
                 let (oy, ox) = crop_offset((ph, pw), size, None);
                 f.then((1.0, 1.0), (-(ox as f32), -(oy as f32)), (size, size))
             }
+            Augment::Tile { size, overlap } => {
+                let (oy, ox) = tile_origin((ph, pw), size, overlap, None);
+                f.then((1.0, 1.0), (-(ox as f32), -(oy as f32)), (size, size))
+            }
             // Random steps do not run in evaluation; photometric ones move nothing.
             Augment::Hflip { .. }
             | Augment::Vflip { .. }
@@ -204,6 +208,29 @@ pub fn tiles((h, w): (usize, usize), (th, tw): (usize, usize), overlap: usize) -
     };
     let (ys, xs) = (starts(h, th), starts(w, tw));
     ys.iter().flat_map(|&y| xs.iter().map(move |&x| (y, x, th.min(h), tw.min(w)))).collect()
+}
+
+/// The top-left corner of a `tile` step's tile: one of [`tiles`] drawn at random with a
+/// generator, else the centre one of the grid.
+fn tile_origin((h, w): (usize, usize), size: usize, overlap: usize, rng: Option<&mut ChaCha8Rng>) -> (usize, usize) {
+    let grid = tiles((h, w), (size, size), overlap);
+    let pick = match rng {
+        Some(rng) => rng.random_range(0..grid.len()),
+        None => {
+            // Row-major grid: the middle row's middle column.
+            let cols = grid.iter().filter(|t| t.0 == grid[0].0).count();
+            let rows = grid.len() / cols.max(1);
+            (rows / 2) * cols + cols / 2
+        }
+    };
+    let (y, x, _, _) = grid[pick.min(grid.len() - 1)];
+    (y, x)
+}
+
+/// A `size × size` tile at `(oy, ox)`, zeros past the image's edge (an image smaller than a tile).
+fn tile(img: &Image, size: usize, (oy, ox): (usize, usize)) -> Image {
+    let (h, w) = (img.h, img.w);
+    img.map_coords(size, size, |y, x| (y + oy < h && x + ox < w).then_some((y + oy, x + ox)))
 }
 
 /// Where a letterboxed image lies in its `height × width` canvas.
@@ -264,6 +291,13 @@ pub fn move_boxes(
         }
         Augment::RandomCrop { size, padding } => crop_boxes(boxes, (h, w), size, padding, train.then_some(rng)),
         Augment::CenterCrop { size } => crop_boxes(boxes, (h, w), size, 0, None),
+        Augment::Tile { size, overlap } => {
+            let (oy, ox) = tile_origin((h, w), size, overlap, train.then_some(rng));
+            let (dx, dy) = (-(ox as f32), -(oy as f32));
+            let moved =
+                boxes.into_iter().map(|b| BoxLabel { x0: b.x0 + dx, x1: b.x1 + dx, y0: b.y0 + dy, y1: b.y1 + dy, ..b });
+            (moved.collect(), (size as f32, size as f32))
+        }
         Augment::Hflip { .. } if hit(rng) => {
             (boxes.into_iter().map(|b| BoxLabel { x0: wf - b.x1, x1: wf - b.x0, ..b }).collect(), (hf, wf))
         }
@@ -371,6 +405,10 @@ pub fn apply(steps: &[Augment], mut img: Image, rng: &mut ChaCha8Rng, train: boo
             &Augment::Letterbox { height, width } => letterbox(&img, (height, width), false),
             &Augment::RandomCrop { size, padding } => crop(&img, size, padding, train.then_some(&mut *rng)),
             &Augment::CenterCrop { size } => crop(&img, size, 0, None),
+            &Augment::Tile { size, overlap } => {
+                let origin = tile_origin((img.h, img.w), size, overlap, train.then_some(&mut *rng));
+                tile(&img, size, origin)
+            }
             Augment::Hflip { .. } if hit(rng) => {
                 let w = img.w;
                 img.map_coords(img.h, w, |y, x| Some((y, w - 1 - x)))
@@ -589,6 +627,33 @@ mod tests {
         let ys: Vec<usize> = t.iter().filter(|t| t.1 == 0).map(|t| t.0).collect();
         assert_eq!(ys, [0, 36]);
         assert_eq!(tiles((30, 40), (64, 64), 16), [(0, 0, 30, 40)]);
+    }
+
+    #[test]
+    fn tiles_move_boxes_with_the_pixels_and_evaluation_takes_the_centre_tile() {
+        // A 40×100 scene, 32×32 tiles overlapping by 8: a marked pixel and its box land together.
+        let mut data = vec![0.0; 4000];
+        data[20 * 100 + 50] = 1.0;
+        let img = Image { c: 1, h: 40, w: 100, data };
+        let b = BoxLabel { class: 0, x0: 50.0, y0: 20.0, x1: 51.0, y1: 21.0, ignore: false };
+        let steps = [Augment::Tile { size: 32, overlap: 8 }];
+        let mut origins = std::collections::BTreeSet::new();
+        for seed in 0..40 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (out, _, boxes) = apply_pair(&steps, img.clone(), None, Some(vec![b]), &mut rng, true);
+            assert_eq!((out.h, out.w), (32, 32));
+            let at = out.data.iter().position(|v| *v == 1.0);
+            match (at, boxes.as_deref()) {
+                (Some(i), Some([moved])) => assert_eq!(((i / 32) as f32, (i % 32) as f32), (moved.y0, moved.x0)),
+                (None, Some([])) => {}
+                other => panic!("seed {seed}: pixel and box disagree: {other:?}"),
+            }
+            origins.insert(tile_origin((40, 100), 32, 8, Some(&mut ChaCha8Rng::seed_from_u64(seed))));
+        }
+        // Rows 0 and 8, columns 0, 24, 48, 68: every tile is drawn.
+        assert_eq!(origins.len(), 8, "{origins:?}");
+        let f = eval_frame(&steps, (40, 100), None);
+        assert_eq!((f.dx, f.dy, f.size), (-48.0, -8.0, (32, 32)));
     }
 
     #[test]

@@ -272,6 +272,14 @@ pub enum Augment {
         height: usize,
         width: usize,
     },
+    /// One `size × size` tile of the image's grid of tiles overlapping by `overlap` pixels, drawn
+    /// at random in training (the centre tile in evaluation), at the image's resolution: a scene
+    /// far larger than the model is trained on all of its tiles over the epochs. Boxes and masks
+    /// follow; `trainc predict --tile` runs on every tile of the same grid.
+    Tile {
+        size: usize,
+        overlap: usize,
+    },
     /// A `size × size` crop at a random offset (the centre in evaluation) after zero padding.
     RandomCrop {
         size: usize,
@@ -311,6 +319,7 @@ impl Augment {
             Augment::Normalize { .. } => "normalize",
             Augment::Resize { .. } => "resize",
             Augment::Letterbox { .. } => "letterbox",
+            Augment::Tile { .. } => "tile",
             Augment::RandomCrop { .. } => "random_crop",
             Augment::CenterCrop { .. } => "center_crop",
             Augment::Hflip { .. } => "hflip",
@@ -327,6 +336,7 @@ impl Augment {
         match self {
             Augment::Resize { .. }
             | Augment::Letterbox { .. }
+            | Augment::Tile { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. }
             | Augment::Hflip { .. }
@@ -347,6 +357,7 @@ impl Augment {
             Augment::Normalize { .. }
             | Augment::Resize { .. }
             | Augment::Letterbox { .. }
+            | Augment::Tile { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. } => 1.0,
         }
@@ -356,7 +367,9 @@ impl Augment {
     pub fn output_size(&self) -> Option<(usize, usize)> {
         match self {
             Augment::Resize { height, width } | Augment::Letterbox { height, width } => Some((*height, *width)),
-            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } => Some((*size, *size)),
+            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } | Augment::Tile { size, .. } => {
+                Some((*size, *size))
+            }
             Augment::Normalize { .. }
             | Augment::Hflip { .. }
             | Augment::Vflip { .. }

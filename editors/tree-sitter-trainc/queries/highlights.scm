@@ -113,7 +113,7 @@
 
 ((identifier) @function.builtin.augment
   (#any-of? @function.builtin.augment
-    "normalize" "resize" "letterbox" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
+    "normalize" "resize" "letterbox" "tile" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
     "random_erasing"))
 
 ((identifier) @function.builtin.source
