@@ -28,13 +28,18 @@ impl Image {
             let (w, h) = g.dimensions();
             return Image { c: 1, h: h as usize, w: w as usize, data: g.into_raw() };
         }
-        let rgb = img.to_rgb32f();
-        let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-        let raw = rgb.into_raw();
+        let (w, h) = (img.width() as usize, img.height() as usize);
         let mut data = vec![0.0; 3 * h * w];
-        for (i, px) in raw.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                data[c * h * w + i] = px[c];
+        let (r, rest) = data.split_at_mut(h * w);
+        let (g, b) = rest.split_at_mut(h * w);
+        // 8-bit RGB (every JPEG) without an intermediate float image.
+        if let image::DynamicImage::ImageRgb8(rgb) = img {
+            for (i, px) in rgb.as_raw().chunks_exact(3).enumerate() {
+                (r[i], g[i], b[i]) = (px[0] as f32 / 255.0, px[1] as f32 / 255.0, px[2] as f32 / 255.0);
+            }
+        } else {
+            for (i, px) in img.to_rgb32f().as_raw().chunks_exact(3).enumerate() {
+                (r[i], g[i], b[i]) = (px[0], px[1], px[2]);
             }
         }
         Image { c: 3, h, w, data }
@@ -62,21 +67,30 @@ impl Image {
         if h == self.h && w == self.w {
             return self.clone();
         }
-        // Bilinear with half-pixel centres (PyTorch's align_corners=False).
-        let (sy, sx) = (self.h as f32 / h as f32, self.w as f32 / w as f32);
+        // Bilinear with half-pixel centres (PyTorch's align_corners=False). The source columns and
+        // weights of every output column are computed once, then each output row blends two
+        // source rows: the loader spends most of its time here.
+        let taps = |out: usize, len: usize| -> Vec<(usize, usize, f32)> {
+            let scale = len as f32 / out as f32;
+            (0..out)
+                .map(|i| {
+                    let f = ((i as f32 + 0.5) * scale - 0.5).clamp(0.0, (len - 1) as f32);
+                    let i0 = f.floor() as usize;
+                    (i0, (i0 + 1).min(len - 1), f.fract())
+                })
+                .collect()
+        };
+        let (ys, xs) = (taps(h, self.h), taps(w, self.w));
         let mut data = vec![0.0; self.c * h * w];
-        for y in 0..h {
-            let fy = ((y as f32 + 0.5) * sy - 0.5).clamp(0.0, (self.h - 1) as f32);
-            let (y0, ty) = (fy.floor() as usize, fy.fract());
-            let y1 = (y0 + 1).min(self.h - 1);
-            for x in 0..w {
-                let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.w - 1) as f32);
-                let (x0, tx) = (fx.floor() as usize, fx.fract());
-                let x1 = (x0 + 1).min(self.w - 1);
-                for c in 0..self.c {
-                    let top = self.at(c, y0, x0) * (1.0 - tx) + self.at(c, y0, x1) * tx;
-                    let bottom = self.at(c, y1, x0) * (1.0 - tx) + self.at(c, y1, x1) * tx;
-                    data[(c * h + y) * w + x] = top * (1.0 - ty) + bottom * ty;
+        for c in 0..self.c {
+            let plane = &self.data[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for (y, &(y0, y1, ty)) in ys.iter().enumerate() {
+                let (top, bottom) = (&plane[y0 * self.w..(y0 + 1) * self.w], &plane[y1 * self.w..(y1 + 1) * self.w]);
+                let out = &mut data[(c * h + y) * w..(c * h + y + 1) * w];
+                for (o, &(x0, x1, tx)) in out.iter_mut().zip(&xs) {
+                    let t = top[x0] + (top[x1] - top[x0]) * tx;
+                    let b = bottom[x0] + (bottom[x1] - bottom[x0]) * tx;
+                    *o = t + (b - t) * ty;
                 }
             }
         }
