@@ -30,6 +30,7 @@ enum ExportNames {
     Trainc,
 }
 
+/// How a command prints its result.
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Format {
     Human,
@@ -123,9 +124,12 @@ enum Command {
         split: String,
         #[arg(long, default_value = "flex")]
         device: String,
+        /// `json` (default): `{split: {metric: value}}`; `human`: one metric a line.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
     },
     /// Predict with a checkpoint: top-k classes and scores, boxes (detection; score ≥ 0.25) or
-    /// the share of pixels per class (segmentation).
+    /// the share of pixels per class (segmentation), in the original image's pixels.
     #[cfg(feature = "train")]
     Predict {
         /// The `.train` file.
@@ -140,6 +144,21 @@ enum Command {
         top: usize,
         #[arg(long, default_value = "flex")]
         device: String,
+        /// `human` (default) or `json`: COCO results (`image_id`, `category_id`, `bbox` as x y w h,
+        /// `score`) for detection, every class's score for classification, pixel shares and the
+        /// mask file for segmentation.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Write segmentation masks here, as PNGs of class ids named like the images.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Cut each image into tiles of the model's input size (at the image's resolution) and
+        /// merge the boxes across tiles with non-maximum suppression (detection).
+        #[arg(long)]
+        tile: bool,
+        /// Overlap of neighbouring tiles in pixels, with `--tile`.
+        #[arg(long, default_value_t = 32)]
+        overlap: usize,
     },
     /// Export a checkpoint as ONNX or as safetensors (PyTorch's layout), with `labels.json`
     /// (classes, input shape, normalisation, outputs) beside it. A run that used EMA exports
@@ -205,10 +224,22 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Watch { spec, train } => commands::watch(&spec, &train),
         #[cfg(feature = "train")]
-        Command::Eval { spec, checkpoint, split, device } => commands::eval(&spec, &checkpoint, &split, &device),
+        Command::Eval { spec, checkpoint, split, device, format } => {
+            commands::eval(&spec, &checkpoint, &split, &device, format)
+        }
         #[cfg(feature = "train")]
-        Command::Predict { file, checkpoint, images, top, device } => {
-            commands::predict(&file, &checkpoint, &images, top, &device)
+        Command::Predict { file, checkpoint, images, top, device, format, output, tile, overlap } => {
+            commands::predict(&commands::PredictArgs {
+                file,
+                checkpoint,
+                images,
+                top,
+                device,
+                format,
+                output,
+                tile,
+                overlap,
+            })
         }
         #[cfg(feature = "train")]
         Command::Export { spec, checkpoint, format, output, dynamic_batch, sample, names, rename, device } => {

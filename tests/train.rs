@@ -143,6 +143,11 @@ fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
     let eval = trainc(&dir, &["eval", "t.train", "--checkpoint", last.to_str().expect("utf-8"), "--split", "val"]);
     assert!(eval.status.success(), "{}", text(&eval));
     let json: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("json");
+    let human = trainc(
+        &dir,
+        &["eval", "t.train", "--checkpoint", last.to_str().expect("utf-8"), "--split", "val", "--format", "human"],
+    );
+    assert!(String::from_utf8_lossy(&human.stdout).lines().any(|l| l.starts_with("val.accuracy")), "{}", text(&human));
     let rows = metrics(&run);
     for m in ["accuracy", "loss"] {
         let logged = *column(&rows, &format!("val.{m}")).last().expect("a row");
@@ -170,6 +175,22 @@ fn eval_of_a_checkpoint_reproduces_the_validation_metrics() {
     let printed = String::from_utf8_lossy(&predict.stdout);
     assert_eq!(printed.lines().count(), 3, "{printed}");
     assert!(["disc", "square", "triangle"].iter().any(|c| printed.contains(c)), "{printed}");
+
+    // As JSON: every class's score, best first, summing to 1.
+    let ckpt = last.to_str().expect("utf-8");
+    let json =
+        trainc(&dir, &["predict", "t.train", "--checkpoint", ckpt, "--format", "json", img.to_str().expect("utf-8")]);
+    assert!(json.status.success(), "{}", text(&json));
+    let results: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let scores = results[0]["scores"].as_array().expect("scores");
+    assert_eq!(scores.len(), 3, "{results}");
+    let total: f64 = scores.iter().map(|s| s["score"].as_f64().expect("score")).sum();
+    assert!((total - 1.0).abs() < 1e-4, "{results}");
+    assert!(scores[0]["score"].as_f64() >= scores[1]["score"].as_f64(), "{results}");
+    // Tiling merges boxes: a classifier is told so before anything runs.
+    let tiled = trainc(&dir, &["predict", "t.train", "--checkpoint", ckpt, "--tile", img.to_str().expect("utf-8")]);
+    assert!(!tiled.status.success());
+    assert!(text(&tiled).contains("trainc::cli::tile_task"), "{}", text(&tiled));
 }
 
 #[test]
@@ -315,6 +336,23 @@ fn segmentation_trains_on_generated_masks() {
     assert!(miou[2] > 0.5 && miou[2] > miou[0], "mIoU {miou:?}");
     let acc = column(&rows, "val.pixel_accuracy");
     assert!(acc[2] > 0.9, "pixel accuracy {acc:?}");
+
+    // `predict --output` writes each mask in the image's own size; JSON names the file.
+    let img = dir.join("wide.png");
+    image::open(dir.join("data/shapes_masks/images/0000.png"))
+        .expect("image")
+        .resize_exact(96, 48, image::imageops::FilterType::Triangle)
+        .save(&img)
+        .expect("save");
+    let ckpt = run.join("checkpoints/last.bpk");
+    let args = ["predict", "segmentation.train", "--checkpoint", ckpt.to_str().expect("utf-8"), "--format", "json"];
+    let out = trainc(&dir, &[&args[..], &["--output", "masks", img.to_str().expect("utf-8")]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let mask = image::open(dir.join("masks/wide.png")).expect("a mask").to_luma8();
+    assert_eq!(mask.dimensions(), (96, 48));
+    assert!(mask.pixels().all(|p| p.0[0] < 3), "class ids");
+    assert!(results[0]["mask"].as_str().is_some_and(|m| m.ends_with("wide.png")), "{results}");
 }
 
 /// The detection data path: COCO boxes load and move with the image through the loader.

@@ -229,7 +229,7 @@ pub const INTERP: &[&str] = &["nearest", "bilinear"];
 pub const MODES: &[&str] = &["min", "max"];
 /// How a weights file names its tensors (`load(names = …)`).
 pub const WEIGHT_NAMES: &[&str] = &["trainc", "torchvision"];
-pub const NORM_PRESETS: &[&str] = &["imagenet"];
+pub const NORM_PRESETS: &[&str] = &["imagenet", "per_image"];
 pub const PADDING_WORDS: &[&str] = &["same"];
 
 macro_rules! builtin {
@@ -411,6 +411,18 @@ pub static BUILTINS: &[Builtin] = &[
         Augment,
         "resize to height × width",
         [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "letterbox",
+        Augment,
+        "resize keeping the aspect ratio, then pad to height × width",
+        [req("height", Int, AtLeast(1.0)), opt("width", Int, "", AtLeast(1.0))]
+    ),
+    builtin!(
+        "tile",
+        Augment,
+        "a random size × size tile of the image's overlapping grid (the centre one in evaluation)",
+        [req("size", Int, AtLeast(1.0)), opt("overlap", Int, "0", NonNeg)]
     ),
     builtin!(
         "random_crop",

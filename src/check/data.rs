@@ -122,6 +122,21 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
 
 /// Checks among a step's arguments that the table cannot express.
 fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
+    if call.name == "tile" {
+        let (size, overlap) = (call.i64("size").unwrap_or(0), call.i64("overlap").unwrap_or(0));
+        if overlap >= size {
+            sink.push(
+                span.file,
+                CheckError::ArgConflict {
+                    message: format!("`overlap` ({overlap}) must be smaller than the tile's `size` ({size})"),
+                    help: "neighbouring tiles step by `size - overlap` pixels, e.g. `tile(512, overlap = 64)`".into(),
+                    at: span.into(),
+                },
+            );
+            return false;
+        }
+        return true;
+    }
     if call.name == "normalize" {
         let preset = call.word("preset").is_some();
         let (mean, std) = (call.floats("mean"), call.floats("std"));
@@ -136,7 +151,7 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
             }
             (false, Some(_), Some(_)) => "`mean` and `std` must have the same number of values",
             (true, _, _) => "give either a preset or `mean` and `std`, not both",
-            _ => "`normalize` needs a preset (`imagenet`) or both `mean` and `std`",
+            _ => "`normalize` needs a preset (`imagenet`, `per_image`) or both `mean` and `std`",
         };
         sink.push(
             span.file,

@@ -228,6 +228,11 @@ impl TryFrom<&Call> for Augment {
                 // `resize(h)` is square.
                 Augment::Resize { height, width: a.opt_usize("width")?.unwrap_or(height) }
             }
+            "letterbox" => {
+                let height = a.usize("height")?;
+                Augment::Letterbox { height, width: a.opt_usize("width")?.unwrap_or(height) }
+            }
+            "tile" => Augment::Tile { size: a.usize("size")?, overlap: a.usize("overlap")? },
             "random_crop" => Augment::RandomCrop { size: a.usize("size")?, padding: a.usize("padding")? },
             "center_crop" => Augment::CenterCrop { size: a.usize("size")? },
             "hflip" => Augment::Hflip { p: a.f64("p")? },
@@ -273,6 +278,7 @@ impl TryFrom<&Call> for LrGroup {
 fn normalization(call: &Call) -> Result<Normalization, SpecError> {
     match (call.word("preset"), call.floats("mean"), call.floats("std")) {
         (Some("imagenet"), None, None) => Ok(Normalization::Imagenet),
+        (Some("per_image"), None, None) => Ok(Normalization::PerImage),
         (None, Some(mean), Some(std)) => Ok(Normalization::Given { mean: mean.to_vec(), std: std.to_vec() }),
         _ => Err(SpecError::Conflict),
     }

@@ -447,6 +447,8 @@ impl<'a> TrainCheck<'a, '_> {
             let (name, found) = match stats {
                 Normalization::Given { mean, .. } => ("mean", mean.len()),
                 Normalization::Imagenet => ("imagenet", 3),
+                // Its statistics come from the image, whatever its channels.
+                Normalization::PerImage => continue,
             };
             if found != dataset.channels {
                 sink.push(

@@ -1,4 +1,5 @@
-//! `trainc eval`: a checkpoint's metrics on one split, computed exactly as validation does.
+//! `trainc eval`: a checkpoint's metrics on one split, computed exactly as validation does, with
+//! boxes in the original images' pixels; printed as JSON (`--format json`, the default) or lines.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,9 +9,15 @@ use trainc::run::{RunError, Trainer};
 
 use super::CommandError;
 use super::shared::{checked, device, load};
-use crate::SpecArgs;
+use crate::{Format, SpecArgs};
 
-pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) -> Result<ExitCode, CommandError> {
+pub fn eval(
+    spec: &SpecArgs,
+    checkpoint: &Path,
+    split: &str,
+    device_name: &str,
+    format: Format,
+) -> Result<ExitCode, CommandError> {
     let checked = checked(spec, None)?;
     let train = &checked.train;
     let device = device(device_name)?;
@@ -23,6 +30,15 @@ pub fn eval(spec: &SpecArgs, checkpoint: &Path, split: &str, device_name: &str) 
     })?;
     let loader = Loader::for_split(train, source, false);
     let (metrics, _) = Trainer::evaluate(train, &net, &loader, &device)?;
-    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ split: metrics })).unwrap_or_default());
+    match format {
+        Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ split: metrics })).unwrap_or_default())
+        }
+        Format::Human => {
+            for (name, value) in &metrics {
+                println!("{split}.{name:<20} {value:.4}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ pub use export::{ExportArgs, export};
 #[cfg(feature = "train")]
 pub use gen_data::gen_data;
 #[cfg(feature = "train")]
-pub use predict::predict;
+pub use predict::{PredictArgs, predict};
 #[cfg(feature = "train")]
 pub use run::run;
 #[cfg(feature = "train")]
@@ -82,6 +82,14 @@ pub enum CommandError {
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::cli::image))]
     Image { path: PathBuf, message: String },
+
+    #[error("cannot write `{path}`: {message}")]
+    #[diagnostic(code(trainc::cli::output), help("check that `--output` names a writable folder"))]
+    Output { path: PathBuf, message: String },
+
+    #[error("`--tile` merges boxes across tiles, but this model's task is {task}")]
+    #[diagnostic(code(trainc::cli::tile_task), help("tile detection models; resize or letterbox other images whole"))]
+    TileTask { task: String },
 
     #[cfg(feature = "train")]
     #[error(transparent)]

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::augment::{BoxLabel, Image, apply_pair};
+use super::augment::{BoxLabel, Frame, Image, apply_pair, eval_frame};
 use super::mix;
 use super::source::{DataError, Source};
 use crate::ir::Augment;
@@ -22,6 +22,9 @@ pub struct Batch {
     pub y: Vec<i64>,
     /// Per image, its boxes after augmentation (detection; empty otherwise).
     pub boxes: Vec<Vec<BoxLabel>>,
+    /// Per image, where the evaluation pipeline put its pixels, so that boxes go back to the
+    /// original image's pixels (empty in training, whose random steps have no single frame).
+    pub frames: Vec<Frame>,
 }
 
 pub struct Loader {
@@ -107,8 +110,8 @@ impl Loader {
     }
 }
 
-/// An augmented image, its label or mask pixels, and its boxes.
-type Sample = (Image, Vec<i64>, Vec<BoxLabel>);
+/// An augmented image, its label or mask pixels, its boxes, and its frame in evaluation.
+type Sample = (Image, Vec<i64>, Vec<BoxLabel>, Option<Frame>);
 
 #[allow(clippy::too_many_arguments)]
 fn assemble(
@@ -123,13 +126,15 @@ fn assemble(
     // Targets: the label, or for segmentation every pixel's class id.
     let load = |i: usize| -> Result<Sample, DataError> {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, i as u64]));
-        let (img, mask, boxes) = apply_pair(steps, source.image(i)?, source.mask(i)?, source.boxes(i), &mut rng, train);
+        let image = source.image(i)?;
+        let frame = (!train).then(|| eval_frame(steps, (image.h, image.w), None));
+        let (img, mask, boxes) = apply_pair(steps, image, source.mask(i)?, source.boxes(i), &mut rng, train);
         match mask {
             Some(m) if (m.h, m.w) != (img.h, img.w) => {
                 Err(DataError::MaskSize { index: i, mask_h: m.h, mask_w: m.w, image_h: img.h, image_w: img.w })
             }
-            Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect(), Vec::new())),
-            None => Ok((img, vec![source.label(i) as i64], boxes.unwrap_or_default())),
+            Some(m) => Ok((img, m.data.iter().map(|v| *v as i64).collect(), Vec::new(), frame)),
+            None => Ok((img, vec![source.label(i) as i64], boxes.unwrap_or_default(), frame)),
         }
     };
     let per = indices.len().div_ceil(workers);
@@ -150,12 +155,13 @@ fn assemble(
     for part in parts {
         samples.extend(part?);
     }
-    let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, _, _)| (img.c, img.h, img.w));
+    let (c, h, w) = samples.first().map_or((0, 0, 0), |(img, ..)| (img.c, img.h, img.w));
     let mut x = Vec::with_capacity(samples.len() * c * h * w);
     let mut y = Vec::with_capacity(samples.len());
     let n = samples.len();
     let mut boxes = Vec::with_capacity(n);
-    for ((img, label, sample_boxes), &i) in samples.into_iter().zip(indices) {
+    let mut frames = Vec::new();
+    for ((img, label, sample_boxes, frame), &i) in samples.into_iter().zip(indices) {
         if (img.c, img.h, img.w) != (c, h, w) {
             return Err(DataError::SampleSize {
                 index: i,
@@ -166,8 +172,9 @@ fn assemble(
         x.extend_from_slice(&img.data);
         y.extend(label);
         boxes.push(sample_boxes);
+        frames.extend(frame);
     }
-    Ok(Batch { shape: [n, c, h, w], x, y, boxes })
+    Ok(Batch { shape: [n, c, h, w], x, y, boxes, frames })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks};
 use crate::ir::{self, DatasetSpec, SplitSource};
 
 /// Image file extensions an image folder's loader takes.
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp"];
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
 /// Why a sample could not be loaded. Each variant names the file or the sample index.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -58,8 +58,19 @@ pub trait Source: Send + Sync {
 
 /// Decodes an image file to `channels` channels; the error names the file.
 pub fn decode(path: &Path, channels: usize) -> Result<Image, DataError> {
-    let img = image::open(path).map_err(|e| DataError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
+    let img = open_image(path).map_err(|e| DataError::Decode { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(Image::from_dynamic(&img, channels))
+}
+
+/// Decodes an image file upright: the EXIF orientation a camera wrote (JPEG, TIFF, PNG `eXIf`)
+/// is applied, so pixels, boxes drawn on the upright image and `predict`'s coordinates agree.
+pub fn open_image(path: &Path) -> image::ImageResult<image::DynamicImage> {
+    use image::ImageDecoder;
+    let mut decoder = image::ImageReader::open(path)?.with_guessed_format()?.into_decoder()?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder)?;
+    img.apply_orientation(orientation);
+    Ok(img)
 }
 
 /// Image files with labels: image folders and CSV/JSONL indexes. Decoded on demand.
@@ -148,4 +159,65 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
             Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len())?)
         }
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("trainc-source-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join(name)
+    }
+
+    /// A JPEG whose EXIF says "rotate 90° clockwise to view" (orientation 6), as phones write.
+    fn rotated_jpeg(path: &Path) {
+        // 4 wide, 2 high; the left column bright.
+        let img = image::RgbImage::from_fn(4, 2, |x, _| if x == 0 { image::Rgb([255; 3]) } else { image::Rgb([0; 3]) });
+        let mut jpeg = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).expect("encode");
+        // APP1: "Exif\0\0", a big-endian TIFF header, one IFD entry: Orientation (0x0112) SHORT 6.
+        let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
+        exif.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+        let mut app1 = vec![0xFF, 0xE1];
+        app1.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        app1.extend_from_slice(&exif);
+        let out: Vec<u8> = jpeg[..2].iter().chain(&app1).chain(&jpeg[2..]).copied().collect();
+        std::fs::write(path, out).expect("write");
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        let path = temp("rotated.jpg");
+        rotated_jpeg(&path);
+        let img = decode(&path, 1).expect("decodes");
+        // Turned upright: 2 wide, 4 high, the bright column now the top row.
+        assert_eq!((img.w, img.h), (2, 4));
+        assert!(img.data[0] > 0.8 && img.data[1] > 0.8 && img.data[7] < 0.2, "{:?}", img.data);
+    }
+
+    #[test]
+    fn sixteen_bit_tiff_and_png_become_floats() {
+        let px: Vec<u16> = vec![0, 257, 4095, 65535];
+        let buf = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(2, 2, px).expect("buffer");
+        for name in ["deep.tif", "deep.png"] {
+            let path = temp(name);
+            buf.save(&path).expect("save");
+            let img = decode(&path, 1).expect("decodes");
+            assert_eq!(img.data, vec![0.0, 257.0 / 65535.0, 4095.0 / 65535.0, 1.0], "{name}");
+            assert_eq!(decode(&path, 3).expect("decodes").c, 3, "gray to RGB");
+        }
+    }
+
+    #[test]
+    fn rgba_images_take_the_declared_channels() {
+        let rgba = image::RgbaImage::from_pixel(3, 2, image::Rgba([255, 0, 0, 10]));
+        let path = temp("rgba.png");
+        rgba.save(&path).expect("save");
+        let img = decode(&path, 3).expect("decodes");
+        assert_eq!((img.c, img.data[0], img.data[6]), (3, 1.0, 0.0), "alpha dropped");
+        assert_eq!(decode(&path, 1).expect("decodes").c, 1);
+    }
 }

@@ -71,7 +71,9 @@ impl Targets {
         for (i, image) in boxes.iter().enumerate() {
             for bx in image {
                 let (bw, bh) = ((bx.x1 - bx.x0) / sx, (bx.y1 - bx.y0) / sy);
-                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes {
+                // Crowd and difficult regions are no targets (nor negatives: CenterNet has no
+                // ignore mask, so they are simply left out).
+                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes || bx.ignore {
                     continue;
                 }
                 let (cx, cy) = ((bx.x0 + bx.x1) / 2.0 / sx, (bx.y0 + bx.y1) / 2.0 / sy);
@@ -211,65 +213,138 @@ pub fn decode(heads: &Heads, (image_h, image_w): (usize, usize)) -> Vec<Vec<Dete
         .collect()
 }
 
-fn iou(a: &Detection, b: &BoxLabel) -> f32 {
-    let iw = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
-    let ih = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
-    let inter = iw * ih;
-    let union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter;
+/// Greedy class-wise non-maximum suppression: boxes by descending score, each dropped when it
+/// overlaps a kept box of its class by IoU ≥ `threshold` (merging detections of overlapping tiles).
+pub fn nms(mut boxes: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+    boxes.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::new();
+    for d in boxes {
+        let as_label =
+            |k: &Detection| BoxLabel { class: k.class, x0: k.x0, y0: k.y0, x1: k.x1, y1: k.y1, ignore: false };
+        if !kept.iter().any(|k| k.class == d.class && iou(&d, &as_label(k)) >= threshold as f64) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+/// The overlap of a detection with a ground-truth box, in `f64` as pycocotools computes it:
+/// intersection over union, or for an ignored (crowd) box intersection over the detection's
+/// area, so a detection inside a crowd region matches it.
+fn iou(a: &Detection, b: &BoxLabel) -> f64 {
+    let [ax0, ay0, ax1, ay1] = [a.x0, a.y0, a.x1, a.y1].map(f64::from);
+    let [bx0, by0, bx1, by1] = [b.x0, b.y0, b.x1, b.y1].map(f64::from);
+    let inter = (ax1.min(bx1) - ax0.max(bx0)).max(0.0) * (ay1.min(by1) - ay0.max(by0)).max(0.0);
+    let det = (ax1 - ax0) * (ay1 - ay0);
+    let union = if b.ignore { det } else { det + (bx1 - bx0) * (by1 - by0) - inter };
     if union > 0.0 { inter / union } else { 0.0 }
 }
 
-/// COCO-style mean average precision at one IoU threshold: per class, detections of all images by
-/// descending score are matched greedily to unmatched ground truth of their image; AP is the
-/// precision envelope sampled at 101 recall points. The mean is over classes with ground truth.
-pub fn mean_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize, threshold: f32) -> f64 {
-    let mut aps = Vec::new();
-    for class in 0..classes {
-        let gts: usize = truth.iter().map(|t| t.iter().filter(|b| b.class == class).count()).sum();
-        if gts == 0 {
+/// The COCO IoU thresholds 0.50, 0.55, …, 0.95, computed as NumPy's `linspace` computes them
+/// (so a threshold equal to an IoU compares as in pycocotools).
+pub fn coco_thresholds() -> [f64; 10] {
+    std::array::from_fn(|i| 0.5 + i as f64 * (0.45 / 9.0))
+}
+
+/// What one ranked detection turned out to be.
+#[derive(Clone, Copy, PartialEq)]
+enum Outcome {
+    Hit,
+    Miss,
+    /// Matched an ignored (crowd) region: left out of the curve.
+    Ignored,
+}
+
+/// Matches one detection against its image's ground truth of its class, as pycocotools'
+/// `evaluateImg` does: the best IoU ≥ `threshold` among unmatched boxes that count, and only
+/// when none does, an ignored region (which any number of detections may match).
+fn match_detection(d: &Detection, truth: &[BoxLabel], matched: &mut [bool], class: usize, threshold: f64) -> Outcome {
+    let counted = truth.iter().enumerate().filter(|(_, g)| g.class == class && !g.ignore);
+    let ignored = truth.iter().enumerate().filter(|(_, g)| g.class == class && g.ignore);
+    let (mut best, mut best_iou) = (None::<usize>, threshold.min(1.0 - 1e-10));
+    for (j, g) in counted.chain(ignored) {
+        if matched[j] && !g.ignore {
             continue;
         }
-        let mut ranked: Vec<(usize, &Detection)> = detections
-            .iter()
-            .enumerate()
-            .flat_map(|(i, ds)| ds.iter().filter(|d| d.class == class).map(move |d| (i, d)))
-            .collect();
-        ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
-        let mut matched: Vec<Vec<bool>> = truth.iter().map(|t| vec![false; t.len()]).collect();
-        let (mut tp, mut curve) = (0usize, Vec::with_capacity(ranked.len()));
-        for (k, (image, d)) in ranked.iter().enumerate() {
-            let best = truth[*image]
-                .iter()
-                .enumerate()
-                .filter(|(j, g)| g.class == class && !matched[*image][*j])
-                .map(|(j, g)| (j, iou(d, g)))
-                .filter(|(_, v)| *v >= threshold)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((j, _)) = best {
-                matched[*image][j] = true;
-                tp += 1;
-            }
-            curve.push((tp as f64 / gts as f64, tp as f64 / (k + 1) as f64));
+        if best.is_some_and(|m| !truth[m].ignore) && g.ignore {
+            break;
         }
-        // The envelope: precision at recall r is the best precision at any recall ≥ r.
-        for k in (0..curve.len().saturating_sub(1)).rev() {
-            curve[k].1 = curve[k].1.max(curve[k + 1].1);
+        let v = iou(d, g);
+        if v < best_iou {
+            continue;
         }
-        let ap = (0..=100)
-            .map(|r| {
-                let r = r as f64 / 100.0;
-                curve.iter().find(|(recall, _)| *recall >= r - 1e-12).map_or(0.0, |(_, p)| *p)
-            })
-            .sum::<f64>()
-            / 101.0;
-        aps.push(ap);
+        (best, best_iou) = (Some(j), v);
     }
+    match best {
+        None => Outcome::Miss,
+        Some(j) if truth[j].ignore => Outcome::Ignored,
+        Some(j) => {
+            matched[j] = true;
+            Outcome::Hit
+        }
+    }
+}
+
+/// The detections of one class, best first, at most [`MAX_DETECTIONS`] per image (COCO's
+/// `maxDets`), with their image; ties keep image order, as pycocotools' stable sort does.
+fn ranked(detections: &[Vec<Detection>], class: usize) -> Vec<(usize, &Detection)> {
+    let mut out = Vec::new();
+    for (i, ds) in detections.iter().enumerate() {
+        let mut mine: Vec<&Detection> = ds.iter().filter(|d| d.class == class).collect();
+        mine.sort_by(|a, b| b.score.total_cmp(&a.score));
+        out.extend(mine.into_iter().take(MAX_DETECTIONS).map(|d| (i, d)));
+    }
+    out.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    out
+}
+
+/// The average precision of one class at one threshold, or `None` when no box of the class
+/// counts (pycocotools' −1, left out of the mean).
+fn class_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], class: usize, threshold: f64) -> Option<f64> {
+    let gts: usize = truth.iter().map(|t| t.iter().filter(|b| b.class == class && !b.ignore).count()).sum();
+    if gts == 0 {
+        return None;
+    }
+    let images = detections.len().max(truth.len());
+    let mut matched: Vec<Vec<bool>> = (0..images).map(|i| vec![false; truth.get(i).map_or(0, Vec::len)]).collect();
+    let (mut tp, mut fp, mut curve) = (0usize, 0usize, Vec::new());
+    for (image, d) in ranked(detections, class) {
+        let empty = Vec::new();
+        let image_truth = truth.get(image).unwrap_or(&empty);
+        match match_detection(d, image_truth, &mut matched[image], class, threshold) {
+            Outcome::Hit => tp += 1,
+            Outcome::Miss => fp += 1,
+            Outcome::Ignored => continue,
+        }
+        curve.push((tp as f64 / gts as f64, tp as f64 / (tp + fp) as f64));
+    }
+    // The envelope: precision at recall r is the best precision at any recall ≥ r.
+    for k in (0..curve.len().saturating_sub(1)).rev() {
+        curve[k].1 = curve[k].1.max(curve[k + 1].1);
+    }
+    // 101 recall points, as NumPy's `linspace(0, 1, 101)` gives them.
+    let sum: f64 = (0..=100)
+        .map(|r| {
+            let r = r as f64 * 0.01;
+            curve.iter().find(|(recall, _)| *recall >= r).map_or(0.0, |(_, p)| *p)
+        })
+        .sum();
+    Some(sum / 101.0)
+}
+
+/// COCO-style mean average precision at one IoU threshold, computed as pycocotools computes it:
+/// per class, each image's detections by descending score are matched to the best unmatched
+/// ground truth of the image; detections matching an ignored region (crowd, difficult) count
+/// neither way; AP is the precision envelope sampled at 101 recall points. The mean is over
+/// classes with ground truth that counts; images with no boxes hold only false positives.
+pub fn mean_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize, threshold: f64) -> f64 {
+    let aps: Vec<f64> = (0..classes).filter_map(|c| class_ap(detections, truth, c, threshold)).collect();
     if aps.is_empty() { 0.0 } else { aps.iter().sum::<f64>() / aps.len() as f64 }
 }
 
 /// COCO's mAP: the mean of [`mean_ap`] over IoU thresholds 0.50, 0.55, …, 0.95.
 pub fn mean_ap_coco(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize) -> f64 {
-    (0..10).map(|i| mean_ap(detections, truth, classes, 0.5 + 0.05 * i as f32)).sum::<f64>() / 10.0
+    coco_thresholds().iter().map(|t| mean_ap(detections, truth, classes, *t)).sum::<f64>() / 10.0
 }
 
 #[cfg(test)]
@@ -280,7 +355,7 @@ mod tests {
     const DEFAULT_WEIGHTS: Loss = Loss::CenterNet { heat_weight: 1.0, size_weight: 0.1, offset_weight: 1.0 };
 
     fn gt(class: usize, x0: f32, y0: f32, x1: f32, y1: f32) -> BoxLabel {
-        BoxLabel { class, x0, y0, x1, y1 }
+        BoxLabel { class, x0, y0, x1, y1, ignore: false }
     }
 
     fn det(class: usize, score: f32, b: &BoxLabel) -> Detection {
@@ -359,5 +434,29 @@ mod tests {
         let one = vec![vec![a]];
         assert_eq!(mean_ap(&[vec![det(0, 0.9, &shifted)]], &one, 1, 0.5), 1.0);
         assert_eq!(mean_ap(&[vec![det(0, 0.9, &shifted)]], &one, 1, 0.75), 0.0);
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes_per_class() {
+        let a = gt(0, 0.0, 0.0, 10.0, 10.0);
+        let a2 = gt(0, 1.0, 0.0, 11.0, 10.0);
+        let kept = nms(vec![det(0, 0.8, &a2), det(0, 0.9, &a), det(1, 0.7, &a)], 0.5);
+        assert_eq!(kept, vec![det(0, 0.9, &a), det(1, 0.7, &a)]);
+    }
+
+    #[test]
+    fn crowd_regions_neither_hit_nor_miss() {
+        let a = gt(0, 0.0, 0.0, 10.0, 10.0);
+        let crowd = BoxLabel { ignore: true, ..gt(0, 20.0, 20.0, 60.0, 60.0) };
+        let truth = vec![vec![a, crowd]];
+        // Two detections inside the crowd (IoU over the detection's area = 1), ranked first:
+        // ignored, so the one hit gives AP 1.
+        let inside = gt(0, 25.0, 25.0, 35.0, 35.0);
+        let ds = vec![vec![det(0, 0.99, &inside), det(0, 0.98, &inside), det(0, 0.9, &a)]];
+        assert_eq!(mean_ap(&ds, &truth, 1, 0.5), 1.0);
+        // A class with only crowd regions is left out of the mean; an empty image adds misses.
+        let only_crowd = vec![vec![a, BoxLabel { class: 1, ..crowd }], vec![]];
+        let ds = vec![vec![det(0, 0.9, &a), det(1, 0.9, &inside)], vec![det(0, 0.95, &a)]];
+        assert!((mean_ap(&ds, &only_crowd, 2, 0.5) - 0.5).abs() < 1e-9);
     }
 }

@@ -40,10 +40,12 @@ pub struct Output {
     pub shape: Vec<usize>,
 }
 
+/// `(x - mean) / std` per channel, or each image by its own statistics (`normalize(per_image)`).
 #[derive(Debug, Serialize)]
-pub struct Normalize {
-    pub mean: Vec<f64>,
-    pub std: Vec<f64>,
+#[serde(untagged)]
+pub enum Normalize {
+    Given { mean: Vec<f64>, std: Vec<f64> },
+    PerImage { per_image: bool },
 }
 
 /// The contents of `labels.json`.
@@ -63,10 +65,10 @@ pub struct Labels {
 /// The last `normalize` of the eval pipeline: what the model saw in validation.
 pub fn normalization(train: &TrainSpec) -> Option<Normalize> {
     train.data.eval_augment.iter().rev().find_map(|a| match a {
-        Augment::Normalize { stats } => {
-            let (mean, std) = stats.mean_std();
-            Some(Normalize { mean: mean.to_vec(), std: std.to_vec() })
-        }
+        Augment::Normalize { stats } => Some(match stats.mean_std() {
+            Some((mean, std)) => Normalize::Given { mean: mean.to_vec(), std: std.to_vec() },
+            None => Normalize::PerImage { per_image: true },
+        }),
         _ => None,
     })
 }

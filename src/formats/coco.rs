@@ -153,9 +153,11 @@ mod load {
                     .and_then(|v| v.as_array())
                     .map(|b| b.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
                     .unwrap_or_default();
+                // Crowd regions are kept, marked: not trained on, ignored by the metric.
+                let ignore = ann.get("iscrowd").and_then(|v| v.as_i64()) == Some(1);
                 match (image, class, bbox.as_slice()) {
                     (Some(i), Some(class), [x, y, w, h]) => {
-                        items[i].1.push(BoxLabel { class, x0: *x, y0: *y, x1: x + w, y1: y + h })
+                        items[i].1.push(BoxLabel { class, x0: *x, y0: *y, x1: x + w, y1: y + h, ignore })
                     }
                     _ => {
                         return Err(format(format!(

@@ -103,8 +103,9 @@ mod load {
         }
         fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
             let path = &self.items[index].1;
-            let img =
-                image::open(path).map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
+            // Upright like its image.
+            let img = crate::data::source::open_image(path)
+                .map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
             let gray = img.to_luma8();
             let (w, h) = gray.dimensions();
             let data: Vec<f32> = gray.into_raw().into_iter().map(f32::from).collect();

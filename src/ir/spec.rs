@@ -236,13 +236,19 @@ pub enum Normalization {
     Imagenet,
     /// `normalize(mean = […], std = […])`, one value per channel.
     Given { mean: Vec<f64>, std: Vec<f64> },
+    /// `normalize(per_image)`: each channel of each image to mean 0 and standard deviation 1,
+    /// from its own pixels — for 16-bit and float scenes (microscopy, remote sensing) whose
+    /// range differs from image to image.
+    PerImage,
 }
 
 impl Normalization {
-    pub fn mean_std(&self) -> (&[f64], &[f64]) {
+    /// The fixed statistics, or `None` for [`Normalization::PerImage`], which has none.
+    pub fn mean_std(&self) -> Option<(&[f64], &[f64])> {
         match self {
-            Normalization::Imagenet => (&IMAGENET_MEAN, &IMAGENET_STD),
-            Normalization::Given { mean, std } => (mean, std),
+            Normalization::Imagenet => Some((&IMAGENET_MEAN, &IMAGENET_STD)),
+            Normalization::Given { mean, std } => Some((mean, std)),
+            Normalization::PerImage => None,
         }
     }
 }
@@ -258,6 +264,21 @@ pub enum Augment {
     Resize {
         height: usize,
         width: usize,
+    },
+    /// Resize keeping the aspect ratio so the image fits `height × width`, then zero padding
+    /// centred around it (YOLO's letterbox). Boxes and masks follow; `predict` and `eval` map
+    /// boxes back through the scale and the padding.
+    Letterbox {
+        height: usize,
+        width: usize,
+    },
+    /// One `size × size` tile of the image's grid of tiles overlapping by `overlap` pixels, drawn
+    /// at random in training (the centre tile in evaluation), at the image's resolution: a scene
+    /// far larger than the model is trained on all of its tiles over the epochs. Boxes and masks
+    /// follow; `trainc predict --tile` runs on every tile of the same grid.
+    Tile {
+        size: usize,
+        overlap: usize,
     },
     /// A `size × size` crop at a random offset (the centre in evaluation) after zero padding.
     RandomCrop {
@@ -297,6 +318,8 @@ impl Augment {
         match self {
             Augment::Normalize { .. } => "normalize",
             Augment::Resize { .. } => "resize",
+            Augment::Letterbox { .. } => "letterbox",
+            Augment::Tile { .. } => "tile",
             Augment::RandomCrop { .. } => "random_crop",
             Augment::CenterCrop { .. } => "center_crop",
             Augment::Hflip { .. } => "hflip",
@@ -312,6 +335,8 @@ impl Augment {
     pub fn is_geometric(&self) -> bool {
         match self {
             Augment::Resize { .. }
+            | Augment::Letterbox { .. }
+            | Augment::Tile { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. }
             | Augment::Hflip { .. }
@@ -331,6 +356,8 @@ impl Augment {
             | Augment::RandomErasing { p, .. } => *p,
             Augment::Normalize { .. }
             | Augment::Resize { .. }
+            | Augment::Letterbox { .. }
+            | Augment::Tile { .. }
             | Augment::RandomCrop { .. }
             | Augment::CenterCrop { .. } => 1.0,
         }
@@ -339,8 +366,10 @@ impl Augment {
     /// The image size after the step, if the step fixes it.
     pub fn output_size(&self) -> Option<(usize, usize)> {
         match self {
-            Augment::Resize { height, width } => Some((*height, *width)),
-            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } => Some((*size, *size)),
+            Augment::Resize { height, width } | Augment::Letterbox { height, width } => Some((*height, *width)),
+            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } | Augment::Tile { size, .. } => {
+                Some((*size, *size))
+            }
             Augment::Normalize { .. }
             | Augment::Hflip { .. }
             | Augment::Vflip { .. }

@@ -41,8 +41,12 @@ impl Tally {
     }
 
     /// The requested metrics (and `loss`) by name.
+    ///
+    /// A label outside the class list (segmentation's ignore label 255, VOC's object borders) is
+    /// left out of every metric, as torchmetrics' `ignore_index` does.
     pub fn compute(&self, metrics: &[Metric]) -> BTreeMap<String, f64> {
-        let n = self.labels.len().max(1) as f64;
+        let counted = self.labels.iter().filter(|l| **l < self.classes).count();
+        let n = counted.max(1) as f64;
         let mut out = BTreeMap::new();
         out.insert("loss".to_string(), self.loss_sum / self.batches.max(1) as f64);
         let confusion = self.confusion();
@@ -68,7 +72,8 @@ impl Tally {
         for m in metrics {
             match *m {
                 Metric::Accuracy | Metric::PixelAccuracy => {
-                    let correct = self.labels.iter().zip(&self.preds).filter(|(l, p)| l == p).count();
+                    let correct =
+                        self.labels.iter().zip(&self.preds).filter(|(l, p)| **l < self.classes && l == p).count();
                     out.insert(m.name().into(), correct as f64 / n);
                 }
                 Metric::Miou => {
@@ -85,6 +90,7 @@ impl Tally {
                 }
                 Metric::TopK { k } => {
                     let hits = (0..self.labels.len())
+                        .filter(|i| self.labels[*i] < self.classes)
                         .filter(|i| self.ranked(*i)[..k.min(self.classes)].contains(&self.labels[*i]))
                         .count();
                     out.insert(m.name().into(), hits as f64 / n);
@@ -137,5 +143,12 @@ mod tests {
         assert!((m["loss"] - 1.0).abs() < 1e-9);
         // class 0: p = 1/2, r = 1 → f1 2/3; class 1: p = 1, r = 1/2 → f1 2/3.
         assert!((m["f1"] - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pixels_labelled_255_are_ignored() {
+        let t = Tally { classes: 2, preds: vec![0, 1, 1, 0], labels: vec![0, 1, 255, 255], ..Tally::default() };
+        let m = t.compute(&[Metric::PixelAccuracy, Metric::Miou]);
+        assert_eq!((m["pixel_accuracy"], m["miou"]), (1.0, 1.0));
     }
 }

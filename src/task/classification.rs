@@ -4,7 +4,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::{PredictInput, TaskRunner, class_name, first, forward, read_back};
+use super::{PredictInput, Prediction, TaskRunner, first, forward, read_back};
 use crate::data::Batch;
 use crate::exec::{Act, Net, loss};
 use crate::ir::TrainSpec;
@@ -59,10 +59,10 @@ pub struct RowTask {
     pub predict: Predict,
 }
 
-/// The lines `predict` prints, from the model's outputs.
-pub type Predict = fn(Vec<(String, Act)>, &PredictInput) -> Result<Vec<String>, RunError>;
+/// What the model's outputs predict for one image.
+pub type Predict = fn(Vec<(String, Act)>, &PredictInput) -> Result<Prediction, RunError>;
 
-pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: ranked_classes };
+pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: class_scores };
 
 impl TaskRunner for RowTask {
     fn train_loss(&self, spec: &TrainSpec, net: &Net, batch: Batch, device: &Device) -> Result<Tensor<1>, RunError> {
@@ -84,20 +84,13 @@ impl TaskRunner for RowTask {
         Ok(loss)
     }
 
-    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError> {
+    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Prediction, RunError> {
         (self.predict)(outputs, input)
     }
 }
 
-/// The `top` most likely classes with their probabilities.
-fn ranked_classes(outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError> {
+/// Every class's probability (softmax of the logits).
+fn class_scores(outputs: Vec<(String, Act)>, _input: &PredictInput) -> Result<Prediction, RunError> {
     let logits = first(outputs, "")?.d2();
-    let probs: Vec<f32> = softmax(logits, 1).try_into_vec_as::<f32>().map_err(read_back)?;
-    let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Ok(ranked
-        .into_iter()
-        .take(input.top)
-        .map(|(c, p)| format!("  {:<20} {:.4}", class_name(input.classes, c), p))
-        .collect())
+    Ok(Prediction::Classes(softmax(logits, 1).try_into_vec_as::<f32>().map_err(read_back)?))
 }

@@ -3,15 +3,12 @@
 
 use burn::tensor::{Device, Tensor};
 
-use super::{PredictInput, TaskRunner, class_name, forward};
-use crate::data::Batch;
+use super::{PredictInput, Prediction, TaskRunner, forward};
+use crate::data::{Batch, BoxLabel, Frame};
 use crate::exec::{Act, Net, detect};
 use crate::ir::TrainSpec;
 use crate::run::RunError;
 use crate::run::metrics::Tally;
-
-/// `predict` shows detections at least this confident (Ultralytics' default `conf`).
-const PREDICT_MIN_SCORE: f32 = 0.25;
 
 pub struct Detection;
 
@@ -64,32 +61,27 @@ impl TaskRunner for Detection {
     ) -> Result<f32, RunError> {
         let (loss, heads) = forward_loss(spec, net, &mut batch, device)?;
         let [_, _, image_h, image_w] = batch.shape;
-        tally.detections.extend(detect::decode(&heads, (image_h, image_w)));
-        tally.truth.extend(batch.boxes);
+        let found = detect::decode(&heads, (image_h, image_w));
+        // In the original images' pixels, as `predict` gives them; IoU is unchanged by the
+        // axis-aligned maps of evaluation pipelines, so the metrics are too.
+        for (i, (ds, truth)) in found.into_iter().zip(batch.boxes).enumerate() {
+            let frame = batch.frames.get(i).copied().unwrap_or_else(|| Frame::identity((image_h, image_w)));
+            tally.detections.push(ds.into_iter().map(|d| detection_to_original(&frame, d)).collect());
+            tally.truth.push(truth.into_iter().map(|b: BoxLabel| frame.label_to_original(b)).collect());
+        }
         Ok(loss.into_scalar::<f32>())
     }
 
-    /// Boxes come back in the pixels of the image as given.
-    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError> {
+    /// Every decoded box, in the pixels of the image as given.
+    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Prediction, RunError> {
         let heads = heads("", outputs)?;
-        let (h, w) = input.input;
-        let (sx, sy) = (input.original.0 as f32 / w as f32, input.original.1 as f32 / h as f32);
-        let found = detect::decode(&heads, (h, w)).into_iter().next().unwrap_or_default();
-        Ok(found
-            .into_iter()
-            .filter(|d| d.score >= PREDICT_MIN_SCORE)
-            .take(input.top)
-            .map(|d| {
-                format!(
-                    "  {:<20} {:.4}  box {:.1} {:.1} {:.1} {:.1}",
-                    class_name(input.classes, d.class),
-                    d.score,
-                    d.x0 * sx,
-                    d.y0 * sy,
-                    d.x1 * sx,
-                    d.y1 * sy
-                )
-            })
-            .collect())
+        let found = detect::decode(&heads, input.frame.size).into_iter().next().unwrap_or_default();
+        Ok(Prediction::Boxes(found.into_iter().map(|d| detection_to_original(&input.frame, d)).collect()))
     }
+}
+
+/// A detection in the model input's pixels moved to the original image's.
+fn detection_to_original(frame: &Frame, d: detect::Detection) -> detect::Detection {
+    let [x0, y0, x1, y1] = frame.box_to_original([d.x0, d.y0, d.x1, d.y1]);
+    detect::Detection { x0, y0, x1, y1, ..d }
 }

@@ -11,7 +11,8 @@ mod segmentation;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::data::Batch;
+use crate::data::{Batch, Frame};
+use crate::exec::detect::Detection;
 use crate::exec::{Act, Net};
 use crate::ir::{Task, TrainSpec};
 use crate::run::RunError;
@@ -20,12 +21,20 @@ use crate::run::metrics::Tally;
 /// What `predict` knows about one image besides the model's outputs.
 pub struct PredictInput<'a> {
     pub classes: &'a [String],
-    /// Width and height of the image as given.
-    pub original: (u32, u32),
-    /// Height and width the model saw.
-    pub input: (usize, usize),
-    /// At most this many lines.
-    pub top: usize,
+    /// Where the image's pixels are in the model's input.
+    pub frame: Frame,
+}
+
+/// What a model predicts for one image, in the original image's pixels; `trainc predict`
+/// renders it as lines or as JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prediction {
+    /// Every class's probability, in class order.
+    Classes(Vec<f32>),
+    /// Decoded boxes, best first, in the original image's pixels.
+    Boxes(Vec<Detection>),
+    /// A class id per pixel of the original image, row-major `h × w`.
+    Mask { h: usize, w: usize, classes: Vec<u32> },
 }
 
 pub trait TaskRunner: Sync {
@@ -45,8 +54,8 @@ pub trait TaskRunner: Sync {
         tally: &mut Tally,
     ) -> Result<f32, RunError>;
 
-    /// The lines `predict` prints for one image.
-    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Vec<String>, RunError>;
+    /// What the model's outputs for one image predict.
+    fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Prediction, RunError>;
 }
 
 /// The runner of a task.
@@ -79,6 +88,6 @@ fn read_back(e: impl std::fmt::Debug) -> RunError {
 }
 
 /// A class index as its name.
-fn class_name(classes: &[String], c: usize) -> &str {
+pub fn class_name(classes: &[String], c: usize) -> &str {
     classes.get(c).map_or("?", String::as_str)
 }

@@ -115,7 +115,7 @@
 
 ((identifier) @function.builtin.augment
   (#any-of? @function.builtin.augment
-    "normalize" "resize" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
+    "normalize" "resize" "letterbox" "tile" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
     "random_erasing"))
 
 ((identifier) @function.builtin.source
@@ -140,7 +140,7 @@
 
 ; Words that some arguments take: `padding = same`, `normalize(imagenet)`, `mode = max`.
 ((identifier) @constant.builtin
-  (#any-of? @constant.builtin "imagenet" "same" "nearest" "bilinear" "min" "max" "trainc" "torchvision"))
+  (#any-of? @constant.builtin "imagenet" "per_image" "same" "nearest" "bilinear" "min" "max" "trainc" "torchvision"))
 
 ; The batch size and the dataset's class count, meaningful in every model.
 ((identifier) @variable.builtin

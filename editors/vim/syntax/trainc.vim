@@ -57,13 +57,13 @@ syn keyword traincLoss         cross_entropy bce mse l1 smooth_l1 focal dice cen
 syn keyword traincOptimizer    sgd adam adamw
 syn keyword traincSchedule     constant warmup cosine step one_cycle
 syn match   traincSchedule     "\%(\<schedule\s*=.*\)\@<=\<linear\>"
-syn keyword traincAugment      normalize resize random_crop center_crop hflip vflip rotate color_jitter random_erasing
+syn keyword traincAugment      normalize resize letterbox tile random_crop center_crop hflip vflip rotate color_jitter random_erasing
 syn keyword traincSource       idx image_folder csv jsonl coco mask_folder
 syn keyword traincMetric       accuracy top_k precision recall f1 confusion_matrix map50 map miou pixel_accuracy
 syn keyword traincWeights      load
 syn keyword traincParam        frozen group
 syn match   traincSplit        "\<split\>\ze\s*("
-syn keyword traincWord         imagenet same nearest bilinear min max trainc torchvision
+syn keyword traincWord         imagenet per_image same nearest bilinear min max trainc torchvision
 
 " ── keys of train, data, checkpoint, early_stop, ema and dataset records ───────────────────
 " A key is a known name followed by `=` or `{` (or `.` in a profile path).
