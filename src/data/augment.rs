@@ -86,13 +86,29 @@ impl Image {
 }
 
 /// A labelled box in pixel coordinates: `x0 ≤ x < x1`, `y0 ≤ y < y1`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BoxLabel {
     pub class: usize,
     pub x0: f32,
     pub y0: f32,
     pub x1: f32,
     pub y1: f32,
+    /// Whether (and why) the box is kept out of training and ignored by the metric.
+    pub ignore: Ignore,
+}
+
+/// Ground truth that neither trains nor counts: a detection matching it is neither right nor
+/// wrong, and it adds nothing to the recall's denominator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ignore {
+    /// An ordinary box.
+    #[default]
+    No,
+    /// A Pascal VOC `difficult` object: matched by ordinary IoU, any number of times.
+    Difficult,
+    /// A COCO `iscrowd` region: matched by the share of the detection inside it, any number of
+    /// times (as pycocotools does).
+    Crowd,
 }
 
 /// Moves boxes through one geometric step of an image of size `h × w`, drawing from `rng` exactly
@@ -359,14 +375,17 @@ mod tests {
     fn boxes_move_with_the_image() {
         // A 10×20 image with one box; flip (always), then resize to 20×40, then a centre crop.
         let img = Image { c: 1, h: 10, w: 20, data: vec![0.0; 200] };
-        let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0 };
+        let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0, ..Default::default() };
         let steps =
             [Augment::Hflip { p: 1.0 }, Augment::Resize { height: 20, width: 40 }, Augment::CenterCrop { size: 20 }];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true);
         assert_eq!((out.h, out.w), (20, 20));
         // Flipped: x 14..18; resized ×2: x 28..36, y 2..10; cropped at x offset 10: x 18..20 after clipping.
-        assert_eq!(boxes, Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0 }]));
+        assert_eq!(
+            boxes,
+            Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0, ..Default::default() }])
+        );
     }
 
     #[test]
@@ -375,7 +394,7 @@ mod tests {
         let mut data = vec![0.0; 64];
         data[3 * 8 + 5] = 1.0; // y = 3, x = 5
         let img = Image { c: 1, h: 8, w: 8, data };
-        let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0 };
+        let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0, ..Default::default() };
         for seed in 0..20 {
             let steps = [
                 Augment::Rotate { degrees: 0.0, p: 0.5 },

@@ -9,7 +9,7 @@ pub mod loader;
 pub mod source;
 pub mod synthetic;
 
-pub use augment::{BoxLabel, Image};
+pub use augment::{BoxLabel, Ignore, Image};
 pub use loader::{Batch, Loader};
 pub use source::{DataError, IMAGE_EXTENSIONS, Source, open_splits};
 

@@ -115,8 +115,16 @@ impl Source for Subset {
 /// which keeps the rest.
 pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
     let mut out: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
-    for (name, stored) in spec.stored_splits() {
-        out.insert(name, open(spec, &stored)?);
+    for (name, split) in &spec.splits {
+        match split {
+            SplitSource::Stored(stored) => {
+                out.insert(name.clone(), open(spec, stored)?);
+            }
+            SplitSource::Own(source) => {
+                out.insert(name.clone(), open(&spec.own_split(name, source), &source.whole(name))?);
+            }
+            SplitSource::Carve { .. } => {}
+        }
     }
     for (name, split) in &spec.splits {
         let SplitSource::Carve { of, fraction, seed } = split else { continue };

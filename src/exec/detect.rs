@@ -9,7 +9,7 @@ use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::Act;
-use crate::data::BoxLabel;
+use crate::data::{BoxLabel, Ignore};
 use crate::ir::Loss;
 
 /// Objects whose box overlaps a shifted copy by at least this IoU keep a positive-ish heat value;
@@ -50,7 +50,8 @@ pub fn gaussian_radius(h: f32, w: f32) -> f32 {
 
 impl Targets {
     /// Targets for heads of `h × w` cells over images of `image_h × image_w` pixels; boxes are in
-    /// the (augmented) image's pixels. Boxes with no area are skipped.
+    /// the (augmented) image's pixels. Boxes with no area, and difficult or crowd boxes, are
+    /// skipped: they train nothing (their cells stay background).
     pub fn new(
         boxes: &[Vec<BoxLabel>],
         classes: usize,
@@ -71,7 +72,7 @@ impl Targets {
         for (i, image) in boxes.iter().enumerate() {
             for bx in image {
                 let (bw, bh) = ((bx.x1 - bx.x0) / sx, (bx.y1 - bx.y0) / sy);
-                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes {
+                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes || bx.ignore != Ignore::No {
                     continue;
                 }
                 let (cx, cy) = ((bx.x0 + bx.x1) / 2.0 / sx, (bx.y0 + bx.y1) / 2.0 / sy);
@@ -211,21 +212,95 @@ pub fn decode(heads: &Heads, (image_h, image_w): (usize, usize)) -> Vec<Vec<Dete
         .collect()
 }
 
-fn iou(a: &Detection, b: &BoxLabel) -> f32 {
-    let iw = (a.x1.min(b.x1) - a.x0.max(b.x0)).max(0.0);
-    let ih = (a.y1.min(b.y1) - a.y0.max(b.y0)).max(0.0);
-    let inter = iw * ih;
-    let union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter;
+/// The overlap of a detection with a ground-truth box, in f64 as pycocotools computes it:
+/// intersection over union, or over the detection's area for a crowd region.
+fn iou(a: &Detection, b: &BoxLabel) -> f64 {
+    let (ax0, ay0, ax1, ay1) = (a.x0 as f64, a.y0 as f64, a.x1 as f64, a.y1 as f64);
+    let (bx0, by0, bx1, by1) = (b.x0 as f64, b.y0 as f64, b.x1 as f64, b.y1 as f64);
+    let inter = (ax1.min(bx1) - ax0.max(bx0)).max(0.0) * (ay1.min(by1) - ay0.max(by0)).max(0.0);
+    let own = (ax1 - ax0) * (ay1 - ay0);
+    let union = if b.ignore == Ignore::Crowd { own } else { own + (bx1 - bx0) * (by1 - by0) - inter };
     if union > 0.0 { inter / union } else { 0.0 }
 }
 
+/// How one ranked detection matched: a true or false positive, or ignored (it matched a
+/// difficult or crowd box).
+#[derive(Clone, Copy, PartialEq)]
+enum Match {
+    True,
+    False,
+    Ignored,
+}
+
+/// Matches one detection against its image's ground truth of its class (`order`: indices into
+/// `truth`, ordinary boxes first), as pycocotools' `evaluateImg` does: the best overlap at or
+/// above the threshold wins; an ordinary box matches once, an ignored one any number of times,
+/// and once an ordinary box matched, ignored ones are not tried.
+fn match_one(d: &Detection, truth: &[BoxLabel], order: &[usize], matched: &mut [bool], threshold: f64) -> Match {
+    let mut best: Option<usize> = None;
+    let mut bar = threshold.min(1.0 - 1e-10);
+    for &g in order {
+        let ignored = truth[g].ignore != Ignore::No;
+        if matched[g] && !ignored {
+            continue;
+        }
+        if best.is_some_and(|m| truth[m].ignore == Ignore::No) && ignored {
+            break;
+        }
+        let v = iou(d, &truth[g]);
+        if v < bar {
+            continue;
+        }
+        bar = v;
+        best = Some(g);
+    }
+    match best {
+        None => Match::False,
+        Some(g) => {
+            matched[g] = true;
+            if truth[g].ignore == Ignore::No { Match::True } else { Match::Ignored }
+        }
+    }
+}
+
+/// Average precision of one class: the precision envelope sampled at pycocotools' 101 recall
+/// points (`np.linspace(0, 1, 101)`, the first recall at or above each).
+fn average_precision(outcomes: &[Match], gts: usize) -> f64 {
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut curve = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Match::True => tp += 1,
+            Match::False => fp += 1,
+            Match::Ignored => continue,
+        }
+        curve.push((tp as f64 / gts as f64, tp as f64 / (tp + fp) as f64));
+    }
+    // The envelope: precision at recall r is the best precision at any recall ≥ r.
+    for k in (0..curve.len().saturating_sub(1)).rev() {
+        curve[k].1 = curve[k].1.max(curve[k + 1].1);
+    }
+    (0..=100)
+        .map(|i| {
+            let r = if i == 100 { 1.0 } else { i as f64 * 0.01 };
+            curve.iter().find(|(recall, _)| *recall >= r).map_or(0.0, |(_, p)| *p)
+        })
+        .sum::<f64>()
+        / 101.0
+}
+
 /// COCO-style mean average precision at one IoU threshold: per class, detections of all images by
-/// descending score are matched greedily to unmatched ground truth of their image; AP is the
-/// precision envelope sampled at 101 recall points. The mean is over classes with ground truth.
+/// descending score are matched to the ground truth of their image (see [`match_one`]); AP is the
+/// precision envelope sampled at 101 recall points. The mean is over classes with ordinary
+/// (not ignored) ground truth; difficult and crowd boxes neither count nor penalise.
 pub fn mean_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize, threshold: f32) -> f64 {
+    mean_ap_at(detections, truth, classes, threshold as f64)
+}
+
+fn mean_ap_at(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize, threshold: f64) -> f64 {
     let mut aps = Vec::new();
     for class in 0..classes {
-        let gts: usize = truth.iter().map(|t| t.iter().filter(|b| b.class == class).count()).sum();
+        let gts: usize = truth.iter().flatten().filter(|b| b.class == class && b.ignore == Ignore::No).count();
         if gts == 0 {
             continue;
         }
@@ -235,41 +310,36 @@ pub fn mean_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: 
             .flat_map(|(i, ds)| ds.iter().filter(|d| d.class == class).map(move |d| (i, d)))
             .collect();
         ranked.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
-        let mut matched: Vec<Vec<bool>> = truth.iter().map(|t| vec![false; t.len()]).collect();
-        let (mut tp, mut curve) = (0usize, Vec::with_capacity(ranked.len()));
-        for (k, (image, d)) in ranked.iter().enumerate() {
-            let best = truth[*image]
-                .iter()
-                .enumerate()
-                .filter(|(j, g)| g.class == class && !matched[*image][*j])
-                .map(|(j, g)| (j, iou(d, g)))
-                .filter(|(_, v)| *v >= threshold)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((j, _)) = best {
-                matched[*image][j] = true;
-                tp += 1;
-            }
-            curve.push((tp as f64 / gts as f64, tp as f64 / (k + 1) as f64));
-        }
-        // The envelope: precision at recall r is the best precision at any recall ≥ r.
-        for k in (0..curve.len().saturating_sub(1)).rev() {
-            curve[k].1 = curve[k].1.max(curve[k + 1].1);
-        }
-        let ap = (0..=100)
-            .map(|r| {
-                let r = r as f64 / 100.0;
-                curve.iter().find(|(recall, _)| *recall >= r - 1e-12).map_or(0.0, |(_, p)| *p)
+        // Per image, its boxes of the class, ordinary ones first.
+        let order: Vec<Vec<usize>> = truth
+            .iter()
+            .map(|t| {
+                let mut idx: Vec<usize> = (0..t.len()).filter(|j| t[*j].class == class).collect();
+                idx.sort_by_key(|j| t[*j].ignore != Ignore::No);
+                idx
             })
-            .sum::<f64>()
-            / 101.0;
-        aps.push(ap);
+            .collect();
+        let mut matched: Vec<Vec<bool>> = truth.iter().map(|t| vec![false; t.len()]).collect();
+        let outcomes: Vec<Match> = ranked
+            .iter()
+            .map(|(image, d)| match truth.get(*image) {
+                Some(t) => match_one(d, t, &order[*image], &mut matched[*image], threshold),
+                None => Match::False,
+            })
+            .collect();
+        aps.push(average_precision(&outcomes, gts));
     }
     if aps.is_empty() { 0.0 } else { aps.iter().sum::<f64>() / aps.len() as f64 }
 }
 
-/// COCO's mAP: the mean of [`mean_ap`] over IoU thresholds 0.50, 0.55, …, 0.95.
+/// COCO's mAP: the mean of [`mean_ap`] over IoU thresholds 0.50, 0.55, …, 0.95 (computed as
+/// `np.linspace(.5, .95, 10)` computes them).
 pub fn mean_ap_coco(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], classes: usize) -> f64 {
-    (0..10).map(|i| mean_ap(detections, truth, classes, 0.5 + 0.05 * i as f32)).sum::<f64>() / 10.0
+    let step = (0.95 - 0.5) / 9.0;
+    (0..10)
+        .map(|i| mean_ap_at(detections, truth, classes, if i == 9 { 0.95 } else { 0.5 + i as f64 * step }))
+        .sum::<f64>()
+        / 10.0
 }
 
 #[cfg(test)]
@@ -280,7 +350,7 @@ mod tests {
     const DEFAULT_WEIGHTS: Loss = Loss::CenterNet { heat_weight: 1.0, size_weight: 0.1, offset_weight: 1.0 };
 
     fn gt(class: usize, x0: f32, y0: f32, x1: f32, y1: f32) -> BoxLabel {
-        BoxLabel { class, x0, y0, x1, y1 }
+        BoxLabel { class, x0, y0, x1, y1, ..Default::default() }
     }
 
     fn det(class: usize, score: f32, b: &BoxLabel) -> Detection {
@@ -359,5 +429,25 @@ mod tests {
         let one = vec![vec![a]];
         assert_eq!(mean_ap(&[vec![det(0, 0.9, &shifted)]], &one, 1, 0.5), 1.0);
         assert_eq!(mean_ap(&[vec![det(0, 0.9, &shifted)]], &one, 1, 0.75), 0.0);
+    }
+
+    /// Crowd and difficult boxes neither count as misses nor make a detection on them a false
+    /// positive; a crowd region takes any number of detections inside it.
+    #[test]
+    fn ignored_boxes_neither_count_nor_penalise() {
+        let a = gt(0, 0.0, 0.0, 10.0, 10.0);
+        let crowd = BoxLabel { ignore: Ignore::Crowd, ..gt(0, 20.0, 20.0, 60.0, 60.0) };
+        let hard = BoxLabel { ignore: Ignore::Difficult, ..gt(0, 100.0, 0.0, 110.0, 10.0) };
+        let truth = vec![vec![a, crowd, hard]];
+        let inside = gt(0, 25.0, 25.0, 35.0, 35.0);
+        let found = vec![vec![det(0, 0.95, &inside), det(0, 0.9, &hard), det(0, 0.85, &hard), det(0, 0.8, &a)]];
+        assert_eq!(mean_ap(&found, &truth, 1, 0.5), 1.0);
+        // Without the flags they are misses and the detections on them false positives.
+        let plain = vec![vec![a, BoxLabel { ignore: Ignore::No, ..crowd }, BoxLabel { ignore: Ignore::No, ..hard }]];
+        assert!(mean_ap(&found, &plain, 1, 0.5) < 0.7);
+        // An image with only ignored boxes of a class leaves the class out of the mean.
+        assert_eq!(mean_ap(&[vec![det(0, 0.9, &inside)]], &[vec![crowd]], 1, 0.5), 0.0);
+        let t = Targets::new(&truth, 1, (128, 128), (16, 16));
+        assert_eq!(t.objects, 1, "ignored boxes add no training target");
     }
 }

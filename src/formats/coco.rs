@@ -1,6 +1,13 @@
 //! `coco(annotations, images)`: COCO detection JSON (`images`, `annotations` with `bbox`
-//! `[x, y, width, height]`, `categories`) and a folder of images. The classes are the
-//! categories' names in id order; `run` gives a box the index of its category id in that order.
+//! `[x, y, width, height]`, `categories`) and a folder of images, as real files are:
+//! - the classes are the categories' names in id order, ids need not be contiguous; a box gets
+//!   the index of its category id in that order;
+//! - `iscrowd: 1` regions are kept as `Ignore::Crowd` boxes: they train
+//!   nothing and a detection on them is ignored by the metric, as pycocotools does;
+//! - images without annotations stay in the split as negatives;
+//! - boxes are clipped to their image (`width`/`height` of its entry); those left without area
+//!   are dropped, and `check` warns with their file.
+//!
 //! Every category must have an integer `id` and a `name`, or the two lists could not agree.
 
 use super::Probe;
@@ -57,12 +64,100 @@ pub fn categories(json: &serde_json::Value) -> Result<Vec<(i64, String)>, Catego
     Ok(out)
 }
 
-/// The whole file is the `train` split.
+/// One image of the file: its `id`, `file_name` and size (`width`, `height`) when given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageEntry {
+    pub id: i64,
+    pub file: String,
+    pub size: Option<(f32, f32)>,
+}
+
+/// One usable annotation: the image's index in [`Parsed::images`], the class index, the box as
+/// `(x0, y0, x1, y1)` clipped to the image, and whether it is a crowd region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    pub image: usize,
+    pub class: usize,
+    pub bbox: (f32, f32, f32, f32),
+    pub crowd: bool,
+}
+
+/// What [`parse`] read, with the annotations it could not use, each by its `id`.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub images: Vec<ImageEntry>,
+    pub annotations: Vec<Annotation>,
+    /// `(annotation id, category id)` of boxes whose category is not in `categories`.
+    pub unknown_category: Vec<(String, i64)>,
+    /// `(annotation id, image id)` of boxes whose image is not in `images`.
+    pub unknown_image: Vec<(String, i64)>,
+    /// Annotations without an integer `image_id`/`category_id` or a four-number `bbox`.
+    pub malformed: Vec<String>,
+    /// Boxes with no area once clipped to their image.
+    pub degenerate: Vec<String>,
+}
+
+/// Reads `images` and `annotations` against the categories; the one reader both halves use.
+/// An image entry without an integer `id` or a `file_name` is an error (its position, from 1).
+pub fn parse(json: &serde_json::Value, categories: &[(i64, String)]) -> Result<Parsed, String> {
+    let list = |key: &str| json.get(key).and_then(|v| v.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let mut out = Parsed::default();
+    let mut index = std::collections::HashMap::new();
+    for (i, image) in list("images").iter().enumerate() {
+        let number = |key: &str| image.get(key).and_then(|v| v.as_f64()).map(|v| v as f32);
+        let (Some(id), Some(file)) =
+            (image.get("id").and_then(|v| v.as_i64()), image.get("file_name").and_then(|v| v.as_str()))
+        else {
+            return Err(format!("image {} (counting from 1) has no integer `id` or no `file_name`", i + 1));
+        };
+        index.insert(id, out.images.len());
+        let size = number("width").zip(number("height"));
+        out.images.push(ImageEntry { id, file: file.to_string(), size });
+    }
+    for ann in list("annotations") {
+        let id = ann.get("id").map(|v| v.to_string()).unwrap_or_else(|| "without `id`".into());
+        let int = |key: &str| ann.get(key).and_then(|v| v.as_i64());
+        let bbox: Vec<f32> = ann
+            .get("bbox")
+            .and_then(|v| v.as_array())
+            .map(|b| b.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
+            .unwrap_or_default();
+        let (Some(image_id), Some(category), [x, y, w, h]) = (int("image_id"), int("category_id"), bbox.as_slice())
+        else {
+            out.malformed.push(id);
+            continue;
+        };
+        let Some(&image) = index.get(&image_id) else {
+            out.unknown_image.push((id, image_id));
+            continue;
+        };
+        let Some(class) = categories.iter().position(|(k, _)| *k == category) else {
+            out.unknown_category.push((id, category));
+            continue;
+        };
+        let (mut x0, mut y0, mut x1, mut y1) = (*x, *y, x + w, y + h);
+        if let Some((width, height)) = out.images[image].size {
+            (x0, y0, x1, y1) =
+                (x0.clamp(0.0, width), y0.clamp(0.0, height), x1.clamp(0.0, width), y1.clamp(0.0, height));
+        }
+        if x1 <= x0 || y1 <= y0 {
+            out.degenerate.push(id);
+            continue;
+        }
+        let crowd = int("iscrowd").is_some_and(|c| c != 0);
+        out.annotations.push(Annotation { image, class, bbox: (x0, y0, x1, y1), crowd });
+    }
+    Ok(out)
+}
+
+/// The whole file is the one stored split. Reads the annotations (never an image) to report
+/// boxes of unknown categories or images, image files that are missing, and degenerate boxes.
 pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<String>> {
     let ann = spec.base_dir.join(&args.annotations);
     let text = p.read_text(&ann, p.arg(0))?;
     let images = spec.base_dir.join(&args.images);
-    if !p.host.exists(&images) {
+    let images_exist = p.host.exists(&images);
+    if !images_exist {
         p.missing(&images, p.arg(1));
     }
     let json: serde_json::Value = match serde_json::from_str(&text) {
@@ -97,9 +192,62 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
             return None;
         }
     };
-    let count = json.get("images").and_then(|i| i.as_array()).map_or(0, Vec::len);
-    spec.counts.insert("train".into(), count);
+    let parsed = match parse(&json, &cats) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            let help = "each image is {\"id\": 1, \"file_name\": \"…\", \"width\": …, \"height\": …}";
+            p.format(format!("`{}`: {message}", ann.display()), help, p.arg(0));
+            return None;
+        }
+    };
+    report(&parsed, &ann, p);
+    if images_exist {
+        p.missing_images(&ann, &images, parsed.images.iter().map(|i| i.file.as_str()), p.arg(1));
+    }
+    super::count_whole(spec, parsed.images.len());
     Some(cats.into_iter().map(|(_, name)| name).collect())
+}
+
+/// The annotations [`parse`] could not use, as `check` reports them.
+fn report(parsed: &Parsed, ann: &std::path::Path, p: &mut Probe) {
+    let file = ann.display();
+    if let Some((id, category)) = parsed.unknown_category.first() {
+        let message = format!(
+            "`{file}`: {} annotation(s) name a category that `categories` does not list (first: annotation {id}, category {category})",
+            parsed.unknown_category.len()
+        );
+        p.label(message, "add the category to `categories`, or remove the annotations", p.arg(0));
+    }
+    if let Some((id, image)) = parsed.unknown_image.first() {
+        let message = format!(
+            "`{file}`: {} annotation(s) name an image that `images` does not list (first: annotation {id}, image {image})",
+            parsed.unknown_image.len()
+        );
+        p.label(message, "add the image to `images`, or remove the annotations", p.arg(0));
+    }
+    if let Some(id) = parsed.malformed.first() {
+        p.format(
+            format!(
+                "`{file}`: {} annotation(s) lack an integer `image_id`/`category_id` or a four-number `bbox` (first: annotation {id})",
+                parsed.malformed.len()
+            ),
+            "each annotation is {\"image_id\": …, \"category_id\": …, \"bbox\": [x, y, width, height]}",
+            p.arg(0),
+        );
+    }
+    if let Some(id) = parsed.degenerate.first() {
+        let at = p.arg(0);
+        p.sink.push(
+            at.file,
+            CheckError::DataDegenerateBox {
+                dataset: p.dataset.clone(),
+                count: parsed.degenerate.len(),
+                file: file.to_string(),
+                first: format!("first: annotation {id}"),
+                at: at.into(),
+            },
+        );
+    }
 }
 
 #[cfg(feature = "train")]
@@ -109,12 +257,11 @@ pub use load::Coco;
 // The loader half reads the data files themselves.
 #[allow(clippy::disallowed_methods)]
 mod load {
-    use std::collections::HashMap;
     use std::path::{Path, PathBuf};
 
-    use super::categories;
+    use super::{categories, parse};
     use crate::data::source::decode;
-    use crate::data::{BoxLabel, DataError, Image, Source};
+    use crate::data::{BoxLabel, DataError, Ignore, Image, Source};
 
     /// COCO detection: images and their boxes, classes numbered as [`categories`] orders them.
     pub struct Coco {
@@ -128,42 +275,21 @@ mod load {
             let text = std::fs::read_to_string(annotations)
                 .map_err(|source| DataError::Io { path: annotations.to_path_buf(), source })?;
             let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
-            let category_ids: Vec<i64> =
-                categories(&json).map_err(|e| format(e.to_string()))?.into_iter().map(|(id, _)| id).collect();
-            let list = |key: &str| json.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default();
-            let mut items = Vec::new();
-            let mut index = HashMap::new();
-            for image in list("images") {
-                let (Some(id), Some(file)) =
-                    (image.get("id").and_then(|v| v.as_i64()), image.get("file_name").and_then(|v| v.as_str()))
-                else {
-                    return Err(format("an image without `id` or `file_name`".into()));
-                };
-                index.insert(id, items.len());
-                items.push((images.join(file), Vec::new()));
+            let cats = categories(&json).map_err(|e| format(e.to_string()))?;
+            let parsed = parse(&json, &cats).map_err(format)?;
+            let unusable =
+                parsed.malformed.first().cloned().or_else(|| {
+                    parsed.unknown_category.first().or(parsed.unknown_image.first()).map(|(id, _)| id.clone())
+                });
+            if let Some(id) = unusable {
+                return Err(format(format!("annotation {id} has no valid image, category or bbox")));
             }
-            for ann in list("annotations") {
-                let image = ann.get("image_id").and_then(|v| v.as_i64()).and_then(|id| index.get(&id).copied());
-                let class = ann
-                    .get("category_id")
-                    .and_then(|v| v.as_i64())
-                    .and_then(|c| category_ids.iter().position(|k| *k == c));
-                let bbox: Vec<f32> = ann
-                    .get("bbox")
-                    .and_then(|v| v.as_array())
-                    .map(|b| b.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
-                    .unwrap_or_default();
-                match (image, class, bbox.as_slice()) {
-                    (Some(i), Some(class), [x, y, w, h]) => {
-                        items[i].1.push(BoxLabel { class, x0: *x, y0: *y, x1: x + w, y1: y + h })
-                    }
-                    _ => {
-                        return Err(format(format!(
-                            "annotation {} has no valid image, category or bbox",
-                            ann.get("id").map(|v| v.to_string()).unwrap_or_default()
-                        )));
-                    }
-                }
+            let mut items: Vec<(PathBuf, Vec<BoxLabel>)> =
+                parsed.images.iter().map(|i| (images.join(&i.file), Vec::new())).collect();
+            for a in parsed.annotations {
+                let (x0, y0, x1, y1) = a.bbox;
+                let ignore = if a.crowd { Ignore::Crowd } else { Ignore::No };
+                items[a.image].1.push(BoxLabel { class: a.class, x0, y0, x1, y1, ignore });
             }
             Ok(Coco { items, channels })
         }

@@ -111,6 +111,22 @@ impl Source {
         }
     }
 
+    /// Whether the source stores several splits under names (IDX prefixes, sub-folders): a
+    /// dataset may then say `test = "t10k"`. The others hold one set, stored as "".
+    pub fn stores_splits(&self) -> bool {
+        matches!(self, Source::Idx(_) | Source::ImageFolder(_))
+    }
+
+    /// Where a split with this source of its own finds all its data: an IDX source's files of
+    /// the split's prefix, an image folder's root itself (class folders in it), the whole data
+    /// of the others.
+    pub fn whole(&self, split: &str) -> String {
+        match self {
+            Source::Idx(_) => split.into(),
+            Source::ImageFolder(_) | Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) => String::new(),
+        }
+    }
+
     /// Whether the data names no classes (it stores class ids), so the dataset must list them.
     pub fn ids_only(&self) -> bool {
         matches!(self, Source::Idx(_) | Source::MaskFolder(_))
@@ -140,6 +156,13 @@ pub fn probe(spec: &mut DatasetSpec, probe: &mut Probe) -> Option<Vec<String>> {
         Source::Index(args) => index_file::probe(&args, spec, probe),
         Source::Coco(args) => coco::probe(&args, spec, probe),
         Source::MaskFolder(args) => mask_folder::probe(&args, spec, probe),
+    }
+}
+
+/// Records `n` samples for every split stored in the data of a source that holds one set.
+pub fn count_whole(spec: &mut DatasetSpec, n: usize) {
+    for (split, _) in spec.stored_splits() {
+        spec.counts.insert(split, n);
     }
 }
 
@@ -179,6 +202,38 @@ impl Probe<'_> {
             at.file,
             CheckError::DataFormat { dataset: self.dataset.clone(), message, help: help.into(), at: at.into() },
         );
+    }
+
+    /// Annotations that name a class outside the class list, or an image that is not there.
+    pub fn label(&mut self, message: String, help: impl Into<String>, at: Span) {
+        self.sink.push(
+            at.file,
+            CheckError::DataLabel { dataset: self.dataset.clone(), message, help: help.into(), at: at.into() },
+        );
+    }
+
+    /// Reports the image files of `names` (relative to `folder`) that do not exist, as one
+    /// error naming the annotation file, the count and the first; checks existence only.
+    pub fn missing_images<'n>(
+        &mut self,
+        annotations: &Path,
+        folder: &Path,
+        names: impl IntoIterator<Item = &'n str>,
+        at: Span,
+    ) {
+        let missing: Vec<&str> = names.into_iter().filter(|n| !self.host.exists(&folder.join(n))).collect();
+        if let Some(first) = missing.first() {
+            self.label(
+                format!(
+                    "`{}` names {} image(s) missing from `{}` (first: `{first}`)",
+                    annotations.display(),
+                    missing.len(),
+                    folder.display()
+                ),
+                "add the images, or remove their entries from the annotations",
+                at,
+            );
+        }
     }
 
     /// A whole text file, or `None` after reporting it missing.
