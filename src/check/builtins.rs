@@ -450,6 +450,18 @@ pub static BUILTINS: &[Builtin] = &[
         "images with same-named PNG masks of class ids",
         [req("images", Str, Any), req("masks", Str, Any)]
     ),
+    builtin!(
+        "voc",
+        Source,
+        "Pascal VOC: XML boxes in `Annotations/`, images in `JPEGImages/`, ids in split files",
+        [req("root", Str, Any), opt("split_file", Str, "", Any)]
+    ),
+    builtin!(
+        "yolo",
+        Source,
+        "YOLO txt labels (`class cx cy w h`, normalised) with a `data.yaml` or an images/ + labels/ folder",
+        [req("path", Str, Any)]
+    ),
     // ── metrics ────────────────────────────────────────────────────────────────────────────
     builtin!("accuracy", Metric, "top-1 accuracy", []),
     builtin!("top_k", Metric, "top-k accuracy", [opt("k", Int, "5", AtLeast(1.0))]),

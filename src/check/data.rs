@@ -387,6 +387,26 @@ impl DataCheck<'_> {
     ) {
         let file = ds.name.span.file;
         match (listed, found) {
+            (Some((listed, span)), Some(found)) if spec.source.names_subset() => {
+                let outside: Vec<String> =
+                    found.iter().filter(|c| !listed.contains(c)).map(|c| format!("\"{c}\"")).collect();
+                if !outside.is_empty() {
+                    self.sink.push(
+                        file,
+                        CheckError::DataLabel {
+                            dataset: spec.name.clone(),
+                            message: format!(
+                                "the labels name {} class(es) outside the class list: {}",
+                                outside.len(),
+                                outside.join(", ")
+                            ),
+                            help: "add them to `classes`, or remove `classes` to take the names from the labels".into(),
+                            at: span.into(),
+                        },
+                    );
+                }
+                spec.classes = listed;
+            }
             (Some((listed, span)), Some(found))
                 if found.len() != listed.len()
                     || (spec.task != Task::Classification || spec.source.order_matters()) && found != listed =>
@@ -592,6 +612,12 @@ impl DataCheck<'_> {
             spec.counts.extend(sub.counts);
             spec.image_size = spec.image_size.or(sub.image_size);
             found.push((split, classes));
+        }
+        if spec.source.names_subset() {
+            // Names gathered from the labels: a split may use fewer; the dataset has them all.
+            let all: std::collections::BTreeSet<String> =
+                found.into_iter().flat_map(|(_, c)| c.unwrap_or_default()).collect();
+            return Some(all.into_iter().collect());
         }
         let reference = found.iter().position(|(s, _)| s == "train").unwrap_or(0);
         let (reference_split, reference_classes) = found.get(reference).cloned()?;

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::augment::{BoxLabel, Image};
-use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks};
+use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks, voc::Voc, yolo::Yolo};
 use crate::ir::{self, DatasetSpec, SplitSource};
 
 /// Image file extensions an image folder's loader takes.
@@ -155,5 +155,7 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
         ir::Source::MaskFolder(a) => {
             Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len())?)
         }
+        ir::Source::Voc(a) => Arc::new(Voc::open(&path(&a.root), a, stored, &spec.classes, spec.channels)?),
+        ir::Source::Yolo(a) => Arc::new(Yolo::open(&path(&a.path), stored, &spec.classes, spec.channels)?),
     })
 }

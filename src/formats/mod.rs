@@ -11,6 +11,8 @@ pub mod idx;
 pub mod image_folder;
 pub mod index_file;
 pub mod mask_folder;
+pub mod voc;
+pub mod yolo;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,6 +46,8 @@ pub enum Source {
     Index(index_file::Args),
     Coco(coco::Args),
     MaskFolder(mask_folder::Args),
+    Voc(voc::Args),
+    Yolo(yolo::Args),
 }
 
 impl Source {
@@ -55,6 +59,8 @@ impl Source {
             image_folder::NAME => Source::ImageFolder(image_folder::Args::from_call(call)?),
             coco::NAME => Source::Coco(coco::Args::from_call(call)?),
             mask_folder::NAME => Source::MaskFolder(mask_folder::Args::from_call(call)?),
+            voc::NAME => Source::Voc(voc::Args::from_call(call)?),
+            yolo::NAME => Source::Yolo(yolo::Args::from_call(call)?),
             name => Source::Index(index_file::Args::from_call(index_file::Kind::from_name(name)?, call)?),
         })
     }
@@ -71,6 +77,8 @@ impl Source {
             }
             Source::Coco(a) => (coco::NAME, vec![("annotations", &a.annotations), ("images", &a.images)]),
             Source::MaskFolder(a) => (mask_folder::NAME, vec![("images", &a.images), ("masks", &a.masks)]),
+            Source::Voc(a) => (voc::NAME, vec![("root", &a.root), ("split_file", &a.split_file)]),
+            Source::Yolo(a) => (yolo::NAME, vec![("path", &a.path)]),
         };
         Call {
             name: name.into(),
@@ -86,12 +94,14 @@ impl Source {
             Source::Index(a) => a.kind.name(),
             Source::Coco(_) => coco::NAME,
             Source::MaskFolder(_) => mask_folder::NAME,
+            Source::Voc(_) => voc::NAME,
+            Source::Yolo(_) => yolo::NAME,
         }
     }
 
     pub fn task(&self) -> Task {
         match self {
-            Source::Coco(_) => Task::Detection,
+            Source::Coco(_) | Source::Voc(_) | Source::Yolo(_) => Task::Detection,
             Source::MaskFolder(_) => Task::Segmentation,
             Source::Idx(_) | Source::ImageFolder(_) | Source::Index(_) => Task::Classification,
         }
@@ -106,15 +116,21 @@ impl Source {
     /// sub-folder, or the source's whole data ("").
     pub fn default_train(&self) -> &'static str {
         match self {
-            Source::Idx(_) | Source::ImageFolder(_) => "train",
-            Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) => "",
+            Source::Idx(_) | Source::ImageFolder(_) | Source::Yolo(_) => "train",
+            Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) | Source::Voc(_) => "",
         }
     }
 
     /// Whether the source stores several splits under names (IDX prefixes, sub-folders): a
     /// dataset may then say `test = "t10k"`. The others hold one set, stored as "".
     pub fn stores_splits(&self) -> bool {
-        matches!(self, Source::Idx(_) | Source::ImageFolder(_))
+        matches!(self, Source::Idx(_) | Source::ImageFolder(_) | Source::Voc(_) | Source::Yolo(_))
+    }
+
+    /// Whether the data's class names are only those its labels use (VOC objects' names), so a
+    /// listed class list may hold more, and splits may use fewer.
+    pub fn names_subset(&self) -> bool {
+        matches!(self, Source::Voc(_))
     }
 
     /// Where a split with this source of its own finds all its data: an IDX source's files of
@@ -123,7 +139,11 @@ impl Source {
     pub fn whole(&self, split: &str) -> String {
         match self {
             Source::Idx(_) => split.into(),
-            Source::ImageFolder(_) | Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) => String::new(),
+            // A YOLO source of its own reads the `train` entry of its `data.yaml` (or folder).
+            Source::Yolo(_) => "train".into(),
+            Source::ImageFolder(_) | Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) | Source::Voc(_) => {
+                String::new()
+            }
         }
     }
 
@@ -156,6 +176,8 @@ pub fn probe(spec: &mut DatasetSpec, probe: &mut Probe) -> Option<Vec<String>> {
         Source::Index(args) => index_file::probe(&args, spec, probe),
         Source::Coco(args) => coco::probe(&args, spec, probe),
         Source::MaskFolder(args) => mask_folder::probe(&args, spec, probe),
+        Source::Voc(args) => voc::probe(&args, spec, probe),
+        Source::Yolo(args) => yolo::probe(&args, spec, probe),
     }
 }
 
@@ -275,6 +297,22 @@ pub(crate) mod testing {
         image::GrayImage::from_pixel(size, size, image::Luma([value])).save(path).expect("png");
     }
 
+    /// A detection model (CenterNet on 16×16 images) and `train` block for a dataset `d`;
+    /// replace `C, ` with its channels.
+    pub const DETECT: &str = "use std/heads.{centernet}
+augment det(image, boxes) { resize(16, 16) }
+model m(x: Image[B, C, 16, 16]) -> (heat: [B, classes, 4, 4], size: [B, 2, 4, 4], offset: [B, 2, 4, 4]) {
+  return x |> conv2d(4, k = 4, stride = 4) |> centernet(classes, width = 4)
+}
+train {
+  model = m
+  data = d { batch = 2, augment = det, eval_augment = det }
+  loss = centernet_loss()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+}
+";
+
     /// A classification model and `train` block for a dataset `d`; replace `C, H, W` with its
     /// image shape.
     pub const CLASSIFY: &str =
@@ -327,7 +365,7 @@ mod tests {
     /// `spec.json` (and its hash) stays what it was when sources were plain calls.
     #[test]
     fn a_source_records_the_call_it_was_written_as() {
-        let calls: [(&str, &[(&str, &str)]); 7] = [
+        let calls: [(&str, &[(&str, &str)]); 9] = [
             ("idx", &[("root", "data/mnist")]),
             ("image_folder", &[("root", "pets")]),
             ("csv", &[("path", "labels.csv")]),
@@ -335,6 +373,8 @@ mod tests {
             ("jsonl", &[("path", "labels.jsonl")]),
             ("coco", &[("annotations", "a.json"), ("images", "imgs")]),
             ("mask_folder", &[("images", "imgs"), ("masks", "masks")]),
+            ("voc", &[("root", "VOC2007"), ("split_file", "ImageSets/Main/train.txt")]),
+            ("yolo", &[("path", "data.yaml")]),
         ];
         for (name, args) in calls {
             let call = Call {

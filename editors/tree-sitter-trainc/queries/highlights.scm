@@ -118,7 +118,7 @@
 
 ((identifier) @function.builtin.source
   (#any-of? @function.builtin.source
-    "idx" "image_folder" "csv" "jsonl" "coco" "mask_folder"))
+    "idx" "image_folder" "csv" "jsonl" "coco" "mask_folder" "voc" "yolo"))
 
 ((identifier) @function.builtin.metric
   (#any-of? @function.builtin.metric

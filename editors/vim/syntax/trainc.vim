@@ -58,7 +58,7 @@ syn keyword traincOptimizer    sgd adam adamw
 syn keyword traincSchedule     constant warmup cosine step one_cycle
 syn match   traincSchedule     "\%(\<schedule\s*=.*\)\@<=\<linear\>"
 syn keyword traincAugment      normalize resize random_crop center_crop hflip vflip rotate color_jitter random_erasing
-syn keyword traincSource       idx image_folder csv jsonl coco mask_folder
+syn keyword traincSource       idx image_folder csv jsonl coco mask_folder voc yolo
 syn keyword traincMetric       accuracy top_k precision recall f1 confusion_matrix map50 map miou pixel_accuracy
 syn keyword traincWeights      load
 syn match   traincSplit        "\<split\>\ze\s*("
