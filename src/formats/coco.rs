@@ -396,4 +396,93 @@ train {
         assert_eq!(codes, ["trainc::data::unnamed_class"], "{report}");
         assert!(report.contains("category 7"), "{report}");
     }
+
+    /// The COCO 2017 layout: `train2017.json` and `val2017.json` with their own image folders,
+    /// as real files are: category ids 1, 3, 90; a crowd region; an image without annotations;
+    /// a box past the image's edge (clipped) and one with no area (dropped).
+    #[test]
+    fn each_split_reads_its_own_file_as_real_files_are() {
+        let dir = testing::dir("coco-2017");
+        let categories = r#"[{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 90, "name": "toothbrush"}]"#;
+        let ann = |images: &[(i64, &str)], boxes: &[(i64, i64, &str, u8)]| {
+            let images: Vec<String> = images
+                .iter()
+                .map(|(id, f)| format!(r#"{{"id": {id}, "file_name": "{f}", "width": 16, "height": 16}}"#))
+                .collect();
+            let boxes: Vec<String> = boxes
+                .iter()
+                .enumerate()
+                .map(|(i, (image, cat, bbox, crowd))| {
+                    format!(r#"{{"id": {i}, "image_id": {image}, "category_id": {cat}, "bbox": {bbox}, "iscrowd": {crowd}}}"#)
+                })
+                .collect();
+            format!(
+                r#"{{"images": [{}], "annotations": [{}], "categories": {categories}}}"#,
+                images.join(","),
+                boxes.join(",")
+            )
+        };
+        for (split, names) in [("train2017", ["a.png", "b.png", "c.png"]), ("val2017", ["d.png", "e.png", "f.png"])] {
+            for name in names {
+                testing::gray(&dir.join(split).join(name), 80, 16);
+            }
+        }
+        std::fs::create_dir_all(dir.join("annotations")).expect("dir");
+        let train = ann(
+            &[(10, "a.png"), (20, "b.png"), (30, "c.png")],
+            &[(10, 90, "[10, 10, 20, 20]", 0), (10, 1, "[0, 0, 16, 16]", 1), (20, 3, "[2, 2, 4, 0]", 0)],
+        );
+        let val = ann(&[(1, "d.png"), (2, "e.png")], &[(1, 3, "[1, 1, 5, 5]", 0)]);
+        std::fs::write(dir.join("annotations/instances_train2017.json"), train).expect("write");
+        std::fs::write(dir.join("annotations/instances_val2017.json"), val).expect("write");
+        let text = format!(
+            "dataset d = coco(\"{0}/annotations/instances_train2017.json\", images = \"{0}/train2017\") {{\n  val = coco(\"{0}/annotations/instances_val2017.json\", images = \"{0}/val2017\")\n  channels = 1\n}}\n{1}",
+            dir.display(),
+            testing::DETECT.replace("C, ", "1, ")
+        );
+        let spec = testing::check(&dir, &text);
+        assert_eq!(spec.classes, ["person", "car", "toothbrush"]);
+        assert_eq!((spec.counts["train"], spec.counts["val"]), (3, 2));
+        let splits = testing::open(&spec);
+        let (train, val) = (splits["train"].as_ref(), splits["val"].as_ref());
+        assert_eq!((train.len(), val.len()), (3, 2));
+        let a = train.boxes(0).expect("boxes");
+        assert_eq!(
+            a[0],
+            crate::data::BoxLabel { class: 2, x0: 10.0, y0: 10.0, x1: 16.0, y1: 16.0, ..Default::default() }
+        );
+        assert_eq!(a[1].ignore, crate::data::Ignore::Crowd);
+        assert!(train.boxes(1).expect("boxes").is_empty(), "the box without area is dropped");
+        assert!(train.boxes(2).expect("boxes").is_empty(), "an image without annotations stays, as a negative");
+        assert_eq!(val.boxes(0).expect("boxes")[0].class, 1, "val numbers classes like train");
+        // `check` warned about the box without area, naming the file.
+        let (codes, report) = testing::codes(
+            &dir,
+            &format!("coco(\"{0}/annotations/instances_train2017.json\", images = \"{0}/train2017\")", dir.display()),
+        );
+        assert_eq!(codes, ["trainc::data::degenerate_box"], "{report}");
+        assert!(report.contains("instances_train2017.json"), "{report}");
+    }
+
+    /// The silent-val bug: a stored split name on a source that stores one set used to read the
+    /// training data again; it is an error now, with or without the data.
+    #[test]
+    fn a_stored_split_name_on_a_single_set_source_is_an_error() {
+        let dir = testing::dir("coco-stored-val");
+        let source = "coco(\"missing.json\", images = \"nowhere\") { val = \"val2017\" }";
+        let outcome = crate::frontend::check_text(
+            &crate::host::FsHost,
+            &dir.join("t.train").to_string_lossy(),
+            &format!("dataset d = {source}\n"),
+            &crate::frontend::Options {
+                check: crate::check::Options { skip_data: true, ..Default::default() },
+                ..Default::default()
+            },
+        );
+        let codes: Vec<String> = outcome.diags.iter().map(|d| d.code()).collect();
+        assert_eq!(codes, ["trainc::data::stored_split"], "{}", outcome.render(false));
+        let masks = "mask_folder(images = \"i\", masks = \"m\") { test = \"test\"; classes = [\"a\"] }";
+        let (codes, _) = testing::codes(&dir, masks);
+        assert!(codes.contains(&"trainc::data::stored_split".to_string()), "{codes:?}");
+    }
 }
