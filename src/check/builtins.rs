@@ -513,7 +513,7 @@ pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batc
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];
 pub const EARLY_STOP_KEYS: &[&str] = &["monitor", "mode", "patience", "min_delta"];
 pub const EMA_KEYS: &[&str] = &["decay"];
-pub const DATASET_KEYS: &[&str] = &["train", "val", "test", "classes", "channels"];
+pub const DATASET_KEYS: &[&str] = &["train", "val", "test", "classes", "channels", "skip_bad"];
 pub const AUGMENT_TARGETS: &[&str] = &["image", "boxes", "masks"];
 /// Symbols with a meaning in every model: batch size and the dataset's class count.
 pub const SYMBOLS: &[&str] = &["B", "classes"];

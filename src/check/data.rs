@@ -233,6 +233,7 @@ impl DataCheck<'_> {
             channels: fields.channels.unwrap_or_else(|| source.channels()),
             image_size: None,
             counts: BTreeMap::new(),
+            skip_bad: fields.skip_bad,
             source,
         };
         self.split_sources(&spec, &fields.split_spans);
@@ -280,6 +281,7 @@ impl DataCheck<'_> {
             split_spans: BTreeMap::new(),
             own_args: BTreeMap::new(),
             classes: None,
+            skip_bad: false,
             channels: None,
         };
         let mut seen: Vec<&str> = Vec::new();
@@ -339,6 +341,18 @@ impl DataCheck<'_> {
                     CheckError::BadValue {
                         message: "`classes` must be a non-empty list of names".into(),
                         help: "write `classes = [\"cat\", \"dog\"]`".into(),
+                        label: value.describe(),
+                        at: value.span.into(),
+                    },
+                ),
+            },
+            "skip_bad" => match constant(value) {
+                Ok(Const::Bool(b)) => fields.skip_bad = b,
+                _ => self.sink.push(
+                    file,
+                    CheckError::BadValue {
+                        message: "`skip_bad` is `true` or `false`".into(),
+                        help: "write `skip_bad = true` to leave unreadable images out with a warning".into(),
                         label: value.describe(),
                         at: value.span.into(),
                     },
@@ -692,4 +706,5 @@ struct Fields {
     own_args: BTreeMap<String, Vec<Span>>,
     classes: Option<(Vec<String>, Span)>,
     channels: Option<usize>,
+    skip_bad: bool,
 }

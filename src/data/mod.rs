@@ -5,6 +5,7 @@
 //! `(seed, e, i)`, so a batch is the same whatever the number of worker threads.
 
 pub mod augment;
+pub mod bad;
 pub mod loader;
 pub mod source;
 pub mod synthetic;

@@ -24,6 +24,13 @@ pub enum DataError {
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::data::decode), help("remove or replace the file"))]
     Decode { path: PathBuf, message: String },
+    /// An image that cannot be read or decoded, named with its split.
+    #[error("split `{split}`: `{path}` is not a readable image: {message}")]
+    #[diagnostic(
+        code(trainc::data::unreadable),
+        help("remove or replace the file, or set `skip_bad = true` on the dataset to leave such images out")
+    )]
+    Unreadable { split: String, path: PathBuf, message: String },
     #[error("`{path}`: {message}")]
     #[diagnostic(code(trainc::data::format))]
     Format { path: PathBuf, message: String },
@@ -125,6 +132,19 @@ pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source
             }
             SplitSource::Carve { .. } => {}
         }
+    }
+    // Every stored split names itself in read errors, or drops what cannot be read.
+    for (name, source) in out.iter_mut() {
+        let (named, skipped) = super::bad::Named::new(source.clone(), name, spec.skip_bad, 4);
+        if let Some((path, message)) = &skipped.first {
+            eprintln!(
+                "warning: dataset `{}`: skipped {} unreadable image(s) of split `{name}` (first: `{}`: {message})",
+                spec.name,
+                skipped.count,
+                path.display()
+            );
+        }
+        *source = Arc::new(named);
     }
     for (name, split) in &spec.splits {
         let SplitSource::Carve { of, fraction, seed } = split else { continue };

@@ -302,6 +302,10 @@ pub struct DatasetSpec {
     pub image_size: Option<(usize, usize)>,
     /// Samples per stored split, when the headers tell.
     pub counts: BTreeMap<String, usize>,
+    /// `skip_bad = true`: unreadable images are left out of their split with a warning, instead
+    /// of stopping the run. Recorded in `spec.json` only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_bad: bool,
 }
 
 impl DatasetSpec {
