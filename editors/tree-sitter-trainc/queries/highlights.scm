@@ -70,7 +70,7 @@
     ; checkpoint, early_stop, ema
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     ; dataset
-    "train" "val" "test" "classes" "channels"))
+    "train" "val" "test" "classes" "channels" "skip_bad"))
 (record_field name: (identifier) @property)
 
 ((path (identifier) @property.builtin)
@@ -79,7 +79,7 @@
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
-    "train" "val" "test" "classes" "channels"))
+    "train" "val" "test" "classes" "channels" "skip_bad"))
 (path (identifier) @property)
 
 ; ── builtins, by kind ───────────────────────────────────────────────────────────────────────

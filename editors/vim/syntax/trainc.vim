@@ -69,7 +69,7 @@ syn keyword traincWord         imagenet same nearest bilinear min max trainc tor
 syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(batch\|augment\|eval_augment\|workers\|balanced\|shuffle\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(monitor\|mode\|keep\|patience\|min_delta\|decay\)\>\ze\s*[={.]"
-syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
+syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\|skip_bad\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
 syn keyword traincTarget       image boxes masks
 
 " ── operators and punctuation ───────────────────────────────────────────────────────────────
