@@ -10,6 +10,7 @@ pub mod coco;
 pub mod idx;
 pub mod image_folder;
 pub mod index_file;
+pub mod instance;
 pub mod mask_folder;
 pub mod voc;
 pub mod yolo;
