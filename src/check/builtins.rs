@@ -443,7 +443,12 @@ pub static BUILTINS: &[Builtin] = &[
         "a JSON-lines index of {\"path\", \"label\"} objects",
         [req("path", Str, Any), opt("images", Str, "", Any)]
     ),
-    builtin!("coco", Source, "COCO detection JSON with boxes", [req("annotations", Str, Any), req("images", Str, Any)]),
+    builtin!(
+        "coco",
+        Source,
+        "COCO JSON: boxes, or with `masks = true` instance polygons/RLE as semantic masks",
+        [req("annotations", Str, Any), req("images", Str, Any), opt("masks", Bool, "false", Any)]
+    ),
     builtin!(
         "mask_folder",
         Source,

@@ -171,7 +171,7 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
             Arc::new(formats::image_folder::open(&path(&a.root).join(stored), &spec.classes, spec.channels)?)
         }
         ir::Source::Index(a) => Arc::new(formats::index_file::open(a, spec)?),
-        ir::Source::Coco(a) => Arc::new(Coco::open(&path(&a.annotations), &path(&a.images), spec.channels)?),
+        ir::Source::Coco(a) => Arc::new(Coco::open(&path(&a.annotations), &path(&a.images), spec.channels, a.masks)?),
         ir::Source::MaskFolder(a) => {
             Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len())?)
         }

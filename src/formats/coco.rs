@@ -22,11 +22,18 @@ pub struct Args {
     pub annotations: String,
     /// The folder `file_name`s are relative to.
     pub images: String,
+    /// `masks = true`: a segmentation dataset whose masks are the instances' `segmentation`
+    /// (polygons or RLE) painted with their class; class 0 is `background`.
+    pub masks: bool,
 }
 
 impl Args {
     pub fn from_call(call: &Call) -> Option<Args> {
-        Some(Args { annotations: call.word("annotations")?.into(), images: call.word("images")?.into() })
+        Some(Args {
+            annotations: call.word("annotations")?.into(),
+            images: call.word("images")?.into(),
+            masks: call.bool("masks").unwrap_or(false),
+        })
     }
 }
 
@@ -205,7 +212,8 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
         p.missing_images(&ann, &images, parsed.images.iter().map(|i| i.file.as_str()), p.arg(1));
     }
     super::count_whole(spec, parsed.images.len());
-    Some(cats.into_iter().map(|(_, name)| name).collect())
+    let background = args.masks.then(|| "background".to_string());
+    Some(background.into_iter().chain(cats.into_iter().map(|(_, name)| name)).collect())
 }
 
 /// The annotations [`parse`] could not use, as `check` reports them.
@@ -264,13 +272,15 @@ mod load {
     use crate::data::{BoxLabel, DataError, Ignore, Image, Source};
 
     /// COCO detection: images and their boxes, classes numbered as [`categories`] orders them.
+    /// With `masks`, also each image's size and instance segmentations with their class + 1.
     pub struct Coco {
         items: Vec<(PathBuf, Vec<BoxLabel>)>,
         channels: usize,
+        segments: Option<Vec<(Option<(f32, f32)>, Vec<(usize, serde_json::Value)>)>>,
     }
 
     impl Coco {
-        pub fn open(annotations: &Path, images: &Path, channels: usize) -> Result<Coco, DataError> {
+        pub fn open(annotations: &Path, images: &Path, channels: usize, masks: bool) -> Result<Coco, DataError> {
             let format = |message: String| DataError::Format { path: annotations.to_path_buf(), message };
             let text = std::fs::read_to_string(annotations)
                 .map_err(|source| DataError::Io { path: annotations.to_path_buf(), source })?;
@@ -291,8 +301,30 @@ mod load {
                 let ignore = if a.crowd { Ignore::Crowd } else { Ignore::No };
                 items[a.image].1.push(BoxLabel { class: a.class, x0, y0, x1, y1, ignore });
             }
-            Ok(Coco { items, channels })
+            let segments = masks.then(|| segments(&json, &parsed.images, &cats));
+            Ok(Coco { items, channels, segments })
         }
+    }
+
+    /// Per image, its size and its annotations' `segmentation`s with class + 1 (0 is the
+    /// background), in file order: later instances paint over earlier ones.
+    fn segments(
+        json: &serde_json::Value,
+        images: &[super::ImageEntry],
+        cats: &[(i64, String)],
+    ) -> Vec<(Option<(f32, f32)>, Vec<(usize, serde_json::Value)>)> {
+        let mut out: Vec<_> = images.iter().map(|i| (i.size, Vec::new())).collect();
+        let index: std::collections::HashMap<i64, usize> = images.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
+        let list = json.get("annotations").and_then(|v| v.as_array()).map(Vec::as_slice).unwrap_or_default();
+        for ann in list {
+            let int = |key: &str| ann.get(key).and_then(|v| v.as_i64());
+            let image = int("image_id").and_then(|id| index.get(&id).copied());
+            let class = int("category_id").and_then(|c| cats.iter().position(|(k, _)| *k == c));
+            if let (Some(image), Some(class), Some(seg)) = (image, class, ann.get("segmentation")) {
+                out[image].1.push((class + 1, seg.clone()));
+            }
+        }
+        out
     }
 
     impl Source for Coco {
@@ -307,6 +339,28 @@ mod load {
         }
         fn boxes(&self, index: usize) -> Option<Vec<BoxLabel>> {
             Some(self.items[index].1.clone())
+        }
+        /// The semantic mask of `masks = true`: every instance painted with its class + 1.
+        fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
+            let Some(segments) = &self.segments else { return Ok(None) };
+            let (size, instances) = &segments[index];
+            let path = &self.items[index].0;
+            let (w, h) = match size {
+                Some((w, h)) => (*w as usize, *h as usize),
+                None => image::image_dimensions(path)
+                    .map(|(w, h)| (w as usize, h as usize))
+                    .map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?,
+            };
+            let mut data = vec![0.0f32; h * w];
+            for (class, seg) in instances {
+                let Some(mask) = crate::formats::instance::segmentation_mask(seg, h, w) else { continue };
+                for (pixel, on) in data.iter_mut().zip(mask) {
+                    if on {
+                        *pixel = *class as f32;
+                    }
+                }
+            }
+            Ok(Some(Image { c: 1, h, w, data }))
         }
     }
 }
@@ -484,5 +538,46 @@ train {
         let masks = "mask_folder(images = \"i\", masks = \"m\") { test = \"test\"; classes = [\"a\"] }";
         let (codes, _) = testing::codes(&dir, masks);
         assert!(codes.contains(&"trainc::data::stored_split".to_string()), "{codes:?}");
+    }
+
+    /// `masks = true`: instance polygons, uncompressed and compressed RLE become one semantic
+    /// mask per image, class 0 the background.
+    #[test]
+    fn instance_masks_become_semantic_masks() {
+        let dir = testing::dir("coco-masks");
+        for name in ["a.png", "b.png"] {
+            testing::gray(&dir.join("images").join(name), 80, 4);
+        }
+        let json = r#"{"images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 4}, {"id": 2, "file_name": "b.png", "width": 4, "height": 4}],
+ "annotations": [
+  {"id": 1, "image_id": 1, "category_id": 5, "bbox": [1, 1, 2, 2], "segmentation": [[1, 1, 3, 1, 3, 3, 1, 3]]},
+  {"id": 2, "image_id": 2, "category_id": 9, "bbox": [0, 0, 1, 4], "iscrowd": 1, "segmentation": {"counts": [0, 4, 12], "size": [4, 4]}},
+  {"id": 3, "image_id": 2, "category_id": 5, "bbox": [3, 0, 1, 4], "segmentation": {"counts": "<4", "size": [4, 4]}}],
+ "categories": [{"id": 5, "name": "cell"}, {"id": 9, "name": "debris"}]}"#;
+        std::fs::write(dir.join("ann.json"), json).expect("write");
+        let segment = "model m(x: Image[B, 1, 4, 4]) -> Mask[B, classes, 4, 4] { return x |> conv2d(classes, k = 1) }
+train {
+  model = m
+  data = d { batch = 2 }
+  loss = cross_entropy()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+}
+";
+        let text = format!(
+            "dataset d = coco(\"{}\", images = \"{}\", masks = true) {{ channels = 1 }}\n{segment}",
+            dir.join("ann.json").display(),
+            dir.join("images").display()
+        );
+        let spec = testing::check(&dir, &text);
+        assert_eq!(spec.task, crate::ir::Task::Segmentation);
+        assert_eq!(spec.classes, ["background", "cell", "debris"]);
+        let splits = testing::open(&spec);
+        let mask = |i: usize| -> Vec<u8> {
+            splits["train"].mask(i).expect("mask").expect("a mask").data.iter().map(|v| *v as u8).collect()
+        };
+        assert_eq!(mask(0), [0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+        // Column 0 is debris (class 2); "<4" is counts [12, 4]: column 3 is a cell.
+        assert_eq!(mask(1), [2, 0, 0, 1, 2, 0, 0, 1, 2, 0, 0, 1, 2, 0, 0, 1]);
     }
 }

@@ -81,10 +81,17 @@ impl Source {
             Source::Voc(a) => (voc::NAME, vec![("root", &a.root), ("split_file", &a.split_file)]),
             Source::Yolo(a) => (yolo::NAME, vec![("path", &a.path)]),
         };
-        Call {
+        let mut call = Call {
             name: name.into(),
             args: args.into_iter().map(|(k, v)| (k.to_string(), crate::ir::Value::Str(v.to_string()))).collect(),
+        };
+        // Recorded only when set, so the `spec.json` of a box dataset is what it was.
+        if let Source::Coco(a) = self
+            && a.masks
+        {
+            call.args.insert("masks".into(), crate::ir::Value::Bool(true));
         }
+        call
     }
 
     /// The builtin's name (`idx`, `csv`, …).
@@ -102,6 +109,7 @@ impl Source {
 
     pub fn task(&self) -> Task {
         match self {
+            Source::Coco(a) if a.masks => Task::Segmentation,
             Source::Coco(_) | Source::Voc(_) | Source::Yolo(_) => Task::Detection,
             Source::MaskFolder(_) => Task::Segmentation,
             Source::Idx(_) | Source::ImageFolder(_) | Source::Index(_) => Task::Classification,
