@@ -176,3 +176,47 @@ fn a_stored_split_name_on_coco_stops_check_and_run() {
         assert!(text(&out).contains("trainc::data::stored_split"), "{}", text(&out));
     }
 }
+
+/// COCO instance segmentations (a polygon per object, a crowd RLE) as semantic masks: `check`
+/// adds the background class and `run` trains a segmentation model on them.
+#[test]
+fn coco_instance_masks_check_and_train() {
+    let dir = project("coco-masks");
+    let mut images = Vec::new();
+    let mut anns = Vec::new();
+    for i in 0..4u32 {
+        image(&dir.join(format!("images/{i}.png")), 2 * i, 4);
+        images.push(format!(r#"{{"id": {i}, "file_name": "{i}.png", "width": 16, "height": 16}}"#));
+        let (x0, x1) = (2 * i, 2 * i + 6);
+        anns.push(format!(
+            r#"{{"id": {i}, "image_id": {i}, "category_id": 7, "bbox": [{x0}, 4, 6, 6], "segmentation": [[{x0}, 4, {x1}, 4, {x1}, 10, {x0}, 10]]}}"#
+        ));
+    }
+    anns.push(r#"{"id": 9, "image_id": 0, "category_id": 2, "bbox": [0, 12, 16, 4], "iscrowd": 1, "segmentation": {"counts": [12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4, 12, 4], "size": [16, 16]}}"#.to_string());
+    let json = format!(
+        r#"{{"images": [{}], "annotations": [{}], "categories": [{{"id": 7, "name": "cell"}}, {{"id": 2, "name": "debris"}}]}}"#,
+        images.join(", "),
+        anns.join(", ")
+    );
+    write(&dir.join("ann.json"), &json);
+    let spec = "dataset d = coco(\"ann.json\", images = \"images\", masks = true) {
+  val = split(train, 0.25, seed = 1)
+  channels = 1
+}
+model m(x: Image[B, 1, 16, 16]) -> Mask[B, classes, 16, 16] { return x |> conv2d(classes, k = 3, padding = 1) }
+train {
+  model = m
+  data = d { batch = 2 }
+  loss = cross_entropy()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+  metrics = [miou, pixel_accuracy]
+}
+";
+    write(&dir.join("t.train"), spec);
+    let check = trainc(&dir, &["check", "t.train"]);
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(text(&check).contains("Segmentation, 3 classes"), "{}", text(&check));
+    let run = trainc(&dir, &["run", "t.train", "--quiet"]);
+    assert!(run.status.success(), "{}", text(&run));
+}
