@@ -43,7 +43,7 @@ pub fn summary(outcome: &Outcome, path: &str, shapes: bool) -> String {
             .splits
             .iter()
             .map(|(name, src)| match (src, ds.counts.get(name)) {
-                (SplitSource::Stored(_), Some(n)) => format!("{name} {}", thousands(*n as i64)),
+                (SplitSource::Stored(_) | SplitSource::Own(_), Some(n)) => format!("{name} {}", thousands(*n as i64)),
                 (SplitSource::Carve { of, fraction, .. }, _) => {
                     format!("{name} {}% of {of}", (fraction * 100.0).round())
                 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use trainc::data::BoxLabel;
+use trainc::data::{BoxLabel, Ignore};
 use trainc::exec::detect::{Detection, mean_ap, mean_ap_coco};
 use trainc::ir::Metric;
 use trainc::run::metrics::Tally;
@@ -96,7 +96,14 @@ fn synthetic() -> (Vec<Vec<BoxLabel>>, Vec<Vec<Detection>>) {
             let (w, h) = (8.0 + rng.next() * 30.0, 8.0 + rng.next() * 30.0);
             let class = (rng.next() * 3.0) as usize % 3;
             let ignore = k == 3 || (image % 5 == 0 && k == 0);
-            boxes.push(BoxLabel { class, x0, y0, x1: x0 + w, y1: y0 + h, ignore });
+            boxes.push(BoxLabel {
+                class,
+                x0,
+                y0,
+                x1: x0 + w,
+                y1: y0 + h,
+                ignore: if ignore { Ignore::Crowd } else { Ignore::No },
+            });
             // Found most of the time, shifted by up to a quarter of its size.
             if rng.next() < 0.8 {
                 let (dx, dy) = ((rng.next() - 0.5) * w * 0.5, (rng.next() - 0.5) * h * 0.5);
@@ -131,7 +138,7 @@ fn coco_truth(truth: &[Vec<BoxLabel>]) -> Value {
             let (w, h) = (b.x1 - b.x0, b.y1 - b.y0);
             annotations.push(json!({
                 "id": annotations.len() + 1, "image_id": 101 + i, "category_id": CATEGORY_IDS[b.class],
-                "bbox": [b.x0, b.y0, w, h], "area": w * h, "iscrowd": i32::from(b.ignore),
+                "bbox": [b.x0, b.y0, w, h], "area": w * h, "iscrowd": i32::from(b.ignored()),
             }));
         }
     }
@@ -157,7 +164,7 @@ fn coco_results(found: &[Vec<Detection>]) -> Value {
 fn detection_map_agrees_with_pycocotools() {
     let Some(python) = python() else { return };
     let (truth, found) = synthetic();
-    assert!(truth.iter().flatten().any(|b| b.ignore) && truth.iter().any(Vec::is_empty));
+    assert!(truth.iter().flatten().any(|b| b.ignored()) && truth.iter().any(Vec::is_empty));
     let dir = temp_dir("coco");
     let (gt, dt) = (dir.join("gt.json"), dir.join("dt.json"));
     std::fs::write(&gt, coco_truth(&truth).to_string()).expect("write");

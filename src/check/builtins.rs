@@ -461,12 +461,29 @@ pub static BUILTINS: &[Builtin] = &[
         "a JSON-lines index of {\"path\", \"label\"} objects",
         [req("path", Str, Any), opt("images", Str, "", Any)]
     ),
-    builtin!("coco", Source, "COCO detection JSON with boxes", [req("annotations", Str, Any), req("images", Str, Any)]),
+    builtin!(
+        "coco",
+        Source,
+        "COCO JSON: boxes, or with `masks = true` instance polygons/RLE as semantic masks",
+        [req("annotations", Str, Any), req("images", Str, Any), opt("masks", Bool, "false", Any)]
+    ),
     builtin!(
         "mask_folder",
         Source,
         "images with same-named PNG masks of class ids",
         [req("images", Str, Any), req("masks", Str, Any)]
+    ),
+    builtin!(
+        "voc",
+        Source,
+        "Pascal VOC: XML boxes in `Annotations/`, images in `JPEGImages/`, ids in split files",
+        [req("root", Str, Any), opt("split_file", Str, "", Any)]
+    ),
+    builtin!(
+        "yolo",
+        Source,
+        "YOLO txt labels (`class cx cy w h`, normalised) with a `data.yaml` or an images/ + labels/ folder",
+        [req("path", Str, Any)]
     ),
     // ── metrics ────────────────────────────────────────────────────────────────────────────
     builtin!("accuracy", Metric, "top-1 accuracy", []),
@@ -535,7 +552,7 @@ pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batc
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];
 pub const EARLY_STOP_KEYS: &[&str] = &["monitor", "mode", "patience", "min_delta"];
 pub const EMA_KEYS: &[&str] = &["decay"];
-pub const DATASET_KEYS: &[&str] = &["train", "val", "test", "classes", "channels"];
+pub const DATASET_KEYS: &[&str] = &["train", "val", "test", "classes", "channels", "skip_bad"];
 pub const AUGMENT_TARGETS: &[&str] = &["image", "boxes", "masks"];
 /// Symbols with a meaning in every model: batch size and the dataset's class count.
 pub const SYMBOLS: &[&str] = &["B", "classes"];

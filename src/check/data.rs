@@ -243,14 +243,16 @@ impl DataCheck<'_> {
             name: ds.name.name.clone(),
             task: source.task(),
             base_dir: (self.base_dir)(decl),
-            splits: fields.splits,
+            splits: fields.splits.clone(),
             classes: Vec::new(),
             channels: fields.channels.unwrap_or_else(|| source.channels()),
             image_size: None,
             counts: BTreeMap::new(),
+            skip_bad: fields.skip_bad,
             source,
         };
-        let found = if self.skip_data { None } else { self.probe(&mut spec, ds, &fields.split_spans) };
+        self.split_sources(&spec, &fields.split_spans);
+        let found = if self.skip_data { None } else { self.probe_splits(&mut spec, ds, &fields) };
         self.classes(&mut spec, ds, fields.classes, found);
         Some(spec)
     }
@@ -292,7 +294,9 @@ impl DataCheck<'_> {
         let mut fields = Fields {
             splits: BTreeMap::from([("train".to_string(), SplitSource::Stored(default_train.into()))]),
             split_spans: BTreeMap::new(),
+            own_args: BTreeMap::new(),
             classes: None,
+            skip_bad: false,
             channels: None,
         };
         let mut seen: Vec<&str> = Vec::new();
@@ -333,6 +337,10 @@ impl DataCheck<'_> {
         match key {
             "train" | "val" | "test" => {
                 if let Some(split) = self.split(dataset, value, &fields.splits) {
+                    if let (SplitSource::Own(_), ExprKind::Call { args, .. }) = (&split, &value.kind) {
+                        let spans = args.iter().map(|a| a.value.span).collect::<Vec<_>>();
+                        fields.own_args.insert(key.into(), if spans.is_empty() { vec![value.span] } else { spans });
+                    }
                     fields.splits.insert(key.into(), split);
                     fields.split_spans.insert(key.into(), value.span);
                 }
@@ -348,6 +356,18 @@ impl DataCheck<'_> {
                     CheckError::BadValue {
                         message: "`classes` must be a non-empty list of names".into(),
                         help: "write `classes = [\"cat\", \"dog\"]`".into(),
+                        label: value.describe(),
+                        at: value.span.into(),
+                    },
+                ),
+            },
+            "skip_bad" => match constant(value) {
+                Ok(Const::Bool(b)) => fields.skip_bad = b,
+                _ => self.sink.push(
+                    file,
+                    CheckError::BadValue {
+                        message: "`skip_bad` is `true` or `false`".into(),
+                        help: "write `skip_bad = true` to leave unreadable images out with a warning".into(),
                         label: value.describe(),
                         at: value.span.into(),
                     },
@@ -396,6 +416,26 @@ impl DataCheck<'_> {
     ) {
         let file = ds.name.span.file;
         match (listed, found) {
+            (Some((listed, span)), Some(found)) if spec.source.names_subset() => {
+                let outside: Vec<String> =
+                    found.iter().filter(|c| !listed.contains(c)).map(|c| format!("\"{c}\"")).collect();
+                if !outside.is_empty() {
+                    self.sink.push(
+                        file,
+                        CheckError::DataLabel {
+                            dataset: spec.name.clone(),
+                            message: format!(
+                                "the labels name {} class(es) outside the class list: {}",
+                                outside.len(),
+                                outside.join(", ")
+                            ),
+                            help: "add them to `classes`, or remove `classes` to take the names from the labels".into(),
+                            at: span.into(),
+                        },
+                    );
+                }
+                spec.classes = listed;
+            }
             (Some((listed, span)), Some(found))
                 if found.len() != listed.len()
                     || (spec.task != Task::Classification || spec.source.order_matters()) && found != listed =>
@@ -449,6 +489,14 @@ impl DataCheck<'_> {
         let file = value.span.file;
         match &value.kind {
             ExprKind::Str(s) => Some(SplitSource::Stored(s.clone())),
+            ExprKind::Call { callee, args } if builtins::lookup(&callee.name, Kind::Source).is_some() => {
+                let builtin = builtins::lookup(&callee.name, Kind::Source)?;
+                let mut errors = Vec::new();
+                let call = config_call(builtin, callee, args, &mut errors);
+                let failed = !errors.is_empty();
+                self.sink.extend(errors);
+                if failed { None } else { Source::from_call(&call).map(SplitSource::Own) }
+            }
             ExprKind::Call { callee, args } if callee.name == "split" => {
                 let slots = [
                     super::args::Slot { name: "of", required: true },
@@ -519,8 +567,11 @@ impl DataCheck<'_> {
                     file,
                     CheckError::DataSplit {
                         dataset: dataset.into(),
-                        message: format!("a split is a stored name or `split(…)`, not {}", value.describe()),
-                        help: "write `test = \"t10k\"` or `val = split(train, 0.1, seed = 1)`".into(),
+                        message: format!(
+                            "a split is a stored name, a source or `split(…)`, not {}",
+                            value.describe()
+                        ),
+                        help: "write `test = \"t10k\"`, `val = coco(\"val.json\", images = \"val\")` or `val = split(train, 0.1, seed = 1)`".into(),
                         at: value.span.into(),
                     },
                 );
@@ -529,22 +580,136 @@ impl DataCheck<'_> {
         }
     }
 
-    /// Reads headers and metadata through the dataset's format; returns the class names the
-    /// data itself declares.
+    /// Checks what each split reads against its source: a stored name must be one the source
+    /// stores, and a split's own source must be of the dataset's task.
+    fn split_sources(&mut self, spec: &DatasetSpec, spans: &BTreeMap<String, Span>) {
+        for (split, source) in &spec.splits {
+            let at = spans.get(split).copied().unwrap_or_default();
+            let error = match source {
+                SplitSource::Stored(stored) if !stored.is_empty() && !spec.source.stores_splits() => {
+                    CheckError::DataStoredSplit {
+                        dataset: spec.name.clone(),
+                        source_name: spec.source.name().into(),
+                        stored: stored.clone(),
+                        help: format!(
+                            "give `{split}` a source of its own (`{split} = {}(…)`) or carve it from another split: `{split} = split(train, 0.1, seed = 1)`",
+                            spec.source.name()
+                        ),
+                        at: at.into(),
+                    }
+                }
+                SplitSource::Own(own) if own.task() != spec.task => CheckError::DataSplit {
+                    dataset: spec.name.clone(),
+                    message: format!(
+                        "split `{split}` reads `{}` ({:?}), but the dataset's `{}` is {:?}",
+                        own.name(),
+                        own.task(),
+                        spec.source.name(),
+                        spec.task
+                    )
+                    .to_lowercase(),
+                    help: "every split of a dataset is of one task: give it a source of the same kind".into(),
+                    at: at.into(),
+                },
+                _ => continue,
+            };
+            self.sink.push(at.file, error);
+        }
+    }
+
+    /// Probes the dataset's source for its stored splits and each split's own source; returns
+    /// the classes of the `train` split's data, after checking that every other split's data
+    /// declares the same ones.
+    fn probe_splits(&mut self, spec: &mut DatasetSpec, ds: &ast::Dataset, fields: &Fields) -> Option<Vec<String>> {
+        let mut found: Vec<(String, Option<Vec<String>>)> = Vec::new();
+        if !spec.stored_splits().is_empty() {
+            let args = match &ds.source.kind {
+                ExprKind::Call { args, .. } if !args.is_empty() => args.iter().map(|a| a.value.span).collect(),
+                _ => vec![ds.source.span],
+            };
+            let classes = self.probe(spec, args, &fields.split_spans);
+            found.extend(spec.stored_splits().into_iter().map(|(split, _)| (split, classes.clone())));
+        }
+        for (split, source) in spec.splits.clone() {
+            let SplitSource::Own(own) = source else { continue };
+            if own.task() != spec.task {
+                continue;
+            }
+            let mut sub = spec.own_split(&split, &own);
+            let args = fields.own_args.get(&split).cloned().unwrap_or_default();
+            let classes = self.probe(&mut sub, args, &fields.split_spans);
+            spec.counts.extend(sub.counts);
+            spec.image_size = spec.image_size.or(sub.image_size);
+            found.push((split, classes));
+        }
+        if spec.source.names_subset() {
+            // Names gathered from the labels: a split may use fewer; the dataset has them all.
+            let all: std::collections::BTreeSet<String> =
+                found.into_iter().flat_map(|(_, c)| c.unwrap_or_default()).collect();
+            return Some(all.into_iter().collect());
+        }
+        let reference = found.iter().position(|(s, _)| s == "train").unwrap_or(0);
+        let (reference_split, reference_classes) = found.get(reference).cloned()?;
+        for (split, classes) in &found {
+            if let (Some(theirs), Some(ours)) = (classes, &reference_classes)
+                && theirs != ours
+            {
+                let at = fields.split_spans.get(split).copied().unwrap_or(ds.source.span);
+                self.sink.push(
+                    at.file,
+                    CheckError::DataSplitClasses {
+                        dataset: spec.name.clone(),
+                        split: split.clone(),
+                        reference: reference_split.clone(),
+                        difference: class_difference(ours, theirs, &reference_split, split),
+                        help: format!(
+                            "a class is the same index in every split: give `{split}` data with the classes of `{reference_split}`, in the same order"
+                        ),
+                        at: at.into(),
+                    },
+                );
+            }
+        }
+        reference_classes
+    }
+
+    /// Reads headers and metadata through the format of `spec`'s source, its errors pointing at
+    /// `args`; returns the class names the data itself declares.
     fn probe(
         &mut self,
         spec: &mut DatasetSpec,
-        ds: &ast::Dataset,
+        args: Vec<Span>,
         split_spans: &BTreeMap<String, Span>,
     ) -> Option<Vec<String>> {
-        let args = match &ds.source.kind {
-            ExprKind::Call { args, .. } if !args.is_empty() => args.iter().map(|a| a.value.span).collect(),
-            _ => vec![ds.source.span],
-        };
         let mut probe =
             Probe { host: self.host, sink: &mut *self.sink, dataset: spec.name.clone(), args, splits: split_spans };
         formats::probe(spec, &mut probe)
     }
+}
+
+/// How one split's classes differ from the reference split's: names one lacks or adds, else
+/// the first place where the order differs.
+fn class_difference(ours: &[String], theirs: &[String], reference: &str, split: &str) -> String {
+    let quote = |names: Vec<&String>| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+    let lacks: Vec<&String> = ours.iter().filter(|c| !theirs.contains(c)).collect();
+    let adds: Vec<&String> = theirs.iter().filter(|c| !ours.contains(c)).collect();
+    let mut parts = Vec::new();
+    if !lacks.is_empty() {
+        parts.push(format!("`{split}` lacks {}", quote(lacks)));
+    }
+    if !adds.is_empty() {
+        parts.push(format!("`{split}` has {} that `{reference}` has not", quote(adds)));
+    }
+    if parts.is_empty() {
+        let at = ours.iter().zip(theirs).position(|(a, b)| a != b).unwrap_or(0);
+        parts.push(format!(
+            "the same {} classes in another order (class {at} is \"{}\" in `{reference}`, \"{}\" in `{split}`)",
+            ours.len(),
+            ours.get(at).map_or("", String::as_str),
+            theirs.get(at).map_or("", String::as_str)
+        ));
+    }
+    parts.join("; ")
 }
 
 /// A dataset's fields, checked.
@@ -552,6 +717,9 @@ struct Fields {
     splits: BTreeMap<String, SplitSource>,
     /// Where each split given in the dataset is written.
     split_spans: BTreeMap<String, Span>,
+    /// The argument spans of each split's own source call, where errors about its data point.
+    own_args: BTreeMap<String, Vec<Span>>,
     classes: Option<(Vec<String>, Span)>,
     channels: Option<usize>,
+    skip_bad: bool,
 }

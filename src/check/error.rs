@@ -321,6 +321,59 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    /// A stored split name on a source that stores one set: it used to read the whole data
+    /// again, so `val = "anything"` validated on the training data.
+    #[error("dataset `{dataset}`: `{source_name}` stores one set of data, not a split named \"{stored}\"")]
+    #[diagnostic(code(trainc::data::stored_split), help("{help}"))]
+    DataStoredSplit {
+        dataset: String,
+        source_name: String,
+        stored: String,
+        help: String,
+        #[label("`{source_name}` has no split of this name")]
+        at: SourceSpan,
+    },
+
+    /// Two splits whose sources declare different classes (by name or by order).
+    #[error("dataset `{dataset}`: split `{split}` has other classes than `{reference}`: {difference}")]
+    #[diagnostic(code(trainc::data::split_classes), help("{help}"))]
+    DataSplitClasses {
+        dataset: String,
+        split: String,
+        reference: String,
+        difference: String,
+        help: String,
+        #[label("these classes differ")]
+        at: SourceSpan,
+    },
+
+    /// Annotations that name a class past the class list, or an image that does not exist.
+    #[error("dataset `{dataset}`: {message}")]
+    #[diagnostic(code(trainc::data::label), help("{help}"))]
+    DataLabel {
+        dataset: String,
+        message: String,
+        help: String,
+        #[label("read from here")]
+        at: SourceSpan,
+    },
+
+    /// Boxes with no area once clipped to their image: dropped from training and the metric.
+    #[error("dataset `{dataset}`: {count} box(es) in `{file}` have no area inside their image ({first})")]
+    #[diagnostic(
+        code(trainc::data::degenerate_box),
+        severity(Warning),
+        help("they are left out of training and evaluation; fix or remove them to silence this")
+    )]
+    DataDegenerateBox {
+        dataset: String,
+        count: usize,
+        file: String,
+        first: String,
+        #[label("read from here")]
+        at: SourceSpan,
+    },
+
     // ── model ↔ data ───────────────────────────────────────────────────────────────────────
     #[error("model `{model}` takes {expected} input channels, but dataset `{dataset}` has {found}")]
     #[diagnostic(code(trainc::data::channels), help("{help}"))]

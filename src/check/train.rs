@@ -605,7 +605,7 @@ fn record<'f>(
 
 fn steps_per_epoch(data: &DataSpec) -> Option<usize> {
     let mut train = match data.dataset.splits.get("train")? {
-        SplitSource::Stored(_) => *data.dataset.counts.get("train")? as f64,
+        SplitSource::Stored(_) | SplitSource::Own(_) => *data.dataset.counts.get("train")? as f64,
         SplitSource::Carve { .. } => return None,
     };
     for split in data.dataset.splits.values() {

@@ -106,9 +106,29 @@ pub struct BoxLabel {
     pub y0: f32,
     pub x1: f32,
     pub y1: f32,
-    /// A region to ignore (COCO `iscrowd`, VOC `difficult`): never a training target, and in
-    /// the metric a detection on it is neither a hit nor a false positive, as pycocotools does.
-    pub ignore: bool,
+    /// Whether (and why) the box is kept out of training and ignored by the metric.
+    pub ignore: Ignore,
+}
+
+/// Ground truth that neither trains nor counts: a detection matching it is neither right nor
+/// wrong, and it adds nothing to the recall's denominator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Ignore {
+    /// An ordinary box.
+    #[default]
+    No,
+    /// A Pascal VOC `difficult` object: matched by ordinary IoU, any number of times.
+    Difficult,
+    /// A COCO `iscrowd` region: matched by the share of the detection inside it, any number of
+    /// times (as pycocotools does).
+    Crowd,
+}
+
+impl BoxLabel {
+    /// Kept out of training and of the metric's counts (difficult or crowd).
+    pub fn ignored(&self) -> bool {
+        self.ignore != Ignore::No
+    }
 }
 
 /// Where an image's pixels went through the evaluation pipeline: a point `(x, y)` of the
@@ -565,14 +585,17 @@ mod tests {
     fn boxes_move_with_the_image() {
         // A 10×20 image with one box; flip (always), then resize to 20×40, then a centre crop.
         let img = Image { c: 1, h: 10, w: 20, data: vec![0.0; 200] };
-        let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0, ignore: false };
+        let b = BoxLabel { class: 1, x0: 2.0, y0: 1.0, x1: 6.0, y1: 5.0, ..Default::default() };
         let steps =
             [Augment::Hflip { p: 1.0 }, Augment::Resize { height: 20, width: 40 }, Augment::CenterCrop { size: 20 }];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, true);
         assert_eq!((out.h, out.w), (20, 20));
         // Flipped: x 14..18; resized ×2: x 28..36, y 2..10; cropped at x offset 10: x 18..20 after clipping.
-        assert_eq!(boxes, Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0, ignore: false }]));
+        assert_eq!(
+            boxes,
+            Some(vec![BoxLabel { class: 1, x0: 18.0, y0: 2.0, x1: 20.0, y1: 10.0, ..Default::default() }])
+        );
     }
 
     #[test]
@@ -581,7 +604,7 @@ mod tests {
         let mut data = vec![0.0; 64];
         data[3 * 8 + 5] = 1.0; // y = 3, x = 5
         let img = Image { c: 1, h: 8, w: 8, data };
-        let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0, ignore: false };
+        let b = BoxLabel { class: 0, x0: 5.0, y0: 3.0, x1: 6.0, y1: 4.0, ..Default::default() };
         for seed in 0..20 {
             let steps = [
                 Augment::Rotate { degrees: 0.0, p: 0.5 },
@@ -605,7 +628,7 @@ mod tests {
     fn letterbox_keeps_the_aspect_and_boxes_map_back() {
         // A 10×40 image into 32×32: scaled by 0.8 to 8×32, padded 12 rows above and below.
         let img = Image { c: 1, h: 10, w: 40, data: vec![1.0; 400] };
-        let b = BoxLabel { class: 0, x0: 5.0, y0: 0.0, x1: 15.0, y1: 10.0, ignore: false };
+        let b = BoxLabel { class: 0, x0: 5.0, y0: 0.0, x1: 15.0, y1: 10.0, ..Default::default() };
         let steps = [Augment::Letterbox { height: 32, width: 32 }];
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let (out, _, boxes) = apply_pair(&steps, img, None, Some(vec![b]), &mut rng, false);
@@ -649,7 +672,7 @@ mod tests {
         let mut data = vec![0.0; 4000];
         data[20 * 100 + 50] = 1.0;
         let img = Image { c: 1, h: 40, w: 100, data };
-        let b = BoxLabel { class: 0, x0: 50.0, y0: 20.0, x1: 51.0, y1: 21.0, ignore: false };
+        let b = BoxLabel { class: 0, x0: 50.0, y0: 20.0, x1: 51.0, y1: 21.0, ..Default::default() };
         let steps = [Augment::Tile { size: 32, overlap: 8 }];
         let mut origins = std::collections::BTreeSet::new();
         for seed in 0..40 {

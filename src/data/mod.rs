@@ -5,16 +5,17 @@
 //! `(seed, e, i)`, so a batch is the same whatever the number of worker threads.
 
 pub mod augment;
+pub mod bad;
 pub mod loader;
 pub mod source;
 pub mod synthetic;
 
-pub use augment::{BoxLabel, Frame, Image};
+pub use augment::{BoxLabel, Frame, Ignore, Image};
 pub use loader::{Batch, Loader};
 pub use source::{DataError, IMAGE_EXTENSIONS, Source, open_splits};
 
 /// The loaders of each format, which live with their format's probe in `crate::formats`.
-pub use crate::formats::{coco::Coco, idx::Idx, mask_folder::Masks};
+pub use crate::formats::{coco::Coco, idx::Idx, mask_folder::Masks, voc::Voc, yolo::Yolo};
 
 /// A 64-bit mix of several numbers (splitmix64 steps), for per-sample seeds.
 pub fn mix(parts: &[u64]) -> u64 {

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
 use super::augment::{BoxLabel, Image};
-use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks};
+use crate::formats::{self, coco::Coco, idx::Idx, mask_folder::Masks, voc::Voc, yolo::Yolo};
 use crate::ir::{self, DatasetSpec, SplitSource};
 
 /// Image file extensions an image folder's loader takes.
@@ -24,6 +24,13 @@ pub enum DataError {
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::data::decode), help("remove or replace the file"))]
     Decode { path: PathBuf, message: String },
+    /// An image that cannot be read or decoded, named with its split.
+    #[error("split `{split}`: `{path}` is not a readable image: {message}")]
+    #[diagnostic(
+        code(trainc::data::unreadable),
+        help("remove or replace the file, or set `skip_bad = true` on the dataset to leave such images out")
+    )]
+    Unreadable { split: String, path: PathBuf, message: String },
     #[error("`{path}`: {message}")]
     #[diagnostic(code(trainc::data::format))]
     Format { path: PathBuf, message: String },
@@ -126,8 +133,29 @@ impl Source for Subset {
 /// which keeps the rest.
 pub fn open_splits(spec: &DatasetSpec) -> Result<BTreeMap<String, Arc<dyn Source>>, DataError> {
     let mut out: BTreeMap<String, Arc<dyn Source>> = BTreeMap::new();
-    for (name, stored) in spec.stored_splits() {
-        out.insert(name, open(spec, &stored)?);
+    for (name, split) in &spec.splits {
+        match split {
+            SplitSource::Stored(stored) => {
+                out.insert(name.clone(), open(spec, stored)?);
+            }
+            SplitSource::Own(source) => {
+                out.insert(name.clone(), open(&spec.own_split(name, source), &source.whole(name))?);
+            }
+            SplitSource::Carve { .. } => {}
+        }
+    }
+    // Every stored split names itself in read errors, or drops what cannot be read.
+    for (name, source) in out.iter_mut() {
+        let (named, skipped) = super::bad::Named::new(source.clone(), name, spec.skip_bad, 4);
+        if let Some((path, message)) = &skipped.first {
+            eprintln!(
+                "warning: dataset `{}`: skipped {} unreadable image(s) of split `{name}` (first: `{}`: {message})",
+                spec.name,
+                skipped.count,
+                path.display()
+            );
+        }
+        *source = Arc::new(named);
     }
     for (name, split) in &spec.splits {
         let SplitSource::Carve { of, fraction, seed } = split else { continue };
@@ -154,10 +182,12 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
             Arc::new(formats::image_folder::open(&path(&a.root).join(stored), &spec.classes, spec.channels)?)
         }
         ir::Source::Index(a) => Arc::new(formats::index_file::open(a, spec)?),
-        ir::Source::Coco(a) => Arc::new(Coco::open(&path(&a.annotations), &path(&a.images), spec.channels)?),
+        ir::Source::Coco(a) => Arc::new(Coco::open(&path(&a.annotations), &path(&a.images), spec.channels, a.masks)?),
         ir::Source::MaskFolder(a) => {
             Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len())?)
         }
+        ir::Source::Voc(a) => Arc::new(Voc::open(&path(&a.root), a, stored, &spec.classes, spec.channels)?),
+        ir::Source::Yolo(a) => Arc::new(Yolo::open(&path(&a.path), stored, &spec.classes, spec.channels)?),
     })
 }
 

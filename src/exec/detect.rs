@@ -9,7 +9,7 @@ use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::Act;
-use crate::data::BoxLabel;
+use crate::data::{BoxLabel, Ignore};
 use crate::ir::Loss;
 
 /// Objects whose box overlaps a shifted copy by at least this IoU keep a positive-ish heat value;
@@ -73,7 +73,7 @@ impl Targets {
                 let (bw, bh) = ((bx.x1 - bx.x0) / sx, (bx.y1 - bx.y0) / sy);
                 // Crowd and difficult regions are no targets (nor negatives: CenterNet has no
                 // ignore mask, so they are simply left out).
-                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes || bx.ignore {
+                if bw <= 0.0 || bh <= 0.0 || bx.class >= classes || bx.ignored() {
                     continue;
                 }
                 let (cx, cy) = ((bx.x0 + bx.x1) / 2.0 / sx, (bx.y0 + bx.y1) / 2.0 / sy);
@@ -220,7 +220,7 @@ pub fn nms(mut boxes: Vec<Detection>, threshold: f32) -> Vec<Detection> {
     let mut kept: Vec<Detection> = Vec::new();
     for d in boxes {
         let as_label =
-            |k: &Detection| BoxLabel { class: k.class, x0: k.x0, y0: k.y0, x1: k.x1, y1: k.y1, ignore: false };
+            |k: &Detection| BoxLabel { class: k.class, x0: k.x0, y0: k.y0, x1: k.x1, y1: k.y1, ..Default::default() };
         if !kept.iter().any(|k| k.class == d.class && iou(&d, &as_label(k)) >= threshold as f64) {
             kept.push(d);
         }
@@ -229,14 +229,14 @@ pub fn nms(mut boxes: Vec<Detection>, threshold: f32) -> Vec<Detection> {
 }
 
 /// The overlap of a detection with a ground-truth box, in `f64` as pycocotools computes it:
-/// intersection over union, or for an ignored (crowd) box intersection over the detection's
+/// intersection over union, or for a crowd region intersection over the detection's
 /// area, so a detection inside a crowd region matches it.
 fn iou(a: &Detection, b: &BoxLabel) -> f64 {
     let [ax0, ay0, ax1, ay1] = [a.x0, a.y0, a.x1, a.y1].map(f64::from);
     let [bx0, by0, bx1, by1] = [b.x0, b.y0, b.x1, b.y1].map(f64::from);
     let inter = (ax1.min(bx1) - ax0.max(bx0)).max(0.0) * (ay1.min(by1) - ay0.max(by0)).max(0.0);
     let det = (ax1 - ax0) * (ay1 - ay0);
-    let union = if b.ignore { det } else { det + (bx1 - bx0) * (by1 - by0) - inter };
+    let union = if b.ignore == Ignore::Crowd { det } else { det + (bx1 - bx0) * (by1 - by0) - inter };
     if union > 0.0 { inter / union } else { 0.0 }
 }
 
@@ -251,7 +251,7 @@ pub fn coco_thresholds() -> [f64; 10] {
 enum Outcome {
     Hit,
     Miss,
-    /// Matched an ignored (crowd) region: left out of the curve.
+    /// Matched an ignored (crowd or difficult) region: left out of the curve.
     Ignored,
 }
 
@@ -259,14 +259,14 @@ enum Outcome {
 /// `evaluateImg` does: the best IoU ≥ `threshold` among unmatched boxes that count, and only
 /// when none does, an ignored region (which any number of detections may match).
 fn match_detection(d: &Detection, truth: &[BoxLabel], matched: &mut [bool], class: usize, threshold: f64) -> Outcome {
-    let counted = truth.iter().enumerate().filter(|(_, g)| g.class == class && !g.ignore);
-    let ignored = truth.iter().enumerate().filter(|(_, g)| g.class == class && g.ignore);
+    let counted = truth.iter().enumerate().filter(|(_, g)| g.class == class && !g.ignored());
+    let ignored = truth.iter().enumerate().filter(|(_, g)| g.class == class && g.ignored());
     let (mut best, mut best_iou) = (None::<usize>, threshold.min(1.0 - 1e-10));
     for (j, g) in counted.chain(ignored) {
-        if matched[j] && !g.ignore {
+        if matched[j] && !g.ignored() {
             continue;
         }
-        if best.is_some_and(|m| !truth[m].ignore) && g.ignore {
+        if best.is_some_and(|m| !truth[m].ignored()) && g.ignored() {
             break;
         }
         let v = iou(d, g);
@@ -277,7 +277,7 @@ fn match_detection(d: &Detection, truth: &[BoxLabel], matched: &mut [bool], clas
     }
     match best {
         None => Outcome::Miss,
-        Some(j) if truth[j].ignore => Outcome::Ignored,
+        Some(j) if truth[j].ignored() => Outcome::Ignored,
         Some(j) => {
             matched[j] = true;
             Outcome::Hit
@@ -301,7 +301,7 @@ fn ranked(detections: &[Vec<Detection>], class: usize) -> Vec<(usize, &Detection
 /// The average precision of one class at one threshold, or `None` when no box of the class
 /// counts (pycocotools' −1, left out of the mean).
 fn class_ap(detections: &[Vec<Detection>], truth: &[Vec<BoxLabel>], class: usize, threshold: f64) -> Option<f64> {
-    let gts: usize = truth.iter().map(|t| t.iter().filter(|b| b.class == class && !b.ignore).count()).sum();
+    let gts: usize = truth.iter().map(|t| t.iter().filter(|b| b.class == class && !b.ignored()).count()).sum();
     if gts == 0 {
         return None;
     }
@@ -355,7 +355,7 @@ mod tests {
     const DEFAULT_WEIGHTS: Loss = Loss::CenterNet { heat_weight: 1.0, size_weight: 0.1, offset_weight: 1.0 };
 
     fn gt(class: usize, x0: f32, y0: f32, x1: f32, y1: f32) -> BoxLabel {
-        BoxLabel { class, x0, y0, x1, y1, ignore: false }
+        BoxLabel { class, x0, y0, x1, y1, ..Default::default() }
     }
 
     fn det(class: usize, score: f32, b: &BoxLabel) -> Detection {
@@ -447,7 +447,7 @@ mod tests {
     #[test]
     fn crowd_regions_neither_hit_nor_miss() {
         let a = gt(0, 0.0, 0.0, 10.0, 10.0);
-        let crowd = BoxLabel { ignore: true, ..gt(0, 20.0, 20.0, 60.0, 60.0) };
+        let crowd = BoxLabel { ignore: Ignore::Crowd, ..gt(0, 20.0, 20.0, 60.0, 60.0) };
         let truth = vec![vec![a, crowd]];
         // Two detections inside the crowd (IoU over the detection's area = 1), ranked first:
         // ignored, so the one hit gives AP 1.

@@ -117,7 +117,7 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
     let text = p.read_text(&index, p.arg(0))?;
     match rows(args.kind, &text) {
         Ok(rows) => {
-            spec.counts.insert("train".into(), rows.len());
+            super::count_whole(spec, rows.len());
             Some(class_names(&rows))
         }
         Err(bad) => {

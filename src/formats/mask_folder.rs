@@ -45,7 +45,7 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
         }
     }
     if let Ok(entries) = p.host.list_dir(&images) {
-        spec.counts.insert("train".into(), samples(entries).len());
+        super::count_whole(spec, samples(entries).len());
     }
     None
 }

@@ -10,7 +10,10 @@ pub mod coco;
 pub mod idx;
 pub mod image_folder;
 pub mod index_file;
+pub mod instance;
 pub mod mask_folder;
+pub mod voc;
+pub mod yolo;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,6 +47,8 @@ pub enum Source {
     Index(index_file::Args),
     Coco(coco::Args),
     MaskFolder(mask_folder::Args),
+    Voc(voc::Args),
+    Yolo(yolo::Args),
 }
 
 impl Source {
@@ -55,6 +60,8 @@ impl Source {
             image_folder::NAME => Source::ImageFolder(image_folder::Args::from_call(call)?),
             coco::NAME => Source::Coco(coco::Args::from_call(call)?),
             mask_folder::NAME => Source::MaskFolder(mask_folder::Args::from_call(call)?),
+            voc::NAME => Source::Voc(voc::Args::from_call(call)?),
+            yolo::NAME => Source::Yolo(yolo::Args::from_call(call)?),
             name => Source::Index(index_file::Args::from_call(index_file::Kind::from_name(name)?, call)?),
         })
     }
@@ -71,11 +78,20 @@ impl Source {
             }
             Source::Coco(a) => (coco::NAME, vec![("annotations", &a.annotations), ("images", &a.images)]),
             Source::MaskFolder(a) => (mask_folder::NAME, vec![("images", &a.images), ("masks", &a.masks)]),
+            Source::Voc(a) => (voc::NAME, vec![("root", &a.root), ("split_file", &a.split_file)]),
+            Source::Yolo(a) => (yolo::NAME, vec![("path", &a.path)]),
         };
-        Call {
+        let mut call = Call {
             name: name.into(),
             args: args.into_iter().map(|(k, v)| (k.to_string(), crate::ir::Value::Str(v.to_string()))).collect(),
+        };
+        // Recorded only when set, so the `spec.json` of a box dataset is what it was.
+        if let Source::Coco(a) = self
+            && a.masks
+        {
+            call.args.insert("masks".into(), crate::ir::Value::Bool(true));
         }
+        call
     }
 
     /// The builtin's name (`idx`, `csv`, …).
@@ -86,12 +102,15 @@ impl Source {
             Source::Index(a) => a.kind.name(),
             Source::Coco(_) => coco::NAME,
             Source::MaskFolder(_) => mask_folder::NAME,
+            Source::Voc(_) => voc::NAME,
+            Source::Yolo(_) => yolo::NAME,
         }
     }
 
     pub fn task(&self) -> Task {
         match self {
-            Source::Coco(_) => Task::Detection,
+            Source::Coco(a) if a.masks => Task::Segmentation,
+            Source::Coco(_) | Source::Voc(_) | Source::Yolo(_) => Task::Detection,
             Source::MaskFolder(_) => Task::Segmentation,
             Source::Idx(_) | Source::ImageFolder(_) | Source::Index(_) => Task::Classification,
         }
@@ -106,8 +125,34 @@ impl Source {
     /// sub-folder, or the source's whole data ("").
     pub fn default_train(&self) -> &'static str {
         match self {
-            Source::Idx(_) | Source::ImageFolder(_) => "train",
-            Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) => "",
+            Source::Idx(_) | Source::ImageFolder(_) | Source::Yolo(_) => "train",
+            Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) | Source::Voc(_) => "",
+        }
+    }
+
+    /// Whether the source stores several splits under names (IDX prefixes, sub-folders): a
+    /// dataset may then say `test = "t10k"`. The others hold one set, stored as "".
+    pub fn stores_splits(&self) -> bool {
+        matches!(self, Source::Idx(_) | Source::ImageFolder(_) | Source::Voc(_) | Source::Yolo(_))
+    }
+
+    /// Whether the data's class names are only those its labels use (VOC objects' names), so a
+    /// listed class list may hold more, and splits may use fewer.
+    pub fn names_subset(&self) -> bool {
+        matches!(self, Source::Voc(_))
+    }
+
+    /// Where a split with this source of its own finds all its data: an IDX source's files of
+    /// the split's prefix, an image folder's root itself (class folders in it), the whole data
+    /// of the others.
+    pub fn whole(&self, split: &str) -> String {
+        match self {
+            Source::Idx(_) => split.into(),
+            // A YOLO source of its own reads the `train` entry of its `data.yaml` (or folder).
+            Source::Yolo(_) => "train".into(),
+            Source::ImageFolder(_) | Source::Index(_) | Source::Coco(_) | Source::MaskFolder(_) | Source::Voc(_) => {
+                String::new()
+            }
         }
     }
 
@@ -140,6 +185,15 @@ pub fn probe(spec: &mut DatasetSpec, probe: &mut Probe) -> Option<Vec<String>> {
         Source::Index(args) => index_file::probe(&args, spec, probe),
         Source::Coco(args) => coco::probe(&args, spec, probe),
         Source::MaskFolder(args) => mask_folder::probe(&args, spec, probe),
+        Source::Voc(args) => voc::probe(&args, spec, probe),
+        Source::Yolo(args) => yolo::probe(&args, spec, probe),
+    }
+}
+
+/// Records `n` samples for every split stored in the data of a source that holds one set.
+pub fn count_whole(spec: &mut DatasetSpec, n: usize) {
+    for (split, _) in spec.stored_splits() {
+        spec.counts.insert(split, n);
     }
 }
 
@@ -181,6 +235,38 @@ impl Probe<'_> {
         );
     }
 
+    /// Annotations that name a class outside the class list, or an image that is not there.
+    pub fn label(&mut self, message: String, help: impl Into<String>, at: Span) {
+        self.sink.push(
+            at.file,
+            CheckError::DataLabel { dataset: self.dataset.clone(), message, help: help.into(), at: at.into() },
+        );
+    }
+
+    /// Reports the image files of `names` (relative to `folder`) that do not exist, as one
+    /// error naming the annotation file, the count and the first; checks existence only.
+    pub fn missing_images<'n>(
+        &mut self,
+        annotations: &Path,
+        folder: &Path,
+        names: impl IntoIterator<Item = &'n str>,
+        at: Span,
+    ) {
+        let missing: Vec<&str> = names.into_iter().filter(|n| !self.host.exists(&folder.join(n))).collect();
+        if let Some(first) = missing.first() {
+            self.label(
+                format!(
+                    "`{}` names {} image(s) missing from `{}` (first: `{first}`)",
+                    annotations.display(),
+                    missing.len(),
+                    folder.display()
+                ),
+                "add the images, or remove their entries from the annotations",
+                at,
+            );
+        }
+    }
+
     /// A whole text file, or `None` after reporting it missing.
     pub fn read_text(&mut self, path: &Path, at: Span) -> Option<String> {
         match self.host.read_to_string(path) {
@@ -219,6 +305,22 @@ pub(crate) mod testing {
         std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
         image::GrayImage::from_pixel(size, size, image::Luma([value])).save(path).expect("png");
     }
+
+    /// A detection model (CenterNet on 16×16 images) and `train` block for a dataset `d`;
+    /// replace `C, ` with its channels.
+    pub const DETECT: &str = "use std/heads.{centernet}
+augment det(image, boxes) { resize(16, 16) }
+model m(x: Image[B, C, 16, 16]) -> (heat: [B, classes, 4, 4], size: [B, 2, 4, 4], offset: [B, 2, 4, 4]) {
+  return x |> conv2d(4, k = 4, stride = 4) |> centernet(classes, width = 4)
+}
+train {
+  model = m
+  data = d { batch = 2, augment = det, eval_augment = det }
+  loss = centernet_loss()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+}
+";
 
     /// A classification model and `train` block for a dataset `d`; replace `C, H, W` with its
     /// image shape.
@@ -272,7 +374,7 @@ mod tests {
     /// `spec.json` (and its hash) stays what it was when sources were plain calls.
     #[test]
     fn a_source_records_the_call_it_was_written_as() {
-        let calls: [(&str, &[(&str, &str)]); 7] = [
+        let calls: [(&str, &[(&str, &str)]); 9] = [
             ("idx", &[("root", "data/mnist")]),
             ("image_folder", &[("root", "pets")]),
             ("csv", &[("path", "labels.csv")]),
@@ -280,6 +382,8 @@ mod tests {
             ("jsonl", &[("path", "labels.jsonl")]),
             ("coco", &[("annotations", "a.json"), ("images", "imgs")]),
             ("mask_folder", &[("images", "imgs"), ("masks", "masks")]),
+            ("voc", &[("root", "VOC2007"), ("split_file", "ImageSets/Main/train.txt")]),
+            ("yolo", &[("path", "data.yaml")]),
         ];
         for (name, args) in calls {
             let call = Call {

@@ -282,6 +282,9 @@ pub enum SplitSource {
     Stored(String),
     /// A seeded random fraction carved out of another split.
     Carve { of: String, fraction: f64, seed: u64 },
+    /// A split with a source of its own (`val = coco("val.json", images = "val2017")`): all of
+    /// that source's data, read with the dataset's classes and channels.
+    Own(Source),
 }
 
 /// A dataset as the checker read it: its typed source, splits and what its data told.
@@ -299,6 +302,10 @@ pub struct DatasetSpec {
     pub image_size: Option<(usize, usize)>,
     /// Samples per stored split, when the headers tell.
     pub counts: BTreeMap<String, usize>,
+    /// `skip_bad = true`: unreadable images are left out of their split with a warning, instead
+    /// of stopping the run. Recorded in `spec.json` only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_bad: bool,
 }
 
 impl DatasetSpec {
@@ -308,6 +315,18 @@ impl DatasetSpec {
             .iter()
             .filter_map(|(k, v)| if let SplitSource::Stored(p) = v { Some((k.clone(), p.clone())) } else { None })
             .collect()
+    }
+
+    /// The dataset as one split with its own source sees it: that source, its whole data stored
+    /// under the split's name, nothing counted yet.
+    pub fn own_split(&self, split: &str, source: &Source) -> DatasetSpec {
+        DatasetSpec {
+            source: source.clone(),
+            splits: BTreeMap::from([(split.to_string(), SplitSource::Stored(source.whole(split).into()))]),
+            counts: BTreeMap::new(),
+            image_size: None,
+            ..self.clone()
+        }
     }
 }
 

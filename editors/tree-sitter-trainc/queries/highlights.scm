@@ -71,7 +71,7 @@
     ; checkpoint, early_stop, ema
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     ; dataset
-    "train" "val" "test" "classes" "channels"))
+    "train" "val" "test" "classes" "channels" "skip_bad"))
 (record_field name: (identifier) @property)
 
 ((path (identifier) @property.builtin)
@@ -81,7 +81,7 @@
     "groups" "export"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
-    "train" "val" "test" "classes" "channels"))
+    "train" "val" "test" "classes" "channels" "skip_bad"))
 (path (identifier) @property)
 
 ; ── builtins, by kind ───────────────────────────────────────────────────────────────────────
@@ -120,7 +120,7 @@
 
 ((identifier) @function.builtin.source
   (#any-of? @function.builtin.source
-    "idx" "image_folder" "csv" "jsonl" "coco" "mask_folder"))
+    "idx" "image_folder" "csv" "jsonl" "coco" "mask_folder" "voc" "yolo"))
 
 ((identifier) @function.builtin.metric
   (#any-of? @function.builtin.metric

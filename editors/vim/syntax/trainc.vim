@@ -58,7 +58,7 @@ syn keyword traincOptimizer    sgd adam adamw
 syn keyword traincSchedule     constant warmup cosine step one_cycle
 syn match   traincSchedule     "\%(\<schedule\s*=.*\)\@<=\<linear\>"
 syn keyword traincAugment      normalize resize letterbox tile random_crop center_crop hflip vflip rotate color_jitter random_erasing
-syn keyword traincSource       idx image_folder csv jsonl coco mask_folder
+syn keyword traincSource       idx image_folder csv jsonl coco mask_folder voc yolo
 syn keyword traincMetric       accuracy top_k precision recall f1 confusion_matrix map50 map miou pixel_accuracy
 syn keyword traincWeights      load
 syn keyword traincParam        frozen group
@@ -70,7 +70,7 @@ syn keyword traincWord         imagenet per_image same nearest bilinear min max 
 syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(batch\|augment\|eval_augment\|workers\|balanced\|shuffle\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(monitor\|mode\|keep\|patience\|min_delta\|decay\)\>\ze\s*[={.]"
-syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
+syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\|skip_bad\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
 syn keyword traincTarget       image boxes masks
 
 " ── operators and punctuation ───────────────────────────────────────────────────────────────
