@@ -5,8 +5,10 @@ mod builtins;
 mod check;
 #[cfg(feature = "train")]
 mod eval;
+mod fmt;
 #[cfg(feature = "train")]
 mod gen_data;
+mod lsp;
 #[cfg(feature = "train")]
 mod predict;
 #[cfg(feature = "train")]
@@ -25,8 +27,10 @@ pub use builtins::builtins;
 pub use check::check;
 #[cfg(feature = "train")]
 pub use eval::eval;
+pub use fmt::fmt;
 #[cfg(feature = "train")]
 pub use gen_data::gen_data;
+pub use lsp::lsp;
 #[cfg(feature = "train")]
 pub use predict::predict;
 #[cfg(feature = "train")]
@@ -74,6 +78,32 @@ pub enum CommandError {
     #[error("`{path}` is not a readable image: {message}")]
     #[diagnostic(code(trainc::cli::image))]
     Image { path: PathBuf, message: String },
+
+    #[error("cannot read {file}: {source}")]
+    #[diagnostic(code(trainc::cli::read), help("check the path"))]
+    Read { file: PathBuf, source: std::io::Error },
+
+    #[error("cannot write {file}: {source}")]
+    #[diagnostic(code(trainc::cli::write), help("check that the file is writable"))]
+    Write { file: PathBuf, source: std::io::Error },
+
+    #[error("{files} file(s) are not in the canonical layout")]
+    #[diagnostic(code(trainc::cli::unformatted), help("run `trainc fmt` on the files listed above"))]
+    Unformatted { files: usize },
+
+    #[error("{files} file(s) could not be formatted")]
+    #[diagnostic(
+        code(trainc::cli::not_formatted),
+        help("fix the syntax errors above; `trainc fmt` only formats files that parse")
+    )]
+    NotFormatted { files: usize },
+
+    #[error("the language server stopped: {message}")]
+    #[diagnostic(
+        code(trainc::cli::lsp),
+        help("run the server from an editor, which talks to it over stdin and stdout")
+    )]
+    Lsp { message: String },
 
     #[cfg(feature = "train")]
     #[error(transparent)]
