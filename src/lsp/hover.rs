@@ -54,8 +54,18 @@ fn nodes(analysis: &Analysis, call: Span) -> Vec<String> {
     out
 }
 
+/// What a call was bound to, when the model's graph does not have it (a model whose output
+/// is broken keeps no nodes).
+fn bound(analysis: &Analysis, call: Span) -> Vec<String> {
+    let shapes = &analysis.outcome.checked.shapes;
+    shapes.iter().filter(|b| b.value == call).map(|b| format!("`{}` ⟶ `{}`", b.name, b.shape)).collect()
+}
+
 fn builtin(analysis: &Analysis, name: &str, call: Option<Span>) -> String {
-    let made = call.map(|c| nodes(analysis, c)).unwrap_or_default();
+    let mut made = call.map(|c| nodes(analysis, c)).unwrap_or_default();
+    if made.is_empty() {
+        made = call.map(|c| bound(analysis, c)).unwrap_or_default();
+    }
     let candidates: Vec<&Builtin> = BUILTINS.iter().filter(|b| b.name == name).collect();
     // `linear` is a layer and a schedule: a call that made nodes is the layer.
     let chosen = candidates.iter().find(|b| (b.kind == Kind::Layer) == !made.is_empty()).or(candidates.first());
@@ -116,15 +126,7 @@ fn decl_text(analysis: &Analysis, decl: DeclRef, o: &Occurrence) -> String {
                 ));
             }
             if let Some(call) = o.call {
-                let bound: Vec<String> = analysis
-                    .outcome
-                    .checked
-                    .shapes
-                    .iter()
-                    .filter(|b| b.value == call)
-                    .map(|b| format!("`{}` ⟶ `{}`", b.name, b.shape))
-                    .collect();
-                push_nodes(&mut text, &bound);
+                push_nodes(&mut text, &bound(analysis, call));
             }
             text
         }
