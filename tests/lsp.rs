@@ -375,7 +375,6 @@ fn the_binary_speaks_lsp_over_stdio() {
     send(json!({ "jsonrpc": "2.0", "id": 5, "method": "shutdown" }));
     read_until(&mut stdout, |m| m["id"] == 5);
     send(json!({ "jsonrpc": "2.0", "method": "exit" }));
-    drop(send);
     let status = child.wait().expect("exits");
     assert!(status.success());
     let _ = std::fs::remove_dir_all(&dir);

@@ -80,8 +80,8 @@ fn token_at(text: &str, i: usize) -> (Kind, usize) {
     if rest.starts_with("//") {
         return (Kind::LineComment, i + rest.find('\n').unwrap_or(rest.len()));
     }
-    if rest.starts_with("/*") {
-        return (Kind::BlockComment, i + rest[2..].find("*/").map_or(rest.len(), |e| e + 4));
+    if let Some(body) = rest.strip_prefix("/*") {
+        return (Kind::BlockComment, i + body.find("*/").map_or(rest.len(), |e| e + 4));
     }
     if b == b'"' {
         let mut j = i + 1;

@@ -145,10 +145,11 @@ impl<'a> Printer<'a> {
         let space = self.last_on_line.is_some() && self.space(&t);
         let top = self.stack.last().map(|f| (f.id, f.body, f.tight));
         let Some(line) = self.line.as_mut() else { return };
-        if t.is("=") && self.key_so_far {
-            if let Some((id, false, false)) = top {
-                line.align = Some((line.code.len(), id));
-            }
+        if t.is("=")
+            && self.key_so_far
+            && let Some((id, false, false)) = top
+        {
+            line.align = Some((line.code.len(), id));
         }
         self.key_so_far = self.key_so_far && (t.kind == Kind::Word || t.is("."));
         // `a = 1; b = 2` on one line is not a column to line up.
@@ -168,12 +169,13 @@ impl<'a> Printer<'a> {
     }
 
     fn brackets(&mut self, t: &Token<'a>, indent: usize) {
-        if self.stack.is_empty() && t.kind == Kind::Word && self.last_on_line.is_none_or(|l| l.kind == Kind::Close) {
-            if let Some(keyword) =
+        let starts_item = self.stack.is_empty() && self.last_on_line.is_none_or(|l| l.kind == Kind::Close);
+        if starts_item
+            && t.kind == Kind::Word
+            && let Some(keyword) =
                 ["use", "dataset", "augment", "model", "block", "train", "profile"].iter().find(|k| t.is(k))
-            {
-                self.item = keyword;
-            }
+        {
+            self.item = keyword;
         }
         match t.kind {
             Kind::Open => {

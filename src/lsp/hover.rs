@@ -68,7 +68,7 @@ fn builtin(analysis: &Analysis, name: &str, call: Option<Span>) -> String {
     }
     let candidates: Vec<&Builtin> = BUILTINS.iter().filter(|b| b.name == name).collect();
     // `linear` is a layer and a schedule: a call that made nodes is the layer.
-    let chosen = candidates.iter().find(|b| (b.kind == Kind::Layer) == !made.is_empty()).or(candidates.first());
+    let chosen = candidates.iter().find(|b| (b.kind == Kind::Layer) != made.is_empty()).or(candidates.first());
     let mut text = String::new();
     if let Some(b) = chosen {
         text.push_str(&format!("```trainc\n{}\n```\n{} — {}", b.signature(), b.summary, b.kind.article()));
@@ -168,7 +168,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
