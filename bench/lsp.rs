@@ -37,9 +37,8 @@ fn main() {
 fn measure(path: &std::path::Path, text: &str, skip_data: bool) -> Vec<Duration> {
     let (server_side, client) = Connection::memory();
     let stdlib = std::env::temp_dir().join("trainc-bench-lsp-std");
-    let server = std::thread::spawn(move || {
-        serve(&server_side, Config { disk: Box::new(FsHost), stdlib_dir: Some(stdlib) })
-    });
+    let server =
+        std::thread::spawn(move || serve(&server_side, Config { disk: Box::new(FsHost), stdlib_dir: Some(stdlib) }));
     let send = |m: Message| client.sender.send(m).expect("server alive");
     let init = json!({ "capabilities": {}, "initializationOptions": { "skipData": skip_data } });
     send(Request::new(RequestId::from(1), "initialize".into(), init).into());
@@ -53,7 +52,8 @@ fn measure(path: &std::path::Path, text: &str, skip_data: bool) -> Vec<Duration>
     let mut times = Vec::with_capacity(RUNS);
     for version in 1..=RUNS {
         let body = if version % 2 == 1 { &edited } else { text };
-        let change = json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "text": body }] });
+        let change =
+            json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "text": body }] });
         let start = Instant::now();
         send(Notification::new("textDocument/didChange".into(), change).into());
         wait(&client, is_diagnostics);

@@ -70,7 +70,11 @@ pub(super) fn open_brackets(text: &str, offset: usize) -> Vec<Open> {
 /// The name just before byte `at`, skipping spaces (`conv2d` in `conv2d (`).
 pub(super) fn word_before(text: &str, at: usize) -> &str {
     let before = text[..at].trim_end();
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     &before[start..]
 }
 

@@ -131,7 +131,7 @@ impl Server {
                             return Ok(());
                         }
                         self.refresh(connection);
-                        let response = self.request(request);
+                        let response = self.guarded_request(request);
                         connection.sender.send(response.into()).map_err(|e| e.to_string())?;
                     }
                     Message::Notification(n) if n.method == "exit" => return Ok(()),
@@ -212,7 +212,13 @@ impl Server {
         let paths: Vec<PathBuf> = self.overlay.docs.keys().cloned().collect();
         for path in paths {
             let text = self.overlay.docs.get(&path).cloned().unwrap_or_default();
-            let analysis = Analysis::new(&self.overlay, &path, &text, &self.options, &self.stdlib_dir);
+            let check = || Analysis::new(&self.overlay, &path, &text, &self.options, &self.stdlib_dir);
+            // The front end is fuzzed not to panic; if it still does, this document goes
+            // unchecked and the others are served.
+            let Ok(analysis) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) else {
+                eprintln!("trainc lsp: checking {} failed", path.display());
+                continue;
+            };
             let params = PublishDiagnosticsParams {
                 uri: uri::from_path(&path),
                 diagnostics: diagnostics::of(&analysis, ROOT, self.encoding),
@@ -226,6 +232,15 @@ impl Server {
                 self.parsed.insert(path, old);
             }
         }
+    }
+
+    /// A request's answer; a bug that panics answers an error instead of ending the session.
+    fn guarded_request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let method = request.method.clone();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.request(request))).unwrap_or_else(|_| {
+            Response::new_err(id, ErrorCode::InternalError as i32, format!("trainc lsp failed on `{method}`"))
+        })
     }
 
     fn request(&mut self, request: Request) -> Response {
