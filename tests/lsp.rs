@@ -52,9 +52,13 @@ struct Client {
 
 impl Client {
     fn start(utf8: bool) -> Client {
+        Client::start_with(utf8, MemHost::new().with(LIB, LIB_TEXT))
+    }
+
+    /// A server whose disk holds `disk`'s files.
+    fn start_with(utf8: bool, disk: MemHost) -> Client {
         let (server_side, conn) = Connection::memory();
         let stdlib = std::env::temp_dir().join(format!("trainc-lsp-std-{}-{utf8}", std::process::id()));
-        let disk = MemHost::new().with(LIB, LIB_TEXT);
         let dir = stdlib.clone();
         let server =
             std::thread::spawn(move || serve(&server_side, Config { disk: Box::new(disk), stdlib_dir: Some(dir) }));
@@ -296,6 +300,15 @@ fn an_edit_rechecks_open_files_that_import_it() {
     let codes: Vec<&str> =
         d["diagnostics"].as_array().into_iter().flatten().filter_map(|d| d["code"].as_str()).collect();
     assert!(!codes.is_empty(), "{}", client.show(&d));
+}
+
+#[test]
+fn a_broken_import_that_is_not_open_shows_at_its_use() {
+    let disk = MemHost::new().with(LIB, "block head(x: [B, C, H, W]) {\n  return x |> flaten\n}\n");
+    let mut client = Client::start_with(false, disk);
+    client.open(MAIN, MAIN_TEXT);
+    let d = client.diagnostics(MAIN);
+    insta::assert_snapshot!(client.show(&d));
 }
 
 #[test]

@@ -4,14 +4,54 @@
 use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, NumberOrString};
 use miette::Severity;
 
-use super::analysis::Analysis;
+use std::path::Path;
+
+use super::analysis::{Analysis, ROOT};
 use super::position::Encoding;
 use crate::diag::Diagnostic;
+use crate::syntax::ast::{Item, UseSource};
 use crate::syntax::span::{FileId, Span};
 
 /// The diagnostics of one file of an analysis.
 pub fn of(analysis: &Analysis, file: FileId, encoding: Encoding) -> Vec<lsp_types::Diagnostic> {
     analysis.outcome.diags.iter().filter(|d| d.file == file).map(|d| convert(analysis, d, encoding)).collect()
+}
+
+/// The document's own diagnostics, and those of the files it imports by path that are not open
+/// in the editor (`is_open`), shown at the `use` that imports them: a broken import is visible
+/// from the file that needs it. The stdlib's are left to the diagnostics themselves, which point
+/// at the user's call sites.
+pub fn of_document(
+    analysis: &Analysis,
+    encoding: Encoding,
+    is_open: impl Fn(&Path) -> bool,
+) -> Vec<lsp_types::Diagnostic> {
+    let mut out = of(analysis, ROOT, encoding);
+    let program = analysis.program();
+    let Some(root) = program.root else { return out };
+    for d in analysis.outcome.diags.iter().filter(|d| d.file != ROOT) {
+        let name = &program.sources.get(d.file).name;
+        let open = analysis.file_path(d.file).is_some_and(&is_open);
+        let import = program.module(root).ast.items.iter().find_map(|item| match item {
+            Item::Use(u) if matches!(&u.source, UseSource::Relative(rel) if rel == name) => Some(u.source_span),
+            _ => None,
+        });
+        let Some(at) = import.filter(|_| !open) else { continue };
+        let mut inner = convert(analysis, d, encoding);
+        let location = analysis.location(Span::new(d.file, 0, 0), encoding);
+        if let Some(location) = location {
+            let mut here = location;
+            here.range = inner.range;
+            inner
+                .related_information
+                .get_or_insert_with(Vec::new)
+                .insert(0, DiagnosticRelatedInformation { location: here, message: "the problem is here".into() });
+        }
+        inner.message = format!("in `{name}`: {}", inner.message);
+        inner.range = analysis.range(at, encoding);
+        out.push(inner);
+    }
+    out
 }
 
 fn convert(analysis: &Analysis, d: &Diagnostic, encoding: Encoding) -> lsp_types::Diagnostic {

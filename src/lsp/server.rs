@@ -221,7 +221,7 @@ impl Server {
             };
             let params = PublishDiagnosticsParams {
                 uri: uri::from_path(&path),
-                diagnostics: diagnostics::of(&analysis, ROOT, self.encoding),
+                diagnostics: diagnostics::of_document(&analysis, self.encoding, |p| self.overlay.docs.contains_key(p)),
                 version: self.versions.get(&path).copied(),
             };
             publish(connection, params);
