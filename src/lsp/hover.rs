@@ -8,7 +8,7 @@ use super::analysis::{Analysis, Occurrence, Target};
 use super::server::Server;
 use crate::check::builtins::{BUILTINS, Builtin, Kind};
 use crate::ir::DeclRef;
-use crate::syntax::ast::{Graph, Item, OutType, TensorType};
+use crate::syntax::ast::{Graph, GraphKind, Item, OutType, TensorType};
 use crate::syntax::span::Span;
 
 /// How many instances of a layer inside a block hover lists.
@@ -114,7 +114,7 @@ fn decl_text(analysis: &Analysis, decl: DeclRef, o: &Occurrence) -> String {
     match program.item(decl) {
         Item::Graph(g) => {
             let mut text = format!("```trainc\n{}\n```\nfrom `{module}`", header(analysis, g));
-            if let Some(model) = analysis.outcome.checked.models.get(&g.name.name).filter(|_| o.def) {
+            if let Some(model) = analysis.outcome.checked.models.get(&g.name.name).filter(|_| g.kind == GraphKind::Model) {
                 let params = model.param_count();
                 let outputs: Vec<String> =
                     model.outputs.iter().map(|(n, i)| format!("`{n}` `{}`", model.graph[*i].shape)).collect();
