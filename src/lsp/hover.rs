@@ -114,7 +114,9 @@ fn decl_text(analysis: &Analysis, decl: DeclRef, o: &Occurrence) -> String {
     match program.item(decl) {
         Item::Graph(g) => {
             let mut text = format!("```trainc\n{}\n```\nfrom `{module}`", header(analysis, g));
-            if let Some(model) = analysis.outcome.checked.models.get(&g.name.name).filter(|_| g.kind == GraphKind::Model) {
+            if let Some(model) =
+                analysis.outcome.checked.models.get(&g.name.name).filter(|_| g.kind == GraphKind::Model)
+            {
                 let params = model.param_count();
                 let outputs: Vec<String> =
                     model.outputs.iter().map(|(n, i)| format!("`{n}` `{}`", model.graph[*i].shape)).collect();
