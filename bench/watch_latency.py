@@ -75,7 +75,7 @@ def main():
     binary = args.bin or default_bin()
     work = tempfile.mkdtemp(prefix="trainc-watch-bench-")
     spec = os.path.join(work, "fm.train")
-    text = open(os.path.join(ROOT, "examples", "fashion_mnist.train")).read().replace("epochs     = 3", "epochs     = 50")
+    text = open(os.path.join(ROOT, "examples", "fashion_mnist.train")).read().replace("epochs    = 3", "epochs    = 50")
     open(spec, "w").write(text)
     err = open(os.path.join(work, "err.txt"), "w")
     proc = subprocess.Popen([binary, "watch", spec, "--device", args.device, "--runs-dir", os.path.join(work, "runs")],

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the editor support in editors/:
 #   vscode       TextMate grammar unit tests (vscode-tmgrammar-test over vscode/tests/*.test.train),
-#                every examples/*.train and stdlib/*.train tokenizes cleanly, and the .vsix packages
+#                every examples/*.train and stdlib/*.train tokenizes cleanly, the extension starts
+#                `trainc lsp` with its settings (vscode/tests/extension.js), and the .vsix packages
 #   vim          headless Vim: filetype detection, ftplugin settings, syntax groups and indentation
 #   tree-sitter  grammar/query consistency (always), then `tree-sitter generate && tree-sitter test`
 #                and a parse of every example with no ERROR node (only when the CLI is on PATH)
@@ -38,7 +39,8 @@ sources=("$root"/examples/*.train "$root"/stdlib/*.train)
 # ── VS Code ──────────────────────────────────────────────────────────────────────────────
 if command -v node > /dev/null && command -v npm > /dev/null; then
   cd "$here/vscode"
-  if [ ! -x node_modules/.bin/vscode-tmgrammar-test ] || [ ! -x node_modules/.bin/vsce ]; then
+  if [ ! -x node_modules/.bin/vscode-tmgrammar-test ] || [ ! -x node_modules/.bin/vsce ] \
+    || [ ! -d node_modules/vscode-languageclient ]; then
     run "vscode: npm install" npm install --no-audit --no-fund
   fi
   run "vscode: grammar unit tests (tests/*.test.train)" \
@@ -55,6 +57,8 @@ if command -v node > /dev/null && command -v npm > /dev/null; then
     npx --no-install vscode-tmgrammar-test -g syntaxes/trainc.tmLanguage.json "$out/sources/*.test.train"
   # ...and tokenize cleanly: no invalid scope, no region left open, item keywords highlighted.
   run "vscode: examples and stdlib tokenize cleanly" node tests/tokenize.js "${sources[@]}"
+
+  run "vscode: the extension starts \`trainc lsp\` (tests/extension.js)" node tests/extension.js
 
   run "vscode: package the .vsix (vsce package)" \
     npx --no-install vsce package --out "$out/trainc.vsix"

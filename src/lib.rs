@@ -20,11 +20,15 @@ pub mod exec;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod export;
+pub mod fmt;
 pub mod formats;
 pub mod frontend;
 #[allow(clippy::disallowed_methods)]
 pub mod host;
 pub mod ir;
+// The language server owns the editor's file cache (the stdlib copies it serves).
+#[allow(clippy::disallowed_methods)]
+pub mod lsp;
 pub mod resolve;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]

@@ -95,6 +95,17 @@ enum Command {
     },
     /// List the builtins with their signatures.
     Builtins,
+    /// Rewrite files in the canonical layout (comments kept); `-` formats standard input.
+    Fmt {
+        /// The `.train` files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted and fail if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// The language server, over standard input and output (editors start it).
+    Lsp,
     /// Check, then train. Refuses to start when the check finds an error.
     #[cfg(feature = "train")]
     Run {
@@ -219,6 +230,8 @@ fn main() -> ExitCode {
     commands::report(match cli.command {
         Command::Check { spec, format, shapes } => commands::check(&spec, format, shapes),
         Command::Builtins => commands::builtins(),
+        Command::Fmt { files, check } => commands::fmt(&files, check),
+        Command::Lsp => commands::lsp(),
         #[cfg(feature = "train")]
         Command::Run { spec, train } => commands::run(&spec, &train),
         #[cfg(feature = "train")]

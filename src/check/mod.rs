@@ -45,6 +45,8 @@ pub type Errors = Vec<(FileId, CheckError)>;
 #[derive(Default)]
 pub struct Sink {
     pub diags: Vec<Diagnostic>,
+    /// Shapes of the bindings of top-level bodies (models, and blocks checked on their own).
+    pub shapes: Vec<crate::ir::BindingShape>,
 }
 
 impl Sink {
@@ -128,6 +130,7 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
         let graph = graph::GraphChecker::new(program, &mut sink).infer_model(decl, model, None);
         checked.models.entry(graph.name.clone()).or_insert(graph);
     }
+    checked.shapes = std::mem::take(&mut sink.shapes);
     (checked, sink.diags)
 }
 

@@ -7,8 +7,10 @@ mod check;
 mod eval;
 #[cfg(feature = "train")]
 mod export;
+mod fmt;
 #[cfg(feature = "train")]
 mod gen_data;
+mod lsp;
 #[cfg(feature = "train")]
 mod predict;
 #[cfg(feature = "train")]
@@ -29,8 +31,10 @@ pub use check::check;
 pub use eval::eval;
 #[cfg(feature = "train")]
 pub use export::{ExportArgs, export};
+pub use fmt::fmt;
 #[cfg(feature = "train")]
 pub use gen_data::gen_data;
+pub use lsp::lsp;
 #[cfg(feature = "train")]
 pub use predict::{PredictArgs, predict};
 #[cfg(feature = "train")]
@@ -90,6 +94,32 @@ pub enum CommandError {
     #[error("`--tile` merges boxes across tiles, but this model's task is {task}")]
     #[diagnostic(code(trainc::cli::tile_task), help("tile detection models; resize or letterbox other images whole"))]
     TileTask { task: String },
+
+    #[error("cannot read {file}: {source}")]
+    #[diagnostic(code(trainc::cli::read), help("check the path"))]
+    Read { file: PathBuf, source: std::io::Error },
+
+    #[error("cannot write {file}: {source}")]
+    #[diagnostic(code(trainc::cli::write), help("check that the file is writable"))]
+    Write { file: PathBuf, source: std::io::Error },
+
+    #[error("{files} file(s) are not in the canonical layout")]
+    #[diagnostic(code(trainc::cli::unformatted), help("run `trainc fmt` on the files listed above"))]
+    Unformatted { files: usize },
+
+    #[error("{files} file(s) could not be formatted")]
+    #[diagnostic(
+        code(trainc::cli::not_formatted),
+        help("fix the syntax errors above; `trainc fmt` only formats files that parse")
+    )]
+    NotFormatted { files: usize },
+
+    #[error("the language server stopped: {message}")]
+    #[diagnostic(
+        code(trainc::cli::lsp),
+        help("run the server from an editor, which talks to it over stdin and stdout")
+    )]
+    Lsp { message: String },
 
     #[cfg(feature = "train")]
     #[error(transparent)]

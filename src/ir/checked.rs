@@ -19,6 +19,19 @@ pub struct Checked {
     /// Every model, inferred with the bindings of the dataset it trains on (if any).
     pub models: BTreeMap<String, ModelGraph>,
     pub train: Option<TrainSpec>,
+    /// The shape of every tensor binding in every model and block body (blocks with their own
+    /// symbols, `[B, C, H / 2, W / 2]`), in check order: what editors show as inlay hints.
+    pub shapes: Vec<BindingShape>,
+}
+
+/// One name bound to a tensor: `h = x |> conv2d(64)` (or one name of `c3, c4 = backbone(x)`).
+#[derive(Debug, Clone)]
+pub struct BindingShape {
+    pub name: String,
+    pub name_span: Span,
+    /// The bound expression.
+    pub value: Span,
+    pub shape: Shape,
 }
 
 /// A model as a dataflow graph of layers. Edge weights are the consumer's input slot.

@@ -60,6 +60,15 @@ impl SourceMap {
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// How many sources there are; their ids are `FileId(0)` to `FileId(len - 1)`.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

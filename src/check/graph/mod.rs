@@ -22,7 +22,7 @@ use super::Sink;
 use super::builtins;
 use super::dim::{Dim, Shape};
 use super::error::CheckError;
-use crate::ir::{DeclRef, ModelGraph, ModuleId, Node, Op, Program};
+use crate::ir::{BindingShape, DeclRef, ModelGraph, ModuleId, Node, Op, Program};
 use crate::syntax::ast::{self, Expr, ExprKind, GraphKind, Ident, Item, Stmt};
 use crate::syntax::span::Span;
 
@@ -256,6 +256,9 @@ impl<'a> GraphChecker<'a> {
             match stmt {
                 Stmt::Let { names, value, .. } => {
                     let v = self.eval(scope, value);
+                    if warn_unused {
+                        self.record_shapes(names, &v, value.span);
+                    }
                     self.bind_names(scope, names, v, value.span);
                 }
                 Stmt::Return { value, .. } => result = Some(self.eval(scope, value)),
@@ -279,6 +282,21 @@ impl<'a> GraphChecker<'a> {
             );
         }
         result
+    }
+
+    /// Keeps the shapes a top-level body binds, for editors.
+    fn record_shapes(&mut self, names: &[Ident], value: &V, span: Span) {
+        let shape_of = |name: &Ident| match value {
+            V::Tensor(t) if names.len() == 1 => Some(t.shape.clone()),
+            V::Outputs(o) => o.iter().find(|(n, _)| *n == name.name).map(|(_, t)| t.shape.clone()),
+            _ => None,
+        };
+        for name in names {
+            if let Some(shape) = shape_of(name) {
+                let name_span = name.span;
+                self.sink.shapes.push(BindingShape { name: name.name.clone(), name_span, value: span, shape });
+            }
+        }
     }
 
     fn bind_names(&mut self, scope: &mut Scope, names: &[Ident], value: V, span: Span) {
