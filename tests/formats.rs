@@ -9,15 +9,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{text, trainc};
 
 fn project(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("trainc-formats-{name}-{}", std::process::id()));
@@ -94,9 +87,9 @@ fn coco_2017_layout_checks_and_trains() {
                 ));
             }
         }
-        boxes.push(format!(
-            r#"{{"id": 99, "image_id": 100, "category_id": 1, "bbox": [0, 0, 16, 16], "iscrowd": 1, "segmentation": {{"counts": [0, 256], "size": [16, 16]}}}}"#
-        ));
+        boxes.push(
+            r#"{"id": 99, "image_id": 100, "category_id": 1, "bbox": [0, 0, 16, 16], "iscrowd": 1, "segmentation": {"counts": [0, 256], "size": [16, 16]}}"#.to_string()
+        );
         let json = format!(
             r#"{{"info": {{}}, "licenses": [], "images": [{}], "annotations": [{}], "categories": {categories}}}"#,
             images.join(", "),

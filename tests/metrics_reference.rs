@@ -16,7 +16,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{text, trainc};
 
 use serde_json::{Value, json};
 use trainc::data::{BoxLabel, Ignore};
@@ -34,23 +36,6 @@ e = COCOeval(gt, dt, "bbox")
 e.evaluate(); e.accumulate(); e.summarize()
 print(json.dumps({"map": e.stats[0], "map50": e.stats[1]}))
 "#;
-
-/// The python with numpy and pycocotools, or `None` (after saying so) to skip.
-fn python() -> Option<String> {
-    let default = format!("{}/.cache/trainc-torch-venv/bin/python", std::env::var("HOME").unwrap_or_default());
-    let python = std::env::var("TRAINC_TORCH_PYTHON").unwrap_or(default);
-    let probe = Command::new(&python).args(["-c", "import numpy, pycocotools"]).output();
-    if probe.is_ok_and(|o| o.status.success()) {
-        return Some(python);
-    }
-    assert!(std::env::var_os("CI").is_none(), "CI must provide numpy and pycocotools at {python}");
-    eprintln!("SKIP: no pycocotools at {python}; `{python} -m pip install pycocotools` or set TRAINC_TORCH_PYTHON");
-    None
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 /// The last line of a python script's output, as JSON.
 fn run_python(python: &str, script: &str, args: &[&Path]) -> Value {
@@ -162,7 +147,7 @@ fn coco_results(found: &[Vec<Detection>]) -> Value {
 
 #[test]
 fn detection_map_agrees_with_pycocotools() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("numpy, pycocotools") else { return };
     let (truth, found) = synthetic();
     assert!(truth.iter().flatten().any(|b| b.ignored()) && truth.iter().any(Vec::is_empty));
     let dir = temp_dir("coco");
@@ -194,7 +179,7 @@ print(json.dumps({"miou": float((inter[present] / union[present]).mean()),
 
 #[test]
 fn segmentation_miou_agrees_with_numpy_with_an_ignore_label() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("numpy, pycocotools") else { return };
     let mut rng = Lcg(3);
     let classes = 5;
     // Class 4 never occurs: it is left out of the mean by both.
@@ -214,10 +199,6 @@ fn segmentation_miou_agrees_with_numpy_with_an_ignore_label() {
         let want = reference[name].as_f64().expect(name);
         assert!((got[name] - want).abs() < 1e-3, "{name}: trainc {}, numpy {want}", got[name]);
     }
-}
-
-fn trainc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin()).current_dir(dir).args(args).output().expect("trainc runs")
 }
 
 /// Stretches the generated 64×64 scenes to 96×64, renumbers the categories (square 7, disc 3),
@@ -283,7 +264,7 @@ train {
 /// file as `trainc eval` scores the same checkpoint, within 1e-3, and well above chance.
 #[test]
 fn letterboxed_predictions_score_in_original_pixels_as_pycocotools_says() {
-    let Some(python) = python() else { return };
+    let Some(python) = common::torch_python("numpy, pycocotools") else { return };
     let dir = temp_dir("letterbox");
     let out = trainc(&dir, &["gen-data", "shapes-coco", "data", "--per-class", "12", "--seed", "5"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -335,7 +335,7 @@ impl DatasetSpec {
     pub fn own_split(&self, split: &str, source: &Source) -> DatasetSpec {
         DatasetSpec {
             source: source.clone(),
-            splits: BTreeMap::from([(split.to_string(), SplitSource::Stored(source.whole(split).into()))]),
+            splits: BTreeMap::from([(split.to_string(), SplitSource::Stored(source.whole(split)))]),
             counts: BTreeMap::new(),
             image_size: None,
             ..self.clone()
