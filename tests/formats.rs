@@ -213,3 +213,77 @@ train {
     let run = trainc(&dir, &["run", "t.train", "--quiet"]);
     assert!(run.status.success(), "{}", text(&run));
 }
+
+/// A palette PNG as VOC stores a segmentation mask: 8-bit indexed colour with VOC's colour map
+/// in `PLTE` (index 1 dark red, 15 person pink, 255 the cream object border).
+fn palette_png(path: &Path, size: u32, indices: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+    let mut palette = vec![0u8; 256 * 3];
+    palette[3..6].copy_from_slice(&[128, 0, 0]);
+    palette[45..48].copy_from_slice(&[192, 128, 128]);
+    palette[255 * 3..].copy_from_slice(&[224, 224, 192]);
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut encoder = png::Encoder::new(file, size, size);
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_palette(palette);
+    let mut writer = encoder.write_header().expect("header");
+    writer.write_image_data(indices).expect("data");
+}
+
+/// VOC2012 segmentation: `SegmentationClass/*.png` palette masks (an aeroplane and a person,
+/// each outlined by the 255 border), JPEG images, `ImageSets/Segmentation` split files; `check`
+/// gives VOC's 21 classes and the split counts, and `run` trains with mIoU (which skips 255).
+#[test]
+fn voc_segmentation_layout_checks_and_trains() {
+    let dir = project("voc-seg");
+    let root = dir.join("VOCdevkit/VOC2012");
+    let mut ids = Vec::new();
+    for i in 0..6u32 {
+        let id = format!("2012_{:06}", i + 3);
+        let (x, class) = (2 * i, if i % 2 == 0 { 1 } else { 15 });
+        image(&root.join(format!("JPEGImages/{id}.jpg")), x, 4);
+        let indices: Vec<u8> = (0..256u32)
+            .map(|p| {
+                let (px, py) = (p % 16, p / 16);
+                let inside = |m: u32| (x + m..x + 6 - m).contains(&px) && (4 + m..10 - m).contains(&py);
+                if inside(1) {
+                    class
+                } else if inside(0) {
+                    255
+                } else {
+                    0
+                }
+            })
+            .collect();
+        palette_png(&root.join(format!("SegmentationClass/{id}.png")), 16, &indices);
+        ids.push(id);
+    }
+    write(&root.join("ImageSets/Segmentation/train.txt"), &format!("{}\n", ids[..4].join("\n")));
+    write(&root.join("ImageSets/Segmentation/val.txt"), &format!("{}\n", ids[4..].join("\n")));
+    let spec = r#"dataset d = voc("VOCdevkit/VOC2012", split_file = "ImageSets/Segmentation/train.txt", masks = true) {
+  val = "val"
+  channels = 1
+}
+model m(x: Image[B, 1, 16, 16]) -> Mask[B, classes, 16, 16] { return x |> conv2d(classes, k = 3, padding = 1) }
+train {
+  model = m
+  data = d { batch = 2 }
+  loss = cross_entropy() + dice()
+  optimizer = sgd(lr = 0.1)
+  epochs = 1
+  metrics = [miou, pixel_accuracy]
+}
+"#;
+    write(&dir.join("t.train"), spec);
+    let check = trainc(&dir, &["check", "t.train"]);
+    assert!(check.status.success(), "{}", text(&check));
+    let summary = text(&check);
+    let data = summary.lines().find(|l| l.trim_start().starts_with("data")).unwrap_or_default();
+    for e in ["Segmentation, 21 classes", "train 4", "val 2"] {
+        assert!(data.contains(e), "`{e}` not in `{data}`\n{summary}");
+    }
+    let run = trainc(&dir, &["run", "t.train", "--quiet"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(dir.join("runs/m").exists(), "{}", text(&run));
+}

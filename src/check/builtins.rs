@@ -470,14 +470,14 @@ pub static BUILTINS: &[Builtin] = &[
     builtin!(
         "mask_folder",
         Source,
-        "images with same-named PNG masks of class ids",
-        [req("images", Str, Any), req("masks", Str, Any)]
+        "images with same-named PNG masks of class ids (255 ignored; `instances = true`: 16-bit ids class·1000 + instance)",
+        [req("images", Str, Any), req("masks", Str, Any), opt("instances", Bool, "false", Any)]
     ),
     builtin!(
         "voc",
         Source,
-        "Pascal VOC: XML boxes in `Annotations/`, images in `JPEGImages/`, ids in split files",
-        [req("root", Str, Any), opt("split_file", Str, "", Any)]
+        "Pascal VOC: XML boxes in `Annotations/` (or palette masks in `SegmentationClass/` with `masks = true`), images in `JPEGImages/`, ids in split files",
+        [req("root", Str, Any), opt("split_file", Str, "", Any), opt("masks", Bool, "false", Any)]
     ),
     builtin!(
         "yolo",

@@ -416,6 +416,7 @@ impl DataCheck<'_> {
     ) {
         let file = ds.name.span.file;
         match (listed, found) {
+            (Some((listed, _)), Some(_)) if spec.source.names_default() => spec.classes = listed,
             (Some((listed, span)), Some(found)) if spec.source.names_subset() => {
                 let outside: Vec<String> =
                     found.iter().filter(|c| !listed.contains(c)).map(|c| format!("\"{c}\"")).collect();

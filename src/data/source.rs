@@ -184,7 +184,10 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
         ir::Source::Index(a) => Arc::new(formats::index_file::open(a, spec)?),
         ir::Source::Coco(a) => Arc::new(Coco::open(&path(&a.annotations), &path(&a.images), spec.channels, a.masks)?),
         ir::Source::MaskFolder(a) => {
-            Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len())?)
+            Arc::new(Masks::open(&path(&a.images), &path(&a.masks), spec.channels, spec.classes.len(), a.instances)?)
+        }
+        ir::Source::Voc(a) if a.masks => {
+            Arc::new(formats::voc::VocMasks::open(&path(&a.root), a, stored, spec.classes.len(), spec.channels)?)
         }
         ir::Source::Voc(a) => Arc::new(Voc::open(&path(&a.root), a, stored, &spec.classes, spec.channels)?),
         ir::Source::Yolo(a) => Arc::new(Yolo::open(&path(&a.path), stored, &spec.classes, spec.channels)?),

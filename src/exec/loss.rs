@@ -2,7 +2,7 @@
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::ir::{Loss, LossTerm};
 
@@ -63,8 +63,79 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
     total.unwrap_or_else(|| Tensor::zeros([1], device))
 }
 
+/// The mean loss over the rows whose label is a class (`0..C`): a label outside the list (the
+/// segmentation ignore label 255, VOC's object borders, COCO's crowd regions) drops its row
+/// before any loss sees it, so ignored pixels add nothing and every mean is over counted rows.
+/// A batch with no counted row gives 0, still tied to the logits so a backward pass works.
+pub fn counted(terms: &[LossTerm], logits: Tensor<2>, labels: &[i64], device: &Device) -> Tensor<1> {
+    let classes = logits.dims()[1] as i64;
+    let kept: Vec<i64> = (0..labels.len() as i64).filter(|&i| (0..classes).contains(&labels[i as usize])).collect();
+    if kept.is_empty() {
+        return (logits.sum() * 0.0).reshape([1]);
+    }
+    let n = kept.len();
+    let (logits, labels) = if n == labels.len() {
+        (logits, labels.to_vec())
+    } else {
+        let index = Tensor::<1, Int>::from_data(TensorData::new(kept.clone(), [n]), device);
+        (logits.select(0, index), kept.iter().map(|&i| labels[i as usize]).collect())
+    };
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), device);
+    classification(terms, logits, labels, device)
+}
+
 /// `[B, C, H, W]` logits as `[B·H·W, C]` rows, matching the loader's pixel order of the masks.
 pub fn pixels(logits: Tensor<4>) -> Tensor<2> {
     let classes = logits.dims()[1];
     logits.permute([0, 2, 3, 1]).reshape([-1, classes as i64])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(loss: Loss) -> LossTerm {
+        LossTerm { loss, weight: 1.0, output: String::new() }
+    }
+
+    fn value(t: Tensor<1>) -> f32 {
+        t.into_scalar::<f32>()
+    }
+
+    /// Pixels labelled 255 add nothing: the loss with them equals the loss over the counted
+    /// pixels alone (the mean is over those), for every loss the segmentation task trains with.
+    #[test]
+    fn ignored_pixels_add_nothing_to_any_loss() {
+        let device = Device::flex();
+        let rows = [[2.0f32, -1.0, 0.5], [0.1, 0.3, -2.0], [5.0, 5.0, -5.0], [-1.0, 0.0, 1.0], [9.0, -9.0, 0.0]];
+        let all: Vec<f32> = rows.iter().flatten().copied().collect();
+        let labels = [0i64, 255, 2, 255, 1];
+        let kept: Vec<f32> = [0usize, 2, 4].iter().flat_map(|&i| rows[i]).collect();
+        let losses = [
+            Loss::CrossEntropy { label_smoothing: 0.1, weights: None },
+            Loss::Dice { smooth: 1.0 },
+            Loss::Focal { alpha: 0.25, gamma: 2.0 },
+            Loss::Bce,
+            Loss::Mse,
+        ];
+        for loss in losses {
+            let terms = [term(loss.clone())];
+            let logits = Tensor::<2>::from_data(TensorData::new(all.clone(), [5, 3]), &device);
+            let with = value(counted(&terms, logits, &labels, &device));
+            let logits = Tensor::<2>::from_data(TensorData::new(kept.clone(), [3, 3]), &device);
+            let without = value(counted(&terms, logits, &[0, 2, 1], &device));
+            assert!((with - without).abs() < 1e-6, "{loss:?}: {with} vs {without}");
+            assert!(with.is_finite() && with > 0.0, "{loss:?}: {with}");
+        }
+        // Cross-entropy over the counted pixels by hand: the mean of −log softmax at the label.
+        let ce = |r: &[f32; 3], y: usize| -> f32 { r.iter().map(|v| v.exp()).sum::<f32>().ln() - r[y] };
+        let expected = (ce(&rows[0], 0) + ce(&rows[2], 2) + ce(&rows[4], 1)) / 3.0;
+        let terms = [term(Loss::CrossEntropy { label_smoothing: 0.0, weights: None })];
+        let logits = Tensor::<2>::from_data(TensorData::new(all.clone(), [5, 3]), &device);
+        let got = value(counted(&terms, logits, &labels, &device));
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+        // A batch of ignored pixels only gives 0, not NaN.
+        let logits = Tensor::<2>::from_data(TensorData::new(all, [5, 3]), &device);
+        assert_eq!(value(counted(&terms, logits, &[255; 5], &device)), 0.0);
+    }
 }

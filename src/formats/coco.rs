@@ -307,7 +307,9 @@ mod load {
     }
 
     /// Per image, its size and its annotations' `segmentation`s with class + 1 (0 is the
-    /// background), in file order: later instances paint over earlier ones.
+    /// background), or the ignore label 255 for an `iscrowd` region (ignored in training and in
+    /// the metric, as pycocotools ignores crowds), in file order: later instances paint over
+    /// earlier ones.
     fn segments(
         json: &serde_json::Value,
         images: &[super::ImageEntry],
@@ -321,7 +323,8 @@ mod load {
             let image = int("image_id").and_then(|id| index.get(&id).copied());
             let class = int("category_id").and_then(|c| cats.iter().position(|(k, _)| *k == c));
             if let (Some(image), Some(class), Some(seg)) = (image, class, ann.get("segmentation")) {
-                out[image].1.push((class + 1, seg.clone()));
+                let crowd = int("iscrowd").is_some_and(|c| c != 0);
+                out[image].1.push((if crowd { crate::formats::IGNORE } else { class + 1 }, seg.clone()));
             }
         }
         out
@@ -340,7 +343,8 @@ mod load {
         fn boxes(&self, index: usize) -> Option<Vec<BoxLabel>> {
             Some(self.items[index].1.clone())
         }
-        /// The semantic mask of `masks = true`: every instance painted with its class + 1.
+        /// The semantic mask of `masks = true`: every instance painted with its class + 1, crowd
+        /// regions with 255.
         fn mask(&self, index: usize) -> Result<Option<Image>, DataError> {
             let Some(segments) = &self.segments else { return Ok(None) };
             let (size, instances) = &segments[index];
@@ -577,7 +581,8 @@ train {
             splits["train"].mask(i).expect("mask").expect("a mask").data.iter().map(|v| *v as u8).collect()
         };
         assert_eq!(mask(0), [0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
-        // Column 0 is debris (class 2); "<4" is counts [12, 4]: column 3 is a cell.
-        assert_eq!(mask(1), [2, 0, 0, 1, 2, 0, 0, 1, 2, 0, 0, 1, 2, 0, 0, 1]);
+        // Column 0 is a debris crowd region: ignored (255), not painted with its class; "<4" is
+        // counts [12, 4]: column 3 is a cell.
+        assert_eq!(mask(1), [255, 0, 0, 1, 255, 0, 0, 1, 255, 0, 0, 1, 255, 0, 0, 1]);
     }
 }

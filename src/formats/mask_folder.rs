@@ -1,6 +1,13 @@
 //! `mask_folder(images, masks)`: images with same-named PNG masks whose pixel values are class
 //! ids (0 is usually the background). Masks carry ids, not names: the dataset lists the classes,
-//! and `run` refuses a mask with an id past the checked list.
+//! and `run` refuses a mask with an id past the checked list, except 255: the ignore label, which
+//! the losses and metrics skip (object borders, unlabelled regions).
+//!
+//! `instances = true`: the masks are instance-id PNGs (16-bit, as Cityscapes' `*_instanceIds.png`)
+//! where a pixel of an object holds `class · 1000 + instance` and any other pixel its class id
+//! (under 1000, so 255 stays the ignore label); the semantic mask is `id / 1000` for ids from
+//! 1000 on, the id itself below. The convention needs no mapping file, and Cityscapes' own
+//! files follow it once named like their images.
 
 use std::path::Path;
 
@@ -15,12 +22,24 @@ pub struct Args {
     pub images: String,
     /// The folder of masks, named like the images with a `.png` extension.
     pub masks: String,
+    /// `instances = true`: the masks hold instance ids `class · 1000 + instance`.
+    pub instances: bool,
 }
 
 impl Args {
     pub fn from_call(call: &Call) -> Option<Args> {
-        Some(Args { images: call.word("images")?.into(), masks: call.word("masks")?.into() })
+        Some(Args {
+            images: call.word("images")?.into(),
+            masks: call.word("masks")?.into(),
+            instances: call.bool("instances").unwrap_or(false),
+        })
     }
+}
+
+/// The class of an instance-id pixel: `id / 1000` for an object (`class · 1000 + instance`),
+/// the id itself below 1000 (background, stuff classes, the ignore label 255).
+pub fn instance_class(id: u16) -> u16 {
+    if id >= 1000 { id / 1000 } else { id }
 }
 
 /// The samples of the images folder, from its entries `(name, is_dir)` as
@@ -69,10 +88,17 @@ mod load {
         items: Vec<(PathBuf, PathBuf)>,
         channels: usize,
         classes: usize,
+        instances: bool,
     }
 
     impl Masks {
-        pub fn open(images: &Path, masks: &Path, channels: usize, classes: usize) -> Result<Masks, DataError> {
+        pub fn open(
+            images: &Path,
+            masks: &Path,
+            channels: usize,
+            classes: usize,
+            instances: bool,
+        ) -> Result<Masks, DataError> {
             let entries =
                 FsHost.list_dir(images).map_err(|source| DataError::Io { path: images.to_path_buf(), source })?;
             let mut items = Vec::new();
@@ -87,7 +113,7 @@ mod load {
                 }
                 items.push((image, mask));
             }
-            Ok(Masks { items, channels, classes })
+            Ok(Masks { items, channels, classes, instances })
         }
     }
 
@@ -106,10 +132,18 @@ mod load {
             // Upright like its image.
             let img = crate::data::source::open_image(path)
                 .map_err(|e| DataError::Decode { path: path.clone(), message: e.to_string() })?;
-            let gray = img.to_luma8();
-            let (w, h) = gray.dimensions();
-            let data: Vec<f32> = gray.into_raw().into_iter().map(f32::from).collect();
-            if let Some(bad) = data.iter().find(|v| **v as usize >= self.classes) {
+            let (w, h, data): (u32, u32, Vec<f32>) = if self.instances {
+                let ids = img.to_luma16();
+                let (w, h) = ids.dimensions();
+                (w, h, ids.into_raw().into_iter().map(|id| f32::from(super::instance_class(id))).collect())
+            } else {
+                let gray = img.to_luma8();
+                let (w, h) = gray.dimensions();
+                (w, h, gray.into_raw().into_iter().map(f32::from).collect())
+            };
+            if let Some(bad) =
+                data.iter().find(|v| **v as usize >= self.classes && **v as usize != super::super::IGNORE)
+            {
                 return Err(DataError::Format {
                     path: path.clone(),
                     message: format!("has class id {bad}, but there are {} classes", self.classes),
@@ -168,5 +202,31 @@ train {
         testing::gray(&dir.join("masks").join("3.png"), 3, 8);
         let error = train.mask(3).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains("3.png") && error.contains("class id 3"), "{error}");
+    }
+
+    /// `instances = true`: 16-bit instance ids `class · 1000 + instance` become their class;
+    /// ids under 1000 are classes themselves, and 255 is kept as the ignore label.
+    #[test]
+    fn instance_ids_become_classes() {
+        let dir = testing::dir("mask_folder_instances");
+        let ids: [u16; 16] = [0, 0, 1001, 1001, 0, 2000, 2003, 1002, 255, 255, 2, 2, 0, 0, 0, 0];
+        for i in 0..2 {
+            testing::gray(&dir.join("images").join(format!("{i}.png")), 80, 4);
+            std::fs::create_dir_all(dir.join("masks")).expect("dir");
+            let mask = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(4, 4, ids.to_vec()).expect("mask");
+            mask.save(dir.join("masks").join(format!("{i}.png"))).expect("save");
+        }
+        let text = format!(
+            "dataset d = mask_folder(images = \"{}\", masks = \"{}\", instances = true) {{\n  classes = [\"background\", \"person\", \"car\"]\n  channels = 1\n}}\n{}",
+            dir.join("images").display(),
+            dir.join("masks").display(),
+            SEGMENT.replace("8, 8]", "4, 4]")
+        );
+        let spec = testing::check(&dir, &text);
+        assert_eq!(spec.counts["train"], 2);
+        let splits = testing::open(&spec);
+        let mask = splits["train"].mask(0).expect("mask").expect("a segmentation source");
+        let classes: Vec<u16> = mask.data.iter().map(|v| *v as u16).collect();
+        assert_eq!(classes, [0, 0, 1, 1, 0, 2, 2, 1, 255, 255, 2, 2, 0, 0, 0, 0]);
     }
 }

@@ -25,6 +25,10 @@ use crate::host::Host;
 use crate::ir::{Call, DatasetSpec, Task};
 use crate::syntax::span::Span;
 
+/// The ignore label of segmentation masks (VOC's object borders, COCO's crowd regions): a pixel
+/// with it trains nothing and no metric counts it.
+pub const IGNORE: usize = 255;
+
 /// The arguments of a source that takes only its root folder (`idx`, `image_folder`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RootArgs {
@@ -86,10 +90,11 @@ impl Source {
             args: args.into_iter().map(|(k, v)| (k.to_string(), crate::ir::Value::Str(v.to_string()))).collect(),
         };
         // Recorded only when set, so the `spec.json` of a box dataset is what it was.
-        if let Source::Coco(a) = self
-            && a.masks
-        {
+        if let Source::Coco(coco::Args { masks: true, .. }) | Source::Voc(voc::Args { masks: true, .. }) = self {
             call.args.insert("masks".into(), crate::ir::Value::Bool(true));
+        }
+        if let Source::MaskFolder(mask_folder::Args { instances: true, .. }) = self {
+            call.args.insert("instances".into(), crate::ir::Value::Bool(true));
         }
         call
     }
@@ -109,7 +114,9 @@ impl Source {
 
     pub fn task(&self) -> Task {
         match self {
-            Source::Coco(a) if a.masks => Task::Segmentation,
+            Source::Coco(coco::Args { masks: true, .. }) | Source::Voc(voc::Args { masks: true, .. }) => {
+                Task::Segmentation
+            }
             Source::Coco(_) | Source::Voc(_) | Source::Yolo(_) => Task::Detection,
             Source::MaskFolder(_) => Task::Segmentation,
             Source::Idx(_) | Source::ImageFolder(_) | Source::Index(_) => Task::Classification,
@@ -139,7 +146,13 @@ impl Source {
     /// Whether the data's class names are only those its labels use (VOC objects' names), so a
     /// listed class list may hold more, and splits may use fewer.
     pub fn names_subset(&self) -> bool {
-        matches!(self, Source::Voc(_))
+        matches!(self, Source::Voc(a) if !a.masks)
+    }
+
+    /// Whether the data's class names are only a default (VOC segmentation's 21 classes), which
+    /// a listed class list replaces: masks carry ids, so any names fit them.
+    pub fn names_default(&self) -> bool {
+        matches!(self, Source::Voc(a) if a.masks)
     }
 
     /// Where a split with this source of its own finds all its data: an IDX source's files of

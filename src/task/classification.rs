@@ -2,7 +2,7 @@
 //! metrics, and `predict` ranking the classes. Segmentation reuses the rows (one per pixel).
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::{PredictInput, Prediction, TaskRunner, first, forward, read_back};
 use crate::data::Batch;
@@ -14,7 +14,8 @@ use crate::run::metrics::Tally;
 /// The logits of a batch as rows, with one label per row.
 struct Rows {
     pub logits: Tensor<2>,
-    pub labels: Tensor<1, Int>,
+    /// One label per row; a label outside the class list (255) is ignored by loss and metrics.
+    pub labels: Vec<i64>,
 }
 
 /// Runs a batch and turns the output into rows with `to_rows` (identity for classification,
@@ -26,14 +27,13 @@ fn rows(
     device: &Device,
     to_rows: impl FnOnce(Act) -> Result<Tensor<2>, RunError>,
 ) -> Result<Rows, RunError> {
-    let n = batch.y.len();
-    let labels = Tensor::<1, Int>::from_data(TensorData::new(std::mem::take(&mut batch.y), [n]), device);
+    let labels = std::mem::take(&mut batch.y);
     let out = first(forward(net, &mut batch, device), &spec.model)?;
     Ok(Rows { logits: to_rows(out)?, labels })
 }
 
 fn rows_loss(spec: &TrainSpec, rows: &Rows, device: &Device) -> Tensor<1> {
-    loss::classification(&spec.loss, rows.logits.clone(), rows.labels.clone(), device)
+    loss::counted(&spec.loss, rows.logits.clone(), &rows.labels, device)
 }
 
 /// Adds the rows' predictions (and logits, when top-k needs the ranking) to the tally.
@@ -43,8 +43,7 @@ fn tally_rows(spec: &TrainSpec, rows: Rows, tally: &mut Tally) -> Result<(), Run
     if spec.metrics.iter().any(|m| matches!(m, crate::ir::Metric::TopK { .. })) {
         tally.logits.extend(rows.logits.try_into_vec_as::<f32>().map_err(read_back)?);
     }
-    let labels = rows.labels.try_into_vec_as::<i64>().map_err(read_back)?;
-    tally.labels.extend(labels.into_iter().map(|l| l as usize));
+    tally.labels.extend(rows.labels.into_iter().map(|l| l as usize));
     Ok(())
 }
 
