@@ -13,9 +13,9 @@ use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
-    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Length, Loss, LossTerm,
-    Metric, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule, SplitSource, Task,
-    TrainSpec, Value,
+    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Loss,
+    LossTerm, LrGroup, Metric, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
+    SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -213,18 +213,8 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
-        let weights = f.get("weights").and_then(|field| expr_of(sink, field)).map(|e| {
-            let dir = self.program.module(self.module).dir.clone();
-            let graph = graph.as_ref().map(|(g, _)| g);
-            super::weights::check(sink, self.data.host, &dir, e, graph)
-        });
-        let (freeze, groups) = Finetune {
-            freeze: f.get("freeze").and_then(|field| expr_of(sink, field)),
-            groups: f.get("groups").and_then(|field| expr_of(sink, field)),
-            graph: graph.as_ref().map(|(g, _)| g),
-            epochs,
-        }
-        .check(sink);
+        let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
+        let sink = &mut *self.data.sink;
         let name = f
             .get("name")
             .and_then(|field| scalar(sink, "train", field, Ty::Str, Bound::Any))
@@ -248,13 +238,35 @@ impl<'a> TrainCheck<'a, '_> {
                 seed,
                 log_every,
                 export,
-                weights: weights.unwrap_or_default(),
+                weights,
                 freeze,
                 groups,
             }),
             _ => None,
         };
         (spec, graph.map(|(g, _)| g))
+    }
+
+    /// `weights`, `freeze` and `groups`: what the model starts from and which parameters train.
+    fn parameters(
+        &mut self,
+        f: &BTreeMap<&str, &Field>,
+        graph: Option<&ModelGraph>,
+        epochs: usize,
+    ) -> (Vec<WeightsSpec>, Vec<Frozen>, Vec<LrGroup>) {
+        let sink = &mut *self.data.sink;
+        let weights = f.get("weights").and_then(|field| expr_of(sink, field)).map(|e| {
+            let dir = self.program.module(self.module).dir.clone();
+            super::weights::check(sink, self.data.host, &dir, e, graph)
+        });
+        let (freeze, groups) = Finetune {
+            freeze: f.get("freeze").and_then(|field| expr_of(sink, field)),
+            groups: f.get("groups").and_then(|field| expr_of(sink, field)),
+            graph,
+            epochs,
+        }
+        .check(sink);
+        (weights.unwrap_or_default(), freeze, groups)
     }
 
     fn model_ref(&mut self, field: &Field) -> Option<(DeclRef, &'a ast::Graph)> {

@@ -271,12 +271,16 @@ mod load {
     use crate::data::source::decode;
     use crate::data::{BoxLabel, DataError, Ignore, Image, Source};
 
+    /// Per image: its size when the file gives it, and its annotations' `segmentation`s with
+    /// their class + 1.
+    type Segments = Vec<(Option<(f32, f32)>, Vec<(usize, serde_json::Value)>)>;
+
     /// COCO detection: images and their boxes, classes numbered as [`categories`] orders them.
     /// With `masks`, also each image's size and instance segmentations with their class + 1.
     pub struct Coco {
         items: Vec<(PathBuf, Vec<BoxLabel>)>,
         channels: usize,
-        segments: Option<Vec<(Option<(f32, f32)>, Vec<(usize, serde_json::Value)>)>>,
+        segments: Option<Segments>,
     }
 
     impl Coco {
@@ -314,7 +318,7 @@ mod load {
         json: &serde_json::Value,
         images: &[super::ImageEntry],
         cats: &[(i64, String)],
-    ) -> Vec<(Option<(f32, f32)>, Vec<(usize, serde_json::Value)>)> {
+    ) -> Segments {
         let mut out: Vec<_> = images.iter().map(|i| (i.size, Vec::new())).collect();
         let index: std::collections::HashMap<i64, usize> = images.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
         let list = json.get("annotations").and_then(|v| v.as_array()).map(Vec::as_slice).unwrap_or_default();

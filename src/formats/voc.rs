@@ -201,7 +201,7 @@ pub fn probe(args: &Args, spec: &mut DatasetSpec, p: &mut Probe) -> Option<Vec<S
         let mut images = Vec::new();
         for id in &ids {
             let file = root.join("Annotations").join(format!("{id}.xml"));
-            let Some(text) = p.read_text(&file, at) else { return None };
+            let text = p.read_text(&file, at)?;
             match parse(&text) {
                 Ok(annotation) => {
                     names.extend(annotation.objects.iter().map(|o| o.name.clone()));
