@@ -205,6 +205,29 @@ mod tests {
         dir.join(name)
     }
 
+    /// A palette (indexed-colour) PNG decodes to the colours its `PLTE` names, in the channels
+    /// the dataset declares.
+    #[test]
+    fn palette_pngs_decode_to_their_colours() {
+        let path = temp("palette.png");
+        let mut palette = vec![0u8; 256 * 3];
+        palette[3..6].copy_from_slice(&[255, 0, 0]);
+        palette[6..9].copy_from_slice(&[0, 0, 255]);
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        let mut encoder = png::Encoder::new(file, 2, 1);
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(palette);
+        encoder.write_header().expect("header").write_image_data(&[1, 2]).expect("data");
+        let rgb = decode(&path, 3).expect("decodes");
+        assert_eq!((rgb.c, rgb.h, rgb.w), (3, 1, 2));
+        // Planar: red of both pixels, then green, then blue.
+        assert_eq!(rgb.data, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        let gray = decode(&path, 1).expect("decodes");
+        assert_eq!((gray.c, gray.data.len()), (1, 2));
+        assert!(gray.data[0] > 0.0 && gray.data[1] > 0.0 && gray.data[0] != gray.data[1], "{:?}", gray.data);
+    }
+
     /// A JPEG whose EXIF says "rotate 90° clockwise to view" (orientation 6), as phones write.
     fn rotated_jpeg(path: &Path) {
         // 4 wide, 2 high; the left column bright.

@@ -314,11 +314,7 @@ mod load {
     /// background), or the ignore label 255 for an `iscrowd` region (ignored in training and in
     /// the metric, as pycocotools ignores crowds), in file order: later instances paint over
     /// earlier ones.
-    fn segments(
-        json: &serde_json::Value,
-        images: &[super::ImageEntry],
-        cats: &[(i64, String)],
-    ) -> Segments {
+    fn segments(json: &serde_json::Value, images: &[super::ImageEntry], cats: &[(i64, String)]) -> Segments {
         let mut out: Vec<_> = images.iter().map(|i| (i.size, Vec::new())).collect();
         let index: std::collections::HashMap<i64, usize> = images.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
         let list = json.get("annotations").and_then(|v| v.as_array()).map(Vec::as_slice).unwrap_or_default();
