@@ -284,19 +284,31 @@ fn letterbox_fit((h, w): (usize, usize), (height, width): (usize, usize)) -> Fit
     Fit { h: fh, w: fw, top: (height - fh) / 2, left: (width - fw) / 2 }
 }
 
-/// Letterboxes an image: bilinear resize for pixels, nearest for masks (`nearest`), zeros around.
-fn letterbox(img: &Image, (height, width): (usize, usize), nearest: bool) -> Image {
+/// Letterboxes an image: bilinear resize for pixels, nearest for masks (`mask`), zeros around
+/// pixels and the ignore label (255) around masks, so the padding never trains as background.
+fn letterbox(img: &Image, (height, width): (usize, usize), mask: bool) -> Image {
     let fit = letterbox_fit((img.h, img.w), (height, width));
-    let inner = if nearest {
+    let inner = if mask {
         let (ih, iw) = (img.h, img.w);
         img.map_coords(fit.h, fit.w, |y, x| Some(((y * ih) / fit.h, (x * iw) / fit.w)))
     } else {
         img.resize(fit.h, fit.w)
     };
-    inner.map_coords(height, width, |y, x| {
+    let inside = |y: usize, x: usize| {
         let (iy, ix) = (y.checked_sub(fit.top)?, x.checked_sub(fit.left)?);
         (iy < fit.h && ix < fit.w).then_some((iy, ix))
-    })
+    };
+    let mut out = inner.map_coords(height, width, inside);
+    if mask {
+        let plane = height * width;
+        for (i, v) in out.data.iter_mut().enumerate() {
+            let (y, x) = ((i % plane) / width, i % width);
+            if inside(y, x).is_none() {
+                *v = crate::formats::IGNORE as f32;
+            }
+        }
+    }
+    out
 }
 
 /// Moves boxes through one geometric step of an image of size `h × w`, drawing from `rng` exactly
@@ -642,6 +654,13 @@ mod tests {
         assert_eq!(frame.box_to_original([4.0, 12.0, 12.0, 20.0]), [5.0, 0.0, 15.0, 10.0]);
         // Padding maps outside the image and is clipped to its edge.
         assert_eq!(frame.box_to_original([0.0, 0.0, 32.0, 32.0]), [0.0, 0.0, 40.0, 10.0]);
+        // A mask's padding is the ignore label, not background.
+        let img = Image { c: 1, h: 10, w: 40, data: vec![0.0; 400] };
+        let mask = Image { c: 1, h: 10, w: 40, data: vec![2.0; 400] };
+        let (_, mask, _) = apply_pair(&steps, img, Some(mask), None, &mut rng, false);
+        let rows: Vec<f32> = (0..32).map(|y| mask.as_ref().expect("mask").data[y * 32 + 16]).collect();
+        assert!(rows[..12].iter().chain(&rows[20..]).all(|v| *v == 255.0), "{rows:?}");
+        assert!(rows[12..20].iter().all(|v| *v == 2.0), "{rows:?}");
     }
 
     #[test]
