@@ -74,7 +74,9 @@ fn fields<'f>(sink: &mut Sink, list: &'f [Field], allowed: &[&str], place: &str)
     for f in list {
         let key = f.key.name.as_str();
         if !allowed.contains(&key) {
-            let help = suggest::help(key, allowed.iter().copied(), format!("the keys are: {}", allowed.join(", ")));
+            let help = suggest::foreign_key(key, allowed).unwrap_or_else(|| {
+                suggest::help(key, allowed.iter().copied(), format!("the keys are: {}", allowed.join(", ")))
+            });
             sink.push(
                 f.key.span.file,
                 CheckError::UnknownKey { key: key.into(), place: place.into(), help, at: f.key.span.into() },
