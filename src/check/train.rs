@@ -1009,6 +1009,17 @@ fn monitor(
                     understood = true;
                 }
             }
+            ExprKind::Str(text) => {
+                sink.push(
+                    expr.span.file,
+                    CheckError::Monitor {
+                        monitor: format!("\"{text}\""),
+                        reason: "a monitor is a split and a metric, not a string".into(),
+                        help: format!("write it unquoted: `monitor = {}`", unquoted_monitor(text)),
+                        at: expr.span.into(),
+                    },
+                );
+            }
             _ => {
                 let written = match &expr.kind {
                     ExprKind::Name(id) => id.name.clone(),
@@ -1041,6 +1052,20 @@ fn monitor(
         _ => natural,
     };
     (m, mode)
+}
+
+/// What Lightning's logged names (`"val_acc"`, `"val/loss"`, `"train_f1"`) are in trainc:
+/// `val.accuracy`, `val.loss`, `train.f1`.
+fn unquoted_monitor(text: &str) -> String {
+    let (split, metric) = text.split_once(['_', '/', '.']).unwrap_or(("val", text));
+    let metric = match metric {
+        "acc" | "accuracy" | "top1" => "accuracy",
+        "map_50" | "mAP50" | "map50" => "map50",
+        "mAP" => "map",
+        "mIoU" | "iou" => "miou",
+        other => other,
+    };
+    format!("{split}.{metric}")
 }
 
 fn sink_text(expr: &Expr) -> String {
