@@ -188,7 +188,8 @@ impl<'a> TrainCheck<'a, '_> {
         let model_name = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
         unused_outputs(sink, &loss, &outputs, &model_name);
         let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
-        let epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
+        let given_epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).map(|e| e as usize);
+        let epochs = given_epochs.unwrap_or(1);
         let metrics = match f.get("metrics") {
             Some(field) => {
                 expr_of(sink, field).map(|e| metric_list(sink, e, task, classes, &dataset_name)).unwrap_or_default()
@@ -197,7 +198,10 @@ impl<'a> TrainCheck<'a, '_> {
         };
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
         let schedule = match f.get("schedule") {
-            Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, steps_per_epoch)).unwrap_or_default(),
+            // Lengths are judged against `epochs` only when it was valid: a wrong one is its own error.
+            Some(field) => {
+                expr_of(sink, field).map(|e| schedule(sink, e, given_epochs, steps_per_epoch)).unwrap_or_default()
+            }
             None => vec![Schedule::Constant { length: None }],
         };
         let splits: Vec<String> =
@@ -1076,11 +1080,11 @@ fn sink_text(expr: &Expr) -> String {
 }
 
 /// `warmup(…) then cosine(…)`: segments, with length lints against the training length.
-fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option<usize>) -> Vec<Schedule> {
+fn schedule(sink: &mut Sink, expr: &Expr, epochs: Option<usize>, steps_per_epoch: Option<usize>) -> Vec<Schedule> {
     let mut parts = Vec::new();
     flatten_then(expr, &mut parts);
     let mut out = Vec::new();
-    let total = steps_per_epoch.map(|s| s * epochs);
+    let total = steps_per_epoch.zip(epochs).map(|(s, e)| s * e);
     let mut elapsed: f64 = 0.0; // in epochs
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
@@ -1132,13 +1136,14 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: usize, steps_per_epoch: Option
             );
             continue;
         }
-        if let Some(len) = length {
+        if let (Some(len), Some(epochs)) = (length, epochs) {
             let end = elapsed + len;
             let total_epochs = epochs as f64;
             let unit = |x: f64| match (seg.length(), total) {
                 (Some(Length::Steps(_)), Some(_)) => {
                     format!("{} steps", (x * steps_per_epoch.unwrap_or(1) as f64).round())
                 }
+                _ if x == 1.0 => "1 epoch".to_string(),
                 _ => format!("{x} epochs"),
             };
             if end > total_epochs + 1e-9 {
