@@ -197,13 +197,7 @@ impl<'a> TrainCheck<'a, '_> {
             None => default_metrics(task),
         };
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
-        let schedule = match f.get("schedule") {
-            // Lengths are judged against `epochs` only when it was valid: a wrong one is its own error.
-            Some(field) => {
-                expr_of(sink, field).map(|e| schedule(sink, e, given_epochs, steps_per_epoch)).unwrap_or_default()
-            }
-            None => vec![Schedule::Constant { length: None }],
-        };
+        let schedule = schedule_field(sink, f.get("schedule"), given_epochs, steps_per_epoch);
         let splits: Vec<String> =
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
         let (checkpoint, early_stop) = records(sink, &f, &splits, &metrics);
@@ -1076,6 +1070,20 @@ fn sink_text(expr: &Expr) -> String {
     match &expr.kind {
         ExprKind::Member { base, name } => format!("{}.{}", base.as_name().map_or("?", |b| b.name.as_str()), name.name),
         _ => "?".into(),
+    }
+}
+
+/// `schedule = …`, constant when absent. Lengths are judged against `epochs` only when it was
+/// valid: a wrong one is its own error.
+fn schedule_field(
+    sink: &mut Sink,
+    field: Option<&&Field>,
+    epochs: Option<usize>,
+    per_epoch: Option<usize>,
+) -> Vec<Schedule> {
+    match field {
+        Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, per_epoch)).unwrap_or_default(),
+        None => vec![Schedule::Constant { length: None }],
     }
 }
 
