@@ -93,7 +93,12 @@ impl GraphChecker<'_> {
                 let mut names: Vec<String> =
                     self.program.names_in_scope(scope.module).into_iter().map(String::from).collect();
                 names.extend(builtins::names(Kind::Layer).map(String::from));
-                let help = suggest::help(&callee.name, &names, "see `trainc builtins` for the layers");
+                let help = match crate::resolve::stdlib::exporting(&callee.name) {
+                    Some(module) => {
+                        format!("`{}` is in `{module}`: add `use {module}.{{{}}}`", callee.name, callee.name)
+                    }
+                    None => suggest::help(&callee.name, &names, "see `trainc builtins` for the layers"),
+                };
                 self.report(
                     callee.span,
                     CheckError::UnknownName {
