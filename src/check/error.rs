@@ -525,6 +525,18 @@ pub enum CheckError {
         label: String,
     },
 
+    #[error("`layer_norm` normalises the last axis of {shape}: the width, not the channels")]
+    #[diagnostic(
+        code(trainc::shape::last_axis),
+        severity(Warning),
+        help("to normalise the channels use `group_norm(groups = 1)` (over C, H and W per sample) or `batch_norm`")
+    )]
+    LastAxis {
+        shape: String,
+        #[label("over the last axis")]
+        at: SourceSpan,
+    },
+
     // ── weights ────────────────────────────────────────────────────────────────────────────
     #[error("weights file `{file}`: {message}")]
     #[diagnostic(code(trainc::weights::file), help("{help}"))]

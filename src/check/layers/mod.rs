@@ -94,7 +94,7 @@ impl LayerCx {
         std::mem::take(&mut self.errors)
     }
 
-    fn report(&mut self, at: Span, error: CheckError) {
+    pub(super) fn report(&mut self, at: Span, error: CheckError) {
         self.errors.push((at, error));
     }
 

@@ -5,6 +5,7 @@ use super::{Inferred, LayerCx, X};
 use crate::check::builtins::Bound::*;
 use crate::check::builtins::Ty::*;
 use crate::check::builtins::{Builtin, opt};
+use crate::check::error::CheckError;
 use crate::ir::Op;
 
 pub const BATCH_NORM: Builtin = layer!(
@@ -46,6 +47,11 @@ fn group_norm(cx: &mut LayerCx) -> Option<Inferred> {
 
 fn layer_norm(cx: &mut LayerCx) -> Option<Inferred> {
     let x = cx.min_rank("x", 2)?;
+    // PyTorch users expect channels; on a feature map the last axis is the width.
+    if x.shape.rank() == 4 {
+        let at = cx.span();
+        cx.report(at, CheckError::LastAxis { shape: x.shape.to_string(), at: at.into() });
+    }
     let dim = x.shape.0[x.shape.rank() - 1].clone();
     let op = Op::LayerNorm { dim: dim.clone(), eps: cx.float("eps")? };
     Some(Inferred::new(op, vec![x.clone()], x.shape, dim.scale(2)))
