@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use trainc::fmt::{code_tokens, comments, format};
-use trainc::frontend::{self, Options};
+use trainc::frontend;
 use trainc::host::FsHost;
 
 fn root() -> &'static Path {
@@ -43,27 +43,12 @@ fn train_files() -> Vec<PathBuf> {
     out
 }
 
-/// The UI tests' options line (`// args: --skip-data …`), as tests/ui.rs reads it.
-fn options(text: &str) -> Options {
-    let mut options = Options::default();
-    if let Some(args) = text.lines().next().and_then(|l| l.strip_prefix("// args:")) {
-        let mut words = args.split_whitespace();
-        while let Some(word) = words.next() {
-            match word {
-                "--skip-data" => options.check.skip_data = true,
-                "--profile" => options.resolve.profile = words.next().map(String::from),
-                other => options.resolve.overrides.push(other.to_string()),
-            }
-        }
-    }
-    options
-}
-
 /// What a file means: the resolved spec, every model's nodes (path, layer, shape, parameters)
 /// and every diagnostic's code and message (positions move, meanings do not).
 fn meaning(path: &Path, text: &str) -> String {
     let relative = path.strip_prefix(root()).unwrap_or(path);
-    let outcome = frontend::check_text(&FsHost, &root().join(relative).display().to_string(), text, &options(text));
+    let outcome =
+        frontend::check_text(&FsHost, &root().join(relative).display().to_string(), text, &common::ui_options(text));
     let mut out = serde_json::to_string_pretty(&outcome.checked.train).expect("the spec serialises");
     for model in outcome.checked.models.values() {
         out.push_str(&trainc::summary::shape_table(model));

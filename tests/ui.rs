@@ -6,26 +6,13 @@
 // Tests read and write their own files; the front-end rule of clippy.toml is not theirs.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use trainc::frontend::{self, Options};
+use trainc::frontend;
 use trainc::host::FsHost;
-
-fn options(text: &str) -> Options {
-    let mut options = Options::default();
-    if let Some(args) = text.lines().next().and_then(|l| l.strip_prefix("// args:")) {
-        let mut words = args.split_whitespace();
-        while let Some(word) = words.next() {
-            match word {
-                "--skip-data" => options.check.skip_data = true,
-                "--profile" => options.resolve.profile = words.next().map(String::from),
-                other => options.resolve.overrides.push(other.to_string()),
-            }
-        }
-    }
-    options
-}
 
 fn run(path: &Path) -> (String, Vec<String>, bool) {
     let text = std::fs::read_to_string(path).expect("ui file is readable");
@@ -33,7 +20,7 @@ fn run(path: &Path) -> (String, Vec<String>, bool) {
     let relative = path.strip_prefix(root).unwrap_or(path);
     // Check from the crate root so file names in reports are stable.
     std::env::set_current_dir(root).expect("crate root exists");
-    let outcome = frontend::check_file(&FsHost, relative, &options(&text));
+    let outcome = frontend::check_file(&FsHost, relative, &common::ui_options(&text));
     let codes = outcome.diags.iter().map(|d| d.code()).collect();
     (outcome.render(false), codes, outcome.has_errors())
 }

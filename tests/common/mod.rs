@@ -34,3 +34,19 @@ pub fn torch_python(modules: &str) -> Option<String> {
     eprintln!("SKIP: no {modules} at {python}; set TRAINC_TORCH_PYTHON to a python that has them");
     None
 }
+
+/// A UI file's options line (`// args: --skip-data --profile P key=value`), as `check` takes them.
+pub fn ui_options(text: &str) -> trainc::frontend::Options {
+    let mut options = trainc::frontend::Options::default();
+    if let Some(args) = text.lines().next().and_then(|l| l.strip_prefix("// args:")) {
+        let mut words = args.split_whitespace();
+        while let Some(word) = words.next() {
+            match word {
+                "--skip-data" => options.check.skip_data = true,
+                "--profile" => options.resolve.profile = words.next().map(String::from),
+                other => options.resolve.overrides.push(other.to_string()),
+            }
+        }
+    }
+    options
+}
