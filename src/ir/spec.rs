@@ -447,5 +447,17 @@ pub struct LrGroup {
 /// Whether `path` (a module path, `resnet180.stem0.conv2d0`) lies under `prefix`: equal to it, or
 /// starting with it at a `.` boundary (`resnet18` does not cover `resnet180`).
 pub fn under(path: &str, prefix: &str) -> bool {
-    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    !prefix.is_empty() && relative_to(path, prefix).is_some()
+}
+
+/// `path` relative to `prefix` when it lies under it (`""` for the prefix itself); every path
+/// lies under the empty prefix, the model's root.
+pub fn relative_to<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    match path.strip_prefix(prefix)? {
+        "" => Some(""),
+        rest => rest.strip_prefix('.'),
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::torchvision;
 use crate::check::dim::Dim;
-use crate::ir::{ModelGraph, Names, Op, Rename, WeightsSpec};
+use crate::ir::{ModelGraph, Names, Op, Rename, WeightsSpec, relative_to};
 use crate::syntax::span::Span;
 
 /// One parameter a load fills.
@@ -54,17 +54,6 @@ fn layers(graph: &ModelGraph) -> Vec<(&str, &Op, Span)> {
         .collect()
 }
 
-/// `path` relative to `prefix` when it is `prefix` or below it (at a `.` boundary).
-fn under<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    if prefix.is_empty() {
-        return Some(path);
-    }
-    match path.strip_prefix(prefix)? {
-        "" => Some(""),
-        rest => rest.strip_prefix('.'),
-    }
-}
-
 fn join(module: &str, name: &str) -> String {
     if module.is_empty() { name.to_string() } else { format!("{module}.{name}") }
 }
@@ -87,7 +76,7 @@ pub fn prefixes(graph: &ModelGraph) -> Vec<String> {
 pub fn plan(graph: &ModelGraph, spec: &WeightsSpec) -> Result<Vec<KeyMap>, PlanError> {
     let into = spec.into();
     let targets: Vec<(&str, &str, &Op, Span)> =
-        layers(graph).into_iter().filter_map(|(p, op, span)| Some((p, under(p, into)?, op, span))).collect();
+        layers(graph).into_iter().filter_map(|(p, op, span)| Some((p, relative_to(p, into)?, op, span))).collect();
     if targets.is_empty() {
         return Err(PlanError::UnknownInto { into: into.to_string(), known: prefixes(graph) });
     }
@@ -112,7 +101,7 @@ pub fn plan(graph: &ModelGraph, spec: &WeightsSpec) -> Result<Vec<KeyMap>, PlanE
 /// (`"model -> "` reads every name under `model.` in the file).
 fn renamed(rules: &[Rename], rel: &str) -> Option<String> {
     rules.iter().find_map(|r| {
-        let rest = under(rel, &r.to)?;
+        let rest = relative_to(rel, &r.to)?;
         Some(if rest.is_empty() { r.from.clone() } else { join(&r.from, rest) })
     })
 }
@@ -132,7 +121,7 @@ fn torchvision_names(into: &str, relative: &[&str]) -> Result<BTreeMap<String, S
         [one] => *one,
         many => return Err(PlanError::SeveralBackbones(many.iter().map(|m| join(into, m)).collect())),
     };
-    let inside: Vec<&str> = relative.iter().filter_map(|p| under(p, backbone)).collect();
+    let inside: Vec<&str> = relative.iter().filter_map(|p| relative_to(p, backbone)).collect();
     let mut out: BTreeMap<String, String> =
         torchvision::backbone(&inside).into_iter().map(|(k, v)| (join(backbone, &k), v)).collect();
     for p in relative {
@@ -189,10 +178,10 @@ mod tests {
 
     #[test]
     fn prefixes_match_at_dot_boundaries() {
-        assert_eq!(under("resnet180.stem0", "resnet180"), Some("stem0"));
-        assert_eq!(under("resnet180", "resnet180"), Some(""));
-        assert_eq!(under("resnet1800.stem0", "resnet180"), None);
-        assert_eq!(under("a.b", ""), Some("a.b"));
+        assert_eq!(relative_to("resnet180.stem0", "resnet180"), Some("stem0"));
+        assert_eq!(relative_to("resnet180", "resnet180"), Some(""));
+        assert_eq!(relative_to("resnet1800.stem0", "resnet180"), None);
+        assert_eq!(relative_to("a.b", ""), Some("a.b"));
     }
 
     #[test]
