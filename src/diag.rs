@@ -52,10 +52,10 @@ pub fn normalize(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags
 }
 
-/// Attaches the file's text so miette can draw the snippet.
+/// Attaches the file's text so miette can draw the snippet (`None`: too long a line to draw).
 struct WithSource<'a> {
     diag: &'a Diagnostic,
-    source: miette::NamedSource<String>,
+    source: Option<miette::NamedSource<String>>,
 }
 
 impl std::fmt::Debug for WithSource<'_> {
@@ -86,12 +86,16 @@ impl miette::Diagnostic for WithSource<'_> {
         self.diag.error.labels()
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         self.diag.error.related()
     }
 }
+
+/// Lines longer than this are not drawn: a snippet of them helps nobody, and miette panics on
+/// label columns past 65,535 (a generated file with thousands of pipes on one line).
+const MAX_DRAWN_LINE: usize = 2000;
 
 /// Renders diagnostics as miette reports. `color` is off for snapshots and pipes.
 pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
@@ -100,13 +104,29 @@ pub fn render_human(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> S
     let mut out = String::new();
     for diag in diags {
         let file = sources.get(diag.file);
-        let source = miette::NamedSource::new(file.name.clone(), file.text.to_string());
+        let long = long_line_label(diag, &file.text);
+        let source = long.is_none().then(|| miette::NamedSource::new(file.name.clone(), file.text.to_string()));
         let with = WithSource { diag, source };
         // Writing into a String cannot fail.
         let _ = handler.render_report(&mut out, &with);
+        if let Some(offset) = long {
+            let (line, column) = sources.line_col(diag.file, offset as u32);
+            out.push_str(&format!("  at {}:{line}:{column} (the line is too long to show)\n", file.name));
+        }
         out.push('\n');
     }
     out
+}
+
+/// The offset of the first label that sits on a line longer than [`MAX_DRAWN_LINE`].
+fn long_line_label(diag: &Diagnostic, text: &str) -> Option<usize> {
+    let labels: Vec<miette::LabeledSpan> = diag.error.labels().map(|l| l.collect()).unwrap_or_default();
+    labels.iter().map(|l| l.offset()).find(|&at| {
+        let at = text.floor_char_boundary(at);
+        let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |p| at + p);
+        end - start > MAX_DRAWN_LINE
+    })
 }
 
 #[derive(Serialize)]

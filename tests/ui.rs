@@ -59,3 +59,22 @@ fn ui_files_cover_every_code() {
     assert!(missing.is_empty(), "codes without a ui test: {missing:?}");
     assert!(count >= 60, "only {count} ui files");
 }
+
+/// A line of 5,000 statements (75,000 columns) with an error at its end: miette panics on label
+/// columns past 65,535, so the report names the position without drawing the line.
+#[test]
+fn an_error_on_a_very_long_line_is_reported_without_its_snippet() {
+    let body = "h = h |> relu; ".repeat(5000);
+    let text = format!(
+        "model m(x: Image[B, 1, 28, 28]) -> Logits[B, 10] {{\n  h = x; {body}h = h |> foo\n  return h |> flatten |> linear(10)\n}}\n"
+    );
+    let outcome = frontend::check_text(&FsHost, "long.train", &text, &common::ui_options("// args: --skip-data"));
+    assert_eq!(outcome.diags.iter().map(|d| d.code()).collect::<Vec<_>>(), ["trainc::name::unknown"]);
+    insta::assert_snapshot!(outcome.render(false), @r"
+    trainc::name::unknown
+
+      × unknown layer or block `foo`
+      help: see `trainc builtins` for the layers
+      at long.train:2:75019 (the line is too long to show)
+    ");
+}

@@ -212,6 +212,20 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    #[error("blocks nest more than {limit} deep: this call of `{name}` is level {}", limit + 1)]
+    #[diagnostic(
+        code(trainc::graph::too_deep),
+        help(
+            "real networks nest a few levels (model → backbone → stage → block); repeat a block side by side instead of inside itself"
+        )
+    )]
+    TooDeep {
+        name: String,
+        limit: usize,
+        #[label("level {} starts here", limit + 1)]
+        at: SourceSpan,
+    },
+
     #[error("{message}")]
     #[diagnostic(
         code(trainc::graph::not_a_dim),

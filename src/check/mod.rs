@@ -47,6 +47,9 @@ pub struct Sink {
     pub diags: Vec<Diagnostic>,
     /// Shapes of the bindings of top-level bodies (models, and blocks checked on their own).
     pub shapes: Vec<crate::ir::BindingShape>,
+    /// Blocks nesting too deep are reported once: every block on the chain, checked on its own,
+    /// would otherwise report the same runaway at its own depth.
+    pub too_deep: bool,
 }
 
 impl Sink {

@@ -194,6 +194,14 @@ pub struct Field {
     pub span: Span,
 }
 
+fn fields_deeper_than(fields: &[Field], limit: usize) -> bool {
+    limit == 0
+        || fields.iter().any(|f| match &f.value {
+            FieldValue::Expr(e) => e.deeper_than(limit - 1),
+            FieldValue::Record(inner) => fields_deeper_than(inner, limit - 1),
+        })
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldValue {
     Expr(Expr),
@@ -266,6 +274,26 @@ pub struct Arg {
 }
 
 impl Expr {
+    /// Whether the tree under this expression is more than `limit` levels deep. It descends at
+    /// most `limit` levels, so it is safe on the trees it exists to refuse.
+    pub fn deeper_than(&self, limit: usize) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        let below = limit - 1;
+        match &self.kind {
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Name(_) => false,
+            ExprKind::List(items) => items.iter().any(|e| e.deeper_than(below)),
+            ExprKind::Tuple(items) => items.iter().any(|(_, e)| e.deeper_than(below)),
+            ExprKind::Call { args, .. } => args.iter().any(|a| a.value.deeper_than(below)),
+            ExprKind::Member { base, .. } | ExprKind::Neg(base) => base.deeper_than(below),
+            ExprKind::Record { base, fields } => base.deeper_than(below) || fields_deeper_than(fields, below),
+            ExprKind::Binary { lhs, rhs, .. } | ExprKind::Then(lhs, rhs) => {
+                lhs.deeper_than(below) || rhs.deeper_than(below)
+            }
+        }
+    }
+
     /// The name this expression refers to, when it is a bare name.
     pub fn as_name(&self) -> Option<&Ident> {
         match &self.kind {

@@ -49,6 +49,20 @@ pub enum SyntaxError {
         at: SourceSpan,
     },
 
+    #[error("{what} nests more than {limit} deep")]
+    #[diagnostic(
+        code(trainc::syntax::too_deep),
+        help(
+            "no hand-written file comes close; split the expression into named steps (`h = …`) or fix the generator that wrote it"
+        )
+    )]
+    TooDeep {
+        what: &'static str,
+        limit: usize,
+        #[label("level {limit} is reached here")]
+        at: SourceSpan,
+    },
+
     #[error("options in braces must follow a name")]
     #[diagnostic(code(trainc::syntax::bad_record), help("write `data = fashion {{ batch = 64 }}`"))]
     BadRecord {

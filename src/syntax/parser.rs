@@ -63,11 +63,57 @@ pub fn parse_expr(text: &str, file: FileId) -> Result<Expr> {
     Lower { file }.expr(next(&mut pair.into_inner()))
 }
 
+/// How deeply brackets, and expressions within a statement, may nest. Hand-written files stay
+/// under ten; the limit turns generated or corrupted input into a diagnostic instead of a stack
+/// overflow in pest's recursive descent and in every recursive stage after it.
+pub const MAX_NESTING: usize = 256;
+
 fn parse(rule: Rule, text: &str) -> Result<pest::iterators::Pairs<'_, Rule>> {
+    bracket_depth(text)?;
     static DETAIL: Once = Once::new();
     // Attempted literal tokens (`=`, `{`…) are only recorded with error detail on.
     DETAIL.call_once(|| pest::set_error_detail(true));
     Grammar::parse(rule, text).map_err(|e| unexpected(&e, text))
+}
+
+/// Refuses brackets nested deeper than [`MAX_NESTING`] before pest recurses into them. Strings
+/// and comments are skipped the way the grammar reads them.
+fn bracket_depth(text: &str) -> Result<()> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i + 1),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = find(bytes, i, b"\n"),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = find(bytes, i + 2, b"*/") + 1,
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(SyntaxError::TooDeep { what: "this bracket", limit: MAX_NESTING, at: (i, 1).into() });
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The index of the closing quote of a string whose body starts at `i` (or the end of the line).
+fn skip_string(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n') {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    i
+}
+
+/// The index where `needle` starts at or after `from`, or the end of the text.
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(needle.len()).position(|w| w == needle))
+        .map_or(bytes.len(), |p| from + p)
 }
 
 // The grammar guarantees the shape of every pair we walk; these helpers encode that
@@ -264,6 +310,21 @@ impl Lower {
     }
 
     fn expr(&self, pair: Pair<Rule>) -> Result<Expr> {
+        let span = self.span(&pair);
+        // A long operator chain becomes a deep tree (`x |> a |> b` is `b(a(x))`): refuse it
+        // before building it, then bound the depth that chains inside brackets add up to.
+        if let Some(op) = pair.clone().into_inner().filter(|p| is_infix(p.as_rule())).nth(MAX_NESTING - 1) {
+            let at = self.span(&op).into();
+            return Err(SyntaxError::TooDeep { what: "this chain of operators", limit: MAX_NESTING, at });
+        }
+        let expr = self.operators(pair)?;
+        if expr.deeper_than(MAX_NESTING) {
+            return Err(SyntaxError::TooDeep { what: "this expression", limit: MAX_NESTING, at: span.into() });
+        }
+        Ok(expr)
+    }
+
+    fn operators(&self, pair: Pair<Rule>) -> Result<Expr> {
         let pratt = PrattParser::new()
             .op(Op::infix(Rule::op_then, Assoc::Left))
             .op(Op::infix(Rule::op_pipe, Assoc::Left))
@@ -429,6 +490,10 @@ fn next_peek<'i, I: Iterator<Item = Pair<'i, Rule>>>(iter: &mut std::iter::Peeka
 }
 
 /// Turns pest's error into words: what was expected (rules and literal tokens), what was found.
+fn is_infix(rule: Rule) -> bool {
+    matches!(rule, Rule::op_then | Rule::op_pipe | Rule::op_add | Rule::op_sub | Rule::op_mul | Rule::op_div)
+}
+
 fn unexpected(error: &pest::error::Error<Rule>, text: &str) -> SyntaxError {
     let pos = match error.location {
         pest::error::InputLocation::Pos(p) => p,

@@ -137,7 +137,14 @@ impl GraphChecker<'_> {
         if failed || values.iter().any(|v| matches!(v, Some(V::Invalid))) {
             return V::Invalid;
         }
-        if self.stack.contains(&decl) || self.stack.len() >= MAX_DEPTH {
+        if self.stack.contains(&decl) {
+            return V::Invalid; // reported once per cycle by `check::recursion`
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            if std::mem::replace(&mut self.sink.too_deep, true) {
+                return V::Invalid;
+            }
+            self.report(span, CheckError::TooDeep { name: block.name.name.clone(), limit: MAX_DEPTH, at: span.into() });
             return V::Invalid;
         }
         let count = self.counters.entry(format!("{}{}", caller.prefix, block.name.name)).or_insert(0);
