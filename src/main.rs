@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use trainc::check::memory::MemoryBudget;
 use trainc::frontend::Options;
 
 #[derive(Parser)]
@@ -49,6 +50,10 @@ struct SpecArgs {
     /// Do not read dataset headers and folders.
     #[arg(long)]
     skip_data: bool,
+    /// The training device's memory (`16GiB`): a step estimated to need more is an error.
+    /// Default: this machine's memory (pass the GPU's when training on one).
+    #[arg(long, value_parser = trainc::check::memory::parse_bytes)]
+    memory: Option<u64>,
 }
 
 impl SpecArgs {
@@ -57,8 +62,21 @@ impl SpecArgs {
         o.resolve.profile = self.profile.clone();
         o.resolve.overrides = self.overrides.clone();
         o.check.skip_data = self.skip_data;
+        o.check.memory = match self.memory {
+            Some(bytes) => Some(MemoryBudget { bytes, source: "`--memory`".into() }),
+            None => machine_memory().map(|bytes| MemoryBudget { bytes, source: "this machine".into() }),
+        };
         o
     }
+}
+
+/// `MemTotal` from `/proc/meminfo` (Linux); `None` elsewhere, and then nothing is compared.
+fn machine_memory() -> Option<u64> {
+    #[allow(clippy::disallowed_methods)] // the binary's edge, not the front end
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// How `run` and `watch` train.

@@ -86,11 +86,18 @@ pub fn summary(outcome: &Outcome, path: &str, shapes: bool) -> String {
             model.graph.node_count() - model.inputs.len(),
             outputs.join(", ")
         );
+        if let Some(memory) = outcome.checked.memory.filter(|_| is_trained(outcome, &model.name)) {
+            let _ = writeln!(out, "  memory    {}", memory.per_step());
+        }
         if shapes {
             out.push_str(&shape_table(model));
         }
     }
     out
+}
+
+fn is_trained(outcome: &Outcome, model: &str) -> bool {
+    outcome.checked.train.as_ref().is_some_and(|t| t.model == model)
 }
 
 /// Every node in evaluation order: path, layer, output shape, parameters.

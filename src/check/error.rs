@@ -212,6 +212,22 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    #[error("a training step at batch {batch} needs {estimate}: more than the {budget} of {device}")]
+    #[diagnostic(
+        code(trainc::train::memory),
+        help(
+            "lower the batch size (the activations grow with it), accumulate gradients (`accumulate = 4` with a quarter of the batch), or pass the device's real size with `--memory`"
+        )
+    )]
+    Memory {
+        estimate: String,
+        budget: String,
+        device: String,
+        batch: usize,
+        #[label("batch {batch} does not fit")]
+        at: SourceSpan,
+    },
+
     #[error("blocks nest more than {limit} deep: this call of `{name}` is level {}", limit + 1)]
     #[diagnostic(
         code(trainc::graph::too_deep),

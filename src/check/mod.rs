@@ -10,6 +10,7 @@ mod error;
 mod finetune;
 mod graph;
 pub mod layers;
+pub mod memory;
 mod spec;
 mod train;
 mod weights;
@@ -25,7 +26,7 @@ pub use error::CheckError;
 use crate::diag::Diagnostic;
 use crate::host::Host;
 use crate::ir::{Checked, DeclRef, Program};
-use crate::syntax::ast::{Expr, ExprKind, GraphKind, Item, Stmt};
+use crate::syntax::ast::{Expr, ExprKind, FieldValue, GraphKind, Item, Stmt, Train};
 use crate::syntax::span::FileId;
 
 #[derive(Clone, Debug, Default)]
@@ -35,6 +36,8 @@ pub struct Options {
     /// Class names to assume when neither the file nor the (skipped) data names them: what a run
     /// directory's `spec.json` recorded, so a checkpoint can be used without its dataset.
     pub assume_classes: Option<Vec<String>>,
+    /// The training device's memory: a step estimated to need more is an error.
+    pub memory: Option<memory::MemoryBudget>,
 }
 
 /// Errors with the file their span points into (an override's value lives in `<command line>`,
@@ -111,6 +114,11 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
         if let Some(graph) = graph {
             checked.models.insert(graph.name.clone(), graph);
         }
+        if let Some((spec, graph)) = spec.as_ref().and_then(|s| Some((s, checked.models.get(&s.model)?))) {
+            checked.memory = memory::estimate(graph, spec);
+            let file = program.module(root).file;
+            fits(tc.data.sink, file, train, checked.memory, options.memory.as_ref());
+        }
         checked.train = spec;
         // Profiles that are not selected are checked too; what they share with the base block
         // reports at the same spans and is deduplicated.
@@ -138,6 +146,36 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
 }
 
 /// Blocks that call themselves, directly or through others, with the chain.
+/// A training step estimated to need more memory than the device has is an error at the
+/// `data` field, whose batch size sets the activations.
+fn fits(
+    sink: &mut Sink,
+    file: FileId,
+    train: &Train,
+    estimate: Option<memory::MemoryEstimate>,
+    budget: Option<&memory::MemoryBudget>,
+) {
+    let (Some(estimate), Some(budget)) = (estimate, budget) else { return };
+    if estimate.total() <= budget.bytes {
+        return;
+    }
+    let data = train.fields.iter().find(|f| f.key.name == "data");
+    let at = match data.map(|f| &f.value) {
+        Some(FieldValue::Expr(e)) => e.span,
+        _ => train.span,
+    };
+    sink.push(
+        file,
+        CheckError::Memory {
+            estimate: estimate.describe(),
+            budget: memory::bytes(budget.bytes),
+            device: budget.source.clone(),
+            batch: estimate.batch,
+            at: at.into(),
+        },
+    );
+}
+
 fn recursion(program: &Program, sink: &mut Sink) {
     let mut graph = DiGraph::<DeclRef, ()>::new();
     let mut index = BTreeMap::new();

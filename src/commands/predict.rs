@@ -149,8 +149,13 @@ impl Predictor<'_> {
 
 pub fn predict(args: &PredictArgs) -> Result<ExitCode, CommandError> {
     let recorded = recorded_classes(&args.checkpoint);
-    let spec =
-        SpecArgs { file: args.file.clone(), overrides: Vec::new(), profile: None, skip_data: recorded.is_some() };
+    let spec = SpecArgs {
+        file: args.file.clone(),
+        overrides: Vec::new(),
+        profile: None,
+        skip_data: recorded.is_some(),
+        memory: None,
+    };
     let checked = checked(&spec, recorded)?;
     let (train, graph) = (&checked.train, &checked.graph);
     if args.tile && train.data.dataset.task != trainc::ir::Task::Detection {

@@ -22,6 +22,8 @@ pub struct Checked {
     /// The shape of every tensor binding in every model and block body (blocks with their own
     /// symbols, `[B, C, H / 2, W / 2]`), in check order: what editors show as inlay hints.
     pub shapes: Vec<BindingShape>,
+    /// What one training step of the trained model needs (when every size is known).
+    pub memory: Option<crate::check::memory::MemoryEstimate>,
 }
 
 /// One name bound to a tensor: `h = x |> conv2d(64)` (or one name of `c3, c4 = backbone(x)`).

@@ -126,6 +126,10 @@ fn decl_text(analysis: &Analysis, decl: DeclRef, o: &Occurrence) -> String {
                     model.graph.node_count(),
                     outputs.join(", ")
                 ));
+                let trained = analysis.outcome.checked.train.as_ref().is_some_and(|t| t.model == g.name.name);
+                if let Some(memory) = analysis.outcome.checked.memory.filter(|_| trained) {
+                    text.push_str(&format!("\n\nmemory {}", memory.per_step()));
+                }
             }
             if let Some(call) = o.call {
                 push_nodes(&mut text, &bound(analysis, call));

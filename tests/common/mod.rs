@@ -35,7 +35,7 @@ pub fn torch_python(modules: &str) -> Option<String> {
     None
 }
 
-/// A UI file's options line (`// args: --skip-data --profile P key=value`), as `check` takes them.
+/// A UI file's options line (`// args: --skip-data --profile P --memory 8GiB key=value`), as `check` takes them.
 pub fn ui_options(text: &str) -> trainc::frontend::Options {
     let mut options = trainc::frontend::Options::default();
     if let Some(args) = text.lines().next().and_then(|l| l.strip_prefix("// args:")) {
@@ -44,6 +44,12 @@ pub fn ui_options(text: &str) -> trainc::frontend::Options {
             match word {
                 "--skip-data" => options.check.skip_data = true,
                 "--profile" => options.resolve.profile = words.next().map(String::from),
+                "--memory" => {
+                    let size = words.next().expect("--memory takes a size");
+                    let bytes = trainc::check::memory::parse_bytes(size).expect("a valid size");
+                    options.check.memory =
+                        Some(trainc::check::memory::MemoryBudget { bytes, source: "`--memory`".into() });
+                }
                 other => options.resolve.overrides.push(other.to_string()),
             }
         }

@@ -1,0 +1,139 @@
+//! How much memory one training step needs, estimated from the checked graph before anything
+//! runs: a model that cannot fit is an error in `check`, not an out-of-memory kill an hour later.
+//!
+//! The estimate is what PyTorch users compute by hand: parameters, their gradients, the
+//! optimizer's state (Adam's two moments, SGD's momentum), and the activations autodiff keeps
+//! for the backward pass — every node's output at the training batch size — plus the largest
+//! output twice over for the gradient buffers alive at the peak. It ignores the allocator's
+//! slack, the data loader's queue and the framework itself, so the real peak is higher; the
+//! README gives measured figures beside the estimate.
+
+use std::collections::HashMap;
+
+use crate::ir::{ModelGraph, Optimizer, TrainSpec};
+
+use super::dim::Dim;
+
+/// The estimate, in bytes, of one training step of the trained model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryEstimate {
+    pub batch: usize,
+    /// Bytes of one stored value (4: trainc trains in f32).
+    pub value_bytes: u64,
+    pub parameters: u64,
+    pub gradients: u64,
+    pub optimizer: u64,
+    pub activations: u64,
+}
+
+impl MemoryEstimate {
+    pub fn total(&self) -> u64 {
+        self.parameters + self.gradients + self.optimizer + self.activations
+    }
+
+    /// `≈ 71.9 MiB (parameters 4.6 MiB, gradients 4.6 MiB, optimizer state 9.2 MiB, activations 53.6 MiB)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "≈ {} (parameters {}, gradients {}, optimizer state {}, activations {})",
+            bytes(self.total()),
+            bytes(self.parameters),
+            bytes(self.gradients),
+            bytes(self.optimizer),
+            bytes(self.activations)
+        )
+    }
+
+    /// The summary's line: `≈ 71.9 MiB per training step at batch 64 (parameters …)`.
+    pub fn per_step(&self) -> String {
+        let text = self.describe();
+        let (total, parts) = text.split_once(" (").unwrap_or((&text, ""));
+        format!("{total} per training step at batch {} ({parts}", self.batch)
+    }
+}
+
+/// How much memory the training device has, and where that figure came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryBudget {
+    pub bytes: u64,
+    /// `this machine's memory`, `--memory 8GiB`.
+    pub source: String,
+}
+
+/// The estimate for `graph` trained as `train` says, or `None` when a size is still symbolic.
+pub fn estimate(graph: &ModelGraph, train: &TrainSpec) -> Option<MemoryEstimate> {
+    let value_bytes = 4;
+    let bindings: HashMap<String, Dim> = [("B".to_string(), Dim::known(train.data.batch as i64))].into();
+    let params = u64::try_from(graph.param_count().value()?).ok()?;
+    let mut saved = 0u64;
+    let mut largest = 0u64;
+    for node in graph.graph.node_weights() {
+        let mut elements = 1u64;
+        for dim in &node.shape.subst(&bindings).0 {
+            elements = elements.saturating_mul(u64::try_from(dim.value()?).ok()?);
+        }
+        saved = saved.saturating_add(elements);
+        largest = largest.max(elements);
+    }
+    let values_per_param = optimizer_state(&train.optimizer);
+    Some(MemoryEstimate {
+        batch: train.data.batch,
+        value_bytes,
+        parameters: params * value_bytes,
+        gradients: params * value_bytes,
+        optimizer: params * value_bytes * values_per_param,
+        activations: saved.saturating_add(2 * largest).saturating_mul(value_bytes),
+    })
+}
+
+/// Values of optimizer state per parameter.
+fn optimizer_state(optimizer: &Optimizer) -> u64 {
+    match optimizer {
+        Optimizer::Sgd { momentum, .. } => u64::from(*momentum != 0.0),
+        Optimizer::Adam { .. } | Optimizer::AdamW { .. } => 2,
+    }
+}
+
+/// `512 B`, `3.4 KiB`, `1.2 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `16GiB`, `512 MiB`, `8G`, `1.5TB` → bytes (binary units; `G` and `GB` mean GiB, as `free -h` does).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| format!("`{text}` is not a size; write e.g. `16GiB` or `512MiB`"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => return Err(format!("unknown unit `{other}` in `{text}`; use B, KiB, MiB, GiB or TiB")),
+    };
+    Ok((number * scale as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_and_print_in_binary_units() {
+        assert_eq!(parse_bytes("16GiB"), Ok(16 << 30));
+        assert_eq!(parse_bytes("1.5 G"), Ok(3 << 29));
+        assert_eq!(parse_bytes("512mb"), Ok(512 << 20));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3 << 29), "1.5 GiB");
+    }
+}
