@@ -75,6 +75,31 @@ fn json_output_has_positions_codes_and_help() {
 }
 
 #[test]
+fn json_names_the_users_file_for_an_error_inside_a_stdlib_block() {
+    let out =
+        trainc(&["check", "tests/ui/shape_mismatch_inside_stdlib_block.train", "--skip-data", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let first = &json[0];
+    assert_eq!(first["code"], "trainc::shape::mismatch");
+    assert_eq!(first["file"], "tests/ui/shape_mismatch_inside_stdlib_block.train");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(7), Some(10)));
+    assert_eq!(first["related"][0]["file"], "std/segmentation");
+    assert_eq!(first["related"][0]["line"], 15);
+}
+
+#[test]
+fn memory_estimate_is_in_the_summary_and_a_small_device_is_refused() {
+    let out = trainc(&["check", "examples/fashion_mnist.train", "--skip-data"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("memory    ≈ 71.9 MiB per training step at batch 64"), "{text}");
+    let out = trainc(&["check", "examples/fashion_mnist.train", "--skip-data", "--memory", "64MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("trainc::train::memory"), "{}", stderr(&out));
+}
+
+#[test]
 fn shapes_table_lists_every_node() {
     let out = trainc(&["check", "examples/fashion_mnist.train", "--skip-data", "--shapes"]);
     assert!(out.status.success());

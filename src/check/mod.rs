@@ -27,7 +27,7 @@ use crate::diag::Diagnostic;
 use crate::host::Host;
 use crate::ir::{Checked, DeclRef, Program};
 use crate::syntax::ast::{Expr, ExprKind, FieldValue, GraphKind, Item, Stmt, Train};
-use crate::syntax::span::FileId;
+use crate::syntax::span::{FileId, Span};
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -58,6 +58,11 @@ pub struct Sink {
 impl Sink {
     pub fn push(&mut self, file: FileId, error: CheckError) {
         self.diags.push(Diagnostic::new(file, error));
+    }
+
+    /// `error` at `origin`, inside block `block` from another file, reported at the user's `call`.
+    pub fn push_at_call(&mut self, call: Span, block: &str, origin: FileId, error: CheckError) {
+        self.diags.push(Diagnostic::at_call(call, block, origin, error));
     }
 
     pub fn extend(&mut self, errors: Errors) {

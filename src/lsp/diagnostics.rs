@@ -80,6 +80,9 @@ fn convert(analysis: &Analysis, d: &Diagnostic, encoding: Encoding) -> lsp_types
             related.push(DiagnosticRelatedInformation { location, message: inner.to_string() });
         }
     }
+    if let Some(origin) = &d.origin {
+        related.extend(origin_information(analysis, origin, encoding));
+    }
     lsp_types::Diagnostic {
         range,
         severity: Some(match d.error.severity() {
@@ -93,4 +96,17 @@ fn convert(analysis: &Analysis, d: &Diagnostic, encoding: Encoding) -> lsp_types
         related_information: (!related.is_empty()).then_some(related),
         ..lsp_types::Diagnostic::default()
     }
+}
+
+/// The block line of a diagnostic moved to the user's call site (a stdlib document the client
+/// opens read-only).
+fn origin_information(
+    analysis: &Analysis,
+    origin: &Diagnostic,
+    encoding: Encoding,
+) -> Option<DiagnosticRelatedInformation> {
+    let label = origin.error.labels().and_then(|mut l| l.next())?;
+    let location = analysis.location(Span::new(origin.file, label.offset(), label.offset() + label.len()), encoding)?;
+    let what = label.label().map_or_else(|| origin.error.to_string(), String::from);
+    Some(DiagnosticRelatedInformation { location, message: format!("where it happens: {what}") })
 }

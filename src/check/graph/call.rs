@@ -132,7 +132,9 @@ impl GraphChecker<'_> {
         let mut errors = Vec::new();
         let given = bind(callee, &signature, &slots, args, &mut errors);
         let failed = !errors.is_empty();
-        self.sink.extend(errors);
+        for (file, error) in errors {
+            self.report_in(file, error);
+        }
         let values: Vec<Option<V>> = given.iter().map(|g| g.map(|e| self.eval(caller, e))).collect();
         if failed || values.iter().any(|v| matches!(v, Some(V::Invalid))) {
             return V::Invalid;
@@ -196,7 +198,9 @@ impl GraphChecker<'_> {
             scope.env.insert(param.name.name.clone(), (value, usize::MAX));
         }
         self.stack.push(decl);
+        self.calls.push((span, block.name.name.clone()));
         let result = self.body(&mut scope, block, false);
+        self.calls.pop();
         self.stack.pop();
         match result {
             Some(v) => {
@@ -220,7 +224,9 @@ impl GraphChecker<'_> {
         let mut errors = Vec::new();
         let given = bind(callee, &builtin.signature(), &slots, args, &mut errors);
         let mut failed = !errors.is_empty();
-        self.sink.extend(errors);
+        for (file, error) in errors {
+            self.report_in(file, error);
+        }
         let mut values: HashMap<&'static str, (V, Span)> = HashMap::new();
         for (param, expr) in builtin.params.iter().zip(given) {
             let Some(expr) = expr else { continue };

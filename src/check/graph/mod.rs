@@ -24,7 +24,7 @@ use super::dim::{Dim, Shape};
 use super::error::CheckError;
 use crate::ir::{BindingShape, DeclRef, ModelGraph, ModuleId, Node, Op, Program};
 use crate::syntax::ast::{self, Expr, ExprKind, GraphKind, Ident, Item, Stmt};
-use crate::syntax::span::Span;
+use crate::syntax::span::{FileId, Span};
 
 mod call;
 mod eval;
@@ -104,6 +104,8 @@ pub struct GraphChecker<'a> {
     graph: StableDiGraph<Node, usize>,
     counters: HashMap<String, usize>,
     stack: Vec<DeclRef>,
+    /// The block calls being instantiated, outermost first: (call span, block name).
+    calls: Vec<(Span, String)>,
     dataset: Option<String>,
     model: String,
 }
@@ -116,13 +118,24 @@ impl<'a> GraphChecker<'a> {
             graph: StableDiGraph::new(),
             counters: HashMap::new(),
             stack: Vec::new(),
+            calls: Vec::new(),
             dataset: None,
             model: String::new(),
         }
     }
 
     fn report(&mut self, span: Span, error: CheckError) {
-        self.sink.push(span.file, error);
+        self.report_in(span.file, error);
+    }
+
+    /// Reports an error found in `file`. Inside a block from another file than the user's
+    /// outermost call (the stdlib, an import), it is reported at that call, with the block's
+    /// line as related: the user's own code is what they can open and change.
+    fn report_in(&mut self, file: FileId, error: CheckError) {
+        match self.calls.first() {
+            Some((call, block)) if call.file != file => self.sink.push_at_call(*call, block, file, error),
+            _ => self.sink.push(file, error),
+        }
     }
 
     /// Checks a block on its own, with its parameters as free symbols.
