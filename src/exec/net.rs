@@ -132,7 +132,7 @@ fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
 /// ([`super::tch_ops::batch_norm`]).
-fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "tch")]
     return super::tch_ops::batch_norm(m, x);
     #[cfg(not(feature = "tch"))]
