@@ -29,8 +29,9 @@
 //!   variance, burn's momentum convention). In evaluation, libtorch's `batch_norm` with the
 //!   running statistics (differentiable too, for frozen layers in a fine-tuned network).
 //!
-//! Tensors on any other backend, and every tensor when `TRAINC_BURN_CONV` is set (to compare,
-//! bench/gpu.sh), take burn's own path.
+//! On CUDA, convolutions run channels-last with cuDNN's autotuner on, as PyTorch is benchmarked
+//! ([`cuda_layout`]). Tensors on any other backend, and every tensor when `TRAINC_BURN_CONV` is
+//! set (to compare, bench/gpu.sh), take burn's own path.
 //!
 //! # Aliasing
 //!
@@ -159,6 +160,27 @@ pub trait TorchOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// On CUDA: cuDNN's autotuner on (`torch.backends.cudnn.benchmark = True`), and convolutions
+/// in channels-last layout (NHWC strides under the NCHW shape, which is how PyTorch's
+/// `channels_last` works; the layout then flows through batch norm and element-wise ops).
+/// `TRAINC_CUDNN_BENCHMARK=0` and `TRAINC_CHANNELS_LAST=0` turn them off, to compare.
+fn cuda_layout(x: &tch::Tensor, weight: &tch::Tensor) -> Option<(tch::Tensor, tch::Tensor)> {
+    static CHANNELS_LAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !x.device().is_cuda() || x.dim() != 4 {
+        return None;
+    }
+    let off = |name: &str| std::env::var(name).is_ok_and(|v| v == "0");
+    let channels_last = *CHANNELS_LAST.get_or_init(|| {
+        tch::Cuda::cudnn_set_benchmark(!off("TRAINC_CUDNN_BENCHMARK"));
+        !off("TRAINC_CHANNELS_LAST")
+    });
+    let nhwc = |t: &tch::Tensor| match t.stride()[1] == 1 {
+        true => t.shallow_clone(),
+        false => t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]),
+    };
+    channels_last.then(|| (nhwc(x), nhwc(weight)))
+}
+
 /// libtorch's `conv2d`; asymmetric padding becomes an explicit zero pad of the input.
 fn torch_conv(
     x: &tch::Tensor,
@@ -166,6 +188,11 @@ fn torch_conv(
     bias: Option<&tch::Tensor>,
     options: &ConvOptions<2>,
 ) -> tch::Tensor {
+    let nhwc = cuda_layout(x, weight);
+    let (x, weight) = match &nhwc {
+        Some((x, weight)) => (x, weight),
+        None => (x, weight),
+    };
     let [(top, bottom), (left, right)] = options.padding;
     let symmetric = top == bottom && left == right;
     let padded;
