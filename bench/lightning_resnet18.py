@@ -4,7 +4,8 @@ autotuner), with Lightning's Trainer running the loop. Batches are drawn on the 
 dataset kept there (as the plain loop does), so the difference is Lightning's per-step overhead.
 Prints one JSON line.
 
-Usage: python bench/lightning_resnet18.py [EPOCHS] [IDX_DIR]
+Usage: python bench/lightning_resnet18.py [EPOCHS] [IDX_DIR] [LIMIT]
+(LIMIT: train on the first LIMIT images only, for a smoke test; without a GPU it runs on the CPU.)
 """
 import time
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 import lightning as L
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_resnet18 import idx, resnet18  # noqa: E402
+from torch_resnet18 import idx, resnet18, sync  # noqa: E402
 
 
 class Batches:
@@ -50,7 +51,7 @@ class Net(L.LightningModule):
 
     def on_train_batch_end(self, *_):
         if self.first_step is None:
-            torch.cuda.synchronize()
+            sync()
             self.first_step = time.time() - T0
 
     def configure_optimizers(self):
@@ -62,16 +63,17 @@ def main():
     root = sys.argv[2] if len(sys.argv) > 2 else "bench/data/fashion-mnist"
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True
-    dev = torch.device("cuda")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     (x, y), (tx, ty) = idx(root, "train"), idx(root, "t10k")
-    x, y, tx, ty = (t.to(dev) for t in (x, y, tx, ty))
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else len(y)
+    x, y, tx, ty = (t.to(dev) for t in (x[:limit], y[:limit], tx, ty))
     x, tx = (t.contiguous(memory_format=torch.channels_last) for t in (x, tx))
     model = Net()
-    trainer = L.Trainer(max_epochs=epochs, accelerator="gpu", devices=1, logger=False, benchmark=True,
+    trainer = L.Trainer(max_epochs=epochs, accelerator="gpu" if dev.type == "cuda" else "cpu", devices=1, logger=False, benchmark=True,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     start = time.time()
     trainer.fit(model, Batches(x, y))
-    torch.cuda.synchronize()
+    sync()
     train_seconds = time.time() - start
     net = model.net.to(dev).eval()
     correct = 0
@@ -83,7 +85,7 @@ def main():
         "epoch_seconds": train_seconds / epochs,
         "test_accuracy": correct / len(ty),
         "first_step_s": model.first_step,
-        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else 0,
         "torch": torch.__version__,
         "lightning": L.__version__,
     }))
