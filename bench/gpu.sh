@@ -14,7 +14,9 @@
 #      into $GPU_TORCH_VENV. Then it builds a release trainc
 #      with `--features tch` against it (LIBTORCH_BYPASS_VERSION_CHECK=1: tch 0.22 expects 2.9),
 #      strips it into .gpu/trainc, and copies the Fashion-MNIST IDX files into bench/data/.
-#      Both paths are git-ignored: carry them (`run` tool: carry [".gpu", "bench/data"], ~50 MB).
+#      GPU_BUILD=dev (with the default torch) takes the warm dev build instead (29.5 MB stripped).
+#      Both paths are git-ignored: carry them (`run` tool: carry [".gpu", "bench/data"], ~60 MB,
+#      under its 64 MiB limit).
 #   2. On the GPU machine:
 #        bash bench/gpu.sh run [ROUNDS] [EPOCHS]
 #      uses the machine's python3 and torch, which must be the version trainc was built against
@@ -38,9 +40,19 @@ prepare() {
     "$venv/bin/pip" install -q --disable-pip-version-check "$spec"
   fi
   export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1 PATH="$venv/bin:$PATH"
-  # A target directory of its own: this libtorch is not the one the shared one was built with.
-  CARGO_TARGET_DIR="${GPU_TARGET_DIR:-$HOME/.cache/trainc-gpu-target}" cargo build --release --features tch
-  cp "${GPU_TARGET_DIR:-$HOME/.cache/trainc-gpu-target}/release/trainc" .gpu/trainc
+  if [ "${GPU_BUILD:-release}" = dev ] && [ -z "$spec" ]; then
+    # The dev build the tests use (warm in the shared target dir; its torch 2.9.0+cu128 is
+    # CUDA-capable): minutes instead of a release build of burn (~40 min on 2 cores). trainc
+    # itself is then at opt-level 1 (measured ~6 % slower on flex; the kernels are libtorch's).
+    cargo build --features tch
+    cp "${CARGO_TARGET_DIR:-target}/debug/trainc" .gpu/trainc
+  else
+    # A target directory of its own when the libtorch differs from the shared one's.
+    local target="${GPU_TARGET_DIR:-$HOME/.cache/trainc-gpu-target}"
+    [ -n "$spec" ] || target="${CARGO_TARGET_DIR:-target}"
+    CARGO_TARGET_DIR="$target" cargo build --release --features tch
+    cp "$target/release/trainc" .gpu/trainc
+  fi
   strip .gpu/trainc
   "$venv/bin/python" -c 'import torch; print(torch.__version__)' > .gpu/torch-version
   du -sh .gpu bench/data
