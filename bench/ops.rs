@@ -5,15 +5,62 @@
 //! Besides burn's conv2d it times trainc's two (`exec::conv`, BENCHMARKS.md): burn's forward with
 //! a matrix-product weight gradient, and the convolution as one batched matrix product over shifted
 //! copies of the input built from tensor ops (used for first layers with few channels).
+//!
+//! Last, a conv 3×3 + batch norm block (ResNet-18 and U-Net shapes) forward + backward as burn
+//! runs it and as trainc does (`exec::conv::conv2d`, `exec::net::batch_norm`: libtorch's own
+//! backward on tch, `exec::tch_ops`), alternating the two and reporting medians.
 
 use std::time::Instant;
 
+use burn::nn::BatchNormConfig;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use trainc::exec::conv::conv2d_columns;
 
 const RUNS: usize = 20;
+
+/// Medians of `runs` alternated timings of `a` and `b` (after a warm-up of each), so that drift
+/// on a shared machine hits both alike.
+fn alternated_ms(runs: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    a();
+    b();
+    let mut times = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        a();
+        times.0.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        b();
+        times.1.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(times.0), median(times.1))
+}
+
+/// Conv 3×3 (padding 1, no bias) + batch norm in training mode, forward + backward, burn's
+/// ops against trainc's, on `[batch, c, hw, hw]`.
+fn conv_bn_block(ad: &Device, batch: usize, c: usize, hw: usize, runs: usize) {
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([batch, c, hw, hw], normal, ad).require_grad();
+    let w = Tensor::<4>::random([c, c, 3, 3], normal, ad).require_grad();
+    let bn = BatchNormConfig::new(c).init(ad);
+    let options = || ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let (burn, ours) = alternated_ms(
+        runs,
+        || {
+            let _ = bn.forward(conv2d(x.clone(), w.clone(), None, options())).sum().backward();
+        },
+        || {
+            let h = trainc::exec::conv::conv2d(x.clone(), w.clone(), None, options());
+            let _ = trainc::exec::net::batch_norm(&bn, h).sum().backward();
+        },
+    );
+    println!("| conv 3×3 + batch norm, burn / trainc | [{batch},{c},{hw},{hw}] | | {burn:.2} / {ours:.2} |");
+}
 
 fn median_ms(mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
@@ -103,4 +150,9 @@ fn main() {
         let _ = h.clone().matmul(fc.clone()).sum().backward();
     });
     println!("| linear (matmul) | [{batch},9216] × [9216,128] | | {linear:.2} |");
+    // ResNet-18 on 32×32 images: stages 1 and 4 (after the stride-2 stem and pool); U-Net, width
+    // 32, on 256×256 images (its first level).
+    conv_bn_block(&ad, 32, 64, 8, RUNS);
+    conv_bn_block(&ad, 32, 512, 1, RUNS);
+    conv_bn_block(&ad, 4, 32, 256, 7);
 }

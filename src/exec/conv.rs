@@ -43,9 +43,10 @@
 //! `conv2d` (the trait's default body), and `Autodiff<Flex, C>` records the custom backward step.
 //! Calling an extension on a backend it does not list panics, so [`conv2d`] first looks at the
 //! input's dispatch representation (`DispatchTensorKind`, looking through `Autodiff(..)`) and
-//! hands tensors on any other backend to `burn::tensor::module::conv2d` unchanged. LibTorch is
-//! left out on purpose: on an H100 (ResNet-18, 32×32, batch 128) this weight gradient made a
-//! training step twice as slow as burn's, which cuDNN runs well (BENCHMARKS.md).
+//! hands tensors on any other backend to `burn::tensor::module::conv2d` unchanged. LibTorch
+//! tensors (with `--features tch`) go to [`super::tch_ops::conv2d`] instead, whose backward pass
+//! is libtorch's own: this im2col weight gradient made an H100 training step (ResNet-18, 32×32,
+//! batch 128) twice as slow as burn's (BENCHMARKS.md).
 //!
 //! Requires burn's `extension` feature (for `Tensor::into_dispatch` / `from_dispatch` and the
 //! `burn::backend` module).
@@ -66,8 +67,8 @@ use burn::tensor::{Shape, Slice, Tensor};
 /// `x`: `[B, C, H, W]`, `weight`: `[O, C / groups, kh, kw]`, `bias`: `[O]`; returns
 /// `[B, O, OH, OW]`. Same results as `burn::tensor::module::conv2d`, to float rounding.
 ///
-/// Tensors on Flex or LibTorch (with or without autodiff) go through the extension; tensors on
-/// any other backend go to `burn::tensor::module::conv2d`.
+/// Tensors on Flex (with or without autodiff) go through the extension, tensors on LibTorch
+/// through [`super::tch_ops`]; tensors on any other backend go to `burn::tensor::module::conv2d`.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
     let [_, channels_in, _, _] = x.dims();
     let [channels_out, channels_per_group, _, _] = weight.dims();
@@ -83,8 +84,13 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
 
     // `TRAINC_BURN_CONV=1` runs burn's own conv2d everywhere, to compare (bench/gpu.sh).
     static BURN_CONV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let burn_conv = *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some());
     let x = x.into_dispatch();
-    if !has_extension(&x.kind) || *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some()) {
+    #[cfg(feature = "tch")]
+    if !burn_conv && super::tch_ops::is_libtorch(&x.kind) {
+        return super::tch_ops::conv2d(x, weight, bias, options);
+    }
+    if !has_extension(&x.kind) || burn_conv {
         return burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options);
     }
     if channels_in <= FEW_CHANNELS && options.stride == [1, 1] && options.groups == 1 {

@@ -8,6 +8,8 @@ pub mod layers;
 pub mod loss;
 pub mod net;
 pub mod optim;
+#[cfg(feature = "tch")]
+pub mod tch_ops;
 pub mod transplant;
 
 pub use net::{Act, CompileError, Net};

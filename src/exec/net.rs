@@ -130,6 +130,15 @@ fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
 }
 
+/// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
+/// ([`super::tch_ops::batch_norm`]).
+pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "tch")]
+    return super::tch_ops::batch_norm(m, x);
+    #[cfg(not(feature = "tch"))]
+    m.forward(x)
+}
+
 /// Why a checked graph cannot be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -381,7 +390,7 @@ impl Net {
             Layer::AdaptivePool(m) => Act::D4(m.forward(four(x))),
             Layer::Upsample(m) => Act::D4(m.forward(four(x))),
             Layer::Linear(m) => each_rank!(x, t => m.forward(t)),
-            Layer::BatchNorm(m) => each_rank!(x, t => m.forward(t)),
+            Layer::BatchNorm(m) => each_rank!(x, t => batch_norm(m, t)),
             Layer::GroupNorm(m) => each_rank!(x, t => m.forward(t)),
             Layer::LayerNorm(m) => each_rank!(x, t => m.forward(t)),
             Layer::Dropout(m) => each_rank!(x, t => m.forward(t)),

@@ -1,0 +1,619 @@
+//! `conv2d` and batch norm on LibTorch with libtorch's own backward pass, as a burn backend
+//! extension (built with `--features tch`).
+//!
+//! # Why
+//!
+//! burn-tch 0.22.1 runs the convolution forward on libtorch, but burn-autodiff differentiates it
+//! with burn-backend's generic code: the input gradient as a transposed convolution and the
+//! weight gradient as a convolution with batch and channels swapped. Batch norm is not overridden
+//! at all: its forward and backward are burn's compositions of small element-wise ops. So
+//! cuDNN (CUDA) and oneDNN (CPU) never see the backward pass, which is where a training step
+//! spends two thirds of its time (issue 17, BENCHMARKS.md).
+//!
+//! # What
+//!
+//! tch 0.22 has no wrapper for `convolution_backward` (its generator skips `bool[3]`
+//! arguments), so each op here records a small libtorch autograd graph instead: the inputs that
+//! burn tracks become libtorch leaves with `requires_grad`, the op runs once with grad mode on,
+//! and burn's graph stores the libtorch output (with its `grad_fn`) as the op's state. burn sees
+//! a detached copy of the output (same storage). In burn's backward step, [`TorchBackward`] runs
+//! libtorch's engine from `sum(output · upstream)` to the tracked leaves
+//! (`Tensor::run_backward`), which calls `convolution_backward` (cuDNN / oneDNN / native) or the
+//! batch norm backward (cuDNN / native) once, computing only the gradients burn asked for.
+//! The cost over a direct call is one element-wise product and a sum over the output.
+//!
+//! - [`conv2d`]: libtorch's `conv2d` (asymmetric padding as an explicit pad first).
+//! - [`batch_norm`]: in training, libtorch's `_batch_norm_with_update` on fresh statistics
+//!   buffers with momentum 1, which leaves the batch mean and unbiased variance in them; burn's
+//!   running statistics are then updated exactly as `burn::nn::BatchNorm::forward` does (biased
+//!   variance, burn's momentum convention). In evaluation, libtorch's `batch_norm` with the
+//!   running statistics (differentiable too, for frozen layers in a fine-tuned network).
+//!
+//! On CUDA, convolutions run channels-last with cuDNN's autotuner on, as PyTorch is benchmarked
+//! ([`cuda_layout`]). Tensors on any other backend, and every tensor when `TRAINC_BURN_CONV` is
+//! set (to compare, bench/gpu.sh), take burn's own path.
+//!
+//! # Aliasing
+//!
+//! burn-tch writes into a tensor in place when it believes it is the only owner of the storage
+//! (`TchTensor::can_mut`). The graph state keeps burn's input tensors (hence their storage
+//! counts) alive until the backward step, so the inputs libtorch saved are never overwritten.
+//! The output burn receives may be overwritten in place (by a following `relu`, say): neither
+//! libtorch's convolution nor its batch norm saves its output for the backward pass, and the
+//! upstream product only needs the output's gradient, not its value.
+
+#![allow(deprecated)] // burn-tch is deprecated upstream in favour of CubeCL backends.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::libtorch::TchTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, Dispatch, DispatchTensor, DispatchTensorKind, LibTorch, backend_extension,
+};
+use burn::nn::BatchNorm;
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+
+/// Whether a dispatch tensor lives on LibTorch (with or without autodiff).
+pub fn is_libtorch(kind: &DispatchTensorKind) -> bool {
+    match kind {
+        DispatchTensorKind::LibTorch(_) => true,
+        DispatchTensorKind::Autodiff(inner) => is_libtorch(inner),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// `TRAINC_BURN_CONV=1` keeps burn's own conv and batch norm everywhere, to compare.
+pub fn burn_ops_forced() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some())
+}
+
+/// `conv2d` of a LibTorch tensor `x` (already in dispatch form; see [`is_libtorch`]) with
+/// libtorch's backward pass. Shapes as `burn::tensor::module::conv2d`.
+pub fn conv2d(x: DispatchTensor, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    let weight = weight.into_dispatch();
+    let out = match bias {
+        Some(bias) => <Dispatch as TorchOps>::torch_conv2d_bias(x, weight, bias.into_dispatch(), options),
+        None => <Dispatch as TorchOps>::torch_conv2d(x, weight, options),
+    };
+    Tensor::from_dispatch(out)
+}
+
+/// `m.forward(x)` for a burn `BatchNorm`, through libtorch's batch norm when `x` is on
+/// LibTorch. Same training/evaluation choice and running-statistics update as burn's.
+pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    // libtorch refuses batch statistics over a single value per channel; burn does not.
+    let values_per_channel = dims.iter().product::<usize>() / dims[1].max(1);
+    let training = x.device().is_autodiff() && m.training.is_enabled();
+    let x = x.into_dispatch();
+    if !is_libtorch(&x.kind) || burn_ops_forced() || (training && values_per_channel < 2) {
+        return m.forward(Tensor::from_dispatch(x));
+    }
+    let device = m.gamma.device();
+    if !training {
+        let out = <Dispatch as TorchOps>::torch_batch_norm_eval(
+            x,
+            m.gamma.val().into_dispatch(),
+            m.beta.val().into_dispatch(),
+            m.running_mean.value().to_device(&device).into_dispatch(),
+            m.running_var.value().to_device(&device).into_dispatch(),
+            m.epsilon,
+        );
+        return Tensor::from_dispatch(out);
+    }
+    let (out, mean, var) = <Dispatch as TorchOps>::torch_batch_norm_train(
+        x,
+        m.gamma.val().into_dispatch(),
+        m.beta.val().into_dispatch(),
+        m.epsilon,
+    );
+    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
+    // As burn::nn::BatchNorm::forward_train.
+    let running_mean = m.running_mean.value_sync().to_device(&device);
+    let running_var = m.running_var.value_sync().to_device(&device);
+    let running_mean = running_mean.mul_scalar(1.0 - m.momentum).add(mean.detach().mul_scalar(m.momentum));
+    let running_var = running_var.mul_scalar(1.0 - m.momentum).add(var.detach().mul_scalar(m.momentum));
+    m.running_mean.update(running_mean.detach());
+    m.running_var.update(running_var.detach());
+    Tensor::from_dispatch(out)
+}
+
+/// The extension. The macro takes bare tensors only (no `Option`), hence two conv entry points.
+#[backend_extension(Autodiff, LibTorch)]
+pub trait TorchOps: Backend {
+    /// `conv2d(x, weight, Some(bias), options)`.
+    fn torch_conv2d_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
+
+    /// `conv2d(x, weight, None, options)`.
+    fn torch_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
+
+    /// Batch norm with the batch's statistics: `(output, mean, biased variance)`, the statistics
+    /// `[C]` and not differentiated (as `burn::tensor::module::batch_norm_train`).
+    fn torch_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+
+    /// Batch norm with given statistics (as `burn::tensor::module::batch_norm`).
+    fn torch_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self>;
+}
+
+/// On CUDA: cuDNN's autotuner on (`torch.backends.cudnn.benchmark = True`), and convolutions
+/// in channels-last layout (NHWC strides under the NCHW shape, which is how PyTorch's
+/// `channels_last` works; the layout then flows through batch norm and element-wise ops).
+/// `TRAINC_CUDNN_BENCHMARK=0` and `TRAINC_CHANNELS_LAST=0` turn them off, to compare.
+fn cuda_layout(x: &tch::Tensor, weight: &tch::Tensor) -> Option<(tch::Tensor, tch::Tensor)> {
+    static CHANNELS_LAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if !x.device().is_cuda() || x.dim() != 4 {
+        return None;
+    }
+    let off = |name: &str| std::env::var(name).is_ok_and(|v| v == "0");
+    let channels_last = *CHANNELS_LAST.get_or_init(|| {
+        tch::Cuda::cudnn_set_benchmark(!off("TRAINC_CUDNN_BENCHMARK"));
+        !off("TRAINC_CHANNELS_LAST")
+    });
+    let nhwc = |t: &tch::Tensor| match t.stride()[1] == 1 {
+        true => t.shallow_clone(),
+        false => t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2]),
+    };
+    channels_last.then(|| (nhwc(x), nhwc(weight)))
+}
+
+/// libtorch's `conv2d`; asymmetric padding becomes an explicit zero pad of the input.
+fn torch_conv(
+    x: &tch::Tensor,
+    weight: &tch::Tensor,
+    bias: Option<&tch::Tensor>,
+    options: &ConvOptions<2>,
+) -> tch::Tensor {
+    let nhwc = cuda_layout(x, weight);
+    let (x, weight) = match &nhwc {
+        Some((x, weight)) => (x, weight),
+        None => (x, weight),
+    };
+    let [(top, bottom), (left, right)] = options.padding;
+    let symmetric = top == bottom && left == right;
+    let padded;
+    let (x, padding) = if symmetric {
+        (x, [top as i64, left as i64])
+    } else {
+        padded = x.constant_pad_nd([left as i64, right as i64, top as i64, bottom as i64]);
+        (&padded, [0, 0])
+    };
+    let stride = options.stride.map(|s| s as i64);
+    let dilation = options.dilation.map(|d| d as i64);
+    x.conv2d(weight, bias, stride, padding, dilation, options.groups as i64)
+}
+
+/// libtorch's batch norm over the batch: `(output, mean, biased variance)`. Fresh statistics
+/// buffers with momentum 1 receive the batch mean and unbiased variance (libtorch's update).
+fn torch_bn_train(x: &tch::Tensor, gamma: &tch::Tensor, beta: &tch::Tensor, epsilon: f64) -> [tch::Tensor; 3] {
+    let mean = gamma.zeros_like();
+    let var = gamma.zeros_like();
+    let (out, _, _, _) = x.internal_batch_norm_with_update(Some(gamma), Some(beta), &mean, &var, 1.0, epsilon);
+    let size = x.size();
+    let n = size.iter().product::<i64>() / size[1];
+    let var = tch::no_grad(|| var * ((n - 1) as f64 / n as f64));
+    [out, mean, var]
+}
+
+/// libtorch's batch norm with given statistics.
+fn torch_bn_eval(
+    x: &tch::Tensor,
+    gamma: &tch::Tensor,
+    beta: &tch::Tensor,
+    mean: &tch::Tensor,
+    var: &tch::Tensor,
+    epsilon: f64,
+) -> tch::Tensor {
+    x.batch_norm(Some(gamma), Some(beta), Some(mean), Some(var), false, 0.0, epsilon, true)
+}
+
+/// Plain LibTorch (no autodiff): the ops without any graph.
+impl TorchOps for LibTorch {
+    fn torch_conv2d_bias(x: TchTensor, weight: TchTensor, bias: TchTensor, options: ConvOptions<2>) -> TchTensor {
+        TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, Some(&bias.tensor), &options)))
+    }
+
+    fn torch_conv2d(x: TchTensor, weight: TchTensor, options: ConvOptions<2>) -> TchTensor {
+        TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, None, &options)))
+    }
+
+    fn torch_batch_norm_train(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        epsilon: f64,
+    ) -> (TchTensor, TchTensor, TchTensor) {
+        let [out, mean, var] = tch::no_grad(|| torch_bn_train(&x.tensor, &gamma.tensor, &beta.tensor, epsilon));
+        (TchTensor::new(out), TchTensor::new(mean), TchTensor::new(var))
+    }
+
+    fn torch_batch_norm_eval(
+        x: TchTensor,
+        gamma: TchTensor,
+        beta: TchTensor,
+        mean: TchTensor,
+        variance: TchTensor,
+        epsilon: f64,
+    ) -> TchTensor {
+        let out = tch::no_grad(|| {
+            torch_bn_eval(&x.tensor, &gamma.tensor, &beta.tensor, &mean.tensor, &variance.tensor, epsilon)
+        });
+        TchTensor::new(out)
+    }
+}
+
+type AdTensor<C> = FloatTensor<Autodiff<LibTorch, C>>;
+
+/// Autodiff over LibTorch: each op records its libtorch graph (see the module docs).
+impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
+    fn torch_conv2d_bias(
+        x: AdTensor<C>,
+        weight: AdTensor<C>,
+        bias: AdTensor<C>,
+        options: ConvOptions<2>,
+    ) -> AdTensor<C> {
+        if burn_backward_is_faster(x.primitive()) {
+            return Self::conv2d(x, weight, Some(bias), options);
+        }
+        record::<C, 3>([x, weight, bias], vec![], |[x, w, b]| vec![torch_conv(x, w, Some(b), &options)]).0
+    }
+
+    fn torch_conv2d(x: AdTensor<C>, weight: AdTensor<C>, options: ConvOptions<2>) -> AdTensor<C> {
+        if burn_backward_is_faster(x.primitive()) {
+            return Self::conv2d(x, weight, None, options);
+        }
+        record::<C, 2>([x, weight], vec![], |[x, w]| vec![torch_conv(x, w, None, &options)]).0
+    }
+
+    fn torch_batch_norm_train(
+        x: AdTensor<C>,
+        gamma: AdTensor<C>,
+        beta: AdTensor<C>,
+        epsilon: f64,
+    ) -> (AdTensor<C>, AdTensor<C>, AdTensor<C>) {
+        let (out, stats) =
+            record::<C, 3>([x, gamma, beta], vec![], |[x, g, b]| torch_bn_train(x, g, b, epsilon).into());
+        let [mean, var]: [TchTensor; 2] = stats.try_into().expect("mean and variance");
+        (out, Self::from_inner(mean), Self::from_inner(var))
+    }
+
+    fn torch_batch_norm_eval(
+        x: AdTensor<C>,
+        gamma: AdTensor<C>,
+        beta: AdTensor<C>,
+        mean: AdTensor<C>,
+        variance: AdTensor<C>,
+        epsilon: f64,
+    ) -> AdTensor<C> {
+        let (mean, variance) = (Self::inner(mean), Self::inner(variance));
+        let op = |[x, g, b]: &[tch::Tensor; 3]| vec![torch_bn_eval(x, g, b, &mean.tensor, &variance.tensor, epsilon)];
+        record::<C, 3>([x, gamma, beta], vec![mean.clone(), variance.clone()], op).0
+    }
+}
+
+/// Whether burn's generic conv2d backward (built of libtorch forward convolutions) beats
+/// libtorch's own `convolution_backward`: on the CPU over a 1×1 map (ResNet-18's last stage on
+/// 32×32 images). Conv 3×3 + batch norm, forward + backward, `[32, 512, 1, 1]`: 21–46 ms with
+/// burn's backward, 50–94 ms with libtorch's, 85–106 ms in PyTorch itself (`cargo bench --bench
+/// ops -- tch` and the same block in PyTorch, 1 thread, 2 rounds each, 2026-12-01).
+fn burn_backward_is_faster(x: &TchTensor) -> bool {
+    let tensor = &x.tensor;
+    tensor.device() == tch::Device::Cpu && tensor.size().get(2..) == Some(&[1, 1][..])
+}
+
+/// Runs `op` on the inputs' libtorch tensors and records it in burn's graph. `op` returns the
+/// differentiable output first, then any statistics (returned detached, as plain tensors).
+/// When burn tracks an input, `op` sees it as a libtorch leaf that requires grad, and the
+/// libtorch graph of the output becomes the state of a [`TorchBackward`] step.
+fn record<C: CheckpointStrategy, const N: usize>(
+    inputs: [AdTensor<C>; N],
+    keep: Vec<TchTensor>,
+    op: impl FnOnce(&[tch::Tensor; N]) -> Vec<tch::Tensor>,
+) -> (AdTensor<C>, Vec<TchTensor>) {
+    let nodes = inputs.each_ref().map(|t| t.node());
+    let tracked = inputs.each_ref().map(|t| t.is_tracked());
+    let inputs = inputs.map(|t| t.into_primitive());
+    // The output shares storage with the graph's; statistics are copied, since libtorch may
+    // have saved them for the backward pass and burn-tch may update them in place.
+    let detached = |outputs: Vec<tch::Tensor>| {
+        let copy = |(i, t): (usize, tch::Tensor)| TchTensor::new(if i == 0 { t.detach() } else { t.detach_copy() });
+        outputs.into_iter().enumerate().map(copy).collect::<Vec<_>>()
+    };
+    match TorchBackward::<N>.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let leaves: [tch::Tensor; N] = std::array::from_fn(|i| match tracked[i] {
+                true => inputs[i].tensor.detach().set_requires_grad(true),
+                false => inputs[i].tensor.shallow_clone(),
+            });
+            let outputs = tch::with_grad(|| op(&leaves));
+            let mut results = detached(outputs.iter().map(tch::Tensor::shallow_clone).collect());
+            let mut outputs = outputs.into_iter();
+            let graph = TorchGraph {
+                output: TchTensor::new(outputs.next().expect("an output")),
+                leaves: leaves.into_iter().zip(tracked).map(|(leaf, t)| t.then(|| TchTensor::new(leaf))).collect(),
+                _inputs: inputs.into_iter().chain(keep).collect(),
+            };
+            let output = prep.finish(graph, results.remove(0));
+            (output, results)
+        }
+        OpsKind::UnTracked(prep) => {
+            let plain = inputs.each_ref().map(|t| t.tensor.shallow_clone());
+            let mut results = detached(tch::no_grad(|| op(&plain)));
+            let output = prep.finish(results.remove(0));
+            (output, results)
+        }
+    }
+}
+
+/// burn's backward step for an op recorded by [`record`]: libtorch's engine computes the
+/// gradients of the tracked inputs from the upstream gradient.
+#[derive(Debug)]
+struct TorchBackward<const N: usize>;
+
+/// The state of a [`TorchBackward`] step.
+#[derive(Debug, Clone)]
+struct TorchGraph {
+    /// The op's output with its libtorch `grad_fn`.
+    output: TchTensor,
+    /// Per input, the libtorch leaf that requires grad (`None` when burn does not track it).
+    leaves: Vec<Option<TchTensor>>,
+    /// burn's input tensors (and any other tensor the op reads), held so that burn-tch does not
+    /// overwrite them in place: they share storage with what libtorch saved.
+    _inputs: Vec<TchTensor>,
+}
+
+impl<const N: usize> Backward<LibTorch, N> for TorchBackward<N> {
+    type State = TorchGraph;
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let upstream = grads.consume::<LibTorch>(&ops.node);
+        let TorchGraph { output, leaves, _inputs } = ops.state;
+        let (ids, wanted): (Vec<NodeId>, Vec<tch::Tensor>) = ops
+            .parents
+            .iter()
+            .zip(leaves)
+            .filter_map(|(parent, leaf)| Some((parent.as_ref()?.id, leaf?.tensor)))
+            .unzip();
+        if wanted.is_empty() {
+            return;
+        }
+        // d/d(output) of sum(output · upstream) is the upstream gradient.
+        let root = tch::with_grad(|| (&output.tensor * &upstream.tensor).sum(output.tensor.kind()));
+        let computed = tch::Tensor::run_backward(&[root], &wanted, false, false);
+        for (id, grad) in ids.into_iter().zip(computed) {
+            grads.register::<LibTorch>(id, TchTensor::new(grad));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::{Param, RunningState};
+    use burn::nn::BatchNormConfig;
+    use burn::tensor::{Device, Distribution, TensorData};
+
+    const TOLERANCE: f32 = 1e-3;
+
+    fn normal() -> Distribution {
+        Distribution::Normal(0.0, 1.0)
+    }
+
+    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+        assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
+        let actual = actual.into_data().try_into_vec::<f32>().expect("f32 data");
+        let expected = expected.into_data().try_into_vec::<f32>().expect("f32 data");
+        assert!(actual.iter().chain(&expected).all(|v| v.is_finite()), "{what}: non-finite values");
+        let worst = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= TOLERANCE, "{what}: max |actual - expected| = {worst}");
+    }
+
+    fn grad_of<const D: usize>(t: &Tensor<D>, grads: &burn::tensor::Gradients, what: &str) -> Tensor<D> {
+        t.grad(grads).unwrap_or_else(|| panic!("{what}: no gradient"))
+    }
+
+    /// `(channels_in, channels_out, kernel, options)`: groups, dilation, stride, symmetric and
+    /// asymmetric padding, 1×1 and 5×5 kernels, depthwise.
+    fn configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
+        let mut configs: Vec<_> =
+            [(3, 5, 3, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 0, 1, 1), (1, 4, 5, 2, 1, 1), (3, 4, 3, 1, 1, 2)]
+                .into_iter()
+                .map(|(c, o, k, p, d, s)| (c, o, k, ConvOptions::new([s, s], [p, p], [d, d], 1)))
+                .collect();
+        configs.push((4, 6, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
+        configs.push((6, 6, 3, ConvOptions::new([2, 1], [1, 1], [1, 1], 6)));
+        configs.push((3, 4, 3, ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 2)], [1, 1], 1)));
+        configs.push((2, 3, 3, ConvOptions::new([2, 2], [1, 1], [2, 2], 1)));
+        configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 2], [(0, 1), (2, 0)], [2, 1], 2)));
+        configs
+    }
+
+    /// Output and the gradients of x, weight and bias against burn's own `conv2d` on
+    /// LibTorch with autodiff (libtorch forward, burn's generic backward).
+    fn check_conv(c: usize, o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
+        let what = format!("c={c} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad}");
+        let device = Device::libtorch().autodiff();
+        let x = Tensor::<4>::random([2, c, 9, 8], normal(), &device).into_data();
+        let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device).into_data();
+        let b = Tensor::<1>::random([o], normal(), &device).into_data();
+        let leaves = || {
+            let x = Tensor::<4>::from_data(x.clone(), &device);
+            let x = if x_grad { x.require_grad() } else { x };
+            let w = Tensor::<4>::from_data(w.clone(), &device).require_grad();
+            let b = with_bias.then(|| Tensor::<1>::from_data(b.clone(), &device).require_grad());
+            (x, w, b)
+        };
+        let (x_ref, w_ref, b_ref) = leaves();
+        let (x_new, w_new, b_new) = leaves();
+
+        let expected = burn::tensor::module::conv2d(x_ref.clone(), w_ref.clone(), b_ref.clone(), options.clone());
+        let actual = conv2d(x_new.clone().into_dispatch(), w_new.clone(), b_new.clone(), options);
+        let upstream = Tensor::<4>::random(expected.dims(), normal(), &device);
+        assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
+        // The output goes on through burn ops, in place where burn-tch can.
+        let grads_ref = (burn::tensor::activation::relu(expected) * upstream.clone()).sum().backward();
+        let grads_new = (burn::tensor::activation::relu(actual) * upstream).sum().backward();
+
+        match (x_ref.grad(&grads_ref), x_new.grad(&grads_new)) {
+            (Some(expected), Some(actual)) => assert_close(actual, expected, &format!("{what}: x grad")),
+            (None, None) => assert!(!x_grad, "{what}: no x grad"),
+            _ => panic!("{what}: x grad present on one side only"),
+        }
+        let w_what = format!("{what}: weight grad");
+        assert_close(grad_of(&w_new, &grads_new, &w_what), grad_of(&w_ref, &grads_ref, &w_what), &w_what);
+        if let (Some(b_ref), Some(b_new)) = (b_ref, b_new) {
+            let b_what = format!("{what}: bias grad");
+            assert_close(grad_of(&b_new, &grads_new, &b_what), grad_of(&b_ref, &grads_ref, &b_what), &b_what);
+        }
+    }
+
+    /// The tests below compare against burn only if LibTorch tensors really take this path.
+    #[test]
+    fn libtorch_tensors_are_recognised() {
+        for device in [Device::libtorch(), Device::libtorch().autodiff()] {
+            assert!(is_libtorch(&Tensor::<1>::zeros([2], &device).into_dispatch().kind));
+        }
+        assert!(!is_libtorch(&Tensor::<1>::zeros([2], &Device::flex().autodiff()).into_dispatch().kind));
+    }
+
+    #[test]
+    fn conv2d_matches_burn_with_autodiff() {
+        for (c, o, k, options) in configs() {
+            check_conv(c, o, k, options.clone(), true, true);
+            check_conv(c, o, k, options.clone(), false, true);
+            check_conv(c, o, k, options, true, false);
+        }
+    }
+
+    #[test]
+    fn conv2d_matches_burn_without_autodiff() {
+        let device = Device::libtorch();
+        for (c, o, k, options) in configs() {
+            let x = Tensor::<4>::random([2, c, 9, 8], normal(), &device);
+            let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device);
+            let b = Tensor::<1>::random([o], normal(), &device);
+            let expected = burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+            let actual = conv2d(x.clone().into_dispatch(), w.clone(), Some(b), options.clone());
+            assert_close(actual, expected, &format!("{options:?}: output with bias"));
+            let expected = burn::tensor::module::conv2d(x.clone(), w.clone(), None, options.clone());
+            let actual = conv2d(x.into_dispatch(), w, None, options.clone());
+            assert_close(actual, expected, &format!("{options:?}: output without bias"));
+        }
+    }
+
+    /// Two identical batch norms with non-trivial gamma, beta and running statistics.
+    fn batch_norms(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
+        let values =
+            |seed: f32| TensorData::new((0..channels).map(|i| seed + 0.3 * i as f32).collect::<Vec<_>>(), [channels]);
+        let make = || {
+            let mut m = BatchNormConfig::new(channels).with_momentum(0.2).init(device);
+            m.gamma = Param::from_tensor(Tensor::from_data(values(0.5), device));
+            m.beta = Param::from_tensor(Tensor::from_data(values(-0.2), device));
+            m.running_mean = RunningState::new(Tensor::from_data(values(0.1), device));
+            m.running_var = RunningState::new(Tensor::from_data(values(1.5), device));
+            m
+        };
+        (make(), make())
+    }
+
+    /// Output, running statistics (after two steps) and the gradients of x, gamma and beta
+    /// against `burn::nn::BatchNorm::forward`, in training mode and frozen (evaluation mode on
+    /// the autodiff device).
+    fn check_batch_norm<const D: usize>(shape: [usize; D], frozen: bool) {
+        let what = format!("{shape:?} frozen={frozen}");
+        let device = Device::libtorch().autodiff();
+        let (mut reference, mut ours) = batch_norms(shape[1], &device);
+        if frozen {
+            reference.training = Param::from_bool(false);
+            ours.training = Param::from_bool(false);
+        }
+        for step in 0..2 {
+            let what = format!("{what} step {step}");
+            let x = Tensor::<D>::random(shape, Distribution::Normal(1.0, 2.0), &device).into_data();
+            let x_ref = Tensor::<D>::from_data(x.clone(), &device).require_grad();
+            let x_new = Tensor::<D>::from_data(x, &device).require_grad();
+            let expected = reference.forward(x_ref.clone());
+            let actual = batch_norm(&ours, x_new.clone());
+            assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
+            let upstream = Tensor::<D>::random(shape, normal(), &device);
+            let grads_ref = (expected * upstream.clone()).sum().backward();
+            let grads_new = (actual * upstream).sum().backward();
+            let pairs = [
+                (
+                    "x grad",
+                    grad_of(&x_new, &grads_new, &what).flatten::<1>(0, D - 1),
+                    grad_of(&x_ref, &grads_ref, &what).flatten(0, D - 1),
+                ),
+                (
+                    "gamma grad",
+                    grad_of(&ours.gamma.val(), &grads_new, &what),
+                    grad_of(&reference.gamma.val(), &grads_ref, &what),
+                ),
+                (
+                    "beta grad",
+                    grad_of(&ours.beta.val(), &grads_new, &what),
+                    grad_of(&reference.beta.val(), &grads_ref, &what),
+                ),
+                ("running mean", ours.running_mean.value_sync(), reference.running_mean.value_sync()),
+                ("running var", ours.running_var.value_sync(), reference.running_var.value_sync()),
+            ];
+            for (name, actual, expected) in pairs {
+                assert_close(actual.inner(), expected.inner(), &format!("{what}: {name}"));
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_matches_burn_in_training() {
+        check_batch_norm([4, 3, 5, 6], false);
+        check_batch_norm([8, 5], false);
+        check_batch_norm([2, 4, 7], false);
+    }
+
+    #[test]
+    fn frozen_batch_norm_matches_burn() {
+        check_batch_norm([4, 3, 5, 6], true);
+        check_batch_norm([8, 5], true);
+    }
+
+    #[test]
+    fn batch_norm_matches_burn_in_evaluation() {
+        let device = Device::libtorch();
+        let (reference, ours) = batch_norms(3, &device);
+        let x = Tensor::<4>::random([2, 3, 4, 5], normal(), &device);
+        assert_close(batch_norm(&ours, x.clone()), reference.forward(x), "evaluation output");
+    }
+
+    /// A batch of one value per channel: burn's path (libtorch refuses it), same result.
+    #[test]
+    fn batch_norm_of_one_value_per_channel_falls_back_to_burn() {
+        let device = Device::libtorch().autodiff();
+        let (reference, ours) = batch_norms(3, &device);
+        let x = Tensor::<2>::random([1, 3], normal(), &device);
+        assert_close(batch_norm(&ours, x.clone()).inner(), reference.forward(x).inner(), "output");
+    }
+}
