@@ -6,6 +6,8 @@
 
 pub mod augment;
 pub mod bad;
+pub mod drawn;
+pub mod mix;
 pub mod loader;
 pub mod source;
 pub mod synthetic;
