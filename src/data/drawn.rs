@@ -530,3 +530,147 @@ fn blur(img: Image, kernel: usize, sigma: f32) -> Image {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-4
+    }
+
+    fn gray(h: usize, w: usize, values: &[u8]) -> Image {
+        Image { c: 1, h, w, data: values.iter().map(|v| *v as f32 / 255.0).collect() }
+    }
+
+    fn bytes(img: &Image) -> Vec<u8> {
+        img.data.iter().map(|v| to_u8(*v)).collect()
+    }
+
+    /// torchvision 0.24's `_augmentation_space` at bin 9 of 31 (RandAugment, 224×160) and bins
+    /// 0, 12, 30 (TrivialAugmentWide), printed by torchvision itself.
+    #[test]
+    fn magnitude_tables_are_torchvisions() {
+        let ra = |op| magnitude(Space::Rand, op, 9, 31, (224, 160)).map(|m| m.0);
+        assert!(close(ra("ShearX").expect("shear"), 0.09));
+        assert!(close(ra("TranslateX").expect("tx"), 21.75226593017578));
+        assert!(close(ra("TranslateY").expect("ty"), 30.45317268371582));
+        assert!(close(ra("Rotate").expect("rotate"), 9.0));
+        assert!(close(ra("Brightness").expect("brightness"), 0.27));
+        assert_eq!(ra("Posterize"), Some(7.0));
+        assert!(close(ra("Solarize").expect("solarize"), 178.5));
+        assert_eq!(ra("Equalize"), None);
+        let ta = |op, bin| magnitude(Space::TrivialWide, op, bin, 31, (224, 160)).map(|m| m.0).expect("op");
+        for (bin, shear, shift, angle, bits, threshold) in
+            [(0, 0.0, 0.0, 0.0, 8.0, 255.0), (12, 0.396, 12.8, 54.0, 6.0, 153.0), (30, 0.99, 32.0, 135.0, 2.0, 0.0)]
+        {
+            assert!(close(ta("ShearY", bin), shear) && close(ta("TranslateY", bin), shift), "bin {bin}");
+            assert!(close(ta("Rotate", bin), angle) && close(ta("Contrast", bin), shear), "bin {bin}");
+            assert_eq!((ta("Posterize", bin), ta("Solarize", bin)), (bits, threshold), "bin {bin}");
+        }
+        let signed: Vec<&str> = AUTO_OPS
+            .iter()
+            .copied()
+            .filter(|op| magnitude(Space::Rand, op, 1, 31, (8, 8)).is_some_and(|m| m.1))
+            .collect();
+        assert_eq!(signed, ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast", "Sharpness"]);
+    }
+
+    /// The value ops against torchvision's functional ops on the same 8-bit image.
+    #[test]
+    fn pixel_ops_match_torchvision() {
+        let img = gray(3, 3, &[10, 20, 30, 40, 200, 60, 70, 80, 250]);
+        assert_eq!(bytes(&pixels(img.clone(), Pixels::Posterize(3))), [0, 0, 0, 32, 192, 32, 64, 64, 224]);
+        assert_eq!(bytes(&pixels(img.clone(), Pixels::Solarize(128.0 / 255.0))), [10, 20, 30, 40, 55, 60, 70, 80, 5]);
+        // torchvision's 8-bit result [0, 10, 21, 31, 201, 53, 63, 74, 255] truncates; floats keep the fraction.
+        let stretched = pixels(img.clone(), Pixels::AutoContrast);
+        let expected = [0.0, 10.625, 21.25, 31.875, 201.875, 53.125, 63.75, 74.375, 255.0];
+        assert!(stretched.data.iter().zip(expected).all(|(a, b)| (a * 255.0 - b).abs() < 1e-3), "{stretched:?}");
+        assert_eq!(bytes(&pixels(img.clone(), Pixels::Sharpness(2.0))), [10, 20, 30, 40, 255, 60, 70, 80, 250]);
+        let blurred: Vec<f32> = pixels(img, Pixels::Blur { kernel: 3, sigma: 1.0 }).data.iter().map(|v| v * 255.0).collect();
+        let torch = [76.99366, 73.59654, 86.03091, 82.6338, 92.64518, 111.48567, 104.10543, 120.52293, 145.81148];
+        assert!(blurred.iter().zip(torch).all(|(a, b)| (a - b).abs() < 1e-3), "{blurred:?}");
+        let ramp: Vec<u8> = (0..600usize).map(|i| ((i * i) % 97) as u8).collect();
+        let eq = bytes(&pixels(gray(20, 30, &ramp), Pixels::Equalize));
+        assert_eq!(eq[..12], [0, 4, 23, 42, 60, 85, 122, 153, 190, 239, 17, 79]);
+        assert_eq!(eq.iter().map(|v| *v as u64).sum::<u64>(), 86541);
+    }
+
+    /// RandAugment on a scene with one marked pixel inside a box: for every draw, the warps put
+    /// the pixel inside the moved box, and value ops move neither.
+    #[test]
+    fn rand_augment_moves_boxes_with_the_pixels() {
+        let (h, w) = (24, 32);
+        let mut data = vec![0.0; h * w];
+        data[10 * w + 13] = 1.0;
+        let img = Image { c: 1, h, w, data };
+        let b = BoxLabel { class: 3, x0: 12.0, y0: 9.0, x1: 15.0, y1: 12.0, ..Default::default() };
+        let step = Augment::RandAugment { n: 2, magnitude: 9, bins: 31 };
+        let (mut warps, mut values) = (0, 0);
+        for seed in 0..200 {
+            let ops = drawn(&step, (h, w), &mut ChaCha8Rng::seed_from_u64(seed), true);
+            // Two ops; an identity adds nothing to the list.
+            assert!(ops.len() <= 2, "seed {seed}: {ops:?}");
+            // Pixel positions only: the warps alone, on the marked pixel.
+            let geometric: Vec<Op> = ops.iter().filter(|o| matches!(o, Op::Warp(_))).cloned().collect();
+            warps += geometric.len();
+            values += ops.iter().filter(|o| matches!(o, Op::Pixels(_))).count();
+            let moved = on_image(img.clone(), &geometric, true);
+            let boxes = on_boxes(vec![b], &ops, (h, w), true);
+            assert_eq!(boxes, on_boxes(vec![b], &geometric, (h, w), true), "seed {seed}: value ops moved a box");
+            match (moved.data.iter().position(|v| *v == 1.0), boxes.as_slice()) {
+                (Some(i), [m]) => {
+                    let (y, x) = ((i / w) as f32 + 0.5, (i % w) as f32 + 0.5);
+                    assert!(m.x0 <= x && x <= m.x1 && m.y0 <= y && y <= m.y1, "seed {seed}: {x},{y} outside {m:?}");
+                    assert_eq!(m.class, 3);
+                }
+                // The pixel left the image; the box may keep a sliver.
+                (None, _) => {}
+                (Some(_), []) => panic!("seed {seed}: the pixel stayed but the box was dropped"),
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+        assert!(warps > 50 && values > 150, "both kinds drawn: {warps} warps, {values} value ops");
+        // The same draws give the same image whatever is carried along, and evaluation draws nothing.
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (a, _, _) = augment::apply_pair(&[step.clone()], img.clone(), None, Some(vec![b]), &mut rng, true);
+        let alone = augment::apply(&[step.clone()], img.clone(), &mut ChaCha8Rng::seed_from_u64(7), true);
+        assert_eq!(a, alone);
+        assert!(drawn(&step, (h, w), &mut rng, false).is_empty());
+    }
+
+    #[test]
+    fn masks_follow_warps_with_the_ignore_label_outside() {
+        let mask = Image { c: 1, h: 4, w: 4, data: (0..16).map(|v| (v % 3) as f32).collect() };
+        let shift = Affine { translate: (1.0, 0.0), ..Affine::identity((4, 4)) }.warp((4, 4), true);
+        let out = on_mask(mask.clone(), &[Op::Warp(shift), Op::Pixels(Pixels::Brightness(0.1))], true);
+        assert_eq!(out.data[..4], [255.0, 0.0, 1.0, 2.0]);
+        // An hflip inside `one_of` runs as the old step, on image, mask and boxes alike.
+        let one_of = Augment::OneOf { steps: vec![Augment::Hflip { p: 1.0 }] };
+        let img = Image { c: 1, h: 1, w: 4, data: vec![0.0, 0.25, 0.5, 1.0] };
+        let b = BoxLabel { x0: 0.0, y0: 0.0, x1: 1.0, y1: 1.0, ..Default::default() };
+        let m = Image { c: 1, h: 1, w: 4, data: vec![1.0, 2.0, 3.0, 4.0] };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (img, m, boxes) = augment::apply_pair(&[one_of], img, Some(m), Some(vec![b]), &mut rng, true);
+        assert_eq!((img.data, m.expect("mask").data), (vec![1.0, 0.5, 0.25, 0.0], vec![4.0, 3.0, 2.0, 1.0]));
+        assert_eq!(boxes.expect("boxes")[0].x0, 3.0);
+    }
+
+    #[test]
+    fn random_resized_crop_fits_the_image_and_evaluation_resizes_it_whole() {
+        let step = Augment::RandomResizedCrop { size: 8, scale: [0.08, 1.0], ratio: [0.75, 4.0 / 3.0] };
+        for seed in 0..50 {
+            let (top, left, ch, cw) =
+                resized_crop_box((40, 60), [0.08, 1.0], [0.75, 4.0 / 3.0], &mut ChaCha8Rng::seed_from_u64(seed));
+            assert!(top + ch <= 40 && left + cw <= 60 && ch > 0 && cw > 0, "seed {seed}");
+            let area = (ch * cw) as f64 / 2400.0;
+            assert!((0.06..=1.0).contains(&area), "seed {seed}: area share {area}");
+        }
+        // Evaluation: the whole 16×16 ramp to 8×8, as a bilinear resize.
+        let img = Image { c: 1, h: 16, w: 16, data: (0..256).map(|v| v as f32).collect() };
+        let ops = drawn(&step, (16, 16), &mut ChaCha8Rng::seed_from_u64(0), false);
+        assert_eq!(on_image(img.clone(), &ops, false), img.resize(8, 8));
+        let frame = augment::eval_frame(&[step], (16, 16), None);
+        assert_eq!((frame.sx, frame.sy, frame.size), (0.5, 0.5, (8, 8)));
+    }
+}
