@@ -555,16 +555,17 @@ pub static BUILTINS: &[Builtin] = &[
         [opt("kernel", Int, "3", AtLeast(1.0)), opt("sigma", Floats, "[0.1, 2.0]", Any), P]
     ),
     builtin!("grayscale", Augment, "every channel to the luma", [opt("p", Float, "0.1", Closed(0.0, 1.0))]),
-    builtin!("one_of", Augment, "one of the steps, uniformly at random (the first in evaluation)", [req("steps", Augments, Any)]),
+    builtin!(
+        "one_of",
+        Augment,
+        "one of the steps, uniformly at random (the first in evaluation)",
+        [req("steps", Augments, Any)]
+    ),
     builtin!(
         "rand_augment",
         Augment,
         "torchvision's RandAugment: `n` random ops at bin `magnitude` of `bins`",
-        [
-            opt("n", Int, "2", AtLeast(1.0)),
-            opt("magnitude", Int, "9", NonNeg),
-            opt("bins", Int, "31", AtLeast(2.0))
-        ]
+        [opt("n", Int, "2", AtLeast(1.0)), opt("magnitude", Int, "9", NonNeg), opt("bins", Int, "31", AtLeast(2.0))]
     ),
     builtin!(
         "trivial_augment",

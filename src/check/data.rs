@@ -111,9 +111,12 @@ fn augment_step(program: &Program, sink: &mut Sink, decl: DeclRef, depth: usize,
         sink.push(
             callee.span.file,
             CheckError::BatchLevel {
-                name: callee.name.clone(),
-                place: "a step of an augment pipeline, which sees one image at a time".into(),
+                message: format!(
+                    "`{}` mixes the images of a batch and cannot be a step of an augment pipeline, which sees one image at a time",
+                    callee.name
+                ),
                 help: format!("write it in the `train` block: `mix = [{}(alpha = …)]`", callee.name),
+                label: "batch level".into(),
                 at: step.span.into(),
             },
         );
@@ -213,7 +216,10 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
             span.file,
             CheckError::ArgConflict {
                 message,
-                help: format!("the signature is `{}`", builtins::lookup(&call.name, Kind::Augment).map_or_else(String::new, |b| b.signature())),
+                help: format!(
+                    "the signature is `{}`",
+                    builtins::lookup(&call.name, Kind::Augment).map_or_else(String::new, |b| b.signature())
+                ),
                 at: span.into(),
             },
         );

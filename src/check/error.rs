@@ -435,14 +435,14 @@ pub enum CheckError {
         size: String,
     },
 
-    #[error("`{name}` mixes the images of a batch and cannot be {place}")]
+    #[error("{message}")]
     #[diagnostic(code(trainc::augment::batch_level), help("{help}"))]
     BatchLevel {
-        name: String,
-        place: String,
+        message: String,
         help: String,
-        #[label("batch level")]
+        #[label("{label}")]
         at: SourceSpan,
+        label: String,
     },
 
     #[error("`{name}` makes soft class targets, but dataset `{dataset}` trains {task} ({targets})")]

@@ -199,7 +199,8 @@ impl TryFrom<&Call> for Schedule {
             "polynomial" => Schedule::Polynomial { length: a.length()?, power: a.f64("power")?, to: a.f64("to")? },
             "plateau" => {
                 // The checker fills the monitor in (`val.loss`, or `train.loss` without a `val` split).
-                let (split, metric) = call.word("monitor").and_then(|m| m.split_once('.')).ok_or(SpecError::Arg("monitor"))?;
+                let (split, metric) =
+                    call.word("monitor").and_then(|m| m.split_once('.')).ok_or(SpecError::Arg("monitor"))?;
                 let monitor = Monitor { split: split.into(), metric: metric.into() };
                 Schedule::Plateau {
                     mode: if monitor.metric == "loss" { Mode::Min } else { Mode::Max },

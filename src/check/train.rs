@@ -13,8 +13,8 @@ use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
-    Augment, Call, CheckpointSpec, Mix, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Loss,
-    LossTerm, LrGroup, Metric, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
+    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Loss,
+    LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
     SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
@@ -1277,13 +1277,16 @@ fn mix_list(sink: &mut Sink, expr: &Expr, dataset: Option<&DatasetSpec>) -> Vec<
             sink.push(
                 item.span.file,
                 CheckError::BatchLevel {
-                    name: "mix".into(),
-                    place: format!("given `{}`, which augments one image at a time", callee.name),
+                    message: format!(
+                        "`{}` augments one image at a time and cannot be in `mix`, which mixes the images of a batch",
+                        callee.name
+                    ),
                     help: format!(
                         "`mix` takes {}; put `{}` in the `augment` pipeline",
                         crate::ir::BATCH_MIXES.join(" and "),
                         callee.name
                     ),
+                    label: "per image".into(),
                     at: item.span.into(),
                 },
             );

@@ -59,7 +59,10 @@ pub enum Pixels {
     AutoContrast,
     /// Histogram-equalise each channel (8 bits).
     Equalize,
-    Blur { kernel: usize, sigma: f32 },
+    Blur {
+        kernel: usize,
+        sigma: f32,
+    },
     Grayscale,
 }
 
@@ -146,7 +149,13 @@ struct Affine {
 
 impl Affine {
     fn identity((h, w): (usize, usize)) -> Affine {
-        Affine { degrees: 0.0, shear: (0.0, 0.0), scale: 1.0, translate: (0.0, 0.0), center: (w as f32 / 2.0, h as f32 / 2.0) }
+        Affine {
+            degrees: 0.0,
+            shear: (0.0, 0.0),
+            scale: 1.0,
+            translate: (0.0, 0.0),
+            center: (w as f32 / 2.0, h as f32 / 2.0),
+        }
     }
 
     /// `p' = s·R·Sh·(p − c) + c + t`, with `Sh = [[1, shx], [shy, 1]]`.
@@ -177,10 +186,7 @@ pub fn drawn(step: &Augment, (h, w): (usize, usize), rng: &mut ChaCha8Rng, train
             let mut uniform = |a: f64, b: f64| if a < b { rng.random_range(a..=b) as f32 } else { a as f32 };
             let affine = Affine {
                 degrees: uniform(-degrees, degrees),
-                translate: (
-                    uniform(-translate, translate) * w as f32,
-                    uniform(-translate, translate) * h as f32,
-                ),
+                translate: (uniform(-translate, translate) * w as f32, uniform(-translate, translate) * h as f32),
                 scale: uniform(scale[0], scale[1]),
                 shear: (uniform(-shear, shear).to_radians().tan(), 0.0),
                 ..Affine::identity((h, w))
@@ -283,9 +289,7 @@ pub fn on_mask(mut mask: Image, ops: &[Op], train: bool) -> Image {
         mask = match op {
             Op::Warp(warp) => warp_image(&mask, warp, IGNORE as f32, true),
             Op::Pixels(_) => mask,
-            Op::Step(step, seed) => {
-                augment::step_on_mask(step, mask, &mut ChaCha8Rng::seed_from_u64(*seed), train)
-            }
+            Op::Step(step, seed) => augment::step_on_mask(step, mask, &mut ChaCha8Rng::seed_from_u64(*seed), train),
         };
     }
     mask
@@ -517,14 +521,20 @@ fn blur(img: Image, kernel: usize, sigma: f32) -> Image {
         let mut rows = vec![0.0; h * w];
         for y in 0..h {
             for x in 0..w {
-                rows[y * w + x] =
-                    weights.iter().enumerate().map(|(k, wt)| wt * plane[y * w + reflect(x as isize + k as isize - half, w)]).sum();
+                rows[y * w + x] = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(k, wt)| wt * plane[y * w + reflect(x as isize + k as isize - half, w)])
+                    .sum();
             }
         }
         for y in 0..h {
             for x in 0..w {
-                out.data[(c * h + y) * w + x] =
-                    weights.iter().enumerate().map(|(k, wt)| wt * rows[reflect(y as isize + k as isize - half, h) * w + x]).sum();
+                out.data[(c * h + y) * w + x] = weights
+                    .iter()
+                    .enumerate()
+                    .map(|(k, wt)| wt * rows[reflect(y as isize + k as isize - half, h) * w + x])
+                    .sum();
             }
         }
     }
@@ -573,7 +583,10 @@ mod tests {
             .copied()
             .filter(|op| magnitude(Space::Rand, op, 1, 31, (8, 8)).is_some_and(|m| m.1))
             .collect();
-        assert_eq!(signed, ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast", "Sharpness"]);
+        assert_eq!(
+            signed,
+            ["ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast", "Sharpness"]
+        );
     }
 
     /// The value ops against torchvision's functional ops on the same 8-bit image.
@@ -587,7 +600,8 @@ mod tests {
         let expected = [0.0, 10.625, 21.25, 31.875, 201.875, 53.125, 63.75, 74.375, 255.0];
         assert!(stretched.data.iter().zip(expected).all(|(a, b)| (a * 255.0 - b).abs() < 1e-3), "{stretched:?}");
         assert_eq!(bytes(&pixels(img.clone(), Pixels::Sharpness(2.0))), [10, 20, 30, 40, 255, 60, 70, 80, 250]);
-        let blurred: Vec<f32> = pixels(img, Pixels::Blur { kernel: 3, sigma: 1.0 }).data.iter().map(|v| v * 255.0).collect();
+        let blurred: Vec<f32> =
+            pixels(img, Pixels::Blur { kernel: 3, sigma: 1.0 }).data.iter().map(|v| v * 255.0).collect();
         let torch = [76.99366, 73.59654, 86.03091, 82.6338, 92.64518, 111.48567, 104.10543, 120.52293, 145.81148];
         assert!(blurred.iter().zip(torch).all(|(a, b)| (a - b).abs() < 1e-3), "{blurred:?}");
         let ramp: Vec<u8> = (0..600usize).map(|i| ((i * i) % 97) as u8).collect();

@@ -7,8 +7,8 @@
 pub mod augment;
 pub mod bad;
 pub mod drawn;
-pub mod mix;
 pub mod loader;
+pub mod mix;
 pub mod source;
 pub mod synthetic;
 

@@ -208,7 +208,8 @@ mod tests {
         let rows = vec![2.0f32, -1.0, 0.5, 0.1, 0.3, -2.0];
         let logits = || Tensor::<2>::from_data(TensorData::new(rows.clone(), [2, 3]), &device);
         let labels = || Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2], [2]), &device);
-        let one_hot = || Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0], [2, 3]), &device);
+        let one_hot =
+            || Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.0, 0.0, 0.0, 1.0], [2, 3]), &device);
         let losses = [
             Loss::CrossEntropy { label_smoothing: 0.1, weights: None },
             Loss::CrossEntropy { label_smoothing: 0.0, weights: None },

@@ -210,4 +210,59 @@ mod tests {
         assert!(close(lr_at(&plateau, 0.1, 40, (100, 10), 0.1), 0.01));
         assert!(close(lr_at(&plateau, 0.1, 40, (100, 10), 0.001), 0.002), "never below min_lr");
     }
+
+    /// `w = [0.5, −1]` (a 2 → 1 linear without bias) under the gradient `[1, 2]` of
+    /// `x·w`, `x = [1, 2]`: the weights after `steps` steps of `optimizer` at rate `lr`.
+    fn stepped(optimizer: &Optimizer, lr: f64, steps: usize) -> Vec<f32> {
+        use burn::module::Param;
+        use burn::tensor::{Device, Tensor, TensorData};
+        let device = Device::flex().autodiff();
+        let mut linear = burn::nn::LinearConfig::new(2, 1).with_bias(false).init(&device);
+        linear.weight = Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.5f32, -1.0], [2, 1]), &device));
+        let mut optim = build(optimizer, None);
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0], [1, 2]), &device);
+        for _ in 0..steps {
+            let grads = burn::optim::GradientsParams::from_grads(linear.forward(x.clone()).sum().backward(), &linear);
+            linear = optim.step(lr, linear, grads);
+        }
+        linear.weight.val().try_into_vec_as::<f32>().expect("floats")
+    }
+
+    fn all_close(got: &[f32], want: &[f64]) -> bool {
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (*g as f64 - w).abs() < 1e-5)
+    }
+
+    /// One or two steps against the papers' updates (and PyTorch's RMSprop, which printed
+    /// [0.41721708, −1.08290362] for the same two steps).
+    #[test]
+    fn rmsprop_lion_and_lamb_step_as_their_papers() {
+        let (w, g) = ([0.5f64, -1.0], [1.0f64, 2.0]);
+        // RMSprop, EfficientNet's settings: v = (1 − α)g², then α·v + (1 − α)g²; momentum on g / (√v + ε).
+        let rms =
+            Optimizer::RmsProp { lr: 0.01, alpha: 0.9, eps: 1e-3, momentum: 0.9, centered: false, weight_decay: 0.0 };
+        let expected: Vec<f64> = (0..2)
+            .map(|i| {
+                let v1 = 0.1 * g[i] * g[i];
+                let s1 = g[i] / (v1.sqrt() + 1e-3);
+                let v2 = 0.9 * v1 + 0.1 * g[i] * g[i];
+                let s2 = 0.9 * s1 + g[i] / (v2.sqrt() + 1e-3);
+                w[i] - 0.01 * s1 - 0.01 * s2
+            })
+            .collect();
+        let got = stepped(&rms, 0.01, 2);
+        assert!(all_close(&got, &expected), "{got:?} vs {expected:?}");
+        assert!(all_close(&got, &[0.41721708, -1.08290362]), "PyTorch: {got:?}");
+        // Lion: w ← w·(1 − lr·λ) − lr·sign(β1·m + (1 − β1)·g), m = 0 at first.
+        let lion = Optimizer::Lion { lr: 1e-3, beta1: 0.9, beta2: 0.99, weight_decay: 0.1 };
+        let expected: Vec<f64> = (0..2).map(|i| w[i] * (1.0 - 1e-3 * 0.1) - 1e-3 * g[i].signum()).collect();
+        assert!(all_close(&stepped(&lion, 1e-3, 1), &expected));
+        // LAMB: the bias-corrected Adam ratio g / (|g| + ε) plus λ·w, scaled by ‖w‖ / ‖update‖.
+        let lamb = Optimizer::Lamb { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-6, weight_decay: 0.01 };
+        let update: Vec<f64> = (0..2).map(|i| g[i] / (g[i].abs() + 1e-6) + 0.01 * w[i]).collect();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let trust = norm(&w) / norm(&update);
+        let expected: Vec<f64> = (0..2).map(|i| w[i] - 0.01 * trust * update[i]).collect();
+        let got = stepped(&lamb, 0.01, 1);
+        assert!(all_close(&got, &expected), "{got:?} vs {expected:?}");
+    }
 }
