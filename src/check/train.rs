@@ -199,14 +199,10 @@ impl<'a> TrainCheck<'a, '_> {
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
         let splits: Vec<String> =
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
-        let metric_names: Vec<String> = metrics.iter().map(|m| m.name().to_string()).collect();
-        let monitors = Monitors { splits: &splits, metrics: &metric_names };
+        let monitors =
+            Monitors { splits: &splits, metrics: &metrics.iter().map(|m| m.name().to_string()).collect::<Vec<_>>() };
         let schedule = schedule_field(sink, f.get("schedule"), (given_epochs, steps_per_epoch), &monitors);
-        let mix = f
-            .get("mix")
-            .and_then(|field| expr_of(sink, field))
-            .map(|e| mix_list(sink, e, data.as_ref().map(|d| &d.0.dataset)))
-            .unwrap_or_default();
+        let mix = mix_field(sink, f.get("mix"), data.as_ref().map(|d| &d.0.dataset));
         let (checkpoint, early_stop) = records(sink, &f, &splits, &metrics);
         let ema = f.get("ema").and_then(|field| match &field.value {
             FieldValue::Record(list) => {
@@ -1255,6 +1251,11 @@ fn flatten_then<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         _ => out.push(expr),
     }
+}
+
+/// `mix = …`, none when absent.
+fn mix_field(sink: &mut Sink, field: Option<&&Field>, dataset: Option<&DatasetSpec>) -> Vec<Mix> {
+    field.and_then(|field| expr_of(sink, field)).map(|e| mix_list(sink, e, dataset)).unwrap_or_default()
 }
 
 /// `mix = [mixup(alpha = 0.2), cutmix(alpha = 1.0)]` (or one of them alone): batch-level mixes,
