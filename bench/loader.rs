@@ -42,6 +42,7 @@ fn main() {
         balanced: false,
         shuffle: true,
         limit_batches: None,
+        mix: Default::default(),
     };
     let mut best = 0.0f64;
     for epoch in 0..4 {

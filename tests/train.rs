@@ -385,6 +385,7 @@ fn coco_boxes_load_and_move_with_the_image() {
         balanced: false,
         shuffle: true,
         limit_batches: None,
+        mix: Default::default(),
     };
     let mut seen = 0;
     for name in ["train", "val"] {

@@ -168,6 +168,12 @@ pub fn convert(callee: &str, name: &str, ty: Ty, bound: Bound, expr: &Expr, erro
         help,
         at: expr.span.into(),
     };
+    // `val.loss`: the checker has judged the split and the metric before binding.
+    if let (Ty::Monitor, ExprKind::Member { base, name: metric }) = (ty, &expr.kind)
+        && let Some(split) = base.as_name()
+    {
+        return Some(Value::Word(format!("{}.{}", split.name, metric.name)));
+    }
     let value = match constant(expr) {
         Err(found) => {
             errors.push((expr.span.file, type_error(found, format!("`{name}` takes a constant"))));
@@ -270,6 +276,10 @@ pub(super) fn default_value(ty: Ty, text: &str) -> Option<Value> {
         Ty::Bool => Value::Bool(text == "true"),
         // Only `[]` is used as a default.
         Ty::Strs => Value::Strs(Vec::new()),
+        // `[0.08, 1.0]`.
+        Ty::Floats => Value::Floats(
+            text.trim_matches(['[', ']']).split(',').map(|x| x.trim().parse().ok()).collect::<Option<Vec<f64>>>()?,
+        ),
         _ => Value::Word(text.to_string()),
     })
 }

@@ -97,6 +97,10 @@ pub enum Ty {
     IntOrWord(&'static [&'static str]),
     /// The name of a model output (`focal(heat)`).
     Output,
+    /// A split and a metric, as a checkpoint monitors them (`val.loss`).
+    Monitor,
+    /// A list of augmentations (`one_of([hflip(p = 1.0), rotate(10)])`).
+    Augments,
 }
 
 impl Ty {
@@ -113,6 +117,8 @@ impl Ty {
             Ty::Word(words) => one_of(words),
             Ty::IntOrWord(words) => format!("an integer or {}", one_of(words)),
             Ty::Output => "the name of a model output".into(),
+            Ty::Monitor => "a split and a metric (`val.loss`)".into(),
+            Ty::Augments => "a list of augmentations".into(),
         }
     }
 }
@@ -340,6 +346,42 @@ pub static BUILTINS: &[Builtin] = &[
             opt("weight_decay", Float, "0.01", NonNeg)
         ]
     ),
+    builtin!(
+        "rmsprop",
+        Optimizer,
+        "RMSprop as PyTorch's (EfficientNet: `rmsprop(lr = 0.016, alpha = 0.9, momentum = 0.9, eps = 1e-3)`)",
+        [
+            opt("lr", Float, "1e-2", Positive),
+            opt("alpha", Float, "0.99", HalfOpen(0.0, 1.0)),
+            opt("eps", Float, "1e-8", Positive),
+            opt("momentum", Float, "0.0", HalfOpen(0.0, 1.0)),
+            opt("centered", Bool, "false", Any),
+            opt("weight_decay", Float, "0.0", NonNeg)
+        ]
+    ),
+    builtin!(
+        "lion",
+        Optimizer,
+        "Lion: sign of interpolated momentum, decoupled weight decay (lr ≈ AdamW's / 10)",
+        [
+            opt("lr", Float, "1e-4", Positive),
+            opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+            opt("beta2", Float, "0.99", HalfOpen(0.0, 1.0)),
+            opt("weight_decay", Float, "0.0", NonNeg)
+        ]
+    ),
+    builtin!(
+        "lamb",
+        Optimizer,
+        "LAMB: Adam scaled per tensor by its trust ratio, for large batches",
+        [
+            opt("lr", Float, "1e-3", Positive),
+            opt("beta1", Float, "0.9", HalfOpen(0.0, 1.0)),
+            opt("beta2", Float, "0.999", HalfOpen(0.0, 1.0)),
+            opt("eps", Float, "1e-6", Positive),
+            opt("weight_decay", Float, "0.0", NonNeg)
+        ]
+    ),
     // ── weights ────────────────────────────────────────────────────────────────────────────
     builtin!(
         "load",
@@ -399,6 +441,39 @@ pub static BUILTINS: &[Builtin] = &[
             opt("final_div", Float, "1e4", Positive)
         ]
     ),
+    builtin!(
+        "exponential",
+        Schedule,
+        "lr × gamma after every epoch",
+        [
+            req("gamma", Float, Open(0.0, 1.0)),
+            opt("steps", Int, "", AtLeast(1.0)),
+            opt("epochs", Int, "", AtLeast(1.0))
+        ]
+    ),
+    builtin!(
+        "polynomial",
+        Schedule,
+        "polynomial decay (lr − to)·(1 − t)^power + to",
+        [
+            opt("power", Float, "1.0", Positive),
+            opt("to", Float, "0.0", NonNeg),
+            opt("steps", Int, "", AtLeast(1.0)),
+            opt("epochs", Int, "", AtLeast(1.0))
+        ]
+    ),
+    builtin!(
+        "plateau",
+        Schedule,
+        "lr × factor when `monitor` has not improved for more than `patience` epochs",
+        [
+            opt("monitor", Monitor, "", Any),
+            opt("factor", Float, "0.1", Open(0.0, 1.0)),
+            opt("patience", Int, "10", NonNeg),
+            opt("threshold", Float, "1e-4", NonNeg),
+            opt("min_lr", Float, "0.0", NonNeg)
+        ]
+    ),
     // ── augmentations ──────────────────────────────────────────────────────────────────────
     builtin!(
         "normalize",
@@ -451,6 +526,65 @@ pub static BUILTINS: &[Builtin] = &[
         ]
     ),
     builtin!("random_erasing", Augment, "erase a random rectangle", [P, opt("scale", Float, "0.2", Open(0.0, 1.0))]),
+    builtin!(
+        "random_resized_crop",
+        Augment,
+        "a crop of random area share `scale` and aspect `ratio`, resized to size × size",
+        [
+            req("size", Int, AtLeast(1.0)),
+            opt("scale", Floats, "[0.08, 1.0]", Any),
+            opt("ratio", Floats, "[0.75, 1.3333333]", Any)
+        ]
+    ),
+    builtin!(
+        "random_affine",
+        Augment,
+        "random rotation, shift (share of the size), zoom and x-shear (degrees) about the centre",
+        [
+            opt("degrees", Float, "0.0", Closed(0.0, 180.0)),
+            opt("translate", Float, "0.0", Closed(0.0, 1.0)),
+            opt("scale", Floats, "[1.0, 1.0]", Any),
+            opt("shear", Float, "0.0", HalfOpen(0.0, 90.0)),
+            P
+        ]
+    ),
+    builtin!(
+        "gaussian_blur",
+        Augment,
+        "Gaussian blur, σ uniform in `sigma`",
+        [opt("kernel", Int, "3", AtLeast(1.0)), opt("sigma", Floats, "[0.1, 2.0]", Any), P]
+    ),
+    builtin!("grayscale", Augment, "every channel to the luma", [opt("p", Float, "0.1", Closed(0.0, 1.0))]),
+    builtin!(
+        "one_of",
+        Augment,
+        "one of the steps, uniformly at random (the first in evaluation)",
+        [req("steps", Augments, Any)]
+    ),
+    builtin!(
+        "rand_augment",
+        Augment,
+        "torchvision's RandAugment: `n` random ops at bin `magnitude` of `bins`",
+        [opt("n", Int, "2", AtLeast(1.0)), opt("magnitude", Int, "9", NonNeg), opt("bins", Int, "31", AtLeast(2.0))]
+    ),
+    builtin!(
+        "trivial_augment",
+        Augment,
+        "torchvision's TrivialAugmentWide: one random op at a random bin of `bins`",
+        [opt("bins", Int, "31", AtLeast(2.0))]
+    ),
+    builtin!(
+        "mixup",
+        Augment,
+        "batch level, in `train { mix = … }`: blend each image with the previous one, soft targets",
+        [req("alpha", Float, Positive), opt("p", Float, "1.0", Closed(0.0, 1.0))]
+    ),
+    builtin!(
+        "cutmix",
+        Augment,
+        "batch level, in `train { mix = … }`: paste a box from the previous image, soft targets",
+        [req("alpha", Float, Positive), opt("p", Float, "1.0", Closed(0.0, 1.0))]
+    ),
     // ── dataset sources ────────────────────────────────────────────────────────────────────
     builtin!("idx", Source, "MNIST-style IDX files (optionally gzip) in a folder", [req("root", Str, Any)]),
     builtin!("image_folder", Source, "one sub-folder of images per class", [req("root", Str, Any)]),
@@ -547,6 +681,7 @@ pub const TRAIN_KEYS: &[&str] = &[
     "weights",
     "freeze",
     "groups",
+    "mix",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

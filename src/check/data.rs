@@ -61,67 +61,170 @@ pub fn check_augment(program: &Program, sink: &mut Sink, decl: DeclRef, depth: u
         pipeline.targets.push("image".into());
     }
     for step in &aug.steps {
-        let (callee, args) = match &step.kind {
-            ExprKind::Name(id) => (id, &[][..]),
-            ExprKind::Call { callee, args } => (callee, args.as_slice()),
-            _ => {
-                sink.push(
-                    step.span.file,
-                    CheckError::BadValue {
-                        message: format!("{} is not an augmentation", step.describe()),
-                        help: "write calls like `hflip(p = 0.5)`".into(),
-                        label: "not a step".into(),
-                        at: step.span.into(),
-                    },
-                );
-                continue;
-            }
-        };
-        // Another pipeline, inlined.
-        if let Some(other) = program.lookup(decl.module, &callee.name) {
-            match program.item(other) {
-                Item::Augment(_) if args.is_empty() && depth < 16 && other != decl => {
-                    if let Some(inner) = check_augment(program, sink, other, depth + 1) {
-                        pipeline.steps.extend(inner.steps);
-                    }
-                }
-                item => {
-                    let found = super::graph::item_kind(item);
-                    sink.push(
-                        callee.span.file,
-                        CheckError::WrongKind {
-                            name: callee.name.clone(),
-                            found: found.into(),
-                            expected: "an augmentation".into(),
-                            help: "augment pipelines hold augmentations and other pipelines (without arguments)".into(),
-                            at: callee.span.into(),
-                        },
-                    );
-                }
-            }
-            continue;
-        }
-        match builtins::lookup(&callee.name, Kind::Augment) {
-            Some(builtin) => {
-                let mut errors = Vec::new();
-                let call = config_call(builtin, callee, args, &mut errors);
-                let failed = !errors.is_empty();
-                sink.extend(errors);
-                if !failed
-                    && check_step(sink, &call, step.span)
-                    && let Some(typed) = typed(sink, &call, Kind::Augment, step.span)
-                {
-                    pipeline.steps.push((typed, step.span));
-                }
-            }
-            None => unknown_builtin(sink, callee, Kind::Augment),
-        }
+        pipeline.steps.extend(augment_step(program, sink, decl, depth, step));
     }
     Some(pipeline)
 }
 
+/// One step of pipeline `decl`: a builtin call (`one_of` with its choices checked one by one) or
+/// another pipeline, inlined. Empty after reporting why the step has no typed form.
+fn augment_step(program: &Program, sink: &mut Sink, decl: DeclRef, depth: usize, step: &Expr) -> Vec<(Augment, Span)> {
+    let (callee, args) = match &step.kind {
+        ExprKind::Name(id) => (id, &[][..]),
+        ExprKind::Call { callee, args } => (callee, args.as_slice()),
+        _ => {
+            sink.push(
+                step.span.file,
+                CheckError::BadValue {
+                    message: format!("{} is not an augmentation", step.describe()),
+                    help: "write calls like `hflip(p = 0.5)`".into(),
+                    label: "not a step".into(),
+                    at: step.span.into(),
+                },
+            );
+            return Vec::new();
+        }
+    };
+    // Another pipeline, inlined.
+    if let Some(other) = program.lookup(decl.module, &callee.name) {
+        match program.item(other) {
+            Item::Augment(_) if args.is_empty() && depth < 16 && other != decl => {
+                return check_augment(program, sink, other, depth + 1).map(|p| p.steps).unwrap_or_default();
+            }
+            item => {
+                let found = super::graph::item_kind(item);
+                sink.push(
+                    callee.span.file,
+                    CheckError::WrongKind {
+                        name: callee.name.clone(),
+                        found: found.into(),
+                        expected: "an augmentation".into(),
+                        help: "augment pipelines hold augmentations and other pipelines (without arguments)".into(),
+                        at: callee.span.into(),
+                    },
+                );
+            }
+        }
+        return Vec::new();
+    }
+    if crate::ir::BATCH_MIXES.contains(&callee.name.as_str()) {
+        sink.push(
+            callee.span.file,
+            CheckError::BatchLevel {
+                message: format!(
+                    "`{}` mixes the images of a batch and cannot be a step of an augment pipeline, which sees one image at a time",
+                    callee.name
+                ),
+                help: format!("write it in the `train` block: `mix = [{}(alpha = …)]`", callee.name),
+                label: "batch level".into(),
+                at: step.span.into(),
+            },
+        );
+        return Vec::new();
+    }
+    if callee.name == "one_of" {
+        return one_of(program, sink, decl, depth, (callee, args), step.span).into_iter().collect();
+    }
+    let Some(builtin) = builtins::lookup(&callee.name, Kind::Augment) else {
+        unknown_builtin(sink, callee, Kind::Augment);
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    let call = config_call(builtin, callee, args, &mut errors);
+    let failed = !errors.is_empty();
+    sink.extend(errors);
+    if !failed
+        && check_step(sink, &call, step.span)
+        && let Some(typed) = typed(sink, &call, Kind::Augment, step.span)
+    {
+        return vec![(typed, step.span)];
+    }
+    Vec::new()
+}
+
+/// `one_of([a, b, …])`: each choice checked as a step of its own; every choice must end at the
+/// same image size (or none change it), so the batch has one size whichever is drawn.
+fn one_of(
+    program: &Program,
+    sink: &mut Sink,
+    decl: DeclRef,
+    depth: usize,
+    (callee, args): (&ast::Ident, &[ast::Arg]),
+    span: Span,
+) -> Option<(Augment, Span)> {
+    let list = match args {
+        [arg] if arg.name.as_ref().is_none_or(|n| n.name == "steps") => match &arg.value.kind {
+            ExprKind::List(items) if !items.is_empty() => Some(items),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(items) = list else {
+        sink.push(
+            span.file,
+            CheckError::ArgConflict {
+                message: "`one_of` takes one non-empty list of augmentations".into(),
+                help: "e.g. `one_of([hflip(p = 1.0), rotate(15, p = 1.0), gaussian_blur(p = 1.0)])`".into(),
+                at: callee.span.into(),
+            },
+        );
+        return None;
+    };
+    let mut steps = Vec::new();
+    for item in items {
+        let before = steps.len();
+        steps.extend(augment_step(program, sink, decl, depth, item).into_iter().map(|(a, _)| a));
+        if steps.len() != before + 1 {
+            // A choice that failed, or a pipeline of several steps: both already reported or
+            // not one choice.
+            if steps.len() > before + 1 {
+                sink.push(
+                    item.span.file,
+                    CheckError::ArgConflict {
+                        message: "a choice of `one_of` is one augmentation".into(),
+                        help: "name a builtin step here, not a pipeline of several".into(),
+                        at: item.span.into(),
+                    },
+                );
+            }
+            return None;
+        }
+    }
+    let sizes: Vec<Option<(usize, usize)>> = steps.iter().map(Augment::output_size).collect();
+    if sizes.iter().any(|s| *s != sizes[0]) {
+        let show = |s: &Option<(usize, usize)>| s.map_or("unchanged".to_string(), |(h, w)| format!("{h}×{w}"));
+        sink.push(
+            span.file,
+            CheckError::ArgConflict {
+                message: format!(
+                    "the choices of `one_of` end at different sizes ({})",
+                    sizes.iter().map(show).collect::<Vec<_>>().join(", ")
+                ),
+                help: "make every choice end at the same size, e.g. crop after `one_of`".into(),
+                at: span.into(),
+            },
+        );
+        return None;
+    }
+    Some((Augment::OneOf { steps }, span))
+}
+
 /// Checks among a step's arguments that the table cannot express.
 fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
+    if let Some(message) = drawn_step_conflict(call) {
+        sink.push(
+            span.file,
+            CheckError::ArgConflict {
+                message,
+                help: format!(
+                    "the signature is `{}`",
+                    builtins::lookup(&call.name, Kind::Augment).map_or_else(String::new, |b| b.signature())
+                ),
+                at: span.into(),
+            },
+        );
+        return false;
+    }
     if call.name == "tile" {
         let (size, overlap) = (call.i64("size").unwrap_or(0), call.i64("overlap").unwrap_or(0));
         if overlap >= size {
@@ -164,6 +267,35 @@ fn check_step(sink: &mut Sink, call: &Call, span: Span) -> bool {
         return false;
     }
     true
+}
+
+/// What is wrong among the arguments of the newer augmentations, if anything: ranges as
+/// `[low, high]` pairs, an odd blur kernel, a magnitude inside the bins.
+fn drawn_step_conflict(call: &Call) -> Option<String> {
+    let pair = |name: &str, lo: f64, hi: f64| -> Option<String> {
+        match call.floats(name)? {
+            [a, b] if a <= b && *a >= lo && *b <= hi => None,
+            [a, b] if a <= b => Some(format!("`{name}` must lie in [{lo}, {hi}], found [{a}, {b}]")),
+            [a, b] => Some(format!("`{name}` is a range `[low, high]`, found [{a}, {b}]")),
+            other => Some(format!("`{name}` is a range of two numbers `[low, high]`, found {} values", other.len())),
+        }
+    };
+    match call.name.as_str() {
+        "random_resized_crop" => pair("scale", 1e-6, 1.0).or_else(|| pair("ratio", 1e-6, 1e6)),
+        "random_affine" => pair("scale", 1e-6, 1e6),
+        "gaussian_blur" => {
+            let kernel = call.i64("kernel").unwrap_or(3);
+            if kernel % 2 == 0 {
+                return Some(format!("the blur `kernel` must be odd, found {kernel}"));
+            }
+            pair("sigma", 1e-6, 1e6)
+        }
+        "rand_augment" => {
+            let (m, bins) = (call.i64("magnitude").unwrap_or(0), call.i64("bins").unwrap_or(31));
+            (m >= bins).then(|| format!("`magnitude` ({m}) must be below `bins` ({bins}): it is a bin's index"))
+        }
+        _ => None,
+    }
 }
 
 /// A configuration call to a builtin of `kind` (`adamw(lr = 1e-3)`, or a bare `accuracy`), bound

@@ -465,6 +465,30 @@ pub enum CheckError {
         size: String,
     },
 
+    #[error("{message}")]
+    #[diagnostic(code(trainc::augment::batch_level), help("{help}"))]
+    BatchLevel {
+        message: String,
+        help: String,
+        #[label("{label}")]
+        at: SourceSpan,
+        label: String,
+    },
+
+    #[error("`{name}` makes soft class targets, but dataset `{dataset}` trains {task} ({targets})")]
+    #[diagnostic(
+        code(trainc::augment::mix_task),
+        help("mixup and cutmix train classification only: they cannot mix {targets}; drop `mix`")
+    )]
+    MixTask {
+        name: String,
+        dataset: String,
+        task: String,
+        targets: String,
+        #[label("classification only")]
+        at: SourceSpan,
+    },
+
     #[error("`normalize` has {found} values for `{name}`, but the images have {channels} channel(s)")]
     #[diagnostic(code(trainc::augment::channels), help("give one mean and one std per channel"))]
     AugmentChannels {

@@ -14,7 +14,7 @@ use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
     Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Loss,
-    LossTerm, LrGroup, Metric, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
+    LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
     SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
@@ -197,9 +197,12 @@ impl<'a> TrainCheck<'a, '_> {
             None => default_metrics(task),
         };
         let steps_per_epoch = data.as_ref().and_then(|d| steps_per_epoch(&d.0));
-        let schedule = schedule_field(sink, f.get("schedule"), given_epochs, steps_per_epoch);
         let splits: Vec<String> =
             data.as_ref().map(|d| d.0.dataset.splits.keys().cloned().collect()).unwrap_or_else(|| vec!["train".into()]);
+        let monitors =
+            Monitors { splits: &splits, metrics: &metrics.iter().map(|m| m.name().to_string()).collect::<Vec<_>>() };
+        let schedule = schedule_field(sink, f.get("schedule"), (given_epochs, steps_per_epoch), &monitors);
+        let mix = mix_field(sink, f.get("mix"), data.as_ref().map(|d| &d.0.dataset));
         let (checkpoint, early_stop) = records(sink, &f, &splits, &metrics);
         let ema = f.get("ema").and_then(|field| match &field.value {
             FieldValue::Record(list) => {
@@ -241,6 +244,7 @@ impl<'a> TrainCheck<'a, '_> {
                 weights,
                 freeze,
                 groups,
+                mix,
             }),
             _ => None,
         };
@@ -965,75 +969,11 @@ fn monitor(
     let mut m = Monitor { split: default_split.into(), metric: "loss".into() };
     // A mode is only judged against a monitor that was understood.
     let mut understood = field.is_none();
-    if let Some(expr) = field.and_then(|f| expr_of(sink, f)) {
-        match &expr.kind {
-            ExprKind::Member { base, name } if base.as_name().is_some() => {
-                let split = base.as_name().map(|b| b.name.clone()).unwrap_or_default();
-                if !splits.contains(&split) {
-                    let help = suggest::help(
-                        &split,
-                        splits.iter().map(String::as_str),
-                        format!(
-                            "the dataset has splits {}",
-                            splits.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-                        ),
-                    );
-                    sink.push(
-                        expr.span.file,
-                        CheckError::Monitor {
-                            monitor: sink_text(expr),
-                            reason: format!("there is no split `{split}`"),
-                            help,
-                            at: base.span.into(),
-                        },
-                    );
-                } else if name.name != "loss" && !metrics.contains(&name.name) {
-                    let help = suggest::help(
-                        &name.name,
-                        metrics.iter().map(String::as_str).chain(["loss"]),
-                        format!("add `{}` to `metrics`, or monitor `loss`", name.name),
-                    );
-                    sink.push(
-                        expr.span.file,
-                        CheckError::Monitor {
-                            monitor: sink_text(expr),
-                            reason: format!("`{}` is not computed", name.name),
-                            help,
-                            at: name.span.into(),
-                        },
-                    );
-                } else {
-                    m = Monitor { split, metric: name.name.clone() };
-                    understood = true;
-                }
-            }
-            ExprKind::Str(text) => {
-                sink.push(
-                    expr.span.file,
-                    CheckError::Monitor {
-                        monitor: format!("\"{text}\""),
-                        reason: "a monitor is a split and a metric, not a string".into(),
-                        help: format!("write it unquoted: `monitor = {}`", unquoted_monitor(text)),
-                        at: expr.span.into(),
-                    },
-                );
-            }
-            _ => {
-                let written = match &expr.kind {
-                    ExprKind::Name(id) => id.name.clone(),
-                    _ => expr.describe(),
-                };
-                sink.push(
-                    expr.span.file,
-                    CheckError::Monitor {
-                        monitor: written.clone(),
-                        reason: format!("`{written}` does not name a split"),
-                        help: format!("write `split.metric`, e.g. `monitor = val.{written}`"),
-                        at: expr.span.into(),
-                    },
-                )
-            }
-        }
+    if let Some(expr) = field.and_then(|f| expr_of(sink, f))
+        && let Some(checked) = monitor_expr(sink, expr, splits, metrics)
+    {
+        m = checked;
+        understood = true;
     }
     let natural = if m.metric == "loss" { Mode::Min } else { Mode::Max };
     let mode = match mode.and_then(|f| scalar(sink, "monitor", f, Ty::Word(builtins::MODES), Bound::Any)) {
@@ -1050,6 +990,79 @@ fn monitor(
         _ => natural,
     };
     (m, mode)
+}
+
+/// `split.metric` checked against the dataset's splits and the computed metrics (or `loss`);
+/// `None` after reporting what is wrong with it.
+fn monitor_expr(sink: &mut Sink, expr: &Expr, splits: &[String], metrics: &[String]) -> Option<Monitor> {
+    match &expr.kind {
+        ExprKind::Member { base, name } if base.as_name().is_some() => {
+            let split = base.as_name().map(|b| b.name.clone()).unwrap_or_default();
+            if !splits.contains(&split) {
+                let help = suggest::help(
+                    &split,
+                    splits.iter().map(String::as_str),
+                    format!(
+                        "the dataset has splits {}",
+                        splits.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+                sink.push(
+                    expr.span.file,
+                    CheckError::Monitor {
+                        monitor: sink_text(expr),
+                        reason: format!("there is no split `{split}`"),
+                        help,
+                        at: base.span.into(),
+                    },
+                );
+            } else if name.name != "loss" && !metrics.contains(&name.name) {
+                let help = suggest::help(
+                    &name.name,
+                    metrics.iter().map(String::as_str).chain(["loss"]),
+                    format!("add `{}` to `metrics`, or monitor `loss`", name.name),
+                );
+                sink.push(
+                    expr.span.file,
+                    CheckError::Monitor {
+                        monitor: sink_text(expr),
+                        reason: format!("`{}` is not computed", name.name),
+                        help,
+                        at: name.span.into(),
+                    },
+                );
+            } else {
+                return Some(Monitor { split, metric: name.name.clone() });
+            }
+        }
+        ExprKind::Str(text) => {
+            sink.push(
+                expr.span.file,
+                CheckError::Monitor {
+                    monitor: format!("\"{text}\""),
+                    reason: "a monitor is a split and a metric, not a string".into(),
+                    help: format!("write it unquoted: `monitor = {}`", unquoted_monitor(text)),
+                    at: expr.span.into(),
+                },
+            );
+        }
+        _ => {
+            let written = match &expr.kind {
+                ExprKind::Name(id) => id.name.clone(),
+                _ => expr.describe(),
+            };
+            sink.push(
+                expr.span.file,
+                CheckError::Monitor {
+                    monitor: written.clone(),
+                    reason: format!("`{written}` does not name a split"),
+                    help: format!("write `split.metric`, e.g. `monitor = val.{written}`"),
+                    at: expr.span.into(),
+                },
+            )
+        }
+    }
+    None
 }
 
 /// What Lightning's logged names (`"val_acc"`, `"val/loss"`, `"train_f1"`) are in trainc:
@@ -1073,22 +1086,69 @@ fn sink_text(expr: &Expr) -> String {
     }
 }
 
+/// What a monitor may name: the dataset's splits and the computed metrics (`loss` always).
+struct Monitors<'m> {
+    splits: &'m [String],
+    metrics: &'m [String],
+}
+
+impl Monitors<'_> {
+    /// `val.loss`, or `train.loss` without a `val` split: what checkpoints monitor by default.
+    fn default(&self) -> String {
+        let split = if self.splits.iter().any(|s| s == "val") { "val" } else { "train" };
+        format!("{split}.loss")
+    }
+}
+
 /// `schedule = …`, constant when absent. Lengths are judged against `epochs` only when it was
 /// valid: a wrong one is its own error.
 fn schedule_field(
     sink: &mut Sink,
     field: Option<&&Field>,
-    epochs: Option<usize>,
-    per_epoch: Option<usize>,
+    length: (Option<usize>, Option<usize>),
+    monitors: &Monitors,
 ) -> Vec<Schedule> {
     match field {
-        Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, epochs, per_epoch)).unwrap_or_default(),
+        Some(field) => expr_of(sink, field).map(|e| schedule(sink, e, length, monitors)).unwrap_or_default(),
         None => vec![Schedule::Constant { length: None }],
     }
 }
 
+/// A schedule segment's call; `plateau`'s monitor is judged like a checkpoint's first (and
+/// filled with the default when absent). `None` after reporting why there is none.
+fn segment_call(sink: &mut Sink, part: &Expr, monitors: &Monitors) -> Option<Call> {
+    let example = "schedule = warmup(steps = 500) then cosine()";
+    let given = match &part.kind {
+        ExprKind::Call { callee, args } if callee.name == "plateau" => Some(
+            args.iter()
+                .enumerate()
+                .find(|(i, a)| a.name.as_ref().map_or(*i == 0, |n| n.name == "monitor"))
+                .map(|(_, a)| &a.value),
+        ),
+        ExprKind::Name(id) if id.name == "plateau" => Some(None),
+        _ => None,
+    };
+    match given {
+        Some(Some(expr)) => {
+            monitor_expr(sink, expr, monitors.splits, monitors.metrics)?;
+            builtin_call(sink, part, Kind::Schedule, example)
+        }
+        Some(None) => {
+            let mut call = builtin_call(sink, part, Kind::Schedule, example)?;
+            call.args.insert("monitor".into(), Value::Word(monitors.default()));
+            Some(call)
+        }
+        None => builtin_call(sink, part, Kind::Schedule, example),
+    }
+}
+
 /// `warmup(…) then cosine(…)`: segments, with length lints against the training length.
-fn schedule(sink: &mut Sink, expr: &Expr, epochs: Option<usize>, steps_per_epoch: Option<usize>) -> Vec<Schedule> {
+fn schedule(
+    sink: &mut Sink,
+    expr: &Expr,
+    (epochs, steps_per_epoch): (Option<usize>, Option<usize>),
+    monitors: &Monitors,
+) -> Vec<Schedule> {
     let mut parts = Vec::new();
     flatten_then(expr, &mut parts);
     let mut out = Vec::new();
@@ -1096,8 +1156,7 @@ fn schedule(sink: &mut Sink, expr: &Expr, epochs: Option<usize>, steps_per_epoch
     let mut elapsed: f64 = 0.0; // in epochs
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
-        let Some(call) = builtin_call(sink, part, Kind::Schedule, "schedule = warmup(steps = 500) then cosine()")
-        else {
+        let Some(call) = segment_call(sink, part, monitors) else {
             continue;
         };
         if call.i64("steps").is_some() && call.i64("epochs").is_some() {
@@ -1192,6 +1251,72 @@ fn flatten_then<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         _ => out.push(expr),
     }
+}
+
+/// `mix = …`, none when absent.
+fn mix_field(sink: &mut Sink, field: Option<&&Field>, dataset: Option<&DatasetSpec>) -> Vec<Mix> {
+    field.and_then(|field| expr_of(sink, field)).map(|e| mix_list(sink, e, dataset)).unwrap_or_default()
+}
+
+/// `mix = [mixup(alpha = 0.2), cutmix(alpha = 1.0)]` (or one of them alone): batch-level mixes,
+/// for classification only (they make soft class targets; boxes and masks cannot be mixed).
+fn mix_list(sink: &mut Sink, expr: &Expr, dataset: Option<&DatasetSpec>) -> Vec<Mix> {
+    let items: Vec<&Expr> = match &expr.kind {
+        ExprKind::List(items) => items.iter().collect(),
+        _ => vec![expr],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let name = match &item.kind {
+            ExprKind::Call { callee, .. } | ExprKind::Name(callee) => Some(callee),
+            _ => None,
+        };
+        if let Some(callee) = name
+            && builtins::lookup(&callee.name, Kind::Augment).is_some()
+            && !crate::ir::BATCH_MIXES.contains(&callee.name.as_str())
+        {
+            sink.push(
+                item.span.file,
+                CheckError::BatchLevel {
+                    message: format!(
+                        "`{}` augments one image at a time and cannot be in `mix`, which mixes the images of a batch",
+                        callee.name
+                    ),
+                    help: format!(
+                        "`mix` takes {}; put `{}` in the `augment` pipeline",
+                        crate::ir::BATCH_MIXES.join(" and "),
+                        callee.name
+                    ),
+                    label: "per image".into(),
+                    at: item.span.into(),
+                },
+            );
+            continue;
+        }
+        let Some(call) = builtin_call(sink, item, Kind::Augment, "mix = [mixup(alpha = 0.2), cutmix(alpha = 1.0)]")
+        else {
+            continue;
+        };
+        let Some(mix) = typed::<Mix>(sink, &call, Kind::Augment, item.span) else { continue };
+        if let Some(d) = dataset
+            && d.task != Task::Classification
+        {
+            let targets = if d.task == Task::Detection { "boxes" } else { "masks" };
+            sink.push(
+                item.span.file,
+                CheckError::MixTask {
+                    name: mix.name().into(),
+                    dataset: d.name.clone(),
+                    task: format!("{:?}", d.task).to_lowercase(),
+                    targets: targets.into(),
+                    at: item.span.into(),
+                },
+            );
+            continue;
+        }
+        out.push(mix);
+    }
+    out
 }
 
 /// `export = onnx` or `export = [onnx, safetensors]`: the formats written at the end of training.

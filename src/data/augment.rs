@@ -6,6 +6,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::drawn;
 use crate::ir::{Augment, Normalization};
 
 /// A `C×H×W` image, planar, `f32`.
@@ -211,8 +212,18 @@ pub fn eval_frame(steps: &[Augment], (h, w): (usize, usize), input: Option<(usiz
                 let (oy, ox) = tile_origin((ph, pw), size, overlap, None);
                 f.then((1.0, 1.0), (-(ox as f32), -(oy as f32)), (size, size))
             }
+            Augment::RandomResizedCrop { size, .. } => f.resized((size, size)),
+            Augment::OneOf { ref steps } => {
+                let g = eval_frame(&steps[..steps.len().min(1)], (ph, pw), None);
+                f.then((g.sx, g.sy), (g.dx, g.dy), g.size)
+            }
             // Random steps do not run in evaluation; photometric ones move nothing.
-            Augment::Hflip { .. }
+            Augment::RandomAffine { .. }
+            | Augment::GaussianBlur { .. }
+            | Augment::Grayscale { .. }
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. }
+            | Augment::Hflip { .. }
             | Augment::Vflip { .. }
             | Augment::Rotate { .. }
             | Augment::Normalize { .. }
@@ -355,8 +366,24 @@ pub fn move_boxes(
         Augment::Hflip { .. } | Augment::Vflip { .. } | Augment::Rotate { .. } => (boxes, (hf, wf)),
         // Photometric steps leave pixels, and so boxes, where they are.
         Augment::Normalize { .. } | Augment::ColorJitter { .. } | Augment::RandomErasing { .. } => (boxes, (hf, wf)),
+        Augment::RandomResizedCrop { .. }
+        | Augment::RandomAffine { .. }
+        | Augment::GaussianBlur { .. }
+        | Augment::Grayscale { .. }
+        | Augment::OneOf { .. }
+        | Augment::RandAugment { .. }
+        | Augment::TrivialAugment { .. } => {
+            let ops = drawn::drawn(step, (h, w), rng, train);
+            return drawn::on_boxes(boxes, &ops, (h, w), train);
+        }
     };
-    moved
+    clip_boxes(moved, (out_h as usize, out_w as usize))
+}
+
+/// Boxes clipped to an `h × w` image; those left less than a pixel wide or tall are dropped.
+pub(super) fn clip_boxes(boxes: Vec<BoxLabel>, (h, w): (usize, usize)) -> Vec<BoxLabel> {
+    let (out_h, out_w) = (h as f32, w as f32);
+    boxes
         .into_iter()
         .map(|b| BoxLabel { x0: b.x0.max(0.0), y0: b.y0.max(0.0), x1: b.x1.min(out_w), y1: b.y1.min(out_h), ..b })
         .filter(|b| b.x1 - b.x0 >= 1.0 && b.y1 - b.y0 >= 1.0)
@@ -423,20 +450,37 @@ pub fn apply_pair(
     train: bool,
 ) -> (Image, Option<Image>, Option<Vec<BoxLabel>>) {
     for step in steps {
+        if step.is_drawn() {
+            // Drawn once; image, mask and boxes follow the same ops.
+            let ops = drawn::drawn(step, (img.h, img.w), rng, train);
+            boxes = boxes.map(|b| drawn::on_boxes(b, &ops, (img.h, img.w), train));
+            mask = mask.map(|m| drawn::on_mask(m, &ops, train));
+            img = drawn::on_image(img, &ops, train);
+            continue;
+        }
         if step.is_geometric() {
             boxes = boxes.map(|b| move_boxes(step, b, (img.h, img.w), &mut rng.clone(), train));
-            mask = mask.map(|m| match *step {
-                Augment::Resize { height: h, width: w } => {
-                    let (mh, mw) = (m.h, m.w);
-                    m.map_coords(h, w, |y, x| Some(((y * mh) / h, (x * mw) / w)))
-                }
-                Augment::Letterbox { height, width } => letterbox(&m, (height, width), true),
-                _ => apply(std::slice::from_ref(step), m, &mut rng.clone(), train),
-            });
+            mask = mask.map(|m| step_on_mask(step, m, &mut rng.clone(), train));
         }
         img = apply(std::slice::from_ref(step), img, rng, train);
     }
     (img, mask, boxes)
+}
+
+/// A mask through one geometric step, drawing from `rng` what [`apply`] draws for the image:
+/// resized by nearest neighbour so class ids stay class ids, letterboxed with the ignore label.
+pub(super) fn step_on_mask(step: &Augment, m: Image, rng: &mut ChaCha8Rng, train: bool) -> Image {
+    match *step {
+        Augment::Resize { height: h, width: w } => {
+            let (mh, mw) = (m.h, m.w);
+            m.map_coords(h, w, |y, x| Some(((y * mh) / h, (x * mw) / w)))
+        }
+        Augment::Letterbox { height, width } => letterbox(&m, (height, width), true),
+        _ if step.is_drawn() => drawn::on_mask(m.clone(), &drawn::drawn(step, (m.h, m.w), rng, train), train),
+        _ if step.is_geometric() => apply(std::slice::from_ref(step), m, rng, train),
+        // Photometric steps leave class ids alone.
+        _ => m,
+    }
 }
 
 /// Applies a pipeline. `train` is false for evaluation, where random steps are skipped unless
@@ -470,6 +514,16 @@ pub fn apply(steps: &[Augment], mut img: Image, rng: &mut ChaCha8Rng, train: boo
                 jitter(img, b, ct, sat)
             }
             &Augment::RandomErasing { scale, .. } if hit(rng) => erase(img, scale, rng),
+            Augment::RandomResizedCrop { .. }
+            | Augment::RandomAffine { .. }
+            | Augment::GaussianBlur { .. }
+            | Augment::Grayscale { .. }
+            | Augment::OneOf { .. }
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. } => {
+                let ops = drawn::drawn(step, (img.h, img.w), rng, train);
+                drawn::on_image(img, &ops, train)
+            }
             // Not drawn this time.
             Augment::Hflip { .. }
             | Augment::Vflip { .. }

@@ -11,8 +11,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::augment::{BoxLabel, Frame, Image, apply_pair, eval_frame};
 use super::mix;
+use super::mix::{Mixed, mix_batch};
 use super::source::{DataError, Source};
-use crate::ir::Augment;
+use crate::ir::{Augment, Mix};
 
 /// One batch, ready to become tensors: `x` is `[B, C, H, W]` row-major; `y` holds `B` labels, or
 /// `B·H·W` pixel class ids for segmentation.
@@ -25,6 +26,8 @@ pub struct Batch {
     /// Per image, where the evaluation pipeline put its pixels, so that boxes go back to the
     /// original image's pixels (empty in training, whose random steps have no single frame).
     pub frames: Vec<Frame>,
+    /// How `train { mix = … }` mixed the batch (`data::mix`): the labels are then soft targets.
+    pub mixed: Option<Mixed>,
 }
 
 pub struct Loader {
@@ -37,6 +40,8 @@ pub struct Loader {
     pub balanced: bool,
     pub shuffle: bool,
     pub limit_batches: Option<usize>,
+    /// `train { mix = … }` for training batches; empty otherwise.
+    pub mix: Arc<Vec<Mix>>,
 }
 
 impl Loader {
@@ -54,6 +59,7 @@ impl Loader {
             balanced: data.balanced,
             shuffle: data.shuffle,
             limit_batches: data.limit_batches,
+            mix: Arc::new(if train { spec.mix.clone() } else { Vec::new() }),
         }
     }
 
@@ -97,9 +103,14 @@ impl Loader {
         let source = self.source.clone();
         let steps = self.steps.clone();
         let (batch, workers, seed, train) = (self.batch.max(1), self.workers.max(1), self.seed, self.train);
+        let mixes = self.mix.clone();
         std::thread::spawn(move || {
-            for chunk in order.chunks(batch).skip(skip) {
-                let result = assemble(&*source, &steps, chunk, workers, seed, epoch, train);
+            for (index, chunk) in order.chunks(batch).enumerate().skip(skip) {
+                let mut result = assemble(&*source, &steps, chunk, workers, seed, epoch, train);
+                if let Ok(b) = &mut result {
+                    let mut rng = ChaCha8Rng::seed_from_u64(mix(&[seed, epoch, index as u64, 2]));
+                    mix_batch(b, &mixes, &mut rng);
+                }
                 let stop = result.is_err();
                 if tx.send(result).is_err() || stop {
                     return;
@@ -174,7 +185,7 @@ fn assemble(
         boxes.push(sample_boxes);
         frames.extend(frame);
     }
-    Ok(Batch { shape: [n, c, h, w], x, y, boxes, frames })
+    Ok(Batch { shape: [n, c, h, w], x, y, boxes, frames, mixed: None })
 }
 
 #[cfg(test)]
@@ -208,6 +219,7 @@ mod tests {
             balanced: false,
             shuffle: true,
             limit_batches: None,
+            mix: Default::default(),
         }
     }
 

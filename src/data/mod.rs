@@ -6,7 +6,9 @@
 
 pub mod augment;
 pub mod bad;
+pub mod drawn;
 pub mod loader;
+pub mod mix;
 pub mod source;
 pub mod synthetic;
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Frozen, Load, Loss, LrGroup, Metric, Names, Optimizer, Schedule};
+use super::{Augment, Frozen, Load, Loss, LrGroup, Metric, Mix, Names, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -453,6 +453,8 @@ pub struct TrainSpec {
     /// `groups = […]`: learning-rate multipliers by module path prefix, shortest prefix first
     /// (so a later, longer one overrides it).
     pub groups: Vec<LrGroup>,
+    /// `mix = [mixup(…), cutmix(…)]`: batch-level mixes of the training batches (soft targets).
+    pub mix: Vec<Mix>,
 }
 
 /// A checked `load(…)`: the file resolved, its rename rules parsed.

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use super::Task;
+use super::{Mode, Monitor, Task};
 
 /// `optimizer = …`. PyTorch's conventions: `lr` is the base rate a schedule scales.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -38,6 +38,31 @@ pub enum Optimizer {
         eps: f64,
         weight_decay: f64,
     },
+    /// PyTorch's RMSprop: `eps` outside the square root, momentum on the scaled gradient.
+    #[serde(rename = "rmsprop")]
+    RmsProp {
+        lr: f64,
+        alpha: f64,
+        eps: f64,
+        momentum: f64,
+        centered: bool,
+        weight_decay: f64,
+    },
+    /// Lion (Chen et al. 2023): the sign of interpolated momentum, decoupled weight decay.
+    Lion {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+    },
+    /// LAMB (You et al. 2019): Adam's update scaled per tensor by ‖w‖ / ‖update‖.
+    Lamb {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
 }
 
 impl Optimizer {
@@ -46,13 +71,21 @@ impl Optimizer {
             Optimizer::Sgd { .. } => "sgd",
             Optimizer::Adam { .. } => "adam",
             Optimizer::AdamW { .. } => "adamw",
+            Optimizer::RmsProp { .. } => "rmsprop",
+            Optimizer::Lion { .. } => "lion",
+            Optimizer::Lamb { .. } => "lamb",
         }
     }
 
     /// The learning rate the optimizer was given.
     pub fn lr(&self) -> f64 {
         match self {
-            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::AdamW { lr, .. } => *lr,
+            Optimizer::Sgd { lr, .. }
+            | Optimizer::Adam { lr, .. }
+            | Optimizer::AdamW { lr, .. }
+            | Optimizer::RmsProp { lr, .. }
+            | Optimizer::Lion { lr, .. }
+            | Optimizer::Lamb { lr, .. } => *lr,
         }
     }
 }
@@ -83,6 +116,14 @@ pub enum Schedule {
     /// Cosine up from `max_lr / div` to `max_lr` over `pct` of training, then down to
     /// `max_lr / div / final_div`.
     OneCycle { max_lr: f64, pct: f64, div: f64, final_div: f64 },
+    /// The base rate times `gamma` after every epoch (PyTorch's `ExponentialLR`).
+    Exponential { length: Option<Length>, gamma: f64 },
+    /// `(base − to)·(1 − t)^power + to` over the segment, `t` its fraction done (DeepLab's "poly").
+    Polynomial { length: Option<Length>, power: f64, to: f64 },
+    /// PyTorch's `ReduceLROnPlateau` (relative threshold): the rate times `factor` when
+    /// `monitor` has not improved by more than `threshold` (relative) for more than `patience`
+    /// epochs, never below `min_lr`. The run loop steps it after each validation (`run::plateau`).
+    Plateau { monitor: Monitor, mode: Mode, factor: f64, patience: usize, threshold: f64, min_lr: f64 },
 }
 
 impl Schedule {
@@ -94,6 +135,9 @@ impl Schedule {
             Schedule::Linear { .. } => "linear",
             Schedule::Step { .. } => "step",
             Schedule::OneCycle { .. } => "one_cycle",
+            Schedule::Exponential { .. } => "exponential",
+            Schedule::Polynomial { .. } => "polynomial",
+            Schedule::Plateau { .. } => "plateau",
         }
     }
 
@@ -103,17 +147,23 @@ impl Schedule {
             Schedule::Constant { length }
             | Schedule::Warmup { length, .. }
             | Schedule::Cosine { length, .. }
-            | Schedule::Linear { length, .. } => *length,
-            Schedule::Step { .. } | Schedule::OneCycle { .. } => None,
+            | Schedule::Linear { length, .. }
+            | Schedule::Exponential { length, .. }
+            | Schedule::Polynomial { length, .. } => *length,
+            Schedule::Step { .. } | Schedule::OneCycle { .. } | Schedule::Plateau { .. } => None,
         }
     }
 
     /// Whether the segment is a whole schedule of its own, which cannot be chained with `then`.
     pub fn is_whole(&self) -> bool {
         match self {
-            Schedule::Constant { .. } | Schedule::Warmup { .. } | Schedule::Cosine { .. } | Schedule::Linear { .. } => {
-                false
-            }
+            Schedule::Constant { .. }
+            | Schedule::Warmup { .. }
+            | Schedule::Cosine { .. }
+            | Schedule::Linear { .. }
+            | Schedule::Exponential { .. }
+            | Schedule::Polynomial { .. }
+            | Schedule::Plateau { .. } => false,
             Schedule::Step { .. } | Schedule::OneCycle { .. } => true,
         }
     }
@@ -122,9 +172,13 @@ impl Schedule {
     pub fn decays(&self) -> bool {
         match self {
             Schedule::Constant { .. } | Schedule::Warmup { .. } => false,
-            Schedule::Cosine { .. } | Schedule::Linear { .. } | Schedule::Step { .. } | Schedule::OneCycle { .. } => {
-                true
-            }
+            Schedule::Cosine { .. }
+            | Schedule::Linear { .. }
+            | Schedule::Step { .. }
+            | Schedule::OneCycle { .. }
+            | Schedule::Exponential { .. }
+            | Schedule::Polynomial { .. }
+            | Schedule::Plateau { .. } => true,
         }
     }
 }
@@ -311,6 +365,48 @@ pub enum Augment {
         p: f64,
         scale: f64,
     },
+    /// torchvision's `RandomResizedCrop`: a crop of a random `scale` share of the area and
+    /// aspect `ratio` (log-uniform), resized to `size × size`; the whole image resized in
+    /// evaluation.
+    RandomResizedCrop {
+        size: usize,
+        scale: [f64; 2],
+        ratio: [f64; 2],
+    },
+    /// A rotation in ±`degrees`, a shift of up to `translate` × the size per axis, a zoom in
+    /// `scale` and an x-shear in ±`shear` degrees, about the centre (bilinear).
+    RandomAffine {
+        degrees: f64,
+        translate: f64,
+        scale: [f64; 2],
+        shear: f64,
+        p: f64,
+    },
+    /// A `kernel × kernel` Gaussian blur with σ uniform in `sigma` (reflected borders).
+    GaussianBlur {
+        kernel: usize,
+        sigma: [f64; 2],
+        p: f64,
+    },
+    /// Every channel set to the luma (ITU-R 601, torchvision's weights); the channel count stays.
+    Grayscale {
+        p: f64,
+    },
+    /// One of `steps`, uniformly at random; the first in evaluation.
+    OneOf {
+        steps: Vec<Augment>,
+    },
+    /// torchvision's `RandAugment`: `n` ops drawn from its 14, each at bin `magnitude` of
+    /// `bins`, with a random sign where signed (nearest-neighbour warps, zero fill).
+    RandAugment {
+        n: usize,
+        magnitude: usize,
+        bins: usize,
+    },
+    /// torchvision's `TrivialAugmentWide`: one op of its 14 at a random bin of `bins`.
+    TrivialAugment {
+        bins: usize,
+    },
 }
 
 impl Augment {
@@ -327,6 +423,13 @@ impl Augment {
             Augment::Rotate { .. } => "rotate",
             Augment::ColorJitter { .. } => "color_jitter",
             Augment::RandomErasing { .. } => "random_erasing",
+            Augment::RandomResizedCrop { .. } => "random_resized_crop",
+            Augment::RandomAffine { .. } => "random_affine",
+            Augment::GaussianBlur { .. } => "gaussian_blur",
+            Augment::Grayscale { .. } => "grayscale",
+            Augment::OneOf { .. } => "one_of",
+            Augment::RandAugment { .. } => "rand_augment",
+            Augment::TrivialAugment { .. } => "trivial_augment",
         }
     }
 
@@ -341,8 +444,18 @@ impl Augment {
             | Augment::CenterCrop { .. }
             | Augment::Hflip { .. }
             | Augment::Vflip { .. }
-            | Augment::Rotate { .. } => true,
-            Augment::Normalize { .. } | Augment::ColorJitter { .. } | Augment::RandomErasing { .. } => false,
+            | Augment::Rotate { .. }
+            | Augment::RandomResizedCrop { .. }
+            | Augment::RandomAffine { .. }
+            // Shears, translations and rotations are among their ops.
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. } => true,
+            Augment::OneOf { steps } => steps.iter().any(Augment::is_geometric),
+            Augment::Normalize { .. }
+            | Augment::ColorJitter { .. }
+            | Augment::RandomErasing { .. }
+            | Augment::GaussianBlur { .. }
+            | Augment::Grayscale { .. } => false,
         }
     }
 
@@ -353,8 +466,15 @@ impl Augment {
             | Augment::Vflip { p }
             | Augment::Rotate { p, .. }
             | Augment::ColorJitter { p, .. }
-            | Augment::RandomErasing { p, .. } => *p,
-            Augment::Normalize { .. }
+            | Augment::RandomErasing { p, .. }
+            | Augment::RandomAffine { p, .. }
+            | Augment::GaussianBlur { p, .. }
+            | Augment::Grayscale { p } => *p,
+            Augment::RandomResizedCrop { .. }
+            | Augment::OneOf { .. }
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. }
+            | Augment::Normalize { .. }
             | Augment::Resize { .. }
             | Augment::Letterbox { .. }
             | Augment::Tile { .. }
@@ -367,15 +487,74 @@ impl Augment {
     pub fn output_size(&self) -> Option<(usize, usize)> {
         match self {
             Augment::Resize { height, width } | Augment::Letterbox { height, width } => Some((*height, *width)),
-            Augment::RandomCrop { size, .. } | Augment::CenterCrop { size } | Augment::Tile { size, .. } => {
-                Some((*size, *size))
-            }
+            Augment::RandomCrop { size, .. }
+            | Augment::CenterCrop { size }
+            | Augment::Tile { size, .. }
+            | Augment::RandomResizedCrop { size, .. } => Some((*size, *size)),
+            // The checker makes every choice end at the same size.
+            Augment::OneOf { steps } => steps.first().and_then(Augment::output_size),
             Augment::Normalize { .. }
             | Augment::Hflip { .. }
             | Augment::Vflip { .. }
             | Augment::Rotate { .. }
             | Augment::ColorJitter { .. }
-            | Augment::RandomErasing { .. } => None,
+            | Augment::RandomErasing { .. }
+            | Augment::RandomAffine { .. }
+            | Augment::GaussianBlur { .. }
+            | Augment::Grayscale { .. }
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. } => None,
+        }
+    }
+
+    /// Whether the step draws its whole effect up front (`data::augment::drawn`), so image,
+    /// mask and boxes follow one list of concrete ops.
+    pub fn is_drawn(&self) -> bool {
+        match self {
+            Augment::RandomResizedCrop { .. }
+            | Augment::RandomAffine { .. }
+            | Augment::GaussianBlur { .. }
+            | Augment::Grayscale { .. }
+            | Augment::OneOf { .. }
+            | Augment::RandAugment { .. }
+            | Augment::TrivialAugment { .. } => true,
+            Augment::Normalize { .. }
+            | Augment::Resize { .. }
+            | Augment::Letterbox { .. }
+            | Augment::Tile { .. }
+            | Augment::RandomCrop { .. }
+            | Augment::CenterCrop { .. }
+            | Augment::Hflip { .. }
+            | Augment::Vflip { .. }
+            | Augment::Rotate { .. }
+            | Augment::ColorJitter { .. }
+            | Augment::RandomErasing { .. } => false,
+        }
+    }
+}
+
+/// Builtins that mix the images of a batch: written in `train { mix = […] }`, never in a
+/// per-image augment pipeline.
+pub const BATCH_MIXES: &[&str] = &["mixup", "cutmix"];
+
+/// One entry of `train { mix = […] }`: a batch-level mix with soft targets. Each batch draws one
+/// entry of the list uniformly and applies it with probability `p`; image `i` is mixed with
+/// image `i − 1` (the batch rolled by one, as torchvision's `MixUp`/`CutMix` do) by one
+/// `λ ~ Beta(alpha, alpha)` per batch, and its target is `λ·y_i + (1 − λ)·y_{i−1}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Mix {
+    /// `λ·x_i + (1 − λ)·x_{i−1}`.
+    Mixup { alpha: f64, p: f64 },
+    /// A box of `1 − λ` of the area pasted from `x_{i−1}`; `λ` is then the area kept.
+    Cutmix { alpha: f64, p: f64 },
+}
+
+impl Mix {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mix::Mixup { .. } => "mixup",
+            Mix::Cutmix { .. } => "cutmix",
         }
     }
 }

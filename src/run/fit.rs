@@ -284,10 +284,17 @@ impl<'t> Fit<'t> {
             metrics.extend(m.iter().map(|(k, v)| (format!("val.{k}"), *v)));
         }
         self.state.epochs_done += 1;
+        // The rate this epoch trained at; a `plateau` schedule then steps on its metric.
+        let lr = live.lr(self.state.step.saturating_sub(1), self.per_epoch, self.state.plateau.factor);
+        if let Some(line) = self.state.plateau.observe(&live.spec.schedule, &metrics)
+            && !self.trainer.quiet
+        {
+            hooks::progress::print_above(&line);
+        }
         let end = EpochEnd {
             epoch: self.state.epochs_done,
             step: self.state.step,
-            lr: live.lr(self.state.step.saturating_sub(1), self.per_epoch),
+            lr,
             seconds: trained.seconds,
             samples: trained.samples,
             metrics: &metrics,
@@ -331,7 +338,7 @@ impl<'t> Fit<'t> {
             let at = StepAt {
                 step: self.state.step,
                 epoch,
-                lr: live.lr(self.state.step, self.per_epoch),
+                lr: live.lr(self.state.step, self.per_epoch, self.state.plateau.factor),
                 read_loss: self.trainer.read_loss_every_step
                     || (self.state.step + 1).is_multiple_of(live.log_every())
                     || i + 1 == batches,

@@ -46,12 +46,13 @@ impl Live {
         self.spec.log_every.max(1)
     }
 
-    /// The learning rate at `step` of a run of `per_epoch` steps an epoch. The total is taken from
-    /// the current `epochs`, so a changed `epochs` bends the schedule from this step on.
-    pub fn lr(&self, step: usize, per_epoch: usize) -> f64 {
+    /// The learning rate at `step` of a run of `per_epoch` steps an epoch, a `plateau` segment
+    /// at `plateau` × the base (`run::plateau`). The total is taken from the current `epochs`,
+    /// so a changed `epochs` bends the schedule from this step on.
+    pub fn lr(&self, step: usize, per_epoch: usize, plateau: f64) -> f64 {
         let spec = &self.spec;
         let base = optim::base_lr(&spec.optimizer, &spec.schedule);
-        optim::lr_at(&spec.schedule, base, step, per_epoch * spec.epochs, per_epoch)
+        optim::lr_at(&spec.schedule, base, step, (per_epoch * spec.epochs, per_epoch), plateau)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod interrupt;
 pub mod live;
 pub mod metrics;
+pub mod plateau;
 pub mod rundir;
 mod state;
 mod step;

@@ -16,6 +16,9 @@ pub struct State {
     /// Each hook's own state, by hook name (see `Hook::state`).
     #[serde(default)]
     pub hooks: BTreeMap<String, serde_json::Value>,
+    /// The `plateau` schedule's reductions so far.
+    #[serde(default)]
+    pub plateau: super::plateau::Plateau,
 }
 
 impl State {

@@ -101,7 +101,7 @@ pub fn classify(path: &str) -> When {
     let top = |p: &str| path == p || path.starts_with(&format!("{p}."));
     if top("data.dataset") {
         When::Restart
-    } else if top("data") || top("metrics") || top("freeze") || top("groups") {
+    } else if top("data") || top("metrics") || top("freeze") || top("groups") || top("mix") {
         When::NextEpoch
     } else if top("model") {
         When::Rebuild

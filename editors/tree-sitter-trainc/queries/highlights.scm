@@ -65,7 +65,7 @@
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export"
+    "groups" "export" "mix"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -78,7 +78,7 @@
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export"
+    "groups" "export" "mix"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels" "skip_bad"))
@@ -95,7 +95,8 @@
     (binary_expression (binary_expression (call_expression function: (identifier) @function.builtin.schedule)))
   ]
   (#eq? @_key "schedule")
-  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "linear" "step" "one_cycle"))
+  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "linear" "step" "one_cycle" "exponential"
+    "polynomial" "plateau"))
 
 ((identifier) @function.builtin.layer
   (#any-of? @function.builtin.layer
@@ -108,15 +109,17 @@
     "cross_entropy" "bce" "mse" "l1" "smooth_l1" "focal" "dice" "centernet_loss"))
 
 ((identifier) @function.builtin.optimizer
-  (#any-of? @function.builtin.optimizer "sgd" "adam" "adamw"))
+  (#any-of? @function.builtin.optimizer "sgd" "adam" "adamw" "rmsprop" "lion" "lamb"))
 
 ((identifier) @function.builtin.schedule
-  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "step" "one_cycle"))
+  (#any-of? @function.builtin.schedule "constant" "warmup" "cosine" "step" "one_cycle" "exponential" "polynomial"
+    "plateau"))
 
 ((identifier) @function.builtin.augment
   (#any-of? @function.builtin.augment
     "normalize" "resize" "letterbox" "tile" "random_crop" "center_crop" "hflip" "vflip" "rotate" "color_jitter"
-    "random_erasing"))
+    "random_erasing" "random_resized_crop" "random_affine" "gaussian_blur" "grayscale" "one_of"
+    "rand_augment" "trivial_augment" "mixup" "cutmix"))
 
 ((identifier) @function.builtin.source
   (#any-of? @function.builtin.source

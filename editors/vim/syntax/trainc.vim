@@ -54,10 +54,11 @@ syn keyword traincLayer        silu sigmoid tanh leaky_relu softmax maxpool avgp
 syn keyword traincLayer        add concat upsample identity
 syn match   traincLayer        "\<linear\>"
 syn keyword traincLoss         cross_entropy bce mse l1 smooth_l1 focal dice centernet_loss
-syn keyword traincOptimizer    sgd adam adamw
-syn keyword traincSchedule     constant warmup cosine step one_cycle
+syn keyword traincOptimizer    sgd adam adamw rmsprop lion lamb
+syn keyword traincSchedule     constant warmup cosine step one_cycle exponential polynomial plateau
 syn match   traincSchedule     "\%(\<schedule\s*=.*\)\@<=\<linear\>"
 syn keyword traincAugment      normalize resize letterbox tile random_crop center_crop hflip vflip rotate color_jitter random_erasing
+syn keyword traincAugment      random_resized_crop random_affine gaussian_blur grayscale one_of rand_augment trivial_augment mixup cutmix
 syn keyword traincSource       idx image_folder csv jsonl coco mask_folder voc yolo
 syn keyword traincMetric       accuracy top_k precision recall f1 confusion_matrix map50 map miou pixel_accuracy
 syn keyword traincWeights      load
@@ -67,7 +68,7 @@ syn keyword traincWord         imagenet per_image same nearest bilinear min max 
 
 " ── keys of train, data, checkpoint, early_stop, ema and dataset records ───────────────────
 " A key is a known name followed by `=` or `{` (or `.` in a profile path).
-syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\)\>\ze\s*[={.]"
+syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\|mix\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(batch\|augment\|eval_augment\|workers\|balanced\|shuffle\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(monitor\|mode\|keep\|patience\|min_delta\|decay\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\|skip_bad\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
