@@ -11,7 +11,7 @@ use super::Sink;
 use super::builtins::{self, Kind};
 use super::error::CheckError;
 use crate::ir::{
-    Augment, Call, Frozen, Length, Load, Loss, LrGroup, Metric, Names, Normalization, Optimizer, Schedule,
+    Augment, Call, Frozen, Length, Load, Logger, Loss, LrGroup, Metric, Names, Normalization, Optimizer, Schedule,
 };
 use crate::syntax::span::Span;
 
@@ -75,6 +75,20 @@ impl TryFrom<&Call> for Load {
             rename: call.strs("rename").ok_or(SpecError::Arg("rename"))?.to_vec(),
             strict: a.bool("strict")?,
         })
+    }
+}
+
+impl TryFrom<&Call> for Logger {
+    type Error = SpecError;
+
+    fn try_from(call: &Call) -> Result<Self, SpecError> {
+        match call.name.as_str() {
+            "mlflow" => Ok(Logger::Mlflow {
+                uri: call.word("uri").ok_or(SpecError::Arg("uri"))?.to_string(),
+                experiment: call.word("experiment").ok_or(SpecError::Arg("experiment"))?.to_string(),
+            }),
+            _ => Err(SpecError::Unknown),
+        }
     }
 }
 
@@ -344,6 +358,7 @@ mod tests {
         builds::<Metric>(Kind::Metric, Metric::name);
         builds::<Augment>(Kind::Augment, Augment::name);
         builds::<Load>(Kind::Weights, Load::name);
+        builds::<Logger>(Kind::Logger, Logger::name);
         // One kind, two typed forms: each builds from its own builtin.
         let frozen = filled(builtins::lookup("frozen", Kind::Param).expect("frozen"));
         assert_eq!(Frozen::try_from(&frozen), Ok(Frozen { path: "x".into(), epochs: None }));

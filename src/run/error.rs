@@ -64,6 +64,10 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Export(#[from] crate::export::ExportError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+
     #[error("model `{model}`: {message}")]
     #[diagnostic(code(trainc::run::outputs))]
     Outputs { model: String, message: String },

@@ -90,6 +90,12 @@ impl Trainer {
             .collect()
     }
 
+    /// Height and width of the model's input (0 where the graph leaves it symbolic).
+    fn input_size(&self) -> (usize, usize) {
+        let dim = |i: usize| self.graph.inputs.first().and_then(|(_, s)| s.0.get(i)?.value()).unwrap_or(0) as usize;
+        (dim(2), dim(3))
+    }
+
     /// The class names for `confusion_matrix.csv`, when the program asks for the metric.
     fn confusion_classes(&self) -> Option<Vec<String>> {
         let wanted = self.spec.metrics.contains(&Metric::ConfusionMatrix);
