@@ -10,6 +10,7 @@ mod fit;
 pub mod hooks;
 pub mod interrupt;
 pub mod live;
+pub mod manifest;
 pub mod metrics;
 pub mod rundir;
 mod state;
