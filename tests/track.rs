@@ -91,9 +91,9 @@ fn diff_names_the_changed_learning_rate_and_data_file() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.join("data_manifest.json")).expect("manifest")).expect("json");
     let files = manifest["files"].as_array().expect("files");
-    assert_eq!(files.len(), 36, "12 images × 3 classes in train and val: {manifest}");
+    assert_eq!(files.len(), 45, "3 classes × (12 train + 3 val) images: {manifest}");
     // Only the replaced file was hashed again.
-    assert_eq!(manifest["cached"], 35);
+    assert_eq!(manifest["cached"], 44);
 
     let out = run(&dir, &["diff", a.to_str().expect("utf-8"), b.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out));

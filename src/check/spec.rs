@@ -85,7 +85,8 @@ impl TryFrom<&Call> for Logger {
         match call.name.as_str() {
             "mlflow" => Ok(Logger::Mlflow {
                 uri: call.word("uri").ok_or(SpecError::Arg("uri"))?.to_string(),
-                experiment: call.word("experiment").ok_or(SpecError::Arg("experiment"))?.to_string(),
+                // Its default, `""` (the run's name), leaves the argument unset.
+                experiment: call.word("experiment").unwrap_or_default().to_string(),
             }),
             _ => Err(SpecError::Unknown),
         }

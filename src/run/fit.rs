@@ -146,6 +146,11 @@ impl Trainer {
         hooks.push(hooks::Csv { run: super::rundir::RunDir::open(&self.run.path), metrics: self.val_columns() });
         hooks.push(hooks::RunFiles::new(self.run.path.clone(), self.confusion_classes(), self.quiet));
         hooks.push(hooks::Plots::new(&self.run.path, val, self.device.clone(), self.input_size()));
+        let spec_json = serde_json::to_value(&self.spec).unwrap_or_default();
+        for logger in &self.spec.logger {
+            let crate::ir::Logger::Mlflow { uri, experiment } = logger;
+            hooks.push(hooks::Mlflow::new(uri, experiment, &self.run.path, &spec_json, self.quiet)?);
+        }
         hooks.push(hooks::Checkpoints::new(checkpoints));
         hooks.push(hooks::EarlyStop::default());
         Ok(hooks)

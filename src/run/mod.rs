@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod live;
 pub mod manifest;
 pub mod metrics;
+pub mod mlflow;
 pub mod rundir;
 mod state;
 mod step;

@@ -14,6 +14,7 @@ mod checkpoint;
 mod csv;
 mod early_stop;
 pub mod ema;
+pub mod mlflow;
 pub mod plots;
 pub mod progress;
 mod run_files;
@@ -33,6 +34,7 @@ pub use checkpoint::{BestK, Checkpoints, load_last, load_last_warm, save_last, s
 pub use csv::Csv;
 pub use early_stop::{EarlyStop, Patience};
 pub use ema::EmaHook;
+pub use mlflow::Mlflow;
 pub use plots::Plots;
 pub use progress::Progress;
 pub use run_files::RunFiles;
