@@ -213,12 +213,7 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
-        let plots = f
-            .get("plots")
-            .and_then(|field| scalar(sink, "train", field, Ty::Bool, Bound::Any))
-            .is_none_or(|v| v == Value::Bool(true));
-        let logger =
-            f.get("logger").and_then(|field| expr_of(sink, field)).map(|e| loggers(sink, e)).unwrap_or_default();
+        let (plots, logger) = tracking(sink, &f);
         let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
         let sink = &mut *self.data.sink;
         let name = f
@@ -1200,6 +1195,16 @@ fn flatten_then<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         _ => out.push(expr),
     }
+}
+
+/// `plots` (on unless `false`) and `logger`.
+fn tracking(sink: &mut Sink, f: &BTreeMap<&str, &Field>) -> (bool, Vec<Logger>) {
+    let plots = f
+        .get("plots")
+        .and_then(|field| scalar(sink, "train", field, Ty::Bool, Bound::Any))
+        .is_none_or(|v| v == Value::Bool(true));
+    let logger = f.get("logger").and_then(|field| expr_of(sink, field)).map(|e| loggers(sink, e)).unwrap_or_default();
+    (plots, logger)
 }
 
 /// `logger = mlflow("http://host:port", …)` or a list of loggers. A tracking URI must be plain
