@@ -173,7 +173,8 @@ mod tests {
         assert_eq!(axis(100.0, true), Some(2.0));
         assert_eq!(axis(0.0, true), None);
         assert_eq!(axis(f64::NAN, false), None);
-        assert_eq!(tick(-3.0, true), "1.0e-3");
+        assert_eq!(tick(-4.0, true), "1.0e-4");
+        assert_eq!(tick(-2.0, true), "0.01");
         assert_eq!(tick(0.25, false), "0.25");
     }
 }
