@@ -29,6 +29,8 @@ pub mod ir;
 // The language server owns the editor's file cache (the stdlib copies it serves).
 #[allow(clippy::disallowed_methods)]
 pub mod lsp;
+#[cfg(feature = "train")]
+pub mod plot;
 pub mod resolve;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]

@@ -222,6 +222,23 @@ enum Command {
         #[arg(long, default_value = "flex")]
         device: String,
     },
+    /// List the run directories under a folder with their progress and final metrics.
+    #[cfg(feature = "train")]
+    Runs {
+        /// The folder to search (runs and sweeps nest their run directories in it).
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Compare two runs: resolved specs, data manifests, versions and final metrics.
+    #[cfg(feature = "train")]
+    Diff {
+        /// A run directory (`runs/<name>/<timestamp>`).
+        a: PathBuf,
+        /// The run to compare it with.
+        b: PathBuf,
+    },
     /// Generate a synthetic dataset for the examples and tests.
     #[cfg(feature = "train")]
     GenData {
@@ -293,6 +310,10 @@ fn main() -> ExitCode {
             };
             commands::export(&spec, &args)
         }
+        #[cfg(feature = "train")]
+        Command::Runs { dir, format } => commands::runs(&dir, format),
+        #[cfg(feature = "train")]
+        Command::Diff { a, b } => commands::diff(&a, &b),
         #[cfg(feature = "train")]
         Command::GenData { kind, out, per_class, seed } => commands::gen_data(&kind, &out, per_class, seed),
     })

@@ -129,6 +129,7 @@ fn editor_names(kind: Kind) -> (&'static str, &'static str, &'static str) {
         Kind::Metric => ("metrics", "traincMetric", "metric"),
         Kind::Weights => ("weights", "traincWeights", "weights"),
         Kind::Param => ("params", "traincParam", "param"),
+        Kind::Logger => ("loggers", "traincLogger", "logger"),
     }
 }
 

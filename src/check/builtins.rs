@@ -17,6 +17,8 @@ pub enum Kind {
     Weights,
     /// What `freeze` and `groups` hold: rules for the parameters under a module path.
     Param,
+    /// `logger = mlflow(…)`: a tracking server.
+    Logger,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::Metric => "metric",
             Kind::Weights => "weights source",
             Kind::Param => "parameter rule",
+            Kind::Logger => "logger",
         }
     }
 
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Metric => "a metric",
             Kind::Weights => "a weights source",
             Kind::Param => "a parameter rule",
+            Kind::Logger => "a logger",
         }
     }
 
@@ -60,10 +64,11 @@ impl Kind {
             Kind::Metric => "metrics",
             Kind::Weights => "weights sources",
             Kind::Param => "parameter rules",
+            Kind::Logger => "loggers",
         }
     }
 
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Layer,
         Kind::Loss,
         Kind::Optimizer,
@@ -73,6 +78,7 @@ impl Kind {
         Kind::Metric,
         Kind::Weights,
         Kind::Param,
+        Kind::Logger,
     ];
 }
 
@@ -395,6 +401,13 @@ pub static BUILTINS: &[Builtin] = &[
             opt("strict", Bool, "true", Any)
         ]
     ),
+    // ── loggers ────────────────────────────────────────────────────────────────────────────
+    builtin!(
+        "mlflow",
+        Logger,
+        "an MLflow tracking server (`http://host:port`): params, metrics per epoch, summary and plots",
+        [req("uri", Str, Any), opt("experiment", Str, "", Any)]
+    ),
     // ── schedules ──────────────────────────────────────────────────────────────────────────
     builtin!(
         "constant",
@@ -682,6 +695,8 @@ pub const TRAIN_KEYS: &[&str] = &[
     "freeze",
     "groups",
     "mix",
+    "plots",
+    "logger",
 ];
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];

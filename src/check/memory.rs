@@ -89,7 +89,10 @@ pub fn estimate(graph: &ModelGraph, train: &TrainSpec) -> Option<MemoryEstimate>
 fn optimizer_state(optimizer: &Optimizer) -> u64 {
     match optimizer {
         Optimizer::Sgd { momentum, .. } => u64::from(*momentum != 0.0),
-        Optimizer::Adam { .. } | Optimizer::AdamW { .. } => 2,
+        // Square averages, plus momentum and the centred mean when used.
+        Optimizer::RmsProp { momentum, centered, .. } => 1 + u64::from(*momentum != 0.0) + u64::from(*centered),
+        Optimizer::Lion { .. } => 1,
+        Optimizer::Adam { .. } | Optimizer::AdamW { .. } | Optimizer::Lamb { .. } => 2,
     }
 }
 

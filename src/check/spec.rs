@@ -11,8 +11,8 @@ use super::Sink;
 use super::builtins::{self, Kind};
 use super::error::CheckError;
 use crate::ir::{
-    Augment, Call, Frozen, Length, Load, Loss, LrGroup, Metric, Mix, Mode, Monitor, Names, Normalization, Optimizer,
-    Schedule,
+    Augment, Call, Frozen, Length, Load, Logger, Loss, LrGroup, Metric, Mix, Mode, Monitor, Names, Normalization,
+    Optimizer, Schedule,
 };
 use crate::syntax::span::Span;
 
@@ -76,6 +76,21 @@ impl TryFrom<&Call> for Load {
             rename: call.strs("rename").ok_or(SpecError::Arg("rename"))?.to_vec(),
             strict: a.bool("strict")?,
         })
+    }
+}
+
+impl TryFrom<&Call> for Logger {
+    type Error = SpecError;
+
+    fn try_from(call: &Call) -> Result<Self, SpecError> {
+        match call.name.as_str() {
+            "mlflow" => Ok(Logger::Mlflow {
+                uri: call.word("uri").ok_or(SpecError::Arg("uri"))?.to_string(),
+                // Its default, `""` (the run's name), leaves the argument unset.
+                experiment: call.word("experiment").unwrap_or_default().to_string(),
+            }),
+            _ => Err(SpecError::Unknown),
+        }
     }
 }
 
@@ -427,6 +442,7 @@ mod tests {
         builds::<Augment>(Kind::Augment, Augment::name, |n| n == "one_of" || crate::ir::BATCH_MIXES.contains(&n));
         builds::<Mix>(Kind::Augment, Mix::name, |n| !crate::ir::BATCH_MIXES.contains(&n));
         builds::<Load>(Kind::Weights, Load::name, none);
+        builds::<Logger>(Kind::Logger, Logger::name, none);
         // One kind, two typed forms: each builds from its own builtin.
         let frozen = filled(builtins::lookup("frozen", Kind::Param).expect("frozen"));
         assert_eq!(Frozen::try_from(&frozen), Ok(Frozen { path: "x".into(), epochs: None }));

@@ -13,9 +13,9 @@ use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
-    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Loss,
-    LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program, Schedule,
-    SplitSource, Task, TrainSpec, Value, WeightsSpec,
+    Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Logger,
+    Loss, LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program,
+    Schedule, SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -216,6 +216,7 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
+        let (plots, logger) = tracking(sink, &f);
         let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
         let sink = &mut *self.data.sink;
         let name = f
@@ -245,6 +246,8 @@ impl<'a> TrainCheck<'a, '_> {
                 freeze,
                 groups,
                 mix,
+                plots,
+                logger,
             }),
             _ => None,
         };
@@ -1315,6 +1318,46 @@ fn mix_list(sink: &mut Sink, expr: &Expr, dataset: Option<&DatasetSpec>) -> Vec<
             continue;
         }
         out.push(mix);
+    }
+    out
+}
+
+/// `plots` (on unless `false`) and `logger`.
+fn tracking(sink: &mut Sink, f: &BTreeMap<&str, &Field>) -> (bool, Vec<Logger>) {
+    let plots = f
+        .get("plots")
+        .and_then(|field| scalar(sink, "train", field, Ty::Bool, Bound::Any))
+        .is_none_or(|v| v == Value::Bool(true));
+    let logger = f.get("logger").and_then(|field| expr_of(sink, field)).map(|e| loggers(sink, e)).unwrap_or_default();
+    (plots, logger)
+}
+
+/// `logger = mlflow("http://host:port", …)` or a list of loggers. A tracking URI must be plain
+/// `http://host[:port]`: trainc speaks HTTP/1.1 itself and has no TLS (see `run::mlflow`).
+fn loggers(sink: &mut Sink, expr: &Expr) -> Vec<Logger> {
+    let items: Vec<&Expr> = match &expr.kind {
+        ExprKind::List(items) => items.iter().collect(),
+        _ => vec![expr],
+    };
+    let example = "logger = mlflow(\"http://127.0.0.1:5000\", experiment = \"fashion\")";
+    let mut out = Vec::new();
+    for item in items {
+        let Some(call) = builtin_call(sink, item, Kind::Logger, example) else { continue };
+        let Some(logger) = typed::<Logger>(sink, &call, Kind::Logger, item.span) else { continue };
+        let Logger::Mlflow { uri, .. } = &logger;
+        if let Err(problem) = crate::ir::http_authority(uri) {
+            sink.push(
+                item.span.file,
+                CheckError::BadValue {
+                    message: format!("`mlflow` cannot reach `{uri}`: {problem}"),
+                    help: "write the tracking server as `http://host:port` (for HTTPS, run a local proxy)".into(),
+                    label: "not an `http://host:port` address".into(),
+                    at: item.span.into(),
+                },
+            );
+            continue;
+        }
+        out.push(logger);
     }
     out
 }

@@ -4,6 +4,8 @@
 mod builtins;
 mod check;
 #[cfg(feature = "train")]
+mod diff;
+#[cfg(feature = "train")]
 mod eval;
 #[cfg(feature = "train")]
 mod export;
@@ -15,6 +17,8 @@ mod lsp;
 mod predict;
 #[cfg(feature = "train")]
 mod run;
+#[cfg(feature = "train")]
+mod runs;
 #[cfg(feature = "train")]
 mod shared;
 #[cfg(feature = "train")]
@@ -28,6 +32,8 @@ use miette::Diagnostic;
 pub use builtins::builtins;
 pub use check::check;
 #[cfg(feature = "train")]
+pub use diff::diff;
+#[cfg(feature = "train")]
 pub use eval::eval;
 #[cfg(feature = "train")]
 pub use export::{ExportArgs, export};
@@ -39,6 +45,8 @@ pub use lsp::lsp;
 pub use predict::{PredictArgs, predict};
 #[cfg(feature = "train")]
 pub use run::run;
+#[cfg(feature = "train")]
+pub use runs::runs;
 #[cfg(feature = "train")]
 pub use watch::watch;
 
@@ -74,6 +82,27 @@ pub enum CommandError {
     #[error("cannot create the run directory under {root}: {source}")]
     #[diagnostic(code(trainc::cli::run_dir), help("check that `--runs-dir` is writable"))]
     RunDir { root: PathBuf, source: std::io::Error },
+
+    #[error("cannot write the data manifest of `{dir}`: {source}")]
+    #[diagnostic(
+        code(trainc::cli::manifest),
+        help("every file under the dataset's paths is hashed at run start; check that they are readable")
+    )]
+    Manifest { dir: PathBuf, source: std::io::Error },
+
+    #[error("`{dir}` is not a folder")]
+    #[diagnostic(
+        code(trainc::cli::no_runs),
+        help("`trainc runs` lists the run directories under a folder (default `runs`)")
+    )]
+    NoRuns { dir: PathBuf },
+
+    #[error("`{dir}` is not a run directory (it has no `run.json`)")]
+    #[diagnostic(
+        code(trainc::cli::not_a_run),
+        help("name a run directory such as `runs/<name>/<timestamp>`; `trainc runs` lists them")
+    )]
+    NotARun { dir: PathBuf },
 
     #[error("cannot watch `{file}`: {message}")]
     #[diagnostic(code(trainc::cli::watch), help("check that the file's folder exists and is readable"))]

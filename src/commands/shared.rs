@@ -93,5 +93,7 @@ pub fn run_dir(
     let json = serde_json::to_string_pretty(train).unwrap_or_default();
     let run = RunDir::create(runs_dir, &train.name, &json, sources, train.seed, device)
         .map_err(|source| CommandError::RunDir { root: runs_dir.to_path_buf(), source })?;
+    trainc::run::manifest::write(&run.path, &train.data.dataset)
+        .map_err(|source| CommandError::Manifest { dir: run.path.clone(), source })?;
     Ok((run, None))
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Frozen, Load, Loss, LrGroup, Metric, Mix, Names, Optimizer, Schedule};
+use super::{Augment, Frozen, Load, Logger, Loss, LrGroup, Metric, Mix, Names, Optimizer, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -455,6 +455,11 @@ pub struct TrainSpec {
     pub groups: Vec<LrGroup>,
     /// `mix = [mixup(…), cutmix(…)]`: batch-level mixes of the training batches (soft targets).
     pub mix: Vec<Mix>,
+    /// `plots = true` (the default): `<run>/plots/*.png` redrawn after every epoch.
+    pub plots: bool,
+    /// `logger = mlflow(…)` (or a list): tracking servers that get params, metrics and files.
+    /// `metrics.csv` and the TensorBoard events are written whatever this says.
+    pub logger: Vec<Logger>,
 }
 
 /// A checked `load(…)`: the file resolved, its rename rules parsed.

@@ -640,3 +640,45 @@ pub fn relative_to<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
         rest => rest.strip_prefix('.'),
     }
 }
+
+/// `logger = mlflow("http://127.0.0.1:5000", experiment = "fashion")`: a tracking server that
+/// gets the run's params, per-epoch metrics and files (`summary.json`, plots).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum Logger {
+    Mlflow {
+        /// `http://host:port` of the tracking server, as written.
+        uri: String,
+        /// The MLflow experiment (created when missing); `""`: the run's `name`.
+        experiment: String,
+    },
+}
+
+impl Logger {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Logger::Mlflow { .. } => "mlflow",
+        }
+    }
+}
+
+/// The `host:port` of an `http://host[:port][/path]` address (port 80 when none is given), or
+/// why it is not one. Shared by `check` (reported at the `logger` call) and the MLflow client.
+pub fn http_authority(uri: &str) -> Result<(String, u16, String), String> {
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return Err(if uri.starts_with("https://") {
+            "HTTPS is not supported".into()
+        } else {
+            "the address must start with `http://`".into()
+        });
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("`{port}` is not a port"))?),
+        None => (authority, 80),
+    };
+    if host.is_empty() {
+        return Err("the address has no host".into());
+    }
+    Ok((host.to_string(), port, path.trim_end_matches('/').to_string()))
+}

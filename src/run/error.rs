@@ -64,6 +64,19 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Export(#[from] crate::export::ExportError),
 
+    #[error("cannot log to the MLflow server at `{uri}`: {message}")]
+    #[diagnostic(
+        code(trainc::run::tracking),
+        help(
+            "start the server (`mlflow server --host 127.0.0.1 --port 5000`), fix the address, or remove `logger` from the `train` block"
+        )
+    )]
+    Tracking { uri: String, message: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+
     #[error("model `{model}`: {message}")]
     #[diagnostic(code(trainc::run::outputs))]
     Outputs { model: String, message: String },

@@ -135,7 +135,7 @@ impl Trainer {
     }
 
     /// The hooks of a run, in the order they are called.
-    fn hooks(&self, net: &Net) -> Result<Hooks, RunError> {
+    fn hooks(&self, net: &Net, val: Option<Arc<dyn Source>>) -> Result<Hooks, RunError> {
         let checkpoints = self.run.checkpoint("");
         let mut hooks = Hooks::default();
         if let Some(decay) = self.spec.ema {
@@ -145,6 +145,12 @@ impl Trainer {
         hooks.push(hooks::TensorBoard::create(&self.run.path)?);
         hooks.push(hooks::Csv { run: super::rundir::RunDir::open(&self.run.path), metrics: self.val_columns() });
         hooks.push(hooks::RunFiles::new(self.run.path.clone(), self.confusion_classes(), self.quiet));
+        hooks.push(hooks::Plots::new(&self.run.path, val, self.device.clone(), self.input_size()));
+        let spec_json = serde_json::to_value(&self.spec).unwrap_or_default();
+        for logger in &self.spec.logger {
+            let crate::ir::Logger::Mlflow { uri, experiment } = logger;
+            hooks.push(hooks::Mlflow::new(uri, experiment, &self.run.path, &spec_json, self.quiet)?);
+        }
         hooks.push(hooks::Checkpoints::new(checkpoints));
         hooks.push(hooks::EarlyStop::default());
         Ok(hooks)
@@ -192,7 +198,7 @@ impl<'t> Fit<'t> {
             pretrained(trainer, &mut net)?;
         }
         let state = resume.unwrap_or_default();
-        let mut hooks = trainer.hooks(&net)?;
+        let mut hooks = trainer.hooks(&net, splits.get("val").cloned())?;
         hooks.0.extend(extra.0);
         hooks.train_start(&state)?;
         let live = live::read(&trainer.live);

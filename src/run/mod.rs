@@ -10,7 +10,9 @@ mod fit;
 pub mod hooks;
 pub mod interrupt;
 pub mod live;
+pub mod manifest;
 pub mod metrics;
+pub mod mlflow;
 pub mod plateau;
 pub mod rundir;
 mod state;
@@ -89,6 +91,12 @@ impl Trainer {
                     .map(|m| format!("val.{}", m.name())),
             )
             .collect()
+    }
+
+    /// Height and width of the model's input (0 where the graph leaves it symbolic).
+    fn input_size(&self) -> (usize, usize) {
+        let dim = |i: usize| self.graph.inputs.first().and_then(|(_, s)| s.0.get(i)?.value()).unwrap_or(0) as usize;
+        (dim(2), dim(3))
     }
 
     /// The class names for `confusion_matrix.csv`, when the program asks for the metric.

@@ -82,8 +82,8 @@ pub fn show(v: &Value) -> String {
     }
 }
 
-/// Settings read at every step (`export`: read when training ends).
-const LIVE: [&str; 10] = [
+/// Settings read at every step (`export`: read when training ends; `plots`: after each epoch).
+const LIVE: [&str; 11] = [
     "optimizer",
     "schedule",
     "epochs",
@@ -94,6 +94,7 @@ const LIVE: [&str; 10] = [
     "early_stop",
     "checkpoint",
     "export",
+    "plots",
 ];
 
 /// When a change at `path` (dotted, from the top of the `train` block) takes effect.

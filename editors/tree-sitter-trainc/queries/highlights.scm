@@ -65,7 +65,7 @@
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export" "mix"
+    "groups" "export" "mix" "plots" "logger"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -78,7 +78,7 @@
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export" "mix"
+    "groups" "export" "mix" "plots" "logger"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels" "skip_bad"))
@@ -136,6 +136,9 @@
 ((identifier) @function.builtin.param
   (#any-of? @function.builtin.param
     "frozen" "group"))
+
+((identifier) @function.builtin.logger
+  (#any-of? @function.builtin.logger "mlflow"))
 
 (call_expression
   function: (identifier) @function.builtin

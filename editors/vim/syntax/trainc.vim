@@ -63,12 +63,13 @@ syn keyword traincSource       idx image_folder csv jsonl coco mask_folder voc y
 syn keyword traincMetric       accuracy top_k precision recall f1 confusion_matrix map50 map miou pixel_accuracy
 syn keyword traincWeights      load
 syn keyword traincParam        frozen group
+syn keyword traincLogger       mlflow
 syn match   traincSplit        "\<split\>\ze\s*("
 syn keyword traincWord         imagenet per_image same nearest bilinear min max trainc torchvision
 
 " ── keys of train, data, checkpoint, early_stop, ema and dataset records ───────────────────
 " A key is a known name followed by `=` or `{` (or `.` in a profile path).
-syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\|mix\)\>\ze\s*[={.]"
+syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\|mix\|plots\|logger\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(batch\|augment\|eval_augment\|workers\|balanced\|shuffle\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(monitor\|mode\|keep\|patience\|min_delta\|decay\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\|skip_bad\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"
@@ -113,6 +114,7 @@ hi def link traincSource       Function
 hi def link traincMetric       Function
 hi def link traincWeights      Function
 hi def link traincParam        Function
+hi def link traincLogger       Function
 hi def link traincSplit        Function
 hi def link traincWord         Constant
 hi def link traincKey          Identifier

@@ -1,6 +1,6 @@
 //! Hooks: everything that happens around the training loop and is not training itself —
-//! checkpoints, early stopping, EMA, `metrics.csv`, TensorBoard, the progress bar and the run
-//! directory's files. Each hook owns its state and its entry in `state.json`, and makes its
+//! checkpoints, early stopping, EMA, `metrics.csv`, TensorBoard, MLflow, plots, the progress bar
+//! and the run directory's files. Each hook owns its state and its entry in `state.json`, and makes its
 //! decisions in plain functions that the unit tests feed with numbers (no model needed), like
 //! burn-train's `CheckpointingStrategy` and Lightning's callbacks.
 //!
@@ -14,6 +14,8 @@ mod checkpoint;
 mod csv;
 mod early_stop;
 pub mod ema;
+pub mod mlflow;
+pub mod plots;
 pub mod progress;
 mod run_files;
 mod tensorboard;
@@ -32,6 +34,8 @@ pub use checkpoint::{BestK, Checkpoints, load_last, load_last_warm, save_last, s
 pub use csv::Csv;
 pub use early_stop::{EarlyStop, Patience};
 pub use ema::EmaHook;
+pub use mlflow::Mlflow;
+pub use plots::Plots;
 pub use progress::Progress;
 pub use run_files::RunFiles;
 pub use tensorboard::TensorBoard;
