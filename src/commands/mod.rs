@@ -18,6 +18,8 @@ mod run;
 #[cfg(feature = "train")]
 mod shared;
 #[cfg(feature = "train")]
+mod sweep;
+#[cfg(feature = "train")]
 mod watch;
 
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ pub use lsp::lsp;
 pub use predict::{PredictArgs, predict};
 #[cfg(feature = "train")]
 pub use run::run;
+#[cfg(feature = "train")]
+pub use sweep::sweep;
 #[cfg(feature = "train")]
 pub use watch::watch;
 
@@ -120,6 +124,43 @@ pub enum CommandError {
         help("run the server from an editor, which talks to it over stdin and stdout")
     )]
     Lsp { message: String },
+
+    /// The sweep's errors were printed already.
+    #[error("{file}: the sweep has {errors} invalid value(s) or setting(s); no trial ran")]
+    #[diagnostic(code(trainc::cli::sweep_refused), help("fix or remove the values above, then start the sweep again"))]
+    SweepRefused { file: PathBuf, errors: usize },
+
+    #[error("{file}: nothing to sweep")]
+    #[diagnostic(
+        code(trainc::cli::sweep_empty),
+        help("give a dimension (`optimizer.lr=1e-4,1e-3`, `data.batch=int(16,128)`) or write a `sweep {{ … }}` block")
+    )]
+    NothingToSweep { file: PathBuf },
+
+    #[error("the objective `{objective}` is not a metric this program reports")]
+    #[diagnostic(code(trainc::cli::sweep_objective), help("one of: {known}"))]
+    Objective { objective: String, known: String },
+
+    #[error("sweep directory {path}: {message}")]
+    #[diagnostic(
+        code(trainc::cli::sweep_dir),
+        help("check that the folder is a sweep (it has `sweep.json`) and is writable")
+    )]
+    SweepDir { path: PathBuf, message: String },
+
+    #[error("{failed} trial(s) failed")]
+    #[diagnostic(
+        code(trainc::cli::trials_failed),
+        help("each trial's output is in `trials/<n>/log.txt`; `trainc sweep --resume {dir}` runs them again")
+    )]
+    TrialsFailed { failed: usize, dir: String },
+
+    #[error("slurm: {message}")]
+    #[diagnostic(
+        code(trainc::cli::slurm),
+        help("`sbatch` and `squeue` must be on the PATH, on a node that can submit jobs")
+    )]
+    Slurm { message: String },
 
     #[cfg(feature = "train")]
     #[error(transparent)]
