@@ -183,6 +183,25 @@ pub enum CommandError {
     Export(#[from] trainc::export::ExportError),
 }
 
+/// Prints errors that carry their own source (a sweep's) as reports; returns how many.
+pub fn print_reports<E: miette::Diagnostic + Send + Sync + 'static>(errors: Vec<E>) -> usize {
+    use std::io::IsTerminal;
+    let theme = if std::io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let n = errors.len();
+    for e in errors {
+        let mut out = String::new();
+        match miette::GraphicalReportHandler::new_themed(theme.clone()).render_report(&mut out, &e) {
+            Ok(()) => eprint!("{out}"),
+            Err(_) => eprintln!("{e}"),
+        }
+    }
+    n
+}
+
 /// Prints a command's error as a report (code, message, help) and gives the exit code.
 pub fn report(result: Result<ExitCode, CommandError>) -> ExitCode {
     use std::io::IsTerminal;

@@ -1,5 +1,5 @@
 //! The local launcher: up to `jobs` trials at once, each a `trainc run` process with
-//! `cores / jobs` threads. Every 100 ms it collects trials that exited and, with a pruner, reads
+//! `cores / jobs` threads. Every 50 ms it collects trials that exited and, with a pruner, reads
 //! each running trial's `metrics.csv`: a new epoch row is one pruning decision, and a trial to stop
 //! gets SIGINT (it ends gracefully after the step). The sampler sees every trial finished so far
 //! when it places the next one.
@@ -66,7 +66,7 @@ pub fn run(sweep: &Path, plan: &Plan, trials: &mut Vec<Trial>) -> Result<usize, 
         if running.is_empty() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
         let mut still = Vec::new();
         for mut r in running.drain(..) {
             match r.child.try_wait() {

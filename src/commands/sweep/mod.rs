@@ -39,27 +39,8 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, CommandError> {
     launch(&dir, &mut plan, Vec::new())
 }
 
-/// Prints the sweep's own errors as reports, like the checker's.
-fn print_errors(errors: Vec<SweepError>) -> usize {
-    use std::io::IsTerminal;
-    let theme = if std::io::stderr().is_terminal() {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let n = errors.len();
-    for e in errors {
-        let mut out = String::new();
-        match miette::GraphicalReportHandler::new_themed(theme.clone()).render_report(&mut out, &e) {
-            Ok(()) => eprint!("{out}"),
-            Err(_) => eprintln!("{e}"),
-        }
-    }
-    n
-}
-
 fn refused(file: &Path, errors: Vec<SweepError>) -> CommandError {
-    CommandError::SweepRefused { file: file.to_path_buf(), errors: print_errors(errors) }
+    CommandError::SweepRefused { file: file.to_path_buf(), errors: super::print_reports(errors) }
 }
 
 /// The options given on the command line.
