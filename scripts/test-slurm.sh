@@ -24,22 +24,22 @@ fi
 trainc="$TRAINC_BIN"
 
 cleanup() {
-  for pidfile in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munged.pid"; do
+  for pidfile in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munge/munged.pid"; do
     if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
 }
 trap cleanup EXIT
 
 echo "== munge"
-mkdir -p /etc/munge /var/lib/munge /var/log/munge /run/munge
+mkdir -p /etc/munge /var/lib/munge /var/log/munge /run/munge "$work/munge"
 if [ ! -s /etc/munge/munge.key ]; then
   dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
 fi
-chown -R munge:munge /etc/munge /var/lib/munge /var/log/munge /run/munge
+chown -R munge:munge /etc/munge /var/lib/munge /var/log/munge /run/munge "$work/munge"
 chmod 0400 /etc/munge/munge.key
-runuser -u munge -- /usr/sbin/munged --pid-file="$work/munged.pid.tmp" --force
-sleep 1
-cp /run/munge/munged.pid "$work/munged.pid" 2>/dev/null || cp "$work/munged.pid.tmp" "$work/munged.pid" 2>/dev/null || true
+chmod 0755 "$work"
+runuser -u munge -- /usr/sbin/munged --pid-file="$work/munge/munged.pid" --force
+for _ in $(seq 20); do [ -s "$work/munge/munged.pid" ] && break; sleep 0.5; done
 munge -n | unmunge >/dev/null
 
 echo "== slurm: one node on localhost"

@@ -95,7 +95,9 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Plan), CommandError> {
     }
     let values: usize = plan.space.dims.iter().map(|d| d.domain.probes().len()).sum();
     eprintln!("✓ {} dimension(s), {values} value(s) checked", plan.space.dims.len());
+    // Absolute, so SLURM tasks and `--status` find it from anywhere.
     let dir = dir::create(&args.sweeps_dir, &base.train.name)?;
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     plan.cwd =
         std::env::current_dir().map_err(|e| CommandError::SweepDir { path: dir.clone(), message: e.to_string() })?;
     plan.save(&dir)?;
