@@ -11,6 +11,9 @@ const W: f64 = 640.0;
 const H: f64 = 400.0;
 const M: f64 = 56.0;
 
+/// A parallel-coordinates axis: its name, its range and the labels of its ends.
+type Axis = (String, (f64, f64), (String, String));
+
 /// An SVG canvas with the plot area `[M, W - M] × [M, H - M]`.
 struct Svg(String);
 
@@ -158,7 +161,7 @@ fn parallel(dims: &[Dim], done: &[&Trial], objective: &str, mode: Mode, yr: (f64
     let mut svg = Svg::new("parallel coordinates");
     let n = dims.len() + 1;
     let x = |i: usize| if n == 1 { W / 2.0 } else { scale(i as f64, (0.0, (n - 1) as f64), (M, W - M)) };
-    let axes: Vec<(String, (f64, f64), (String, String))> = dims
+    let axes: Vec<Axis> = dims
         .iter()
         .map(|d| {
             let (_, r, ends) = param_axis(d);

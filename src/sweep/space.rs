@@ -208,7 +208,7 @@ impl Space {
             match arg_dim(arg, offset, &source) {
                 Ok(Some(dim)) => space.dims.push(dim),
                 Ok(None) => space.fixed.push(arg.clone()),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(*e),
             }
             offset += arg.len() + 1;
         }
@@ -241,7 +241,7 @@ impl Space {
             match dim {
                 Ok(Some(domain)) => space.dims.push(Dim { path, domain }),
                 Ok(None) => space.fixed.push(format!("{path}={}", slice(text, value))),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(*e),
             }
         }
         space.sources.push(source);
@@ -292,9 +292,13 @@ fn split_top(text: &str) -> Vec<(usize, &str)> {
 }
 
 /// One command-line argument: a dimension, or `None` for a fixed override.
-fn arg_dim(arg: &str, offset: usize, source: &Source) -> Result<Option<Dim>, SweepError> {
+fn arg_dim(arg: &str, offset: usize, source: &Source) -> Result<Option<Dim>, Box<SweepError>> {
     let Some((path, values)) = arg.split_once('=') else {
-        return Err(SweepError::NotASetting { arg: arg.into(), src: source.named(), at: (offset, arg.len()).into() });
+        return Err(Box::new(SweepError::NotASetting {
+            arg: arg.into(),
+            src: source.named(),
+            at: (offset, arg.len()).into(),
+        }));
     };
     let base = offset + path.len() + 1;
     let pieces = split_top(values);
@@ -307,7 +311,7 @@ fn arg_dim(arg: &str, offset: usize, source: &Source) -> Result<Option<Dim>, Swe
     if pieces.len() > 1 {
         let values: Vec<Value> = pieces.into_iter().map(value).collect();
         if let Some(empty) = values.iter().find(|v| v.text.is_empty()) {
-            return Err(SweepError::EmptyValue { path: path.into(), src: source.named(), at: empty.span() });
+            return Err(Box::new(SweepError::EmptyValue { path: path.into(), src: source.named(), at: empty.span() }));
         }
         return Ok(Some(Dim { path: path.into(), domain: Domain::Choice { values } }));
     }
@@ -326,12 +330,14 @@ fn arg_dim(arg: &str, offset: usize, source: &Source) -> Result<Option<Dim>, Swe
 
 /// A distribution call's domain, its bounds checked: numbers, `lo < hi`, a positive `lo` for a
 /// log scale, integers for `int`.
-fn domain(name: &str, args: Vec<(Option<String>, Value)>, whole: Value, source: &Source) -> Result<Domain, SweepError> {
-    let bad = |at: &Value, message: String, help: &str| SweepError::BadDomain {
-        message,
-        help: help.into(),
-        src: source.named(),
-        at: at.span(),
+fn domain(
+    name: &str,
+    args: Vec<(Option<String>, Value)>,
+    whole: Value,
+    source: &Source,
+) -> Result<Domain, Box<SweepError>> {
+    let bad = |at: &Value, message: String, help: &str| {
+        Box::new(SweepError::BadDomain { message, help: help.into(), src: source.named(), at: at.span() })
     };
     let mut log = name == "log";
     let mut positional = Vec::new();
