@@ -37,6 +37,7 @@ pub mod resolve;
 pub mod run;
 pub mod suggest;
 pub mod summary;
+pub mod sweep;
 pub mod syntax;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]

@@ -98,6 +98,60 @@ struct TrainArgs {
     quiet: bool,
 }
 
+/// `trainc sweep`.
+#[cfg(feature = "train")]
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// The `.train` file (not needed with `--resume` or `--status`).
+    #[arg(required_unless_present_any = ["resume", "status", "run_trial"])]
+    file: Option<PathBuf>,
+    /// Dimensions, Hydra-style: `optimizer.lr=1e-4,3e-4` (values), `optimizer.lr=log(1e-5,1e-2)`,
+    /// `uniform(0,0.3)`, `data.batch=int(16,128)`, `choice(a,b)`; one plain value is an override
+    /// every trial gets.
+    settings: Vec<String>,
+    #[arg(long)]
+    profile: Option<String>,
+    /// How many trials (random and TPE; the grid runs every point). Default 10.
+    #[arg(long)]
+    trials: Option<usize>,
+    /// `grid` (default when every dimension is a list), `random` or `tpe` (default otherwise).
+    #[arg(long, value_parser = ["grid", "random", "tpe"])]
+    sampler: Option<String>,
+    /// The metric to optimise, `val.accuracy`, `val.loss` (default), `test.f1`…; a loss is
+    /// minimised, any other metric maximised.
+    #[arg(long)]
+    objective: Option<String>,
+    /// Stop bad trials early from their per-epoch objective: `median` or `asha`.
+    #[arg(long, value_parser = ["median", "asha", "none"])]
+    prune: Option<String>,
+    /// Trials at once (local: each gets cores/N threads; SLURM: the array's `%N`). Default 1.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// The sampler's seed. Default 0.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// `local` (default) runs trials here; `slurm` writes and submits an `sbatch --array` script.
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    launcher: String,
+    /// Run a sweep's failed or unfinished trials again, then finish it.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+    /// Gather a sweep's results (a SLURM sweep's tasks write them as they finish).
+    #[arg(long, value_name = "DIR")]
+    status: Option<PathBuf>,
+    /// Where sweep directories go.
+    #[arg(long, default_value = "sweeps")]
+    sweeps_dir: PathBuf,
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Do not read dataset headers and folders when checking.
+    #[arg(long)]
+    skip_data: bool,
+    /// One trial of a SLURM array (what `sweep.sbatch` runs): `--run-trial DIR N`.
+    #[arg(long, hide = true, num_args = 2, value_names = ["DIR", "N"])]
+    run_trial: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check a file: syntax, names, shapes, data, losses and schedules, all at once.
@@ -142,6 +196,11 @@ enum Command {
         #[command(flatten)]
         train: TrainArgs,
     },
+    /// Run a hyper-parameter sweep: every value checked first, then the trials (grid, random or
+    /// TPE; `--jobs N` at once, or a SLURM job array), pruned from their per-epoch metrics, into
+    /// `sweeps/<name>/<time>/` with `sweep.csv`, a summary sorted by the objective and plots.
+    #[cfg(feature = "train")]
+    Sweep(SweepArgs),
     /// Evaluate a checkpoint on a split.
     #[cfg(feature = "train")]
     Eval {
@@ -271,6 +330,8 @@ fn main() -> ExitCode {
         Command::Run { spec, train } => commands::run(&spec, &train),
         #[cfg(feature = "train")]
         Command::Watch { spec, train } => commands::watch(&spec, &train),
+        #[cfg(feature = "train")]
+        Command::Sweep(args) => commands::sweep(&args),
         #[cfg(feature = "train")]
         Command::Eval { spec, checkpoint, split, device, format } => {
             commands::eval(&spec, &checkpoint, &split, &device, format)

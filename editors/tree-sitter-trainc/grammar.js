@@ -60,6 +60,7 @@ module.exports = grammar({
       $.block_declaration,
       $.train_declaration,
       $.profile_declaration,
+      $.sweep_declaration,
     ),
 
     // ── imports ─────────────────────────────────────────────────────────────────────────
@@ -164,6 +165,13 @@ module.exports = grammar({
     ),
 
     profile_body: $ => seq('{', repeat(choice($.setting, $._separator)), '}'),
+
+    // sweep(trials = 8, sampler = tpe) { optimizer.lr = log(1e-4, 1e-1); data.batch = [16, 32] }
+    sweep_declaration: $ => seq(
+      'sweep',
+      optional(field('options', $.arguments)),
+      field('body', $.profile_body),
+    ),
 
     // data.limit_batches = 20
     setting: $ => seq(field('path', $.path), '=', field('value', $._expression)),

@@ -669,7 +669,8 @@ pub fn names(kind: Kind) -> impl Iterator<Item = &'static str> {
 }
 
 /// Words of the language that are not names: item keywords and type names.
-pub const KEYWORDS: &[&str] = &["use", "dataset", "augment", "model", "block", "train", "profile", "return", "then"];
+pub const KEYWORDS: &[&str] =
+    &["use", "dataset", "augment", "model", "block", "train", "profile", "sweep", "return", "then"];
 pub const CONSTANTS: &[&str] = &["true", "false"];
 pub const TYPES: &[&str] = &["int", "float", "bool", "str", "Image", "Logits", "Mask", "Heatmap", "Tensor"];
 /// Keys of the `train` block and its nested records.

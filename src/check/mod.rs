@@ -75,6 +75,7 @@ impl Sink {
 pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked, Vec<Diagnostic>) {
     let mut sink = Sink::default();
     recursion(program, &mut sink);
+    sweep_block(program, &mut sink);
 
     let base_dir = |decl: DeclRef| -> PathBuf { program.module(decl.module).dir.clone() };
     let mut datasets = BTreeMap::new();
@@ -148,6 +149,21 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
     }
     checked.shapes = std::mem::take(&mut sink.shapes);
     (checked, sink.diags)
+}
+
+/// The root's `sweep` block: its options and the bounds of its spaces. `trainc sweep` (and
+/// `trainc check`) also check the program with each of its values, which takes a check per value.
+fn sweep_block(program: &Program, sink: &mut Sink) {
+    let Some(root) = program.root else { return };
+    let module = program.module(root);
+    let source = program.sources.get(module.file);
+    for item in &module.ast.items {
+        if let Item::Sweep(block) = item
+            && let Err(errors) = crate::sweep::Space::from_block(block, &source.name, &source.text)
+        {
+            sink.diags.extend(errors.into_iter().map(|e| Diagnostic::new(module.file, e)));
+        }
+    }
 }
 
 /// Blocks that call themselves, directly or through others, with the chain.

@@ -2,8 +2,10 @@
 
 use std::process::ExitCode;
 
-use trainc::frontend;
+use trainc::frontend::{self, Outcome};
 use trainc::host::FsHost;
+use trainc::sweep::{Space, validate};
+use trainc::syntax::ast::Item;
 
 use super::CommandError;
 use crate::{Format, SpecArgs};
@@ -20,6 +22,11 @@ pub fn check(spec: &SpecArgs, format: Format, shapes: bool) -> Result<ExitCode, 
             if !outcome.diags.is_empty() {
                 eprint!("{}", outcome.render(std::io::stderr().is_terminal()));
             }
+            let sweep_errors = if outcome.has_errors() { 0 } else { sweep_values(spec, &outcome) };
+            if sweep_errors > 0 {
+                eprintln!("error: {} found {sweep_errors} invalid sweep value(s)", spec.file.display());
+                return Ok(ExitCode::FAILURE);
+            }
             if !outcome.has_errors() {
                 print!("{}", trainc::summary::summary(&outcome, &spec.file.display().to_string(), shapes));
             } else {
@@ -29,4 +36,18 @@ pub fn check(spec: &SpecArgs, format: Format, shapes: bool) -> Result<ExitCode, 
         }
     }
     Ok(if outcome.has_errors() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The values of the file's `sweep` block, each checked as an override, as `trainc sweep` does
+/// before its first trial; prints the invalid ones and returns how many there are.
+fn sweep_values(spec: &SpecArgs, outcome: &Outcome) -> usize {
+    let program = &outcome.program;
+    let Some(module) = program.root.map(|r| program.module(r)) else { return 0 };
+    let Some(block) = module.ast.items.iter().find_map(|i| if let Item::Sweep(s) = i { Some(s) } else { None }) else {
+        return 0;
+    };
+    let source = program.sources.get(module.file);
+    // A block with bad bounds or options was reported by the checker already.
+    let Ok((space, _)) = Space::from_block(block, &source.name, &source.text) else { return 0 };
+    super::print_reports(validate::check_values(&FsHost, &spec.file, &spec.options(), &space))
 }

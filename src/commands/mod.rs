@@ -22,6 +22,8 @@ mod runs;
 #[cfg(feature = "train")]
 mod shared;
 #[cfg(feature = "train")]
+mod sweep;
+#[cfg(feature = "train")]
 mod watch;
 
 use std::path::PathBuf;
@@ -47,6 +49,7 @@ pub use predict::{PredictArgs, predict};
 pub use run::run;
 #[cfg(feature = "train")]
 pub use runs::runs;
+pub use sweep::sweep;
 #[cfg(feature = "train")]
 pub use watch::watch;
 
@@ -150,6 +153,43 @@ pub enum CommandError {
     )]
     Lsp { message: String },
 
+    /// The sweep's errors were printed already.
+    #[error("{file}: the sweep has {errors} invalid value(s) or setting(s); no trial ran")]
+    #[diagnostic(code(trainc::cli::sweep_refused), help("fix or remove the values above, then start the sweep again"))]
+    SweepRefused { file: PathBuf, errors: usize },
+
+    #[error("{file}: nothing to sweep")]
+    #[diagnostic(
+        code(trainc::cli::sweep_empty),
+        help("give a dimension (`optimizer.lr=1e-4,1e-3`, `data.batch=int(16,128)`) or write a `sweep {{ … }}` block")
+    )]
+    NothingToSweep { file: PathBuf },
+
+    #[error("the objective `{objective}` is not a metric this program reports")]
+    #[diagnostic(code(trainc::cli::sweep_objective), help("one of: {known}"))]
+    Objective { objective: String, known: String },
+
+    #[error("sweep directory {path}: {message}")]
+    #[diagnostic(
+        code(trainc::cli::sweep_dir),
+        help("check that the folder is a sweep (it has `sweep.json`) and is writable")
+    )]
+    SweepDir { path: PathBuf, message: String },
+
+    #[error("{failed} trial(s) failed")]
+    #[diagnostic(
+        code(trainc::cli::trials_failed),
+        help("each trial's output is in `trials/<n>/log.txt`; `trainc sweep --resume {dir}` runs them again")
+    )]
+    TrialsFailed { failed: usize, dir: String },
+
+    #[error("slurm: {message}")]
+    #[diagnostic(
+        code(trainc::cli::slurm),
+        help("`sbatch` and `squeue` must be on the PATH, on a node that can submit jobs")
+    )]
+    Slurm { message: String },
+
     #[cfg(feature = "train")]
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -169,6 +209,25 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Export(#[from] trainc::export::ExportError),
+}
+
+/// Prints errors that carry their own source (a sweep's) as reports; returns how many.
+pub fn print_reports<E: miette::Diagnostic + Send + Sync + 'static>(errors: Vec<E>) -> usize {
+    use std::io::IsTerminal;
+    let theme = if std::io::stderr().is_terminal() {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let n = errors.len();
+    for e in errors {
+        let mut out = String::new();
+        match miette::GraphicalReportHandler::new_themed(theme.clone()).render_report(&mut out, &e) {
+            Ok(()) => eprint!("{out}"),
+            Err(_) => eprintln!("{e}"),
+        }
+    }
+    n
 }
 
 /// Prints a command's error as a report (code, message, help) and gives the exit code.

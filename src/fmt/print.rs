@@ -173,7 +173,7 @@ impl<'a> Printer<'a> {
         if starts_item
             && t.kind == Kind::Word
             && let Some(keyword) =
-                ["use", "dataset", "augment", "model", "block", "train", "profile"].iter().find(|k| t.is(k))
+                ["use", "dataset", "augment", "model", "block", "train", "profile", "sweep"].iter().find(|k| t.is(k))
         {
             self.item = keyword;
         }

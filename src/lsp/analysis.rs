@@ -213,6 +213,12 @@ impl Indexer<'_> {
                     self.expr(&s.value, &none);
                 }
             }
+            // The search space's calls (`log`, `int`, …) are the sweep's own words, not declarations.
+            Item::Sweep(sw) => {
+                for s in &sw.settings {
+                    s.path.iter().for_each(|k| self.push(k.span, &k.name, Target::Key, false));
+                }
+            }
         }
     }
 

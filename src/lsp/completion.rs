@@ -334,6 +334,7 @@ fn item_kind(item: &Item) -> &'static str {
         Item::Profile(_) => "profile",
         Item::Use(_) => "use",
         Item::Train(_) => "train",
+        Item::Sweep(_) => "sweep",
     }
 }
 

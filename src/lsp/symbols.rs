@@ -73,6 +73,19 @@ pub fn document_symbols(server: &Server, p: DocumentSymbolParams) -> Option<Docu
             Item::Profile(pr) => {
                 symbol(pr.name.name.clone(), Some("profile".into()), SymbolKind::NAMESPACE, pr.span, pr.name.span, None)
             }
+            Item::Sweep(sw) => {
+                let children = sw
+                    .settings
+                    .iter()
+                    .map(|s| {
+                        let path = s.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".");
+                        let head = s.path.first().map_or(s.span, |first| first.span.to(s.path[s.path.len() - 1].span));
+                        symbol(path, None, SymbolKind::FIELD, s.span, head, None)
+                    })
+                    .collect();
+                let head = Span::new(ROOT, sw.span.start as usize, sw.span.start as usize + "sweep".len());
+                symbol("sweep".into(), None, SymbolKind::OBJECT, sw.span, head, Some(children))
+            }
         };
         out.push(s);
     }

@@ -25,6 +25,7 @@ pub enum Item {
     Graph(Graph),
     Train(Train),
     Profile(Profile),
+    Sweep(Sweep),
 }
 
 impl Item {
@@ -35,7 +36,7 @@ impl Item {
             Item::Augment(a) => Some(&a.name),
             Item::Graph(g) => Some(&g.name),
             Item::Profile(p) => Some(&p.name),
-            Item::Use(_) | Item::Train(_) => None,
+            Item::Use(_) | Item::Train(_) | Item::Sweep(_) => None,
         }
     }
 }
@@ -174,6 +175,15 @@ pub struct Train {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
     pub name: Ident,
+    pub settings: Vec<Setting>,
+    pub span: Span,
+}
+
+/// `sweep(trials = 8, sampler = tpe) { optimizer.lr = log(1e-4, 1e-1); data.batch = [16, 32] }`:
+/// the options (named arguments) and one setting per swept key, whose value is its search space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub options: Vec<Arg>,
     pub settings: Vec<Setting>,
     pub span: Span,
 }

@@ -202,6 +202,17 @@ impl Lower {
                 let settings = inner.map(|p| self.setting(p)).collect::<Result<_>>()?;
                 Item::Profile(Profile { name, settings, span })
             }
+            Rule::sweep_decl => {
+                let mut options = Vec::new();
+                let mut settings = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::call_args => options = p.into_inner().map(|a| self.arg(a)).collect::<Result<_>>()?,
+                        _ => settings.push(self.setting(p)?),
+                    }
+                }
+                Item::Sweep(Sweep { options, settings, span })
+            }
             _ => unreachable!("not an item: {rule:?}"),
         })
     }
@@ -617,13 +628,17 @@ fn describe_rule(rule: Rule) -> Option<String> {
         | Rule::kw_block
         | Rule::kw_train
         | Rule::kw_profile
+        | Rule::kw_sweep
         | Rule::use_decl
         | Rule::dataset_decl
         | Rule::augment_decl
         | Rule::model_decl
         | Rule::block_decl
         | Rule::train_decl
-        | Rule::profile_decl => "a declaration (`use`, `dataset`, `augment`, `model`, `block`, `train` or `profile`)",
+        | Rule::profile_decl
+        | Rule::sweep_decl => {
+            "a declaration (`use`, `dataset`, `augment`, `model`, `block`, `train`, `profile` or `sweep`)"
+        }
         Rule::kw_return => "`return`",
         _ => return None,
     };

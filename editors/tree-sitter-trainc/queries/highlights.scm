@@ -17,7 +17,7 @@
 ; ── keywords ────────────────────────────────────────────────────────────────────────────────
 
 "use" @keyword.import
-["dataset" "augment" "model" "block" "train" "profile"] @keyword
+["dataset" "augment" "model" "block" "train" "profile" "sweep"] @keyword
 "return" @keyword.return
 "then" @keyword.operator
 

@@ -33,7 +33,7 @@ syn keyword traincBoolean      true false
 " `{` for train, a path or string for use).
 syn match   traincItem         "^\s*\zs\<\%(dataset\|augment\|model\|block\|profile\)\>\ze\s\+\h" nextgroup=traincItemName skipwhite
 syn match   traincItemName     contained "\h\w*"
-syn match   traincTrainItem    "^\s*\zs\<train\>\ze\s*\%({\|$\|//\)"
+syn match   traincTrainItem    "^\s*\zs\<\%(train\|sweep\)\>\ze\s*\%({\|(\|$\|//\)"
 syn match   traincUse          +^\s*\zs\<use\>\ze\s\+\%(std\>\|"\)+ nextgroup=traincModulePath skipwhite
 syn match   traincModulePath   contained "\<std\%(/\h\w*\)\+"
 syn keyword traincReturn       return

@@ -376,6 +376,6 @@ pub fn item_kind(item: &Item) -> &'static str {
         Item::Graph(g) if g.kind == GraphKind::Model => "a model",
         Item::Graph(_) => "a block",
         Item::Profile(_) => "a profile",
-        Item::Use(_) | Item::Train(_) => "a declaration",
+        Item::Use(_) | Item::Train(_) | Item::Sweep(_) => "a declaration",
     }
 }
