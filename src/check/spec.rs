@@ -306,7 +306,7 @@ mod tests {
                     Ty::Floats => Value::Floats(vec![0.5]),
                     Ty::Strs => Value::Strs(vec!["x".into()]),
                     Ty::Word(words) => Value::Word(words[0].into()),
-                    Ty::Str | Ty::Output | Ty::Tensor | Ty::Tensors => Value::Str("x".into()),
+                    Ty::Str | Ty::Output | Ty::Tensor | Ty::Tensors | Ty::Ints => Value::Str("x".into()),
                 }),
             };
             if let Some(v) = value {
