@@ -120,10 +120,12 @@ fn select(cx: &mut LayerCx) -> Option<Inferred> {
 /// PyTorch's count: the packed q, k, v projection (3·D² + 3·D) and the output one (D² + D).
 fn attention(cx: &mut LayerCx) -> Option<Inferred> {
     let x = cx.rank("x", 3)?;
-    let heads = cx.int("heads")?;
+    // 0 in a generic block check, where a head count can still be a symbol.
+    let heads = cx.int("heads").unwrap_or(0);
     let dropout = cx.float("dropout")?;
     let width = x.shape.0[2].clone();
     if let Some(w) = width.value()
+        && heads > 0
         && w % heads != 0
     {
         let at = cx.span();
