@@ -56,7 +56,7 @@ fn several_unrelated_mistakes_are_reported_in_one_run() {
     let out = trainc(&["check", "tests/ui/multi_several_mistakes.train", "--skip-data"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    for code in ["trainc::key::unknown", "trainc::arg::unknown", "trainc::shape::mismatch", "trainc::loss::mismatch"] {
+    for code in ["trainc::key::unknown", "trainc::arg::unknown", "trainc::shape::broadcast", "trainc::loss::mismatch"] {
         assert!(err.contains(code), "missing {code} in {err}");
     }
 }

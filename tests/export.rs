@@ -116,7 +116,8 @@ fn every_example_exports_to_onnx_and_matches_onnxruntime() {
 }
 
 /// Uses every layer builtin (checked against `trainc builtins`), with groups, dilation, no
-/// bias, output padding, uneven adaptive bins and both upsampling modes.
+/// bias, output padding, uneven adaptive bins, both upsampling modes, broadcasting arithmetic and
+/// token tensors with `param`s.
 const EVERY_LAYER: &str = r#"
 dataset shapes = image_folder("shapes") { train = "train"; val = "val" }
 augment tf { resize(24, 24); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }
@@ -133,7 +134,19 @@ model every(x: Image[B, 3, 24, 24]) -> Logits[B, classes] {
   p = f |> adaptive_avgpool(size = 1) |> flatten
   q = f |> adaptive_avgpool(size = 2) |> flatten |> softmax
   h = g |> flatten |> dropout(0.1) |> linear(32) |> relu
-  return concat([h, p, q], dim = 1) |> linear(classes)
+  s = c |> relu6 |> hardswish |> hardsigmoid |> mish |> prelu(per_channel = true) |> dropout2d(0.1)
+  s = mul(s, mean(s, [2, 3], keepdim = true)) - scale(s, 0.5) + 2 * s / 4
+  s = s |> layer_norm(axis = 1) |> drop_path(p = 0.1) |> gelu(approximate = tanh) |> prelu
+  t = s |> flatten(start = 2) |> transpose(1, 2)
+  param cls: [1, 1, 8] = normal(std = 0.02)
+  param pos: [1, 145, 8] = trunc_normal(std = 0.02)
+  t = concat([cls, t], dim = 1) + pos
+  t = t + attention(layer_norm(t), heads = 2)
+  m = matmul(softmax(matmul(t, transpose(t)) / 8, dim = -1), t)
+  k = select(m, dim = 1, index = 0)
+  r = sum(m, 1) |> sub(max(m, 1))
+  w = m |> reshape([B, 5, 29, 8]) |> permute([0, 3, 1, 2]) |> flatten
+  return concat([h, p, q, k, r, w], dim = 1) |> linear(classes)
 }
 train {
   model = every

@@ -24,6 +24,36 @@ const VARIANTS: &[&str] = &[
     "concat([x, x], dim = 2)",
     "upsample(x, scale = 2, mode = bilinear)",
     "linear(flatten(x), 10, bias = false)",
+    "x * 0.5 - x / 4 + 2 * x",
+    "x * mean(x, [2, 3], keepdim = true)",
+    "x - max(x, 1, keepdim = true)",
+    "sum(x, [1, -1])",
+    "gelu(x, approximate = tanh)",
+    "prelu(x, per_channel = true)",
+    "prelu(flatten(x, start = 2), per_channel = true, init = 0.1)",
+    "flatten(x, start = 2)",
+    "flatten(x, start = 1, end = 2)",
+    "transpose(flatten(x, start = 2), 1, 2)",
+    "permute(x, [0, 3, 1, 2])",
+    "select(flatten(x, start = 2), dim = 1, index = 3)",
+    "layer_norm(x, axis = 1)",
+    "layer_norm(transpose(flatten(x, start = 2)))",
+    "dropout2d(x, 0.3)",
+    "drop_path(x, p = 0.2)",
+    "matmul(flatten(x, start = 2), transpose(flatten(x, start = 2)))",
+    "attention(transpose(flatten(x, start = 2)), 8, dropout = 0.1)",
+    "linear(transpose(flatten(x, start = 2)), 16) |> relu6 |> dropout(0.1)",
+];
+
+/// Layers whose required arguments need values that fit the 4-D input.
+const SAMPLES: &[(&str, &str)] = &[
+    ("scale", "scale(x, 0.5)"),
+    ("reshape", "reshape(x, [2, 32, 64])"),
+    ("permute", "permute(x, [0, 2, 3, 1])"),
+    ("mean", "mean(x, [2, 3])"),
+    ("sum", "sum(x, 1, keepdim = true)"),
+    ("max", "max(x, [1, -1])"),
+    ("attention", "attention(reshape(x, [2, 32, 64]), 4)"),
 ];
 
 fn layers() -> impl Iterator<Item = &'static Builtin> {
@@ -32,6 +62,9 @@ fn layers() -> impl Iterator<Item = &'static Builtin> {
 
 /// `name(x, 4)`: the layer called with its required arguments only.
 fn default_call(b: &Builtin) -> String {
+    if let Some((_, call)) = SAMPLES.iter().find(|(n, _)| *n == b.name) {
+        return call.to_string();
+    }
     let args: Vec<&str> = b
         .params
         .iter()
@@ -94,6 +127,34 @@ mod exec {
             let found = runtime.iter().find(|(p, _)| *p == node.path).map(|(_, dims)| dims);
             assert_eq!(Some(&expected), found, "`{call}`, node `{}`", node.path);
         }
+    }
+
+    /// Learned parameters in a body: a class token concatenated with the tokens (its batch of
+    /// 1 repeated), a position embedding added, a layer scale multiplied.
+    #[test]
+    fn params_concat_and_broadcast_with_the_tokens() {
+        let text = "model m(x: Tensor[2, 32, 8, 8]) {
+  t = x |> flatten(start = 2) |> transpose(1, 2)
+  param cls: [1, 1, 32] = zeros
+  param pos: [1, 65, 32] = trunc_normal(std = 0.02)
+  param gamma: [1, 32] = full(1e-6)
+  h = concat([cls, t], dim = 1) + pos
+  h = h + drop_path(attention(layer_norm(h), 4), p = 0.1)
+  return select(h, dim = 1, index = 0) * gamma
+}
+";
+        let outcome = trainc::frontend::check_text(
+            &trainc::host::MemHost::new(),
+            "params.train",
+            text,
+            &trainc::frontend::Options::default(),
+        );
+        assert!(!outcome.has_errors(), "{}", outcome.render(false));
+        let graph = &outcome.checked.models["m"];
+        assert_eq!(graph.param_count().value(), Some(32 + 65 * 32 + 32 + 2 * 32 + 4 * 32 * 32 + 4 * 32));
+        let paths: Vec<&str> = graph.graph.node_weights().map(|n| n.path.as_str()).collect();
+        assert!(paths.contains(&"cls") && paths.contains(&"pos"), "{paths:?}");
+        compiles_and_runs("params", graph);
     }
 
     #[test]

@@ -70,7 +70,7 @@ fn every_example_model_runs_with_the_inferred_shapes() {
             .expect("gen-data");
         assert!(status.success());
     }
-    for example in ["resnet_folder", "detector", "segmentation"] {
+    for example in ["resnet_folder", "detector", "segmentation", "vit_tiny", "convnext_folder"] {
         let file = dir.join(format!("{example}.train"));
         std::fs::copy(root.join(format!("examples/{example}.train")), &file).expect("copy example");
         let outcome = check(&file);
@@ -109,6 +109,37 @@ model m_unet(x: Image[B, 3, 32, 32]) { h = double_conv(x, 8)
   return unet(h, 3, width = 8) }
 "#;
     let outcome = frontend::check_text(&FsHost, "blocks.train", models, &Options::default());
+    assert!(!outcome.has_errors(), "{}", outcome.render(false));
+    assert_eq!(outcome.checked.models.len(), 9);
+    for graph in outcome.checked.models.values() {
+        assert_shapes_agree(graph);
+    }
+}
+
+/// The modern backbones and heads (#13), on small inputs: ViT-B/16 is left to the parameter count
+/// test (`tests/backbones.rs`), its blocks run here through ViT-Tiny.
+#[test]
+fn every_modern_stdlib_block_runs_with_the_inferred_shapes() {
+    let models = r#"
+use std/backbones.{cifar_stem, resnet18_cifar, inverted_residual, inverted_down, mobilenet_v2, squeeze_excite, mbconv, mbconv_down, efficientnet_b0, convnext_block, convnext_down, convnext_tiny}
+use std/heads.{classifier}
+use std/vit.{patch_tokens, encoder_layer, class_token, vit_tiny}
+use std/segmentation.{aspp, deeplabv3_head}
+model m_resnet18_cifar(x: Image[B, 3, 16, 16]) { f = resnet18_cifar(x)
+  return classifier(f.c5, 10) }
+model m_mobile_blocks(x: Image[B, 3, 16, 16]) { h = x |> cifar_stem(width = 8) |> inverted_down(16) |> inverted_residual
+  return h |> squeeze_excite(4) |> mbconv_down(24, k = 5) |> mbconv(k = 5, p = 0.2) }
+model m_mobilenet_v2(x: Image[B, 3, 32, 32]) { return mobilenet_v2(x) }
+model m_efficientnet_b0(x: Image[B, 3, 32, 32]) { return efficientnet_b0(x) }
+model m_convnext_tiny(x: Image[B, 3, 32, 32]) { return convnext_tiny(x) }
+model m_convnext_blocks(x: Image[B, 3, 16, 16]) { return x |> conv2d(8, k = 2, stride = 2) |> convnext_block(p = 0.1) |> convnext_down(16) }
+model m_vit_tiny(x: Image[B, 3, 16, 16]) { return vit_tiny(x) }
+model m_vit_blocks(x: Image[B, 3, 16, 16]) { t = patch_tokens(x, 8, 16) |> encoder_layer(2, 32, p = 0.1)
+  return class_token(t) }
+model m_deeplab(x: Image[B, 3, 16, 16]) { h = x |> conv2d(16, k = 3, padding = 1) |> aspp(width = 8)
+  return deeplabv3_head(h, 3) }
+"#;
+    let outcome = frontend::check_text(&FsHost, "modern.train", models, &Options::default());
     assert!(!outcome.has_errors(), "{}", outcome.render(false));
     assert_eq!(outcome.checked.models.len(), 9);
     for graph in outcome.checked.models.values() {

@@ -317,6 +317,29 @@ fn ema_weights_are_kept_and_evaluated() {
     assert_eq!(column(&metrics(&run), "epoch"), vec![1.0, 2.0, 3.0]);
 }
 
+/// The ViT-Tiny and ConvNeXt examples train on generated images with their `fast` profile: the
+/// training loss of the last epoch is below the first's.
+#[test]
+fn vit_and_convnext_examples_train_with_falling_loss() {
+    for (example, model) in [("vit_tiny", "vit"), ("convnext_folder", "convnext")] {
+        let dir = std::env::temp_dir().join(format!("trainc-test-{example}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+        let out =
+            trainc(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "24", "--seed", "4"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let file = format!("{example}.train");
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(&file);
+        std::fs::copy(source, dir.join(&file)).expect("copy example");
+        let out = trainc(&dir, &["run", &file, "--profile", "fast", "--quiet"]);
+        assert!(out.status.success(), "{example}: {}", text(&out));
+        let run = std::fs::read_dir(dir.join("runs").join(model)).expect("run dir").flatten().next().expect("a run");
+        let loss = column(&metrics(&run.path()), "train_loss");
+        assert_eq!(loss.len(), 4, "{example}");
+        assert!(loss[3] < loss[0], "{example}: train loss did not fall: {loss:?}");
+    }
+}
+
 #[test]
 fn segmentation_trains_on_generated_masks() {
     let dir = std::env::temp_dir().join(format!("trainc-test-seg-{}", std::process::id()));

@@ -143,9 +143,18 @@ module.exports = grammar({
 
     body: $ => seq('{', repeat(choice($._statement, $._separator)), '}'),
 
-    _statement: $ => choice($.return_statement, $.let_statement),
+    _statement: $ => choice($.return_statement, $.param_statement, $.let_statement),
 
     return_statement: $ => seq('return', field('value', $._expression)),
+
+    // param pos: [1, N + 1, D] = normal(std = 0.02)
+    param_statement: $ => seq(
+      'param',
+      field('name', $.identifier),
+      ':',
+      field('type', $.tensor_type),
+      optional(seq('=', field('init', $._expression))),
+    ),
 
     // h = x |> relu      c3, c4, c5 = resnet18(x)
     let_statement: $ => seq(

@@ -97,6 +97,8 @@ pub enum Ty {
     Floats,
     /// A list of strings.
     Strs,
+    /// An integer or a list of integers, possibly symbolic sizes (`dims = [2, 3]`, `[B, N, D]`).
+    Ints,
     /// One of these bare words.
     Word(&'static [&'static str]),
     /// A number or one of these words (`padding = same`, `normalize(imagenet)`).
@@ -120,6 +122,7 @@ impl Ty {
             Ty::Str => "a string".into(),
             Ty::Floats => "a list of numbers".into(),
             Ty::Strs => "a list of strings".into(),
+            Ty::Ints => "an integer or a list of integers".into(),
             Ty::Word(words) => one_of(words),
             Ty::IntOrWord(words) => format!("an integer or {}", one_of(words)),
             Ty::Output => "the name of a model output".into(),
@@ -230,7 +233,7 @@ pub(crate) const fn opt(name: &'static str, ty: Ty, default: &'static str, bound
     Param { name, ty, default: Some(default), bound }
 }
 
-use super::layers::{Rule, activation, conv, linear, norm, pool, shape};
+use super::layers::{Rule, activation, conv, linear, math, norm, pool, shape, tokens};
 use Bound::*;
 use Kind::*;
 use Ty::*;
@@ -243,6 +246,8 @@ pub const MODES: &[&str] = &["min", "max"];
 pub const WEIGHT_NAMES: &[&str] = &["trainc", "torchvision"];
 pub const NORM_PRESETS: &[&str] = &["imagenet", "per_image"];
 pub const PADDING_WORDS: &[&str] = &["same"];
+/// `gelu(approximate = …)`, as PyTorch spells it.
+pub const GELU_APPROX: &[&str] = &["none", "tanh"];
 
 macro_rules! builtin {
     ($name:literal, $kind:expr, $summary:literal, [$($p:expr),* $(,)?]) => {
@@ -266,6 +271,13 @@ pub static BUILTINS: &[Builtin] = &[
     activation::TANH,
     activation::LEAKY_RELU,
     activation::SOFTMAX,
+    activation::RELU6,
+    activation::HARDSWISH,
+    activation::HARDSIGMOID,
+    activation::MISH,
+    activation::PRELU,
+    activation::DROPOUT2D,
+    activation::DROP_PATH,
     pool::MAXPOOL,
     pool::AVGPOOL,
     pool::ADAPTIVE_AVGPOOL,
@@ -274,6 +286,18 @@ pub static BUILTINS: &[Builtin] = &[
     shape::CONCAT,
     shape::UPSAMPLE,
     shape::IDENTITY,
+    math::SUB,
+    math::MUL,
+    math::SCALE,
+    math::MATMUL,
+    math::MEAN,
+    math::SUM,
+    math::MAX,
+    tokens::RESHAPE,
+    tokens::PERMUTE,
+    tokens::TRANSPOSE,
+    tokens::SELECT,
+    tokens::ATTENTION,
     // ── losses ─────────────────────────────────────────────────────────────────────────────
     builtin!(
         "cross_entropy",
@@ -670,7 +694,9 @@ pub fn names(kind: Kind) -> impl Iterator<Item = &'static str> {
 
 /// Words of the language that are not names: item keywords and type names.
 pub const KEYWORDS: &[&str] =
-    &["use", "dataset", "augment", "model", "block", "train", "profile", "sweep", "return", "then"];
+    &["use", "dataset", "augment", "model", "block", "train", "profile", "sweep", "return", "then", "param"];
+/// How a `param` statement may initialise its tensor (`= normal(std = 0.02)`).
+pub const PARAM_INITS: &[&str] = &["zeros", "ones", "full", "normal", "trunc_normal"];
 pub const CONSTANTS: &[&str] = &["true", "false"];
 pub const TYPES: &[&str] = &["int", "float", "bool", "str", "Image", "Logits", "Mask", "Heatmap", "Tensor"];
 /// Keys of the `train` block and its nested records.

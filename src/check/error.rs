@@ -152,6 +152,46 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    #[error("`{node}` cannot broadcast {left} with {right}: dimension {dim} is {a} in one and {b} in the other")]
+    #[diagnostic(code(trainc::shape::broadcast), help("{help}"))]
+    ShapeBroadcast {
+        node: String,
+        left: String,
+        right: String,
+        dim: usize,
+        a: String,
+        b: String,
+        help: String,
+        #[label("{a} vs {b}")]
+        at: SourceSpan,
+    },
+
+    #[error("`{node}`: the width ({width}) is not divisible by {heads} heads")]
+    #[diagnostic(
+        code(trainc::shape::heads),
+        help("each head takes width / heads features: pick a head count that divides {width}")
+    )]
+    ShapeHeads {
+        node: String,
+        width: String,
+        heads: i64,
+        #[label("{width} features in {heads} heads")]
+        at: SourceSpan,
+    },
+
+    #[error("`{node}` cannot reshape {from} ({count_in} elements per sample) to {to} ({count_out})")]
+    #[diagnostic(code(trainc::shape::reshape), help("{help}"))]
+    ShapeReshape {
+        node: String,
+        from: String,
+        to: String,
+        count_in: String,
+        count_out: String,
+        help: String,
+        #[label("{count_in} ≠ {count_out}")]
+        at: SourceSpan,
+    },
+
     #[error("output `{output}` is {found}, but the signature says {expected}")]
     #[diagnostic(code(trainc::shape::output), help("{help}"))]
     OutputShape {
@@ -583,7 +623,9 @@ pub enum CheckError {
     #[diagnostic(
         code(trainc::shape::last_axis),
         severity(Warning),
-        help("to normalise the channels use `group_norm(groups = 1)` (over C, H and W per sample) or `batch_norm`")
+        help(
+            "to normalise the channels per pixel write `layer_norm(axis = 1)` (ConvNeXt's); `group_norm(groups = 1)` normalises over C, H and W per sample"
+        )
     )]
     LastAxis {
         shape: String,

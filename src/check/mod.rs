@@ -211,8 +211,9 @@ fn recursion(program: &Program, sink: &mut Sink) {
         let Item::Graph(g) = program.item(decl) else { continue };
         let mut callees = Vec::new();
         for stmt in &g.body {
-            let (Stmt::Let { value, .. } | Stmt::Return { value, .. }) = stmt;
-            calls(value, &mut callees);
+            if let Stmt::Let { value, .. } | Stmt::Return { value, .. } = stmt {
+                calls(value, &mut callees);
+            }
         }
         for name in callees {
             if let Some(target) = program.lookup(decl.module, &name).and_then(|d| index.get(&d)) {

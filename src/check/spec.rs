@@ -401,7 +401,7 @@ mod tests {
                     Ty::Strs => Value::Strs(vec!["x".into()]),
                     Ty::Word(words) => Value::Word(words[0].into()),
                     Ty::Monitor => Value::Word("val.loss".into()),
-                    Ty::Str | Ty::Output | Ty::Tensor | Ty::Tensors | Ty::Augments => Value::Str("x".into()),
+                    Ty::Str | Ty::Output | Ty::Tensor | Ty::Tensors | Ty::Augments | Ty::Ints => Value::Str("x".into()),
                 }),
             };
             if let Some(v) = value {

@@ -7,6 +7,7 @@ pub mod finetune;
 pub mod layers;
 pub mod loss;
 pub mod net;
+pub mod ops;
 pub mod optim;
 #[cfg(feature = "tch")]
 pub mod tch_ops;

@@ -7,7 +7,8 @@
 //! travel as [`Act`]. Checkpoint keys follow the module path, `layers.<path>.<Variant>.<param>`
 //! ([`Layers`]), so a checkpoint reloads into any model that still has the layer.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
+use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
 use burn::nn::pool::{
@@ -15,17 +16,18 @@ use burn::nn::pool::{
 };
 use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, GroupNorm, GroupNormConfig, LayerNorm, LayerNormConfig, Linear,
-    LinearConfig, PaddingConfig2d,
+    LinearConfig, PRelu, PReluConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Distribution, Tensor};
 use petgraph::algo::toposort;
 use petgraph::visit::EdgeRef;
 
 use super::layers::Layers;
+use super::ops::{self, Binary};
 use crate::check::dim::Dim;
-use crate::ir::{ModelGraph, Op};
+use crate::ir::{Init, ModelGraph, Op, Reduce};
 
 /// Layers with weights or running state.
 #[derive(Module, Debug)]
@@ -41,6 +43,18 @@ pub enum Layer {
     AvgPool(AvgPool2d),
     AdaptivePool(AdaptiveAvgPool2d),
     Upsample(Interpolate2d),
+    Prelu(PRelu),
+    /// burn's `Dropout` for its probability and training flag; the mask is per channel.
+    Dropout2d(Dropout),
+    /// The same, with a mask per sample.
+    DropPath(Dropout),
+    /// A layer norm over axis 1 of `[B, C, H, W]`.
+    ChannelNorm(LayerNorm),
+    Attention(MultiHeadAttention),
+    /// A `param` of rank 2, 3 or 4.
+    Param2(Param<Tensor<2>>),
+    Param3(Param<Tensor<3>>),
+    Param4(Param<Tensor<4>>),
 }
 
 /// What a plan step does.
@@ -48,15 +62,31 @@ pub enum Layer {
 pub enum Kind {
     Input(usize),
     Layer(usize),
+    /// A `param` layer: a value without an input.
+    Param(usize),
     Relu,
     Gelu,
+    GeluTanh,
+    Relu6,
+    Hardswish,
+    Hardsigmoid,
+    Mish,
     Silu,
     Sigmoid,
     Tanh,
     LeakyRelu(f64),
     Softmax(usize),
-    Flatten,
+    Flatten(usize, usize),
     Add,
+    Sub,
+    Mul,
+    Scale(f64),
+    Matmul,
+    Reduce(Reduce, Vec<usize>, bool),
+    /// The dimensions after the batch.
+    Reshape(Vec<usize>),
+    Permute(Vec<usize>),
+    Select(usize, usize),
     Concat(usize),
     Identity,
 }
@@ -201,9 +231,10 @@ fn compile(op: &Op, path: &str, device: &Device) -> Result<Compiled, CompileErro
         Op::GroupNorm { groups, ch, eps } => Compiled::Layer(Layer::GroupNorm(
             GroupNormConfig::new(u(*groups), known(path, "channels", ch)?).with_epsilon(*eps).init(device),
         )),
-        Op::LayerNorm { dim, eps } => Compiled::Layer(Layer::LayerNorm(
-            LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device),
-        )),
+        Op::LayerNorm { dim, eps, channels } => {
+            let norm = LayerNormConfig::new(known(path, "features", dim)?).with_epsilon(*eps).init(device);
+            Compiled::Layer(if *channels { Layer::ChannelNorm(norm) } else { Layer::LayerNorm(norm) })
+        }
         Op::Dropout { p } => Compiled::Layer(Layer::Dropout(DropoutConfig::new(*p).init())),
         Op::MaxPool { k, stride, padding } => {
             let p = u(*padding);
@@ -237,17 +268,77 @@ fn compile(op: &Op, path: &str, device: &Device) -> Result<Compiled, CompileErro
                     .init(),
             ))
         }
-        Op::Relu => Compiled::Step(Kind::Relu),
-        Op::Gelu => Compiled::Step(Kind::Gelu),
-        Op::Silu => Compiled::Step(Kind::Silu),
-        Op::Sigmoid => Compiled::Step(Kind::Sigmoid),
-        Op::Tanh => Compiled::Step(Kind::Tanh),
-        Op::LeakyRelu { slope } => Compiled::Step(Kind::LeakyRelu(*slope)),
-        Op::Softmax { dim } => Compiled::Step(Kind::Softmax(*dim)),
-        Op::Flatten => Compiled::Step(Kind::Flatten),
-        Op::Add => Compiled::Step(Kind::Add),
-        Op::Concat { dim } => Compiled::Step(Kind::Concat(*dim)),
-        Op::Identity => Compiled::Step(Kind::Identity),
+        Op::Prelu { slopes, init } => Compiled::Layer(Layer::Prelu(
+            PReluConfig::new().with_num_parameters(known(path, "slopes", slopes)?).with_alpha(*init).init(device),
+        )),
+        Op::Dropout2d { p } => Compiled::Layer(Layer::Dropout2d(regulariser(*p))),
+        Op::DropPath { p } => Compiled::Layer(Layer::DropPath(regulariser(*p))),
+        Op::Attention { dim, heads, dropout } => Compiled::Layer(Layer::Attention(
+            MultiHeadAttentionConfig::new(known(path, "width", dim)?, u(*heads)).with_dropout(*dropout).init(device),
+        )),
+        Op::Param { dims, init } => {
+            let dims = dims.iter().map(|d| known(path, "parameter size", d)).collect::<Result<Vec<_>, _>>()?;
+            Compiled::Layer(param(&dims, *init, device))
+        }
+        other => Compiled::Step(step(other, path)?),
+    })
+}
+
+/// A `Dropout` holding the probability and training flag of `dropout2d` and `drop_path`.
+fn regulariser(p: f64) -> Dropout {
+    // burn's `Dropout` refuses 1; a mask that keeps nothing is the same in `ops::masked`.
+    DropoutConfig::new(p.min(0.999_999)).init()
+}
+
+/// A learned tensor of rank 2 to 4 (the checker's promise), initialised.
+fn param(dims: &[usize], init: Init, device: &Device) -> Layer {
+    let mut four = [1usize; 4];
+    four[..dims.len()].copy_from_slice(dims);
+    let t: Tensor<4> = match init {
+        Init::Full(v) => Tensor::full(four, v, device),
+        Init::Normal { std } => Tensor::random(four, Distribution::Normal(0.0, std), device),
+        Init::TruncNormal { std } => {
+            Tensor::random(four, Distribution::Normal(0.0, std), device).clamp(-2.0 * std, 2.0 * std)
+        }
+    };
+    match dims.len() {
+        2 => Layer::Param2(Param::from_tensor(t.reshape([dims[0], dims[1]]))),
+        3 => Layer::Param3(Param::from_tensor(t.reshape([dims[0], dims[1], dims[2]]))),
+        _ => Layer::Param4(Param::from_tensor(t)),
+    }
+}
+
+/// The plan step of an op without weights.
+fn step(op: &Op, path: &str) -> Result<Kind, CompileError> {
+    Ok(match op {
+        Op::Relu => Kind::Relu,
+        Op::Gelu { tanh: false } => Kind::Gelu,
+        Op::Gelu { tanh: true } => Kind::GeluTanh,
+        Op::Relu6 => Kind::Relu6,
+        Op::Hardswish => Kind::Hardswish,
+        Op::Hardsigmoid => Kind::Hardsigmoid,
+        Op::Mish => Kind::Mish,
+        Op::Silu => Kind::Silu,
+        Op::Sigmoid => Kind::Sigmoid,
+        Op::Tanh => Kind::Tanh,
+        Op::LeakyRelu { slope } => Kind::LeakyRelu(*slope),
+        Op::Softmax { dim } => Kind::Softmax(*dim),
+        Op::Flatten { start, end } => Kind::Flatten(*start, *end),
+        Op::Add => Kind::Add,
+        Op::Sub => Kind::Sub,
+        Op::Mul => Kind::Mul,
+        Op::Scale { by } => Kind::Scale(*by),
+        Op::Matmul => Kind::Matmul,
+        Op::Reduce { how, dims, keepdim } => Kind::Reduce(*how, dims.clone(), *keepdim),
+        Op::Reshape { dims } => {
+            Kind::Reshape(dims.iter().map(|d| known(path, "reshape size", d)).collect::<Result<_, _>>()?)
+        }
+        Op::Permute { perm } | Op::Transpose { perm } => Kind::Permute(perm.clone()),
+        Op::Select { dim, index } => Kind::Select(*dim, *index as usize),
+        Op::Concat { dim } => Kind::Concat(*dim),
+        Op::Identity => Kind::Identity,
+        // `compile` builds every op with weights or state.
+        _ => unreachable!("`{}` is a layer", op.name()),
     })
 }
 
@@ -270,6 +361,9 @@ impl Net {
             let inputs: Vec<usize> = edges.iter().map(|(_, src)| index[src]).collect();
             let kind = match compile(&n.op, path, device)? {
                 Compiled::Step(kind) => kind,
+                Compiled::Layer(l @ (Layer::Param2(_) | Layer::Param3(_) | Layer::Param4(_))) => {
+                    Kind::Param(layers.push(path, l))
+                }
                 Compiled::Layer(l) => Kind::Layer(layers.push(path, l)),
             };
             index.insert(node, plan.steps.len());
@@ -303,14 +397,7 @@ impl Net {
     /// The runtime shape of every step, by node path (to compare with the checker's).
     pub fn shapes(&self, inputs: Vec<Tensor<4>>) -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();
-        self.forward_traced(inputs, |step, act| {
-            let dims = match act {
-                Act::D2(t) => t.dims().to_vec(),
-                Act::D3(t) => t.dims().to_vec(),
-                Act::D4(t) => t.dims().to_vec(),
-            };
-            out.push((step.path.clone(), dims));
-        });
+        self.forward_traced(inputs, |step, act| out.push((step.path.clone(), act.dims())));
         out
     }
 
@@ -329,7 +416,7 @@ impl Net {
         let mut values: Vec<Option<Act>> = vec![None; steps.len()];
         let mut inputs: Vec<Option<Tensor<4>>> = inputs.into_iter().map(Some).collect();
         for (i, step) in steps.iter().enumerate() {
-            let mut args: Vec<Act> = step.inputs.iter().filter_map(|&j| values[j].clone()).collect();
+            let args: Vec<Act> = step.inputs.iter().filter_map(|&j| values[j].clone()).collect();
             for &j in &step.inputs {
                 if last_use[j] == i {
                     values[j] = None;
@@ -339,36 +426,7 @@ impl Net {
                 Kind::Input(k) => {
                     Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input"))
                 }
-                Kind::Layer(l) => self.layer(*l, args.remove(0)),
-                Kind::Relu => each_rank!(args.remove(0), t => activation::relu(t)),
-                Kind::Gelu => each_rank!(args.remove(0), t => activation::gelu(t)),
-                Kind::Silu => each_rank!(args.remove(0), t => activation::silu(t)),
-                Kind::Sigmoid => each_rank!(args.remove(0), t => activation::sigmoid(t)),
-                Kind::Tanh => each_rank!(args.remove(0), t => activation::tanh(t)),
-                Kind::LeakyRelu(s) => each_rank!(args.remove(0), t => activation::leaky_relu(t, *s)),
-                Kind::Softmax(d) => each_rank!(args.remove(0), t => activation::softmax(t, *d)),
-                Kind::Flatten => Act::D2(args.remove(0).d2()),
-                Kind::Identity => args.remove(0),
-                Kind::Add => match (args.remove(0), args.remove(0)) {
-                    (Act::D2(a), Act::D2(b)) => Act::D2(a + b),
-                    (Act::D3(a), Act::D3(b)) => Act::D3(a + b),
-                    (Act::D4(a), Act::D4(b)) => Act::D4(a + b),
-                    _ => unreachable!("the checker guarantees equal ranks for add"),
-                },
-                Kind::Concat(d) => match &args[0] {
-                    Act::D2(_) => Act::D2(Tensor::cat(
-                        args.into_iter().map(|a| if let Act::D2(t) = a { t } else { unreachable!() }).collect(),
-                        *d,
-                    )),
-                    Act::D3(_) => Act::D3(Tensor::cat(
-                        args.into_iter().map(|a| if let Act::D3(t) = a { t } else { unreachable!() }).collect(),
-                        *d,
-                    )),
-                    Act::D4(_) => Act::D4(Tensor::cat(
-                        args.into_iter().map(|a| if let Act::D4(t) = a { t } else { unreachable!() }).collect(),
-                        *d,
-                    )),
-                },
+                kind => self.run(kind, args),
             };
             on_step(step, &out);
             values[i] = Some(out);
@@ -378,6 +436,49 @@ impl Net {
             .iter()
             .map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept")))
             .collect()
+    }
+
+    /// One plan step on its arguments (every kind but `Input`).
+    fn run(&self, kind: &Kind, mut args: Vec<Act>) -> Act {
+        let mut x = || args.remove(0);
+        match kind {
+            Kind::Input(_) => unreachable!("inputs are taken in `forward_traced`"),
+            Kind::Layer(l) => self.layer(*l, x()),
+            Kind::Param(l) => match &self.layers[*l] {
+                Layer::Param2(p) => Act::D2(p.val()),
+                Layer::Param3(p) => Act::D3(p.val()),
+                Layer::Param4(p) => Act::D4(p.val()),
+                _ => unreachable!("a param step holds a param"),
+            },
+            Kind::Relu => each_rank!(x(), t => activation::relu(t)),
+            Kind::Gelu => each_rank!(x(), t => activation::gelu(t)),
+            Kind::GeluTanh => each_rank!(x(), t => activation::gelu_approximate(t)),
+            Kind::Relu6 => each_rank!(x(), t => activation::relu6(t)),
+            Kind::Hardswish => each_rank!(x(), t => activation::hard_swish(t)),
+            Kind::Hardsigmoid => each_rank!(x(), t => activation::hard_sigmoid(t, 1.0 / 6.0, 0.5)),
+            Kind::Mish => each_rank!(x(), t => activation::mish(t)),
+            Kind::Silu => each_rank!(x(), t => activation::silu(t)),
+            Kind::Sigmoid => each_rank!(x(), t => activation::sigmoid(t)),
+            Kind::Tanh => each_rank!(x(), t => activation::tanh(t)),
+            Kind::LeakyRelu(s) => each_rank!(x(), t => activation::leaky_relu(t, *s)),
+            Kind::Softmax(d) => each_rank!(x(), t => activation::softmax(t, *d)),
+            Kind::Scale(by) => each_rank!(x(), t => t.mul_scalar(*by)),
+            Kind::Flatten(start, end) => ops::flatten(x(), *start, *end),
+            Kind::Identity => x(),
+            Kind::Add => ops::binary(Binary::Add, x(), x()),
+            Kind::Sub => ops::binary(Binary::Sub, x(), x()),
+            Kind::Mul => ops::binary(Binary::Mul, x(), x()),
+            Kind::Matmul => ops::matmul(x(), x()),
+            Kind::Reduce(how, dims, keepdim) => ops::reduce(*how, dims, *keepdim, x()),
+            Kind::Reshape(dims) => {
+                let a = x();
+                let batch = a.dims()[0];
+                ops::reshape(a, &[&[batch][..], dims].concat())
+            }
+            Kind::Permute(perm) => ops::permute(x(), perm),
+            Kind::Select(dim, index) => ops::select(x(), *dim, *index),
+            Kind::Concat(d) => ops::concat(args, *d),
+        }
     }
 
     fn layer(&self, index: usize, x: Act) -> Act {
@@ -394,6 +495,16 @@ impl Net {
             Layer::GroupNorm(m) => each_rank!(x, t => m.forward(t)),
             Layer::LayerNorm(m) => each_rank!(x, t => m.forward(t)),
             Layer::Dropout(m) => each_rank!(x, t => m.forward(t)),
+            Layer::Prelu(m) => each_rank!(x, t => m.forward(t)),
+            Layer::Dropout2d(m) => ops::dropout2d(m, x),
+            Layer::DropPath(m) => ops::drop_path(m, x),
+            // [B, C, H, W] → [B, H, W, C], normalised over C, and back.
+            Layer::ChannelNorm(m) => Act::D4(m.forward(four(x).permute([0, 2, 3, 1])).permute([0, 3, 1, 2])),
+            Layer::Attention(m) => match x {
+                Act::D3(t) => Act::D3(m.forward(MhaInput::self_attn(t)).context),
+                _ => unreachable!("the checker guarantees [B, N, D] for attention"),
+            },
+            Layer::Param2(_) | Layer::Param3(_) | Layer::Param4(_) => unreachable!("params are `Kind::Param` steps"),
         }
     }
 }

@@ -30,7 +30,7 @@ use super::proto::{
 };
 use crate::exec::Net;
 use crate::exec::net::{Kind, Layer, Plan};
-use crate::ir::{ModelGraph, Op};
+use crate::ir::{ModelGraph, Op, Reduce};
 
 /// Nodes and initializers under construction.
 struct Writer<'a> {
@@ -40,6 +40,8 @@ struct Writer<'a> {
     shapes: &'a [Vec<usize>],
     /// The checked graph's op of each node path (the few settings burn keeps private).
     ops: HashMap<&'a str, &'a Op>,
+    /// The first model input's name, whose batch a parameter is repeated to.
+    input: String,
 }
 
 /// The model as ONNX bytes. Input shapes come from the checked graph; with `dynamic_batch` the
@@ -50,7 +52,8 @@ pub fn write(net: &Net, graph: &ModelGraph, device: &Device, dynamic_batch: bool
     let shapes: Vec<Vec<usize>> = net.shapes(probes).into_iter().map(|(_, s)| s).collect();
     let names = value_names(&net.plan, graph);
     let ops = graph.graph.node_weights().map(|n| (n.path.as_str(), &n.op)).collect();
-    let mut w = Writer { nodes: Vec::new(), inits: Vec::new(), shapes: &shapes, ops };
+    let input = graph.inputs.first().map(|(n, _)| n.clone()).unwrap_or_default();
+    let mut w = Writer { nodes: Vec::new(), inits: Vec::new(), shapes: &shapes, ops, input };
     for (i, step) in net.plan.steps.iter().enumerate() {
         let args: Vec<String> = step.inputs.iter().map(|&j| names[j].clone()).collect();
         w.step(net, i, &args, &names[i])?;
@@ -192,29 +195,141 @@ impl Writer<'_> {
     fn step(&mut self, net: &Net, i: usize, args: &[String], out: &str) -> Result<(), ExportError> {
         let step = &net.plan.steps[i];
         let path = step.path.as_str();
+        let mut args = args.to_vec();
         let x = || args[0].clone();
-        let unary = |op: &str| (op.to_string(), vec![]);
         let (op, attrs) = match &step.kind {
             Kind::Input(_) => return Ok(()),
             Kind::Layer(l) => return self.layer(&net.layers[*l], path, step.inputs[0], x(), out),
+            Kind::Param(l) => return self.param(&net.layers[*l], path, out),
             Kind::Gelu => return self.gelu(path, x(), out),
+            Kind::GeluTanh => return self.gelu_tanh(path, x(), out),
             Kind::Silu => {
                 let s = self.temp("Sigmoid", path, "sigmoid", vec![x()], vec![]);
                 self.node("Mul", path, vec![x(), s], out, vec![]);
                 return Ok(());
             }
+            Kind::Mish => {
+                let sp = self.temp("Softplus", path, "softplus", vec![x()], vec![]);
+                let t = self.temp("Tanh", path, "tanh", vec![sp], vec![]);
+                self.node("Mul", path, vec![x(), t], out, vec![]);
+                return Ok(());
+            }
+            Kind::Relu6 => {
+                let lo = self.init_f32(format!("{path}/min"), &[], &[0.0]);
+                let hi = self.init_f32(format!("{path}/max"), &[], &[6.0]);
+                self.node("Clip", path, vec![x(), lo, hi], out, vec![]);
+                return Ok(());
+            }
+            Kind::Scale(by) => {
+                let k = self.init_f32(format!("{path}/by"), &[], &[*by as f32]);
+                self.node("Mul", path, vec![x(), k], out, vec![]);
+                return Ok(());
+            }
+            Kind::Concat(d) if net.plan.steps.iter().any(|s| matches!(s.kind, Kind::Param(_))) => {
+                return self.concat_params(&step.inputs, path, &args, *d as i64, out);
+            }
+            _ => self.plain(&step.kind, i, step.inputs[0], path, &mut args)?,
+        };
+        self.node(&op, path, args, out, attrs);
+        Ok(())
+    }
+
+    /// The op type and attributes of a step that is one node on its arguments; extra inputs
+    /// (shapes, axes, indices) are appended to `args` as initializers.
+    fn plain(
+        &mut self,
+        kind: &Kind,
+        i: usize,
+        arg: usize,
+        path: &str,
+        args: &mut Vec<String>,
+    ) -> Result<(String, Vec<AttributeProto>), ExportError> {
+        let unary = |op: &str| (op.to_string(), vec![]);
+        let axes = |dims: &[usize]| dims.iter().map(|&d| d as i64).collect::<Vec<_>>();
+        Ok(match kind {
             Kind::Relu => unary("Relu"),
             Kind::Sigmoid => unary("Sigmoid"),
             Kind::Tanh => unary("Tanh"),
             Kind::Identity => unary("Identity"),
+            Kind::Hardswish => unary("HardSwish"),
+            Kind::Hardsigmoid => {
+                let attrs = vec![AttributeProto::float("alpha", 1.0 / 6.0), AttributeProto::float("beta", 0.5)];
+                ("HardSigmoid".into(), attrs)
+            }
             Kind::LeakyRelu(s) => ("LeakyRelu".into(), vec![AttributeProto::float("alpha", *s as f32)]),
             Kind::Softmax(d) => ("Softmax".into(), vec![AttributeProto::int("axis", *d as i64)]),
-            Kind::Flatten if self.rank(step.inputs[0]) == 2 => unary("Identity"),
-            Kind::Flatten => ("Flatten".into(), vec![AttributeProto::int("axis", 1)]),
+            Kind::Flatten(..) if self.rank(arg) == 2 => unary("Identity"),
+            Kind::Flatten(1, end) if *end + 1 == self.rank(arg) => {
+                ("Flatten".into(), vec![AttributeProto::int("axis", 1)])
+            }
+            // The output's shape with the batch copied (0): flatten, reshape.
+            Kind::Flatten(..) | Kind::Reshape(_) => {
+                let mut dims: Vec<i64> = self.shapes[i].iter().map(|&d| d as i64).collect();
+                dims[0] = 0;
+                args.push(self.init_i64(format!("{path}/shape"), &[dims.len()], &dims));
+                unary("Reshape")
+            }
             Kind::Add => unary("Add"),
+            Kind::Sub => unary("Sub"),
+            Kind::Mul => unary("Mul"),
+            Kind::Matmul => unary("MatMul"),
+            Kind::Reduce(how, dims, keepdim) => {
+                let keep = AttributeProto::int("keepdims", i64::from(*keepdim));
+                match how {
+                    Reduce::Mean => ("ReduceMean".into(), vec![AttributeProto::ints("axes", axes(dims)), keep]),
+                    Reduce::Max => ("ReduceMax".into(), vec![AttributeProto::ints("axes", axes(dims)), keep]),
+                    // Since opset 13 `ReduceSum` takes its axes as an input.
+                    Reduce::Sum => {
+                        args.push(self.init_i64(format!("{path}/axes"), &[dims.len()], &axes(dims)));
+                        ("ReduceSum".into(), vec![keep])
+                    }
+                }
+            }
+            Kind::Permute(perm) => ("Transpose".into(), vec![AttributeProto::ints("perm", axes(perm))]),
+            Kind::Select(dim, index) => {
+                args.push(self.init_i64(format!("{path}/index"), &[], &[*index as i64]));
+                ("Gather".into(), vec![AttributeProto::int("axis", *dim as i64)])
+            }
             Kind::Concat(d) => ("Concat".into(), vec![AttributeProto::int("axis", *d as i64)]),
+            other => unreachable!("`step` writes {other:?}"),
+        })
+    }
+
+    /// A `param` as an initializer, passed on by an `Identity`.
+    fn param(&mut self, layer: &Layer, path: &str, out: &str) -> Result<(), ExportError> {
+        let value = match layer {
+            Layer::Param2(p) => self.weight(path, "value", p.val())?,
+            Layer::Param3(p) => self.weight(path, "value", p.val())?,
+            Layer::Param4(p) => self.weight(path, "value", p.val())?,
+            _ => unreachable!("a param step holds a param"),
         };
-        self.node(&op, path, args.to_vec(), out, attrs);
+        self.node("Identity", path, vec![value], out, vec![]);
+        Ok(())
+    }
+
+    /// `concat` in a model with parameters: each input is first expanded to `[batch, 1, …]`
+    /// (the model input's batch), which repeats a parameter's batch of 1 and leaves the others.
+    fn concat_params(
+        &mut self,
+        inputs: &[usize],
+        path: &str,
+        args: &[String],
+        axis: i64,
+        out: &str,
+    ) -> Result<(), ExportError> {
+        let shape = self.temp("Shape", path, "input_shape", vec![self.input.clone()], vec![]);
+        let zero = self.init_i64(format!("{path}/zero"), &[1], &[0]);
+        let one = self.init_i64(format!("{path}/one"), &[1], &[1]);
+        let batch = self.temp("Slice", path, "batch", vec![shape, zero, one], vec![]);
+        let mut expanded = Vec::new();
+        for (k, (a, &step)) in args.iter().zip(inputs).enumerate() {
+            let rest = self.rank(step) - 1;
+            let ones = self.init_i64(format!("{path}/ones{k}"), &[rest], &vec![1; rest]);
+            let axis0 = vec![AttributeProto::int("axis", 0)];
+            let target = self.temp("Concat", path, &format!("target{k}"), vec![batch.clone(), ones], axis0);
+            expanded.push(self.temp("Expand", path, &format!("expand{k}"), vec![a.clone(), target], vec![]));
+        }
+        self.node("Concat", path, expanded, out, vec![AttributeProto::int("axis", axis)]);
         Ok(())
     }
 
@@ -227,6 +342,24 @@ impl Writer<'_> {
         let erf = self.temp("Erf", path, "erf", vec![scaled], vec![]);
         let plus = self.temp("Add", path, "add", vec![erf, one], vec![]);
         let times = self.temp("Mul", path, "mul", vec![x, plus], vec![]);
+        self.node("Mul", path, vec![times, half], out, vec![]);
+        Ok(())
+    }
+
+    /// PyTorch's tanh gelu: `½x · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`.
+    fn gelu_tanh(&mut self, path: &str, x: String, out: &str) -> Result<(), ExportError> {
+        let c = self.init_f32(format!("{path}/c"), &[], &[0.044_715]);
+        let k = self.init_f32(format!("{path}/k"), &[], &[(2.0 / std::f32::consts::PI).sqrt()]);
+        let one = self.init_f32(format!("{path}/one"), &[], &[1.0]);
+        let half = self.init_f32(format!("{path}/half"), &[], &[0.5]);
+        let x2 = self.temp("Mul", path, "x2", vec![x.clone(), x.clone()], vec![]);
+        let x3 = self.temp("Mul", path, "x3", vec![x2, x.clone()], vec![]);
+        let cx3 = self.temp("Mul", path, "cx3", vec![x3, c], vec![]);
+        let inner = self.temp("Add", path, "inner", vec![x.clone(), cx3], vec![]);
+        let scaled = self.temp("Mul", path, "scaled", vec![inner, k], vec![]);
+        let t = self.temp("Tanh", path, "tanh", vec![scaled], vec![]);
+        let plus = self.temp("Add", path, "plus", vec![t, one], vec![]);
+        let times = self.temp("Mul", path, "times", vec![x, plus], vec![]);
         self.node("Mul", path, vec![times, half], out, vec![]);
         Ok(())
     }
@@ -333,8 +466,94 @@ impl Writer<'_> {
             }
             Layer::AdaptivePool(m) => self.adaptive_pool(m.output_size, path, arg, x, out),
             Layer::Upsample(m) => self.upsample(m, path, arg, x, out)?,
-            _ => unreachable!("`layer` handles the others"),
+            _ => return self.layer_3(layer, path, arg, x, out),
         }
+        Ok(())
+    }
+
+    /// The layers of the token and modern-backbone builtins.
+    fn layer_3(&mut self, layer: &Layer, path: &str, arg: usize, x: String, out: &str) -> Result<(), ExportError> {
+        match layer {
+            Layer::Dropout2d(_) | Layer::DropPath(_) => self.node("Identity", path, vec![x], out, vec![]),
+            Layer::Prelu(m) => {
+                let (dims, v) = values(path, m.alpha.val())?;
+                // `[C, 1, …]` against `[B, C, …]`: ONNX broadcasts from the last axis.
+                let mut shape = dims.clone();
+                if dims[0] > 1 {
+                    shape.resize(self.rank(arg) - 1, 1);
+                }
+                let slope = self.init_f32(format!("{path}.weight"), &shape, &v);
+                self.node("PRelu", path, vec![x, slope], out, vec![]);
+            }
+            Layer::ChannelNorm(m) => {
+                let eps = match self.ops.get(path) {
+                    Some(Op::LayerNorm { eps, .. }) => *eps,
+                    _ => 1e-5,
+                };
+                let scale = self.weight(path, "weight", m.gamma.val())?;
+                let n = m.gamma.val().dims()[0];
+                let bias = match &m.beta {
+                    Some(b) => self.weight(path, "bias", b.val())?,
+                    None => self.init_f32(format!("{path}.bias"), &[n], &vec![0.0; n]),
+                };
+                let last = vec![AttributeProto::ints("perm", vec![0, 2, 3, 1])];
+                let t = self.temp("Transpose", path, "channels_last", vec![x], last);
+                let attrs = vec![AttributeProto::int("axis", -1), AttributeProto::float("epsilon", eps as f32)];
+                let normed = self.temp("LayerNormalization", path, "normalized", vec![t, scale, bias], attrs);
+                let first = vec![AttributeProto::ints("perm", vec![0, 3, 1, 2])];
+                self.node("Transpose", path, vec![normed], out, first);
+            }
+            Layer::Attention(m) => self.attention(m, path, x, out)?,
+            _ => unreachable!("`layer` and `layer_2` handle the others"),
+        }
+        Ok(())
+    }
+
+    /// `x·W + b` of a burn linear layer (`W` is `[in, out]`), as an intermediate value.
+    fn linear(&mut self, m: &burn::nn::Linear, path: &str, what: &str, x: String) -> Result<String, ExportError> {
+        let w = self.weight(path, &format!("{what}.weight"), m.weight.val())?;
+        let y = self.temp("MatMul", path, &format!("{what}/matmul"), vec![x, w], vec![]);
+        match &m.bias {
+            Some(b) => {
+                let b = self.weight(path, &format!("{what}.bias"), b.val())?;
+                Ok(self.temp("Add", path, what, vec![y, b], vec![]))
+            }
+            None => Ok(y),
+        }
+    }
+
+    /// burn's multi-head attention: q, k, v projections split into heads (`[B, h, N, d]`),
+    /// `softmax(q·kᵀ / √d)·v`, heads merged, the output projection.
+    fn attention(
+        &mut self,
+        m: &burn::nn::attention::MultiHeadAttention,
+        path: &str,
+        x: String,
+        out: &str,
+    ) -> Result<(), ExportError> {
+        let (h, d) = (m.n_heads as i64, m.d_k as i64);
+        let split = self.init_i64(format!("{path}/heads_shape"), &[4], &[0, 0, h, d]);
+        let merged = self.init_i64(format!("{path}/merged_shape"), &[3], &[0, 0, h * d]);
+        let mut heads = Vec::new();
+        for (what, lin, perm) in
+            [("query", &m.query, [0, 2, 1, 3]), ("key", &m.key, [0, 2, 3, 1]), ("value", &m.value, [0, 2, 1, 3])]
+        {
+            let y = self.linear(lin, path, what, x.clone())?;
+            let r = self.temp("Reshape", path, &format!("{what}/split"), vec![y, split.clone()], vec![]);
+            let p = vec![AttributeProto::ints("perm", perm.to_vec())];
+            heads.push(self.temp("Transpose", path, &format!("{what}/heads"), vec![r], p));
+        }
+        let [q, k, v] = [heads[0].clone(), heads[1].clone(), heads[2].clone()];
+        let root = self.init_f32(format!("{path}/sqrt_d"), &[], &[(d as f32).sqrt()]);
+        let scores = self.temp("MatMul", path, "scores", vec![q, k], vec![]);
+        let scaled = self.temp("Div", path, "scaled", vec![scores, root], vec![]);
+        let weights = self.temp("Softmax", path, "weights", vec![scaled], vec![AttributeProto::int("axis", -1)]);
+        let context = self.temp("MatMul", path, "context", vec![weights, v], vec![]);
+        let p = vec![AttributeProto::ints("perm", vec![0, 2, 1, 3])];
+        let back = self.temp("Transpose", path, "tokens", vec![context], p);
+        let flat = self.temp("Reshape", path, "merged", vec![back, merged], vec![]);
+        let y = self.linear(&m.output, path, "output", flat)?;
+        self.node("Identity", path, vec![y], out, vec![]);
         Ok(())
     }
 

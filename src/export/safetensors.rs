@@ -70,11 +70,37 @@ fn layer_entries(path: &str, layer: &Layer) -> Result<Vec<Entry>, ExportError> {
             }
             bias(&mut out, m.beta.as_ref().map(|b| b.val()))?;
         }
-        Layer::LayerNorm(m) => {
+        Layer::LayerNorm(m) | Layer::ChannelNorm(m) => {
             out.push(f32_entry(key("weight"), m.gamma.val())?);
             bias(&mut out, m.beta.as_ref().map(|b| b.val()))?;
         }
-        Layer::Dropout(_) | Layer::MaxPool(_) | Layer::AvgPool(_) | Layer::AdaptivePool(_) | Layer::Upsample(_) => {}
+        Layer::Prelu(m) => out.push(f32_entry(key("weight"), m.alpha.val())?),
+        // `nn.MultiheadAttention`: q, k and v packed into `in_proj_*`, `[out, in]` each.
+        Layer::Attention(m) => {
+            let w = [&m.query, &m.key, &m.value].map(|l| l.weight.val().transpose());
+            out.push(f32_entry(key("in_proj_weight"), Tensor::cat(w.to_vec(), 0))?);
+            let b: Option<Vec<Tensor<1>>> =
+                [&m.query, &m.key, &m.value].iter().map(|l| l.bias.as_ref().map(|b| b.val())).collect();
+            if let Some(b) = b {
+                out.push(f32_entry(key("in_proj_bias"), Tensor::cat(b, 0))?);
+            }
+            out.push(f32_entry(key("out_proj.weight"), m.output.weight.val().transpose())?);
+            bias(&mut out, m.output.bias.as_ref().map(|b| b.val())).map(|_| ())?;
+            if let Some(last) = out.last_mut().filter(|e| e.key == key("bias")) {
+                last.key = key("out_proj.bias");
+            }
+        }
+        // A parameter is its own module path (`vit0.cls`).
+        Layer::Param2(p) => out.push(f32_entry(path.to_string(), p.val())?),
+        Layer::Param3(p) => out.push(f32_entry(path.to_string(), p.val())?),
+        Layer::Param4(p) => out.push(f32_entry(path.to_string(), p.val())?),
+        Layer::Dropout(_)
+        | Layer::Dropout2d(_)
+        | Layer::DropPath(_)
+        | Layer::MaxPool(_)
+        | Layer::AvgPool(_)
+        | Layer::AdaptivePool(_)
+        | Layer::Upsample(_) => {}
     }
     Ok(out)
 }

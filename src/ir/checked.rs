@@ -108,12 +108,32 @@ pub enum Op {
     LayerNorm {
         dim: Dim,
         eps: f64,
+        /// Over axis 1 of a feature map (ConvNeXt's `LayerNorm2d`) instead of the last axis.
+        channels: bool,
     },
     Dropout {
         p: f64,
     },
     Relu,
-    Gelu,
+    Gelu {
+        /// PyTorch's `approximate = "tanh"`.
+        tanh: bool,
+    },
+    Relu6,
+    Hardswish,
+    Hardsigmoid,
+    Mish,
+    Prelu {
+        /// 1, or the channel count.
+        slopes: Dim,
+        init: f64,
+    },
+    Dropout2d {
+        p: f64,
+    },
+    DropPath {
+        p: f64,
+    },
     Silu,
     Sigmoid,
     Tanh,
@@ -136,8 +156,53 @@ pub enum Op {
     AdaptiveAvgPool {
         size: i64,
     },
-    Flatten,
+    /// Axes `start..=end` into one.
+    Flatten {
+        start: usize,
+        end: usize,
+    },
+    /// Broadcasting element-wise ops.
     Add,
+    Sub,
+    Mul,
+    /// Multiplication by a number.
+    Scale {
+        by: f64,
+    },
+    Matmul,
+    Reduce {
+        how: Reduce,
+        /// Sorted, never the batch axis.
+        dims: Vec<usize>,
+        keepdim: bool,
+    },
+    /// The new shape after the batch axis.
+    Reshape {
+        dims: Vec<Dim>,
+    },
+    Permute {
+        perm: Vec<usize>,
+    },
+    /// A permutation that swaps two axes.
+    Transpose {
+        perm: Vec<usize>,
+    },
+    /// One index of an axis, which is removed.
+    Select {
+        dim: usize,
+        index: i64,
+    },
+    /// Multi-head self-attention over `[B, N, dim]`.
+    Attention {
+        dim: Dim,
+        heads: i64,
+        dropout: f64,
+    },
+    /// A learned tensor declared with `param name: [dims] = init` (no input).
+    Param {
+        dims: Vec<Dim>,
+        init: Init,
+    },
     Concat {
         dim: usize,
     },
@@ -146,6 +211,23 @@ pub enum Op {
         bilinear: bool,
     },
     Identity,
+}
+
+/// How a reduction combines the values of its axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduce {
+    Mean,
+    Sum,
+    Max,
+}
+
+/// How a `param` starts: `zeros`, `ones`, `full(v)`, `normal(std = s)` (mean 0) or
+/// `trunc_normal(std = s)` (cut at ±2 std, as timm's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    Full(f64),
+    Normal { std: f64 },
+    TruncNormal { std: f64 },
 }
 
 impl Op {
@@ -176,6 +258,7 @@ impl Op {
             }
             Op::GroupNorm { ch, .. } => vec![("weight", vec![ch.clone()]), ("bias", vec![ch.clone()])],
             Op::LayerNorm { dim, .. } => vec![("weight", vec![dim.clone()]), ("bias", vec![dim.clone()])],
+            Op::Prelu { slopes, .. } => vec![("weight", vec![slopes.clone()])],
             _ => vec![],
         }
     }
@@ -191,7 +274,27 @@ impl Op {
             Op::LayerNorm { .. } => "layer_norm",
             Op::Dropout { .. } => "dropout",
             Op::Relu => "relu",
-            Op::Gelu => "gelu",
+            Op::Gelu { .. } => "gelu",
+            Op::Relu6 => "relu6",
+            Op::Hardswish => "hardswish",
+            Op::Hardsigmoid => "hardsigmoid",
+            Op::Mish => "mish",
+            Op::Prelu { .. } => "prelu",
+            Op::Dropout2d { .. } => "dropout2d",
+            Op::DropPath { .. } => "drop_path",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Scale { .. } => "scale",
+            Op::Matmul => "matmul",
+            Op::Reduce { how: Reduce::Mean, .. } => "mean",
+            Op::Reduce { how: Reduce::Sum, .. } => "sum",
+            Op::Reduce { how: Reduce::Max, .. } => "max",
+            Op::Reshape { .. } => "reshape",
+            Op::Permute { .. } => "permute",
+            Op::Transpose { .. } => "transpose",
+            Op::Select { .. } => "select",
+            Op::Attention { .. } => "attention",
+            Op::Param { .. } => "param",
             Op::Silu => "silu",
             Op::Sigmoid => "sigmoid",
             Op::Tanh => "tanh",
@@ -200,7 +303,7 @@ impl Op {
             Op::MaxPool { .. } => "maxpool",
             Op::AvgPool { .. } => "avgpool",
             Op::AdaptiveAvgPool { .. } => "adaptive_avgpool",
-            Op::Flatten => "flatten",
+            Op::Flatten { .. } => "flatten",
             Op::Add => "add",
             Op::Concat { .. } => "concat",
             Op::Upsample { .. } => "upsample",

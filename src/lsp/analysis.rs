@@ -203,6 +203,11 @@ impl Indexer<'_> {
                             }
                         }
                         Stmt::Return { value, .. } => self.expr(value, &locals),
+                        Stmt::Param { name, ty, .. } => {
+                            ty.dims.iter().for_each(|d| self.expr(d, &locals));
+                            self.push(name.span, &name.name, Target::Local(name.span), true);
+                            locals.insert(name.name.clone(), name.span);
+                        }
                     }
                 }
             }

@@ -160,7 +160,7 @@ pub fn complete(server: &Server, p: CompletionParams) -> Option<CompletionRespon
         Context::Values => values(names, offset),
         Context::TopLevel => builtins::KEYWORDS
             .iter()
-            .filter(|k| **k != "return" && **k != "then")
+            .filter(|k| !matches!(**k, "return" | "then" | "param"))
             .map(|k| CompletionItem {
                 label: k.to_string(),
                 kind: Some(CompletionItemKind::KEYWORD),

@@ -40,9 +40,33 @@ pub fn document_symbols(server: &Server, p: DocumentSymbolParams) -> Option<Docu
                     .body
                     .iter()
                     .filter_map(|s| match s {
-                        Stmt::Let { names, span, .. } => Some(names.iter().map(|n| {
-                            symbol(n.name.clone(), shape(analysis, n.span), SymbolKind::VARIABLE, *span, n.span, None)
-                        })),
+                        Stmt::Let { names, span, .. } => Some(
+                            names
+                                .iter()
+                                .map(|n| {
+                                    symbol(
+                                        n.name.clone(),
+                                        shape(analysis, n.span),
+                                        SymbolKind::VARIABLE,
+                                        *span,
+                                        n.span,
+                                        None,
+                                    )
+                                })
+                                .collect::<Vec<_>>()
+                                .into_iter(),
+                        ),
+                        Stmt::Param { name, span, .. } => Some(
+                            vec![symbol(
+                                name.name.clone(),
+                                shape(analysis, name.span),
+                                SymbolKind::VARIABLE,
+                                *span,
+                                name.span,
+                                None,
+                            )]
+                            .into_iter(),
+                        ),
                         Stmt::Return { .. } => None,
                     })
                     .flatten()

@@ -6,6 +6,7 @@ pub static MODULES: &[(&str, &str)] = &[
     ("std/necks", include_str!("../../stdlib/necks.train")),
     ("std/heads", include_str!("../../stdlib/heads.train")),
     ("std/segmentation", include_str!("../../stdlib/segmentation.train")),
+    ("std/vit", include_str!("../../stdlib/vit.train")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

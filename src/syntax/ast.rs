@@ -162,6 +162,21 @@ pub enum Stmt {
         value: Expr,
         span: Span,
     },
+    /// `param pos: [1, N, D] = normal(std = 0.02)`: a learned tensor, initialised by `init`.
+    Param {
+        name: Ident,
+        ty: TensorType,
+        init: Option<Expr>,
+        span: Span,
+    },
+}
+
+impl Stmt {
+    pub fn span(&self) -> Span {
+        match self {
+            Stmt::Let { span, .. } | Stmt::Return { span, .. } | Stmt::Param { span, .. } => *span,
+        }
+    }
 }
 
 /// The `train { … }` block.

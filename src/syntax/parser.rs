@@ -275,6 +275,14 @@ impl Lower {
                 let _keyword = next(&mut inner);
                 Ok(Stmt::Return { value: self.expr(next(&mut inner))?, span })
             }
+            Rule::param_stmt => {
+                let mut inner = pair.into_inner();
+                let _keyword = next(&mut inner);
+                let name = self.ident(next(&mut inner));
+                let ty = self.tensor_type(next(&mut inner))?;
+                let init = inner.next().map(|p| self.expr(p)).transpose()?;
+                Ok(Stmt::Param { name, ty, init, span })
+            }
             _ => {
                 let mut names = Vec::new();
                 let mut value = None;
@@ -620,7 +628,9 @@ fn describe_rule(rule: Rule) -> Option<String> {
         Rule::out_type => "an output type",
         Rule::named_type => "a named output (`name: [dims]`)",
         Rule::targets => "`(`",
-        Rule::return_stmt | Rule::let_stmt => "a statement (`name = expr` or `return expr`)",
+        Rule::return_stmt | Rule::let_stmt | Rule::param_stmt | Rule::kw_param => {
+            "a statement (`name = expr`, `param name: [dims]` or `return expr`)"
+        }
         Rule::kw_use
         | Rule::kw_dataset
         | Rule::kw_augment

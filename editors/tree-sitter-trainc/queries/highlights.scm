@@ -19,6 +19,7 @@
 "use" @keyword.import
 ["dataset" "augment" "model" "block" "train" "profile" "sweep"] @keyword
 "return" @keyword.return
+"param" @keyword
 "then" @keyword.operator
 
 ; ── types ───────────────────────────────────────────────────────────────────────────────────
@@ -102,7 +103,13 @@
   (#any-of? @function.builtin.layer
     "conv2d" "conv_transpose2d" "linear" "batch_norm" "group_norm" "layer_norm" "dropout" "relu"
     "gelu" "silu" "sigmoid" "tanh" "leaky_relu" "softmax" "maxpool" "avgpool" "adaptive_avgpool"
-    "flatten" "add" "concat" "upsample" "identity"))
+    "flatten" "add" "concat" "upsample" "identity" "relu6" "hardswish" "hardsigmoid" "mish" "prelu"
+    "dropout2d" "drop_path" "sub" "mul" "scale" "matmul" "mean" "sum" "reshape" "permute" "transpose"
+    "select" "attention"))
+
+; `max` is a word (`mode = max`) and, called, a layer.
+(call_expression function: (identifier) @function.builtin.layer
+  (#eq? @function.builtin.layer "max"))
 
 ((identifier) @function.builtin.loss
   (#any-of? @function.builtin.loss

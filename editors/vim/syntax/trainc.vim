@@ -37,6 +37,7 @@ syn match   traincTrainItem    "^\s*\zs\<\%(train\|sweep\)\>\ze\s*\%({\|(\|$\|//
 syn match   traincUse          +^\s*\zs\<use\>\ze\s\+\%(std\>\|"\)+ nextgroup=traincModulePath skipwhite
 syn match   traincModulePath   contained "\<std\%(/\h\w*\)\+"
 syn keyword traincReturn       return
+syn keyword traincParamStmt    param
 syn keyword traincThen         then
 
 " ── types and shapes ────────────────────────────────────────────────────────────────────────
@@ -51,7 +52,8 @@ syn match   traincCall         "\<\h\w*\ze\s*("
 " `linear` is both a layer and a schedule: a layer, except after `schedule =`.
 syn keyword traincLayer        conv2d conv_transpose2d batch_norm group_norm layer_norm dropout relu gelu
 syn keyword traincLayer        silu sigmoid tanh leaky_relu softmax maxpool avgpool adaptive_avgpool flatten
-syn keyword traincLayer        add concat upsample identity
+syn keyword traincLayer        add concat upsample identity relu6 hardswish hardsigmoid mish prelu dropout2d
+syn keyword traincLayer        drop_path sub mul scale matmul mean sum reshape permute transpose select attention
 syn match   traincLayer        "\<linear\>"
 syn keyword traincLoss         cross_entropy bce mse l1 smooth_l1 focal dice centernet_loss
 syn keyword traincOptimizer    sgd adam adamw rmsprop lion lamb
@@ -65,7 +67,10 @@ syn keyword traincWeights      load
 syn keyword traincParam        frozen group
 syn keyword traincLogger       mlflow
 syn match   traincSplit        "\<split\>\ze\s*("
-syn keyword traincWord         imagenet per_image same nearest bilinear min max trainc torchvision
+syn keyword traincWord         imagenet per_image same nearest bilinear min trainc torchvision
+" `max` is a word (`mode = max`) and, called, a layer; keywords would win over the call's match.
+syn match   traincWord         "\<max\>"
+syn match   traincLayer        "\<max\ze\s*("
 
 " ── keys of train, data, checkpoint, early_stop, ema and dataset records ───────────────────
 " A key is a known name followed by `=` or `{` (or `.` in a profile path).
@@ -101,6 +106,7 @@ hi def link traincUse          Include
 hi def link traincModulePath   String
 hi def link traincItemName     Function
 hi def link traincReturn       Statement
+hi def link traincParamStmt    Statement
 hi def link traincThen         Keyword
 hi def link traincType         Type
 hi def link traincWildcard     Special

@@ -282,6 +282,8 @@ impl GraphChecker<'_> {
             (Ty::Bool, V::Bool(_)) => true,
             (Ty::Str, V::Str(_)) => true,
             (Ty::Floats, V::List(items)) => items.iter().all(|i| matches!(i, V::Float(_) | V::Int(_))),
+            (Ty::Ints, V::Int(_)) => true,
+            (Ty::Ints, V::List(items)) => !items.is_empty() && items.iter().all(|i| matches!(i, V::Int(_))),
             _ => false,
         };
         if !ok {
@@ -329,10 +331,16 @@ impl GraphChecker<'_> {
         true
     }
 
-    /// `a + b` on tensors is the `add` layer.
-    pub(super) fn add_node(&mut self, scope: &Scope, a: T, b: T, span: Span) -> V {
+    /// `a + b`, `a - b` and `a * b` on tensors are the `add`, `sub` and `mul` layers.
+    pub(super) fn binary_node(&mut self, scope: &Scope, builtin: &'static Builtin, a: T, b: T, span: Span) -> V {
         let values = HashMap::from([("a", (V::Tensor(a), span)), ("b", (V::Tensor(b), span))]);
-        self.layer(scope, LayerCx::new(&layers::shape::ADD, span, values))
+        self.layer(scope, LayerCx::new(builtin, span, values))
+    }
+
+    /// `s * x` and `x / s` are the `scale` layer.
+    pub(super) fn scale_node(&mut self, scope: &Scope, x: T, by: f64, span: Span) -> V {
+        let values = HashMap::from([("x", (V::Tensor(x), span)), ("by", (V::Float(by), span))]);
+        self.layer(scope, LayerCx::new(&layers::math::SCALE, span, values))
     }
 
     /// Runs a layer's shape rule and adds the node it infers.

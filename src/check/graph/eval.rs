@@ -1,10 +1,12 @@
-//! Expressions in a model body: literals, names, arithmetic on sizes, `a + b` on tensors,
-//! named outputs and member access.
+//! Expressions in a model body: literals, names, arithmetic on sizes, arithmetic on tensors
+//! (`a + b`, `a - b`, `a * b` broadcast; `s * a`, `a / s` scale), named outputs and member
+//! access.
 
 use super::{GraphChecker, Scope, V, item_kind};
 use crate::check::builtins::{self, Kind};
 use crate::check::dim::Dim;
 use crate::check::error::CheckError;
+use crate::check::layers;
 use crate::suggest;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, Ident};
 use crate::syntax::span::Span;
@@ -91,7 +93,7 @@ impl GraphChecker<'_> {
             span,
             CheckError::BadValue {
                 message: format!("cannot do arithmetic on {}", v.describe()),
-                help: "only sizes and numbers take `+ - * /`; tensors take `+` (element-wise add)".into(),
+                help: "only sizes, numbers and tensors take `+ - * /`".into(),
                 label: v.describe(),
                 at: span.into(),
             },
@@ -102,7 +104,22 @@ impl GraphChecker<'_> {
     pub(super) fn binary(&mut self, scope: &mut Scope, op: BinOp, a: V, b: V, span: Span) -> V {
         match (a, b) {
             (V::Invalid, _) | (_, V::Invalid) => V::Invalid,
-            (V::Tensor(x), V::Tensor(y)) if op == BinOp::Add => self.add_node(scope, x, y, span),
+            (V::Tensor(x), V::Tensor(y)) if op != BinOp::Div => {
+                let builtin = match op {
+                    BinOp::Add => &layers::shape::ADD,
+                    BinOp::Sub => &layers::math::SUB,
+                    _ => &layers::math::MUL,
+                };
+                self.binary_node(scope, builtin, x, y, span)
+            }
+            (V::Tensor(x), n @ (V::Int(_) | V::Float(_))) if matches!(op, BinOp::Mul | BinOp::Div) => {
+                let by = number(&n);
+                self.scale_node(scope, x, if op == BinOp::Div { 1.0 / by } else { by }, span)
+            }
+            (n @ (V::Int(_) | V::Float(_)), V::Tensor(x)) if op == BinOp::Mul => {
+                let by = number(&n);
+                self.scale_node(scope, x, by, span)
+            }
             (V::Int(x), V::Int(y)) => V::Int(match op {
                 BinOp::Add => x.add(&y),
                 BinOp::Sub => x.sub(&y),
@@ -125,12 +142,7 @@ impl GraphChecker<'_> {
                 },
             }),
             (x @ (V::Int(_) | V::Float(_)), y @ (V::Int(_) | V::Float(_))) => {
-                let f = |v: &V| match v {
-                    V::Int(d) => d.value().map_or(f64::NAN, |n| n as f64),
-                    V::Float(f) => *f,
-                    _ => f64::NAN,
-                };
-                let (x, y) = (f(&x), f(&y));
+                let (x, y) = (number(&x), number(&y));
                 V::Float(match op {
                     BinOp::Add => x + y,
                     BinOp::Sub => x - y,
@@ -143,8 +155,9 @@ impl GraphChecker<'_> {
                     span,
                     CheckError::BadValue {
                         message: format!("cannot apply `{}` to a tensor and {}", op.symbol(), other.describe()),
-                        help: "tensors only take `+` with another tensor of the same shape".into(),
-                        label: "not element-wise addable".into(),
+                        help: "tensors take `+`, `-` and `*` with tensors (broadcast), and `*` or `/` by a number"
+                            .into(),
+                        label: "not a tensor operation".into(),
                         at: span.into(),
                     },
                 );
@@ -204,5 +217,14 @@ impl GraphChecker<'_> {
             CheckError::UnknownName { what: "name".into(), name: id.name.clone(), help, at: id.span.into() },
         );
         V::Invalid
+    }
+}
+
+/// A number's value; NaN for a size that is still a symbol (a generic block check).
+fn number(v: &V) -> f64 {
+    match v {
+        V::Int(d) => d.value().map_or(f64::NAN, |n| n as f64),
+        V::Float(f) => *f,
+        _ => f64::NAN,
     }
 }

@@ -28,6 +28,7 @@ use crate::syntax::span::{FileId, Span};
 
 mod call;
 mod eval;
+mod param;
 mod signature;
 
 /// How deep blocks may nest; deeper is certainly a runaway (recursion is reported separately).
@@ -260,9 +261,7 @@ impl<'a> GraphChecker<'a> {
         let mut result = None;
         for stmt in &graph.body {
             if result.is_some() {
-                let span = match stmt {
-                    Stmt::Let { span, .. } | Stmt::Return { span, .. } => *span,
-                };
+                let span = stmt.span();
                 self.report(span, CheckError::AfterReturn { at: span.into() });
                 break;
             }
@@ -275,6 +274,13 @@ impl<'a> GraphChecker<'a> {
                     self.bind_names(scope, names, v, value.span);
                 }
                 Stmt::Return { value, .. } => result = Some(self.eval(scope, value)),
+                Stmt::Param { name, ty, init, span } => {
+                    let v = self.param(scope, name, ty, init.as_ref(), *span);
+                    if warn_unused {
+                        self.record_shapes(std::slice::from_ref(name), &v, *span);
+                    }
+                    self.bind_names(scope, std::slice::from_ref(name), v, *span);
+                }
             }
         }
         if warn_unused {

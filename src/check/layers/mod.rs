@@ -39,9 +39,11 @@ macro_rules! layer {
 pub mod activation;
 pub mod conv;
 pub mod linear;
+pub mod math;
 pub mod norm;
 pub mod pool;
 pub mod shape;
+pub mod tokens;
 
 /// The input tensor most layers take first.
 pub(crate) const X: Param = super::builtins::req("x", Ty::Tensor, Bound::Any);
@@ -229,6 +231,100 @@ impl LayerCx {
             return None;
         }
         Some(axis as usize)
+    }
+
+    /// An integer-list argument (`dims = [2, 3]`, or one integer), possibly symbolic.
+    fn ints(&self, name: &str) -> Option<Vec<Dim>> {
+        match self.get(name) {
+            Some((V::Int(d), _)) => Some(vec![d.clone()]),
+            Some((V::List(items), _)) => {
+                items.iter().map(|v| if let V::Int(d) = v { Some(d.clone()) } else { None }).collect()
+            }
+            _ => None,
+        }
+    }
+
+    /// A list of axes (`dims = [2, -1]`), each counted from the end when negative, checked
+    /// against the rank, never the batch axis, each at most once. Sorted.
+    fn axes(&mut self, name: &str, rank: usize) -> Option<Vec<usize>> {
+        let given = self.ints(name)?;
+        let mut out = Vec::new();
+        for d in given {
+            let at = self.at(name);
+            let n = d.value().unwrap_or(-1);
+            let axis = if n < 0 { rank as i64 + n } else { n };
+            if axis < 1 || axis >= rank as i64 || out.contains(&(axis as usize)) {
+                let error = CheckError::ArgRange {
+                    callee: self.builtin.name.into(),
+                    name: name.into(),
+                    bound: format!("distinct axes in [1, {}]", rank - 1),
+                    value: d.to_string(),
+                    help: format!("the input has {rank} axes and the first is the batch"),
+                    at: at.into(),
+                };
+                self.report(at, error);
+                return None;
+            }
+            out.push(axis as usize);
+        }
+        out.sort_unstable();
+        Some(out)
+    }
+
+    /// The NumPy broadcast of two shapes: aligned from the last axis, each pair of dimensions
+    /// equal or one of them 1. Symbolic dimensions that might agree are taken to (the left one).
+    fn broadcast(&mut self, a: &T, b: &T) -> Option<Shape> {
+        let rank = a.shape.rank().max(b.shape.rank());
+        let one = Dim::known(1);
+        let at = |s: &Shape, i: usize| {
+            let pad = rank - s.rank();
+            if i < pad { one.clone() } else { s.0[i - pad].clone() }
+        };
+        let mut dims = Vec::with_capacity(rank);
+        for i in 0..rank {
+            let (x, y) = (at(&a.shape, i), at(&b.shape, i));
+            let d = if x == y || y == one {
+                x
+            } else if x == one {
+                y
+            } else if x.surely_differs(&y) {
+                let what = if rank == 4 && i == 1 { " (channels: project one with `conv2d(…, k = 1)`)" } else { "" };
+                let error = CheckError::ShapeBroadcast {
+                    node: self.builtin.name.into(),
+                    left: a.shape.to_string(),
+                    right: b.shape.to_string(),
+                    dim: i,
+                    a: x.to_string(),
+                    b: y.to_string(),
+                    help: format!("aligned from the last axis, each pair of dimensions must agree or one be 1{what}"),
+                    at: self.span.into(),
+                };
+                self.report(self.span, error);
+                return None;
+            } else {
+                x
+            };
+            dims.push(d);
+        }
+        Some(Shape(dims))
+    }
+
+    /// A result of rank 2 to 4: what the executor carries (the batch axis and up to three more).
+    fn supported_rank(&mut self, shape: &Shape) -> Option<()> {
+        if (2..=4).contains(&shape.rank()) {
+            return Some(());
+        }
+        let error = CheckError::ShapeRank {
+            node: self.builtin.name.into(),
+            expected: "2 to 4".into(),
+            found: shape.rank(),
+            shape: shape.to_string(),
+            help: "trainc's tensors have a batch axis and one to three more; keep reduced axes with `keepdim = true`"
+                .into(),
+            at: self.span.into(),
+        };
+        self.report(self.span, error);
+        None
     }
 
     /// Two arguments that conflict with each other, reported at argument `name`.

@@ -24,9 +24,9 @@ pub const GROUP_NORM: Builtin = layer!(
 
 pub const LAYER_NORM: Builtin = layer!(
     "layer_norm",
-    "layer normalisation over the last axis",
+    "layer normalisation over the last axis, or over the channels of a feature map (`axis = 1`, ConvNeXt's)",
     layer_norm,
-    [X, opt("eps", Float, "1e-5", Positive)]
+    [X, opt("eps", Float, "1e-5", Positive), opt("axis", Int, "-1", Any)]
 );
 
 fn batch_norm(cx: &mut LayerCx) -> Option<Inferred> {
@@ -47,12 +47,23 @@ fn group_norm(cx: &mut LayerCx) -> Option<Inferred> {
 
 fn layer_norm(cx: &mut LayerCx) -> Option<Inferred> {
     let x = cx.min_rank("x", 2)?;
+    let rank = x.shape.rank();
+    let axis = cx.axis("axis", rank)?;
     // PyTorch users expect channels; on a feature map the last axis is the width.
-    if x.shape.rank() == 4 {
+    if rank == 4 && axis == 3 && cx.get("axis").is_none() {
         let at = cx.span();
         cx.report(at, CheckError::LastAxis { shape: x.shape.to_string(), at: at.into() });
     }
-    let dim = x.shape.0[x.shape.rank() - 1].clone();
-    let op = Op::LayerNorm { dim: dim.clone(), eps: cx.float("eps")? };
+    if axis != rank - 1 && !(rank == 4 && axis == 1) {
+        cx.conflict(
+            "axis",
+            "`layer_norm` normalises the last axis, or axis 1 of a feature map",
+            "write `axis = -1` or, on [B, C, H, W], `axis = 1`",
+        );
+        return None;
+    }
+    let channels = axis != rank - 1;
+    let dim = x.shape.0[axis].clone();
+    let op = Op::LayerNorm { dim: dim.clone(), eps: cx.float("eps")?, channels };
     Some(Inferred::new(op, vec![x.clone()], x.shape, dim.scale(2)))
 }

@@ -1,5 +1,5 @@
 //! Layers that only move values around: `flatten`, `add`, `concat`, `upsample`, `identity`.
-//! No weights.
+//! No weights. `add` broadcasts like `sub` and `mul` (`math.rs`).
 
 use super::{Inferred, LayerCx, X};
 use crate::check::builtins::Bound::*;
@@ -8,12 +8,17 @@ use crate::check::builtins::{Builtin, INTERP, opt, req};
 use crate::check::dim::{Dim, Shape};
 use crate::ir::Op;
 
-pub const FLATTEN: Builtin = layer!("flatten", "[B, …] → [B, product]", flatten, [X]);
+pub const FLATTEN: Builtin = layer!(
+    "flatten",
+    "axes `start` to `end` into one ([B, …] → [B, product] by default)",
+    flatten,
+    [X, opt("start", Int, "1", Any), opt("end", Int, "-1", Any)]
+);
 
 pub const ADD: Builtin = layer!(
     "add",
-    "element-wise sum of two tensors of the same shape",
-    add,
+    "element-wise sum, with broadcasting (`a + b`)",
+    super::math::add,
     [req("a", Tensor, Any), req("b", Tensor, Any)]
 );
 
@@ -31,29 +36,43 @@ pub const IDENTITY: Builtin = layer!("identity", "passes its input through", ide
 
 fn flatten(cx: &mut LayerCx) -> Option<Inferred> {
     let x = cx.min_rank("x", 2)?;
-    let rest = x.shape.0[1..].iter().fold(Dim::known(1), |acc, d| acc.mul(d));
-    let shape = Shape(vec![x.shape.0[0].clone(), rest]);
-    Some(Inferred::new(Op::Flatten, vec![x], shape, Dim::known(0)))
-}
-
-fn add(cx: &mut LayerCx) -> Option<Inferred> {
-    let a = cx.tensor("a")?;
-    let b = cx.tensor("b")?;
-    cx.agree(&a, &b, None)?;
-    let shape = a.shape.clone();
-    Some(Inferred::new(Op::Add, vec![a, b], shape, Dim::known(0)))
+    let rank = x.shape.rank();
+    let start = cx.axis("start", rank)?;
+    let end = cx.axis("end", rank)?;
+    if start == 0 || end < start {
+        cx.conflict(
+            "start",
+            "`flatten` needs 1 ≤ start ≤ end",
+            "the batch axis stays; `end` counts from the end when negative",
+        );
+        return None;
+    }
+    let merged = x.shape.0[start..=end].iter().fold(Dim::known(1), |acc, d| acc.mul(d));
+    let mut dims = x.shape.0[..start].to_vec();
+    dims.push(merged);
+    dims.extend(x.shape.0[end + 1..].iter().cloned());
+    Some(Inferred::new(Op::Flatten { start, end }, vec![x], Shape(dims), Dim::known(0)))
 }
 
 fn concat(cx: &mut LayerCx) -> Option<Inferred> {
     let xs = cx.tensors("xs")?;
     let first = xs.first()?.clone();
     let dim = cx.axis("dim", first.shape.rank())?;
+    // A learned parameter (`param cls: [1, 1, D]`) has a batch of 1, repeated to the others'.
+    let batch = xs.iter().map(|x| &x.shape.0[0]).find(|b| b.value() != Some(1)).unwrap_or(&first.shape.0[0]).clone();
     let mut total = Dim::known(0);
     for x in &xs {
-        cx.agree(&first, x, Some(dim))?;
+        let mut x = x.clone();
+        if x.shape.0[0].value() == Some(1) && dim != 0 {
+            x.shape.0[0] = batch.clone();
+        }
+        let mut reference = first.clone();
+        reference.shape.0[0] = batch.clone();
+        cx.agree(&reference, &x, Some(dim))?;
         total = total.add(&x.shape.0[dim]);
     }
     let mut dims = first.shape.0.clone();
+    dims[0] = batch;
     dims[dim] = total;
     Some(Inferred::new(Op::Concat { dim }, xs, Shape(dims), Dim::known(0)))
 }
