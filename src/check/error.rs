@@ -268,6 +268,21 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    #[error("`{callee}({out}, {k})` reads as {out} output channels and a {k}×{k} kernel")]
+    #[diagnostic(
+        code(trainc::arg::pytorch_order),
+        help(
+            "this looks like PyTorch's `nn.Conv2d(in_channels, out_channels)`: trainc takes the input channels from the tensor, so write `{callee}({k})` for {k} output channels, or name the kernel (`k = {k}`) if you mean it"
+        )
+    )]
+    PytorchOrder {
+        callee: String,
+        out: String,
+        k: i64,
+        #[label("the second number is the kernel size")]
+        at: SourceSpan,
+    },
+
     #[error("blocks nest more than {limit} deep: this call of `{name}` is level {}", limit + 1)]
     #[diagnostic(
         code(trainc::graph::too_deep),

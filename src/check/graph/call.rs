@@ -269,7 +269,8 @@ impl GraphChecker<'_> {
         if failed {
             return V::Invalid;
         }
-        self.layer(scope, LayerCx::new(builtin, span, values))
+        let positional = args.iter().filter(|a| a.name.is_none()).map(|a| a.value.span).collect();
+        self.layer(scope, LayerCx::new(builtin, span, values).with_positional(positional))
     }
 
     pub(super) fn type_ok(&mut self, builtin: &Builtin, name: &str, ty: Ty, bound: Bound, v: &V, span: Span) -> bool {

@@ -2,6 +2,7 @@
 //! formulas; the parameter count is `in / groups · out · k²` weights plus `out` biases.
 
 use super::{Inferred, LayerCx, X};
+use crate::check::CheckError;
 use crate::check::builtins::Bound::*;
 use crate::check::builtins::Ty::*;
 use crate::check::builtins::{Builtin, PADDING_WORDS, opt, req};
@@ -42,6 +43,24 @@ pub const CONV_TRANSPOSE2D: Builtin = layer!(
     ]
 );
 
+/// Kernels written without their name beyond this are read as PyTorch's `(in, out)` order.
+const LARGEST_POSITIONAL_KERNEL: i64 = 11;
+
+impl LayerCx {
+    /// `conv2d(3, 256)`, PyTorch's `nn.Conv2d(in_channels, out_channels)`, reads here as 3 output
+    /// channels and a 256 × 256 kernel. A kernel that large is written by name when it is meant
+    /// (ViT's `conv2d(768, k = 16, stride = 16)`), so an unnamed one is refused with the reason.
+    fn pytorch_order(&mut self, out: &Dim, k: i64) -> Option<()> {
+        if k <= LARGEST_POSITIONAL_KERNEL || !self.is_positional("k") {
+            return Some(());
+        }
+        let at = self.span();
+        let (callee, out) = (self.builtin().name.to_string(), out.to_string());
+        self.report(at, CheckError::PytorchOrder { callee, out, k, at: at.into() });
+        None
+    }
+}
+
 /// What both convolutions read before their own output arithmetic.
 struct Conv {
     x: T,
@@ -62,6 +81,7 @@ impl Conv {
         let out = cx.dim("out")?;
         let (k, stride, dilation, groups) = (cx.int("k")?, cx.int("stride")?, cx.int("dilation")?, cx.int("groups")?);
         let in_ch = x.shape.0[1].clone();
+        cx.pytorch_order(&out, k)?;
         cx.groups_divide("input channels", &in_ch, groups)?;
         cx.groups_divide("output channels", &out, groups)?;
         let bias = cx.bool("bias")?;

@@ -76,11 +76,24 @@ pub struct LayerCx {
     span: Span,
     values: HashMap<&'static str, (V, Span)>,
     errors: Vec<(Span, CheckError)>,
+    /// The values written without a name (`conv2d(3, 256)`), by span.
+    positional: Vec<Span>,
 }
 
 impl LayerCx {
     pub(crate) fn new(builtin: &'static Builtin, span: Span, values: HashMap<&'static str, (V, Span)>) -> LayerCx {
-        LayerCx { builtin, span, values, errors: Vec::new() }
+        LayerCx { builtin, span, values, errors: Vec::new(), positional: Vec::new() }
+    }
+
+    /// Records which values were written without a name.
+    pub(crate) fn with_positional(mut self, positional: Vec<Span>) -> LayerCx {
+        self.positional = positional;
+        self
+    }
+
+    /// Whether argument `name` was written without its name.
+    fn is_positional(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|(_, at)| self.positional.contains(at))
     }
 
     pub(crate) fn builtin(&self) -> &'static Builtin {
