@@ -1,6 +1,8 @@
 //! `trainc::plot`: each kind of plot draws, encodes as PNG, and draws its text (the compiled-in
 //! font: a title leaves dark pixels where it is written).
 
+#![cfg(feature = "train")]
+
 use trainc::plot::{self, Chart, Heatmap, Outline, Series, Tile};
 
 /// Dark pixels in the rows `y0..y1` of a canvas.

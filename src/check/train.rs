@@ -204,13 +204,7 @@ impl<'a> TrainCheck<'a, '_> {
         let schedule = schedule_field(sink, f.get("schedule"), (given_epochs, steps_per_epoch), &monitors);
         let mix = mix_field(sink, f.get("mix"), data.as_ref().map(|d| &d.0.dataset));
         let (checkpoint, early_stop) = records(sink, &f, &splits, &metrics);
-        let ema = f.get("ema").and_then(|field| match &field.value {
-            FieldValue::Record(list) => {
-                let r = fields(sink, list, builtins::EMA_KEYS, "`ema`");
-                Some(float(sink, "ema", r.get("decay"), Bound::Open(0.0, 1.0)).unwrap_or(0.999))
-            }
-            FieldValue::Expr(_) => float(sink, "train", Some(field), Bound::Open(0.0, 1.0)),
-        });
+        let ema = f.get("ema").and_then(|field| ema_decay(sink, field));
         let clip_grad = float(sink, "train", f.get("clip_grad"), Bound::Positive);
         let accumulate = int(sink, "train", f.get("accumulate"), Bound::AtLeast(1.0)).unwrap_or(1) as usize;
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
@@ -1320,6 +1314,17 @@ fn mix_list(sink: &mut Sink, expr: &Expr, dataset: Option<&DatasetSpec>) -> Vec<
         out.push(mix);
     }
     out
+}
+
+/// `ema = 0.999` or `ema { decay = 0.999 }`.
+fn ema_decay(sink: &mut Sink, field: &Field) -> Option<f64> {
+    match &field.value {
+        FieldValue::Record(list) => {
+            let r = fields(sink, list, builtins::EMA_KEYS, "`ema`");
+            Some(float(sink, "ema", r.get("decay"), Bound::Open(0.0, 1.0)).unwrap_or(0.999))
+        }
+        FieldValue::Expr(_) => float(sink, "train", Some(&field), Bound::Open(0.0, 1.0)),
+    }
 }
 
 /// `plots` (on unless `false`) and `logger`.

@@ -49,6 +49,7 @@ pub use predict::{PredictArgs, predict};
 pub use run::run;
 #[cfg(feature = "train")]
 pub use runs::runs;
+#[cfg(feature = "train")]
 pub use sweep::sweep;
 #[cfg(feature = "train")]
 pub use watch::watch;
