@@ -63,7 +63,7 @@ fn last_epoch_row(run: &Path) -> BTreeMap<String, f64> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let speed = header.iter().position(|h| *h == "samples_per_s");
-    let row = lines.filter(|l| speed.is_some_and(|i| l.split(',').nth(i).is_some_and(|v| !v.is_empty()))).last();
+    let row = lines.rfind(|l| speed.is_some_and(|i| l.split(',').nth(i).is_some_and(|v| !v.is_empty())));
     let Some(row) = row else { return BTreeMap::new() };
     header
         .iter()

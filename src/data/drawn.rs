@@ -647,8 +647,9 @@ mod tests {
         assert!(warps > 50 && values > 150, "both kinds drawn: {warps} warps, {values} value ops");
         // The same draws give the same image whatever is carried along, and evaluation draws nothing.
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (a, _, _) = augment::apply_pair(&[step.clone()], img.clone(), None, Some(vec![b]), &mut rng, true);
-        let alone = augment::apply(&[step.clone()], img.clone(), &mut ChaCha8Rng::seed_from_u64(7), true);
+        let (a, _, _) =
+            augment::apply_pair(std::slice::from_ref(&step), img.clone(), None, Some(vec![b]), &mut rng, true);
+        let alone = augment::apply(std::slice::from_ref(&step), img.clone(), &mut ChaCha8Rng::seed_from_u64(7), true);
         assert_eq!(a, alone);
         assert!(drawn(&step, (h, w), &mut rng, false).is_empty());
     }

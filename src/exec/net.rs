@@ -30,6 +30,9 @@ use crate::check::dim::Dim;
 use crate::ir::{Init, ModelGraph, Op, Reduce};
 
 /// Layers with weights or running state.
+// Boxing the attention variant would keep the enum small, but burn's `Module` derive does not
+// see through `Box`; a model holds a few hundred layers at most, built once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Layer {
     Conv(Conv2d),

@@ -130,10 +130,11 @@ fn entry(path: &Path, cache: &Cache) -> std::io::Result<(u64, u128, String, bool
     let meta = std::fs::metadata(path)?;
     let mtime = meta.modified()?.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let key = path.to_string_lossy();
-    if let Some((size, time, hash)) = cache.get(key.as_ref()) {
-        if *size == meta.len() && *time == mtime {
-            return Ok((meta.len(), mtime, hash.clone(), true));
-        }
+    if let Some((size, time, hash)) = cache.get(key.as_ref())
+        && *size == meta.len()
+        && *time == mtime
+    {
+        return Ok((meta.len(), mtime, hash.clone(), true));
     }
     Ok((meta.len(), mtime, hash_file(path)?, false))
 }

@@ -123,14 +123,14 @@ impl Mlflow {
 
     /// A failure after the start: a warning (once), training goes on.
     fn warn(&mut self, result: Result<(), String>) {
-        if let Err(e) = result {
-            if !self.warned {
-                eprintln!(
-                    "warning: mlflow at {}: {e}; training goes on (the run directory has every value)",
-                    self.client.uri
-                );
-                self.warned = true;
-            }
+        if let Err(e) = result
+            && !self.warned
+        {
+            eprintln!(
+                "warning: mlflow at {}: {e}; training goes on (the run directory has every value)",
+                self.client.uri
+            );
+            self.warned = true;
         }
     }
 
