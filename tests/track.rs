@@ -6,45 +6,18 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::text;
 
 /// A project with generated shapes and a tiny CNN; its own hash cache.
 fn project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-track-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out = run(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "12", "--seed", "1"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let spec = r#"dataset shapes = image_folder("shapes") { train = "train"; val = "val" }
-augment ev { resize(16, 16); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }
-model tiny(x: Image[B, 3, 16, 16]) -> Logits[B, classes] {
-  h = x |> conv2d(4, k = 3, padding = 1) |> relu |> maxpool(2)
-  return h |> flatten |> linear(classes)
-}
-train {
-  model     = tiny
-  data      = shapes { batch = 8, augment = ev, eval_augment = ev, workers = 1 }
-  loss      = cross_entropy()
-  optimizer = adam(lr = 3e-3)
-  epochs    = 2
-  metrics   = [accuracy, confusion_matrix]
-  seed      = 1
-}
-"#;
-    std::fs::write(dir.join("t.train"), spec).expect("write spec");
-    dir
+    common::tiny_project(&format!("track-{name}"), "12", "seed      = 1")
 }
 
 /// `trainc ARGS` in `dir`, with the hash cache inside `dir`.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(common::bin())
-        .current_dir(dir)
-        .env("TRAINC_CACHE_DIR", dir.join(".cache"))
-        .args(args)
-        .output()
-        .expect("trainc runs")
+    common::trainc_cached(dir, args)
 }
 
 /// The run directories under `runs/tiny`, oldest first.

@@ -56,3 +56,43 @@ pub fn ui_options(text: &str) -> trainc::frontend::Options {
     }
     options
 }
+
+/// `trainc ARGS` in `dir`, with the data-manifest hash cache inside `dir` (runs write one).
+pub fn trainc_cached(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .env("TRAINC_CACHE_DIR", dir.join(".cache"))
+        .args(args)
+        .output()
+        .expect("trainc runs")
+}
+
+/// A fresh project in the temp dir: generated shapes (`per_class` images of each) and `t.train`,
+/// a tiny CNN trained 2 epochs; `extra` is one more `train` line.
+pub fn tiny_project(name: &str, per_class: &str, extra: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("trainc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = trainc_cached(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", per_class, "--seed", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let spec = format!(
+        r#"dataset shapes = image_folder("shapes") {{ train = "train"; val = "val" }}
+augment ev {{ resize(16, 16); normalize(mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25]) }}
+model tiny(x: Image[B, 3, 16, 16]) -> Logits[B, classes] {{
+  h = x |> conv2d(4, k = 3, padding = 1) |> relu |> maxpool(2)
+  return h |> flatten |> linear(classes)
+}}
+train {{
+  model     = tiny
+  data      = shapes {{ batch = 8, augment = ev, eval_augment = ev, workers = 1 }}
+  loss      = cross_entropy()
+  optimizer = adam(lr = 3e-3)
+  epochs    = 2
+  metrics   = [accuracy, confusion_matrix]
+  {extra}
+}}
+"#
+    );
+    std::fs::write(dir.join("t.train"), spec).expect("write spec");
+    dir
+}
