@@ -28,31 +28,10 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
                 let p = logp.clone().exp();
                 ((p.neg() + 1.0).powf_scalar(gamma) * logp * (-alpha)).mean()
             }
-            Loss::Bce => {
-                // max(x, 0) − x·t + log(1 + e^−|x|), the stable form of BCE with logits.
-                let x = logits.clone();
-                (x.clone().clamp_min(0.0) - x.clone() * one_hot() + (x.abs().neg().exp() + 1.0).log()).mean()
-            }
-            Loss::Mse => (logits.clone() - one_hot()).powf_scalar(2.0).mean(),
-            Loss::L1 => (logits.clone() - one_hot()).abs().mean(),
-            &Loss::SmoothL1 { beta } => {
-                let d = (logits.clone() - one_hot()).abs();
-                let small = d.clone().lower_elem(beta);
-                let quadratic = d.clone().powf_scalar(2.0) * (0.5 / beta);
-                let linear = d - 0.5 * beta;
-                linear.mask_where(small, quadratic).mean()
-            }
-            &Loss::Dice { smooth } => {
-                // 1 − mean over classes of (2·Σ p·t + s) / (Σ p + Σ t + s), p = softmax.
-                let p = burn::tensor::activation::softmax(logits.clone(), 1);
-                let t = one_hot();
-                let inter = (p.clone() * t.clone()).sum_dim(0) * 2.0 + smooth;
-                let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
-                (inter / denom).mean().neg() + 1.0
-            }
             Loss::CenterNet { .. } => {
                 unreachable!("the checker lets `centernet_loss` train detection only, which has no class logits")
             }
+            dense_loss => dense(dense_loss, &logits, one_hot()),
         };
         let weighted = value * term.weight;
         total = Some(match total {
@@ -61,6 +40,37 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
         });
     }
     total.unwrap_or_else(|| Tensor::zeros([1], device))
+}
+
+/// The losses that read the targets as a dense `[N, C]` tensor (one-hot labels or soft targets
+/// alike): BCE, MSE, L1, smooth L1 and Dice.
+fn dense(loss: &Loss, logits: &Tensor<2>, t: Tensor<2>) -> Tensor<1> {
+    match loss {
+        Loss::Bce => {
+            // max(x, 0) − x·t + log(1 + e^−|x|), the stable form of BCE with logits.
+            let x = logits.clone();
+            (x.clone().clamp_min(0.0) - x.clone() * t + (x.abs().neg().exp() + 1.0).log()).mean()
+        }
+        Loss::Mse => (logits.clone() - t).powf_scalar(2.0).mean(),
+        Loss::L1 => (logits.clone() - t).abs().mean(),
+        &Loss::SmoothL1 { beta } => {
+            let d = (logits.clone() - t).abs();
+            let small = d.clone().lower_elem(beta);
+            let quadratic = d.clone().powf_scalar(2.0) * (0.5 / beta);
+            let linear = d - 0.5 * beta;
+            linear.mask_where(small, quadratic).mean()
+        }
+        &Loss::Dice { smooth } => {
+            // 1 − mean over classes of (2·Σ p·t + s) / (Σ p + Σ t + s), p = softmax.
+            let p = burn::tensor::activation::softmax(logits.clone(), 1);
+            let inter = (p.clone() * t.clone()).sum_dim(0) * 2.0 + smooth;
+            let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
+            (inter / denom).mean().neg() + 1.0
+        }
+        Loss::CrossEntropy { .. } | Loss::Focal { .. } | Loss::CenterNet { .. } => {
+            unreachable!("cross-entropy, focal and centernet read labels, not dense targets")
+        }
+    }
 }
 
 /// The mean loss over logits `[N, C]` and soft targets `[N, C]` (rows summing to 1: mixup and
@@ -92,28 +102,10 @@ pub fn soft(terms: &[LossTerm], logits: Tensor<2>, targets: Tensor<2>, device: &
                 let p = logp.clone().exp();
                 ((p.neg() + 1.0).powf_scalar(gamma) * logp * t * (-alpha)).sum_dim(1).mean()
             }
-            Loss::Bce => {
-                let x = logits.clone();
-                (x.clone().clamp_min(0.0) - x.clone() * t + (x.abs().neg().exp() + 1.0).log()).mean()
-            }
-            Loss::Mse => (logits.clone() - t).powf_scalar(2.0).mean(),
-            Loss::L1 => (logits.clone() - t).abs().mean(),
-            &Loss::SmoothL1 { beta } => {
-                let d = (logits.clone() - t).abs();
-                let small = d.clone().lower_elem(beta);
-                let quadratic = d.clone().powf_scalar(2.0) * (0.5 / beta);
-                let linear = d - 0.5 * beta;
-                linear.mask_where(small, quadratic).mean()
-            }
-            &Loss::Dice { smooth } => {
-                let p = burn::tensor::activation::softmax(logits.clone(), 1);
-                let inter = (p.clone() * t.clone()).sum_dim(0) * 2.0 + smooth;
-                let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
-                (inter / denom).mean().neg() + 1.0
-            }
             Loss::CenterNet { .. } => {
                 unreachable!("the checker lets `centernet_loss` train detection only, which has no class logits")
             }
+            dense_loss => dense(dense_loss, &logits, t),
         };
         let weighted = value * term.weight;
         total = Some(match total {
