@@ -50,10 +50,8 @@ fn compare(python: &str, model: &Path, sample: &Path) {
     assert!(out.status.success(), "{}: {}", model.display(), text(&out));
 }
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-test-export-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp(name: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("test-export-{name}"));
     dir
 }
 

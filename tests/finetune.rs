@@ -48,9 +48,7 @@ fn floats(bytes: &[u8]) -> Vec<f32> {
 
 #[test]
 fn the_frozen_backbone_moves_only_after_it_unfreezes() {
-    let dir = std::env::temp_dir().join(format!("trainc-test-finetune-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch("test-finetune");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/finetune.train");
     std::fs::copy(&example, dir.join("finetune.train")).expect("copy the example");
     let out = trainc(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "8", "--seed", "1"]);

@@ -169,8 +169,7 @@ fn fmt_check_passes_on_the_repository_and_fails_on_a_messy_file() {
     let out = Command::new(common::bin()).arg("fmt").arg("--check").args(&parsing).output().expect("runs");
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 
-    let dir = std::env::temp_dir().join(format!("trainc-fmt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch("fmt");
     let messy = dir.join("messy.train");
     std::fs::write(&messy, "augment a{hflip;normalize(imagenet);}\n").expect("written");
     let out = Command::new(common::bin()).arg("fmt").arg("--check").arg(&messy).output().expect("runs");
@@ -184,5 +183,4 @@ fn fmt_check_passes_on_the_repository_and_fails_on_a_messy_file() {
     let out = Command::new(common::bin()).arg("fmt").arg(&messy).output().expect("runs");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("trainc::syntax::unexpected"));
-    let _ = std::fs::remove_dir_all(&dir);
 }

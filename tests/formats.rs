@@ -8,14 +8,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{text, trainc};
 
-fn project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-formats-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn project(name: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("formats-{name}"));
     dir
 }
 

@@ -332,8 +332,7 @@ fn a_burst_of_changes_is_checked_once_per_batch() {
 /// with the right range, hover a node for its shape, complete after `|> `, format, shut down.
 #[test]
 fn the_binary_speaks_lsp_over_stdio() {
-    let dir = std::env::temp_dir().join(format!("trainc-lsp-stdio-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch("lsp-stdio");
     let file = dir.join("m.train");
     let text = "model m(x: Image[B, 3, 16, 16]) {\n  h = x |> conv2d(8, k = 3, padding = 1)\n  return h |> nope\n}\n";
     std::fs::write(&file, text).expect("written");
@@ -390,7 +389,6 @@ fn the_binary_speaks_lsp_over_stdio() {
     send(json!({ "jsonrpc": "2.0", "method": "exit" }));
     let status = child.wait().expect("exits");
     assert!(status.success());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Reads framed messages until one matches.

@@ -15,7 +15,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{text, trainc};
@@ -46,10 +46,8 @@ fn run_python(python: &str, script: &str, args: &[&Path]) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-metrics-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn temp_dir(name: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("metrics-{name}"));
     dir
 }
 

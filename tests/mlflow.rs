@@ -73,7 +73,7 @@ fn health(port: u16) -> bool {
     answer.starts_with("HTTP/1.1 200")
 }
 
-fn project(name: &str) -> PathBuf {
+fn project(name: &str) -> common::Scratch {
     common::tiny_project(&format!("mlflow-{name}"), "8", "log_every = 1")
 }
 
@@ -116,7 +116,6 @@ print("ok", r.data.metrics["val.accuracy"])
     let read = Command::new(&python).args(["-c", script, &uri]).output().expect("python runs");
     assert!(read.status.success(), "{}", text(&read));
     assert!(String::from_utf8_lossy(&read.stdout).starts_with("ok"), "{}", text(&read));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -131,5 +130,4 @@ fn an_unreachable_server_stops_the_run_before_training() {
     let runs = dir.join("runs/tiny");
     let run = std::fs::read_dir(&runs).expect("runs").flatten().next().expect("a run directory").path();
     assert!(!run.join("state.json").exists() && !run.join("metrics.csv").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,10 +12,8 @@ use common::{text, trainc};
 use std::path::{Path, PathBuf};
 
 /// A project of generated shapes training `tiny` with the given pipeline and `train` settings.
-fn project(name: &str, augment: &str, settings: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-recipes-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn project(name: &str, augment: &str, settings: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("recipes-{name}"));
     let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "24", "--seed", "1"]);
     assert!(out.status.success(), "{}", text(&out));
     let spec = format!(

@@ -56,8 +56,7 @@ fn check(path: &Path) -> Outcome {
 #[test]
 fn every_example_model_runs_with_the_inferred_shapes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("trainc-shapes-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch("shapes");
     std::fs::create_dir_all(dir.join("data")).expect("temp dir");
     // The examples' data, generated where each example looks for it.
     for (kind, out) in

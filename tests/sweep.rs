@@ -14,10 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// A temporary project with generated shapes and a tiny CNN; `sweep` is appended to the file.
-fn project(name: &str, sweep: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-sweep-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn project(name: &str, sweep: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("sweep-{name}"));
     let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "8", "--seed", "1"]);
     assert!(out.status.success(), "{}", text(&out));
     let spec = format!(

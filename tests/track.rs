@@ -11,7 +11,7 @@ use std::process::Output;
 use common::text;
 
 /// A project with generated shapes and a tiny CNN; its own hash cache.
-fn project(name: &str) -> PathBuf {
+fn project(name: &str) -> common::Scratch {
     common::tiny_project(&format!("track-{name}"), "12", "seed      = 1")
 }
 
@@ -44,7 +44,6 @@ fn plots_are_drawn_after_every_epoch_unless_turned_off() {
     let out = run(&dir, &["run", "t.train", "--quiet", "plots=false", "epochs=1"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!runs(&dir).pop().expect("a run").join("plots").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -83,7 +82,6 @@ fn diff_names_the_changed_learning_rate_and_data_file() {
     assert!(names.iter().all(|n| listed.contains(n.as_str())), "{listed}");
     assert!(listed.lines().next().is_some_and(|h| h.contains("val.accuracy")), "{listed}");
     assert_eq!(listed.matches(" done ").count(), 2, "{listed}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A temporary project: generated shapes and a tiny CNN that trains in seconds.
-fn project(name: &str, schedule: &str, extra: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn project(name: &str, schedule: &str, extra: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("test-{name}"));
     let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", "24", "--seed", "1"]);
     assert!(out.status.success(), "{}", text(&out));
     let spec = format!(
@@ -322,8 +320,7 @@ fn ema_weights_are_kept_and_evaluated() {
 #[test]
 fn vit_and_convnext_examples_train_with_falling_loss() {
     for (example, model) in [("vit_tiny", "vit"), ("convnext_folder", "convnext")] {
-        let dir = std::env::temp_dir().join(format!("trainc-test-{example}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = common::scratch(&format!("test-{example}"));
         std::fs::create_dir_all(dir.join("data")).expect("temp dir");
         let out =
             trainc(&dir, &["gen-data", "shapes-folder", "data/shapes_folder", "--per-class", "24", "--seed", "4"]);
@@ -342,8 +339,7 @@ fn vit_and_convnext_examples_train_with_falling_loss() {
 
 #[test]
 fn segmentation_trains_on_generated_masks() {
-    let dir = std::env::temp_dir().join(format!("trainc-test-seg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch("test-seg");
     std::fs::create_dir_all(dir.join("data")).expect("temp dir");
     let out = trainc(&dir, &["gen-data", "shapes-masks", "data/shapes_masks", "--per-class", "16", "--seed", "2"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -382,8 +378,7 @@ fn segmentation_trains_on_generated_masks() {
 #[test]
 fn coco_boxes_load_and_move_with_the_image() {
     use std::sync::Arc;
-    let dir = std::env::temp_dir().join(format!("trainc-test-coco-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch("test-coco");
     std::fs::create_dir_all(dir.join("data")).expect("temp dir");
     let out = trainc(&dir, &["gen-data", "shapes-coco", "data/shapes", "--per-class", "4", "--seed", "5"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -435,9 +430,7 @@ fn coco_boxes_load_and_move_with_the_image() {
 /// `eval` of the best checkpoint reproduces its logged mAP, and `predict` prints boxes.
 #[test]
 fn detection_trains_on_generated_coco_boxes() {
-    let dir = std::env::temp_dir().join(format!("trainc-test-detect-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch("test-detect");
     let out = trainc(&dir, &["gen-data", "shapes-coco", "data/shapes", "--seed", "3"]);
     assert!(out.status.success(), "{}", text(&out));
     // The example's recipe on a small backbone at 64×64, so the test takes seconds.

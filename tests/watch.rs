@@ -24,15 +24,13 @@ const STRONG_MODEL: &str = "h = x |> conv2d(16, k = 3, padding = 1) |> batch_nor
   return h |> adaptive_avgpool |> flatten |> linear(classes)";
 
 /// A project with generated shapes (`per_class` images per class and split) and a tiny CNN.
-fn project(name: &str, per_class: usize, train: &str) -> PathBuf {
+fn project(name: &str, per_class: usize, train: &str) -> common::Scratch {
     project_with(name, per_class, &spec(train))
 }
 
 /// A project with generated shapes (`per_class` images per class and split) and the given spec.
-fn project_with(name: &str, per_class: usize, spec: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-watch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn project_with(name: &str, per_class: usize, spec: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("watch-{name}"));
     let per = per_class.to_string();
     let out = trainc(&dir, &["gen-data", "shapes-folder", "shapes", "--per-class", &per, "--seed", "1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -446,7 +444,7 @@ fn ctrl_c_stops_trainc_run_cleanly_too() {
         .stderr(err)
         .spawn()
         .expect("trainc run starts");
-    let mut w = Watch { child, dir: dir.clone() };
+    let mut w = Watch { child, dir: dir.to_path_buf() };
     w.wait(60, "the first steps", || run_dir(&dir).is_some_and(|r| steps(&r).len() > 3));
     w.interrupt();
     let status = w.finish(60);

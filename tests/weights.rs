@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -17,10 +17,8 @@ use trainc::exec::Net;
 use trainc::frontend::{self, Options};
 use trainc::host::FsHost;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("trainc-weights-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+fn scratch(name: &str) -> common::Scratch {
+    let dir = common::scratch(&format!("weights-{name}"));
     dir
 }
 

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use trainc::host::FsHost;
@@ -41,9 +41,8 @@ print(json.dumps([index(sd), index(r50)]))
 type Index = BTreeMap<String, (String, Vec<usize>)>;
 
 /// Writes the files into a fresh folder; returns it and the ResNet-18 and ResNet-50 indexes.
-fn write_files(python: &str, marker: &Path) -> (PathBuf, [Index; 2]) {
-    let dir = std::env::temp_dir().join(format!("trainc-weights-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn write_files(python: &str, marker: &Path) -> (common::Scratch, [Index; 2]) {
+    let dir = common::scratch("weights-header");
     let out = Command::new(python)
         .args(["-c", SCRIPT, dir.to_str().expect("utf-8"), marker.to_str().expect("utf-8")])
         .env("OMP_NUM_THREADS", "1")
@@ -89,5 +88,4 @@ fn pytorch_and_safetensors_headers_match_what_python_prints() {
     assert_eq!(file, &dir.join("evil.pt"));
     assert!(evil.to_string().contains("refusing to load"), "{evil}");
     assert!(!marker.exists(), "the pickle's command ran");
-    std::fs::remove_dir_all(&dir).ok();
 }
