@@ -35,6 +35,10 @@ pub mod resolve;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
 pub mod run;
+// Tests' temporary directories (here so unit and integration tests share one).
+#[doc(hidden)]
+#[allow(clippy::disallowed_methods, clippy::expect_used)]
+pub mod scratch;
 pub mod suggest;
 pub mod summary;
 pub mod sweep;

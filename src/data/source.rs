@@ -199,17 +199,18 @@ fn open(spec: &DatasetSpec, stored: &str) -> Result<Arc<dyn Source>, DataError> 
 mod tests {
     use super::*;
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("trainc-source-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir.join(name)
+    /// A path for a file named `name` in a folder that is removed when the test ends.
+    fn temp(name: &str) -> (crate::scratch::Scratch, PathBuf) {
+        let dir = crate::scratch::scratch(&format!("source-{name}"));
+        let path = dir.join(name);
+        (dir, path)
     }
 
     /// A palette (indexed-colour) PNG decodes to the colours its `PLTE` names, in the channels
     /// the dataset declares.
     #[test]
     fn palette_pngs_decode_to_their_colours() {
-        let path = temp("palette.png");
+        let (_dir, path) = temp("palette.png");
         let mut palette = vec![0u8; 256 * 3];
         palette[3..6].copy_from_slice(&[255, 0, 0]);
         palette[6..9].copy_from_slice(&[0, 0, 255]);
@@ -246,7 +247,7 @@ mod tests {
 
     #[test]
     fn exif_orientation_is_applied() {
-        let path = temp("rotated.jpg");
+        let (_dir, path) = temp("rotated.jpg");
         rotated_jpeg(&path);
         let img = decode(&path, 1).expect("decodes");
         // Turned upright: 2 wide, 4 high, the bright column now the top row.
@@ -259,7 +260,7 @@ mod tests {
         let px: Vec<u16> = vec![0, 257, 4095, 65535];
         let buf = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_raw(2, 2, px).expect("buffer");
         for name in ["deep.tif", "deep.png"] {
-            let path = temp(name);
+            let (_dir, path) = temp(name);
             buf.save(&path).expect("save");
             let img = decode(&path, 1).expect("decodes");
             assert_eq!(img.data, vec![0.0, 257.0 / 65535.0, 4095.0 / 65535.0, 1.0], "{name}");
@@ -270,7 +271,7 @@ mod tests {
     #[test]
     fn rgba_images_take_the_declared_channels() {
         let rgba = image::RgbaImage::from_pixel(3, 2, image::Rgba([255, 0, 0, 10]));
-        let path = temp("rgba.png");
+        let (_dir, path) = temp("rgba.png");
         rgba.save(&path).expect("save");
         let img = decode(&path, 3).expect("decodes");
         assert_eq!((img.c, img.data[0], img.data[6]), (3, 1.0, 0.0), "alpha dropped");

@@ -36,6 +36,12 @@ impl Layers {
         self.items.iter()
     }
 
+    /// The layer at a module path.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Layer> {
+        let i = self.names.iter().position(|n| n == path)?;
+        self.items.get_mut(i)
+    }
+
     /// The module path of each layer, in order.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -1,8 +1,9 @@
 //! The module names of a safetensors export. With [`Names::Torchvision`] (the default) a model
 //! built on one stdlib backbone at its top level (`resnet180`) gets torchvision's names for it
 //! (`conv1`, `layer1.0.bn2`, …, from [`crate::weights::torchvision`]) and a `classifier` head's
-//! linear layer is `fc`, so `resnet18(num_classes=N).load_state_dict(…, strict=True)` loads the
-//! export of `resnet18(x) → classifier`. These are the names `load(…, names = torchvision)`
+//! linear layer is `fc` (`classifier.1` after MobileNetV2 or EfficientNet), so
+//! `resnet18(num_classes=N).load_state_dict(…, strict=True)` loads the export of
+//! `resnet18(x) → classifier`. These are the names `load(…, names = torchvision)`
 //! reads, so an export also loads back into the same model. Every other layer, and every layer
 //! of a model with no or several top-level backbones, keeps its module path.
 
@@ -16,20 +17,7 @@ pub fn module_names(paths: &[&str], names: Names) -> BTreeMap<String, String> {
     if names == Names::Trainc {
         return BTreeMap::new();
     }
-    let mut backbones: Vec<&str> =
-        paths.iter().filter_map(|p| p.split('.').next()).filter(|c| torchvision::is_backbone(c)).collect();
-    backbones.dedup();
-    let [backbone] = backbones.as_slice() else { return BTreeMap::new() };
-    let prefix = format!("{backbone}.");
-    let inside: Vec<&str> = paths.iter().filter_map(|p| p.strip_prefix(prefix.as_str())).collect();
-    let mut out: BTreeMap<String, String> =
-        torchvision::backbone(&inside).into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)).collect();
-    for p in paths {
-        if let Some(fc) = torchvision::head(p) {
-            out.insert(p.to_string(), fc.to_string());
-        }
-    }
-    out
+    torchvision::with_one_backbone(paths).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ mod tests {
     use super::Kind;
 
     /// Writes three classes' images and an index listing them, not in class order.
-    fn dataset(kind: Kind) -> (std::path::PathBuf, String) {
+    fn dataset(kind: Kind) -> (crate::scratch::Scratch, String) {
         let dir = testing::dir(kind.name());
         let names = ["ant", "bee", "wasp"];
         let mut lines = vec![if kind == Kind::Csv { "path,label".to_string() } else { String::new() }];

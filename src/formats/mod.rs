@@ -298,19 +298,16 @@ impl Probe<'_> {
 #[allow(clippy::disallowed_methods)]
 pub(crate) mod testing {
     use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::Arc;
 
     use crate::frontend::{self, Options};
     use crate::host::FsHost;
     use crate::ir::DatasetSpec;
 
-    /// A fresh temporary folder for one test.
-    pub fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("trainc-format-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir
+    /// A fresh temporary folder for one test, removed when it ends.
+    pub fn dir(name: &str) -> crate::scratch::Scratch {
+        crate::scratch::scratch(&format!("format-{name}"))
     }
 
     /// A `size`×`size` image whose every pixel is `value`, written (with its folder) at `path`.

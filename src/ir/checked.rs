@@ -259,6 +259,18 @@ impl Op {
             Op::GroupNorm { ch, .. } => vec![("weight", vec![ch.clone()]), ("bias", vec![ch.clone()])],
             Op::LayerNorm { dim, .. } => vec![("weight", vec![dim.clone()]), ("bias", vec![dim.clone()])],
             Op::Prelu { slopes, .. } => vec![("weight", vec![slopes.clone()])],
+            // PyTorch's `nn.MultiheadAttention`: query, key and value packed into `in_proj_*`.
+            Op::Attention { dim, .. } => {
+                let three = dim.mul(&k(3));
+                vec![
+                    ("in_proj_weight", vec![three.clone(), dim.clone()]),
+                    ("in_proj_bias", vec![three]),
+                    ("out_proj.weight", vec![dim.clone(), dim.clone()]),
+                    ("out_proj.bias", vec![dim.clone()]),
+                ]
+            }
+            // A parameter is its module path itself, as an `nn.Parameter` attribute in PyTorch.
+            Op::Param { dims, .. } => vec![("", dims.clone())],
             _ => vec![],
         }
     }

@@ -211,8 +211,7 @@ mod tests {
 
     #[test]
     fn files_are_hashed_and_cached_by_size_and_time() {
-        let dir = std::env::temp_dir().join(format!("trainc-manifest-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::scratch::scratch("manifest");
         std::fs::create_dir_all(dir.join("sub")).expect("dir");
         std::fs::write(dir.join("sub/a.bin"), b"abc").expect("write");
         std::fs::write(dir.join(".hidden"), b"x").expect("write");
@@ -226,6 +225,5 @@ mod tests {
         assert_eq!(entry(&files[0], &cache).expect("hit").2, "cached");
         let stale = Cache::from([(files[0].to_string_lossy().into_owned(), (3, mtime + 1, "cached".to_string()))]);
         assert_eq!(entry(&files[0], &stale).expect("miss").2, sha_abc);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

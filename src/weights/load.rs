@@ -6,11 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use burn::store::{ApplyResult, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
+use burn::module::Param;
+use burn::store::{
+    ApplyResult, KeyRemapper, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
+use burn::tensor::{Tensor, TensorData};
 
 use super::header::{self, WeightsFormat};
 use super::plan::{self, KeyMap};
 use crate::exec::Net;
+use crate::exec::net::Layer;
 use crate::host::FsHost;
 use crate::ir::{ModelGraph, WeightsSpec};
 
@@ -62,19 +67,20 @@ pub fn load(net: &mut Net, graph: &ModelGraph, spec: &WeightsSpec) -> Result<Loa
     }
     let skipped: Vec<&KeyMap> = cmp.mismatched.iter().map(|(k, _)| *k).collect();
     let wanted: Vec<&KeyMap> = plan.iter().filter(|k| shapes.contains_key(&k.source) && !skipped.contains(k)).collect();
-    let result =
-        apply(net, spec, &header, &wanted).map_err(|message| LoadError::Store { file: file.clone(), message })?;
+    let (packed, direct): (Vec<&KeyMap>, Vec<&KeyMap>) = wanted.iter().partition(|k| is_packed(k));
     let store_error = |message: String| LoadError::Store { file: file.clone(), message };
+    let result = apply(net, spec, &header, &direct).map_err(store_error)?;
     if let Some(e) = result.errors.first() {
         return Err(store_error(e.to_string()));
     }
-    if result.applied.len() != wanted.len() {
-        let message = format!("{} of {} planned tensors applied", result.applied.len(), wanted.len());
-        return Err(store_error(message));
+    let unpacked = unpack(net, spec, &header, &packed).map_err(store_error)?;
+    let applied = result.applied.len() + unpacked;
+    if applied != wanted.len() {
+        return Err(store_error(format!("{applied} of {} planned tensors applied", wanted.len())));
     }
     Ok(Loaded {
         file,
-        applied: result.applied.len(),
+        applied,
         fresh: cmp.missing.iter().map(|k| k.target()).collect(),
         skipped: skipped.iter().map(|k| k.target()).collect(),
         unused: cmp.unused,
@@ -98,9 +104,69 @@ pub fn leftovers(l: &Loaded) -> String {
     if parts.is_empty() { String::new() } else { format!("; {}", parts.join("; ")) }
 }
 
-/// The burn path of a planned key (enum variants are skipped when matching).
+/// The burn path of a planned key (enum variants are skipped when matching); PyTorch's
+/// attention `out_proj` is burn's `output`.
 fn burn_path(key: &KeyMap) -> String {
-    format!("layers.{}.{}", key.module, key.param)
+    format!("layers.{}", key.target().replace(".out_proj.", ".output."))
+}
+
+/// PyTorch packs an attention's query, key and value projections into one `in_proj_weight`
+/// (`[3D, D]`) and `in_proj_bias`; burn keeps three linear layers, so a key-to-parameter
+/// renaming cannot load them: they are read and split by hand ([`unpack`]).
+fn is_packed(key: &KeyMap) -> bool {
+    key.param.starts_with("in_proj_")
+}
+
+/// Reads the packed attention tensors and splits them into burn's query, key and value
+/// layers; returns how many file tensors it applied.
+fn unpack(net: &mut Net, spec: &WeightsSpec, header: &header::Header, keys: &[&KeyMap]) -> Result<usize, String> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let tensors = match header.format {
+        WeightsFormat::Safetensors => read(&mut SafetensorsStore::from_file(&spec.path), keys)?,
+        WeightsFormat::Pytorch => {
+            let mut store = PytorchStore::from_file(&spec.path);
+            if let Some(key) = &header.top_level_key {
+                store = store.with_top_level_key(key.clone());
+            }
+            read(&mut store, keys)?
+        }
+    };
+    for (key, data) in keys.iter().zip(tensors) {
+        let Some(Layer::Attention(mha)) = net.layers.get_mut(&key.module) else {
+            return Err(format!("`{}` is not an attention layer", key.module));
+        };
+        let device = mha.output.weight.val().device();
+        let parts = [&mut mha.query, &mut mha.key, &mut mha.value];
+        if key.param == "in_proj_weight" {
+            // `[3D, D]` in PyTorch's `[out, in]` rows; burn's linear weight is `[in, out]`.
+            let chunks = Tensor::<2>::from_data(data.convert::<f32>(), &device).chunk(3, 0);
+            for (linear, w) in parts.into_iter().zip(chunks) {
+                linear.weight = Param::from_tensor(w.transpose());
+            }
+        } else {
+            let chunks = Tensor::<1>::from_data(data.convert::<f32>(), &device).chunk(3, 0);
+            for (linear, b) in parts.into_iter().zip(chunks) {
+                linear.bias = Some(Param::from_tensor(b));
+            }
+        }
+    }
+    Ok(keys.len())
+}
+
+/// The file tensors of `keys`, in order.
+fn read<S: ModuleStore>(store: &mut S, keys: &[&KeyMap]) -> Result<Vec<TensorData>, String>
+where
+    S::Error: std::fmt::Display,
+{
+    keys.iter()
+        .map(|k| {
+            let t = store.get_tensor(&k.source).map_err(|e| e.to_string())?;
+            let t = t.ok_or_else(|| format!("no tensor `{}`", k.source))?;
+            burn::store::bridge::to_data(t).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// Renames the wanted keys to their parameters and applies them; nothing else is touched.

@@ -16,7 +16,8 @@ pub struct KeyMap {
     pub source: String,
     /// The module path in the model: `resnet180.basic_block0.conv_bn_relu0.conv2d0`.
     pub module: String,
-    /// PyTorch's parameter name: `weight`, `bias`, `running_mean`, `running_var`.
+    /// PyTorch's parameter name: `weight`, `bias`, `running_mean`, `running_var`, `query.weight`
+    /// (attention), or empty for a `param`, which is its module path itself.
     pub param: &'static str,
     /// The inferred shape, in PyTorch's layout.
     pub shape: Vec<Dim>,
@@ -27,7 +28,7 @@ pub struct KeyMap {
 impl KeyMap {
     /// The parameter's name in the model, as `check --shapes` and messages show it.
     pub fn target(&self) -> String {
-        format!("{}.{}", self.module, self.param)
+        join(&self.module, self.param)
     }
 }
 
@@ -54,8 +55,13 @@ fn layers(graph: &ModelGraph) -> Vec<(&str, &Op, Span)> {
         .collect()
 }
 
+/// `module.name`; either may be empty (the root module; a `param`, which is its module path).
 fn join(module: &str, name: &str) -> String {
-    if module.is_empty() { name.to_string() } else { format!("{module}.{name}") }
+    match (module.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => module.to_string(),
+        (false, false) => format!("{module}.{name}"),
+    }
 }
 
 /// Every module path prefix of the model (`resnet180`, `resnet180.stem0`, …), for suggestions.
@@ -110,26 +116,13 @@ fn renamed(rules: &[Rename], rel: &str) -> Option<String> {
 /// exactly one (and maybe a `classifier` head, torchvision's `fc`).
 fn torchvision_names(into: &str, relative: &[&str]) -> Result<BTreeMap<String, String>, PlanError> {
     let last = into.rsplit('.').next().unwrap_or("");
-    if torchvision::is_backbone(last) {
-        return Ok(torchvision::backbone(relative));
+    if let Some(family) = torchvision::family(last) {
+        return Ok(torchvision::backbone(family, relative));
     }
-    let mut backbones: Vec<&str> =
-        relative.iter().filter_map(|p| p.split('.').next()).filter(|c| torchvision::is_backbone(c)).collect();
-    backbones.dedup();
-    let backbone = match backbones.as_slice() {
-        [] => return Err(PlanError::NoBackbone),
-        [one] => *one,
-        many => return Err(PlanError::SeveralBackbones(many.iter().map(|m| join(into, m)).collect())),
-    };
-    let inside: Vec<&str> = relative.iter().filter_map(|p| relative_to(p, backbone)).collect();
-    let mut out: BTreeMap<String, String> =
-        torchvision::backbone(&inside).into_iter().map(|(k, v)| (join(backbone, &k), v)).collect();
-    for p in relative {
-        if let Some(fc) = torchvision::head(p) {
-            out.insert(p.to_string(), fc.to_string());
-        }
-    }
-    Ok(out)
+    torchvision::with_one_backbone(relative).map_err(|found| match found.as_slice() {
+        [] => PlanError::NoBackbone,
+        many => PlanError::SeveralBackbones(many.iter().map(|m| join(into, m)).collect()),
+    })
 }
 
 /// A plan set against a file's tensors.

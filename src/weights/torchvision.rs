@@ -2,35 +2,89 @@
 //! PyTorch loads into them and `trainc export` writes one PyTorch loads back.
 //!
 //! The mapping is derived from the module paths the checker gives a backbone instance, not from
-//! a table per model: a ResNet is a stem, then residual blocks in call order where each
-//! `*_down` block (after the first block) opens the next `layerN`. Inside a block the k-th
-//! `conv_bn_relu` is `conv{k}`/`bn{k}`, the block's own conv and norm come next, and the
-//! projection shortcut is `downsample.0`/`.1`. ResNet-18/34/50/101/152 all follow it.
+//! a table per model:
+//! - a ResNet is a stem, then residual blocks in call order where each `*_down` block (after the
+//!   first block) opens the next `layerN`. Inside a block the k-th `conv_bn_relu` is
+//!   `conv{k}`/`bn{k}`, the block's own conv and norm come next, and the projection shortcut is
+//!   `downsample.0`/`.1`. ResNet-18/34/50/101/152 all follow it.
+//! - MobileNetV2 is `features.N`: the stem unit, the first (expansion 1) block written out, one
+//!   index per inverted-residual block in call order, then the last 1×1 unit.
+//! - EfficientNet is `features.N.i`: each `mbconv_down` opens the next stage, `mbconv`s continue
+//!   it; inside a block the units are `block.0…3` (expand, depthwise, squeeze-excite, project).
 
 use std::collections::BTreeMap;
 
+/// The architecture families whose stdlib blocks have torchvision names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    ResNet,
+    MobileNetV2,
+    EfficientNet,
+}
+
 /// Stdlib blocks whose instances have torchvision names.
-const BACKBONES: &[&str] = &["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"];
+const BACKBONES: &[(&str, Family)] = &[
+    ("resnet18", Family::ResNet),
+    ("resnet34", Family::ResNet),
+    ("resnet50", Family::ResNet),
+    ("resnet101", Family::ResNet),
+    ("resnet152", Family::ResNet),
+    ("mobilenet_v2", Family::MobileNetV2),
+    ("efficientnet_b0", Family::EfficientNet),
+];
 
 /// Splits a path component into the block name and its instance number: `basic_down1` →
-/// (`basic_down`, 1). Only for names that do not end in a digit (see [`is_backbone`]).
+/// (`basic_down`, 1). Only for names that do not end in a digit (see [`family`]).
 pub fn instance(component: &str) -> Option<(&str, usize)> {
     let digits = component.len() - component.chars().rev().take_while(char::is_ascii_digit).count();
     let (name, n) = component.split_at(digits);
     Some((name, n.parse().ok()?))
 }
 
-/// Whether a path component is an instance of a stdlib backbone with torchvision names.
-pub fn is_backbone(component: &str) -> bool {
+/// The family of a path component that is an instance of a stdlib backbone with torchvision names.
+pub fn family(component: &str) -> Option<Family> {
     // `resnet180` is instance 0 of `resnet18`: the names end in digits, so match them as prefixes.
-    BACKBONES
-        .iter()
-        .any(|b| component.strip_prefix(b).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
+    BACKBONES.iter().find_map(|(b, family)| {
+        let n = component.strip_prefix(b)?;
+        (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit())).then_some(*family)
+    })
 }
 
 /// torchvision module names for module paths inside one backbone instance (paths relative to
-/// it: `basic_down0.conv2d1` → `layer2.0.downsample.0`). Paths it does not know are left out.
-pub fn backbone(paths: &[&str]) -> BTreeMap<String, String> {
+/// it, in call order: `basic_down0.conv2d1` → `layer2.0.downsample.0`). Paths it does not know
+/// are left out.
+pub fn backbone(family: Family, paths: &[&str]) -> BTreeMap<String, String> {
+    match family {
+        Family::ResNet => resnet(paths),
+        Family::MobileNetV2 => mobilenet_v2(paths),
+        Family::EfficientNet => efficientnet(paths),
+    }
+}
+
+/// torchvision's names for the paths of a model (or a module) that holds exactly one backbone
+/// instance at its top level, and maybe a `classifier` head; otherwise the top-level backbone
+/// instances found (none or several).
+pub fn with_one_backbone(paths: &[&str]) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let mut backbones: Vec<&str> =
+        paths.iter().filter_map(|p| p.split('.').next()).filter(|c| family(c).is_some()).collect();
+    backbones.dedup();
+    let (backbone, family) = match backbones.as_slice() {
+        [one] => (*one, family(one).ok_or_else(Vec::new)?),
+        found => return Err(found.iter().map(ToString::to_string).collect()),
+    };
+    let prefix = format!("{backbone}.");
+    let inside: Vec<&str> = paths.iter().filter_map(|p| p.strip_prefix(prefix.as_str())).collect();
+    let mut out: BTreeMap<String, String> =
+        self::backbone(family, &inside).into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)).collect();
+    for p in paths {
+        if let Some(fc) = head(family, p) {
+            out.insert(p.to_string(), fc.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn resnet(paths: &[&str]) -> BTreeMap<String, String> {
     let stages = stages(paths);
     let mut out = BTreeMap::new();
     for path in paths {
@@ -108,10 +162,148 @@ fn inner_block(rest: &str, convs: usize) -> Option<String> {
     }
 }
 
-/// The classification head (`std/heads`'s `classifier`): torchvision ResNets call it `fc`.
-pub fn head(path: &str) -> Option<&'static str> {
+/// The classification head (`std/heads`'s `classifier`): torchvision's ResNets call it `fc`,
+/// MobileNetV2 and EfficientNet `classifier.1` (after their dropout).
+pub fn head(family: Family, path: &str) -> Option<&'static str> {
     let (block, leaf) = path.split_once('.')?;
-    (instance(block)?.0 == "classifier" && leaf == "linear0").then_some("fc")
+    if instance(block)?.0 != "classifier" || leaf != "linear0" {
+        return None;
+    }
+    Some(if family == Family::ResNet { "fc" } else { "classifier.1" })
+}
+
+/// The instance number of `component` if it is an instance of `block`: `conv_bn_relu61` is
+/// instance 1 of `conv_bn_relu6` (for names that end in a digit, where [`instance`] cannot tell).
+fn numbered_as(component: &str, block: &str) -> Option<usize> {
+    component.strip_prefix(block)?.parse().ok()
+}
+
+/// A conv-norm-activation unit's conv and norm: torchvision's `Conv2dNormActivation` `0`/`1`.
+fn conv_norm(leaf: &str) -> Option<&'static str> {
+    match leaf {
+        "conv2d0" => Some("0"),
+        "batch_norm0" => Some("1"),
+        _ => None,
+    }
+}
+
+/// Each instance of the `blocks` (by block name) numbered in call order from `start`.
+fn numbered(paths: &[&str], blocks: &[&str], start: usize) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for path in paths {
+        let Some((block, _)) = path.split_once('.') else { continue };
+        if instance(block).is_some_and(|(name, _)| blocks.contains(&name)) && !out.contains_key(block) {
+            let next = start + out.len();
+            out.insert(block.to_string(), next);
+        }
+    }
+    out
+}
+
+/// MobileNetV2 (`std/backbones`'s `mobilenet_v2`): torchvision's `features.N…`.
+fn mobilenet_v2(paths: &[&str]) -> BTreeMap<String, String> {
+    let blocks = numbered(paths, &["inverted_residual", "inverted_down"], 2);
+    let last = 2 + blocks.len();
+    let name = |path: &str| -> Option<String> {
+        // The first block (expansion 1) is written out in the backbone: its depthwise unit,
+        // then the linear projection.
+        match path {
+            "conv2d0" => return Some("features.1.conv.1".into()),
+            "batch_norm0" => return Some("features.1.conv.2".into()),
+            _ => {}
+        }
+        let (head, rest) = path.split_once('.')?;
+        if let Some(n) = blocks.get(head) {
+            return Some(format!("features.{n}.conv.{}", inverted_unit(rest, "conv_bn_relu6")?));
+        }
+        match numbered_as(head, "conv_bn_relu6")? {
+            0 => Some(format!("features.0.{}", conv_norm(rest)?)),
+            1 => Some(format!("features.1.conv.0.{}", conv_norm(rest)?)),
+            _ => Some(format!("features.{last}.{}", conv_norm(rest)?)),
+        }
+    };
+    paths.iter().filter_map(|p| Some((p.to_string(), name(p)?))).collect()
+}
+
+/// Inside an inverted-residual block: the k-th `unit` is `k.0`/`k.1`, then the projection
+/// conv and norm follow the units.
+fn inverted_unit(rest: &str, unit: &str) -> Option<String> {
+    if let Some((head, leaf)) = rest.split_once('.')
+        && let Some(k) = numbered_as(head, unit)
+    {
+        return Some(format!("{k}.{}", conv_norm(leaf)?));
+    }
+    match rest {
+        "conv2d0" => Some("2".into()),
+        "batch_norm0" => Some("3".into()),
+        _ => None,
+    }
+}
+
+/// EfficientNet (`std/backbones`'s `efficientnet_b0`): torchvision's `features.N.i.block…`.
+fn efficientnet(paths: &[&str]) -> BTreeMap<String, String> {
+    let blocks = efficientnet_stages(paths);
+    let last = blocks.values().map(|(stage, _)| stage + 1).max().unwrap_or(2);
+    let name = |path: &str| -> Option<String> {
+        // The first stage (one block, expansion 1) is written out in the backbone.
+        match path {
+            "conv2d0" => return Some("features.1.0.block.2.0".into()),
+            "batch_norm0" => return Some("features.1.0.block.2.1".into()),
+            _ => {}
+        }
+        let (head, rest) = path.split_once('.')?;
+        if let Some((stage, i)) = blocks.get(head) {
+            return Some(format!("features.{stage}.{i}.block.{}", mbconv_unit(rest, 2)?));
+        }
+        match instance(head)? {
+            ("conv_bn_silu", 0) => Some(format!("features.0.{}", conv_norm(rest)?)),
+            ("conv_bn_silu", 1) => Some(format!("features.1.0.block.0.{}", conv_norm(rest)?)),
+            ("conv_bn_silu", _) => Some(format!("features.{last}.{}", conv_norm(rest)?)),
+            ("squeeze_excite", _) => Some(format!("features.1.0.block.1.{}", squeeze_excite(rest)?)),
+            _ => None,
+        }
+    };
+    paths.iter().filter_map(|p| Some((p.to_string(), name(p)?))).collect()
+}
+
+/// (stage, index) of each MBConv instance: `mbconv_down` opens the next stage from 2.
+fn efficientnet_stages(paths: &[&str]) -> BTreeMap<String, (usize, usize)> {
+    let (mut stage, mut index) = (1, 0);
+    let mut out = BTreeMap::new();
+    for path in paths {
+        let Some((block, _)) = path.split_once('.') else { continue };
+        let Some((name, _)) = instance(block) else { continue };
+        if !["mbconv", "mbconv_down"].contains(&name) || out.contains_key(block) {
+            continue;
+        }
+        if name == "mbconv_down" {
+            (stage, index) = (stage + 1, 0);
+        }
+        out.insert(block.to_string(), (stage, index));
+        index += 1;
+    }
+    out
+}
+
+/// Inside an MBConv: `conv_bn_silu{k}` is `k`, squeeze-excite sits at `se`, the projection after.
+fn mbconv_unit(rest: &str, se: usize) -> Option<String> {
+    let (head, leaf) = rest.split_once('.').unwrap_or((rest, ""));
+    match instance(head)? {
+        ("conv_bn_silu", k) => Some(format!("{k}.{}", conv_norm(leaf)?)),
+        ("squeeze_excite", _) => Some(format!("{se}.{}", squeeze_excite(leaf)?)),
+        ("conv2d", 0) if leaf.is_empty() => Some(format!("{}.0", se + 1)),
+        ("batch_norm", 0) if leaf.is_empty() => Some(format!("{}.1", se + 1)),
+        _ => None,
+    }
+}
+
+/// torchvision's `SqueezeExcitation`: the reducing conv is `fc1`, the expanding one `fc2`.
+fn squeeze_excite(leaf: &str) -> Option<&'static str> {
+    match leaf {
+        "conv2d0" => Some("fc1"),
+        "conv2d1" => Some("fc2"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -136,7 +328,7 @@ mod tests {
             "basic_down1.conv_bn_relu0.conv2d0",
             "basic_down1.conv2d0",
         ];
-        let m = backbone(&paths);
+        let m = backbone(Family::ResNet, &paths);
         let get = |p: &str| m.get(p).map(String::as_str);
         assert_eq!(get("stem0.conv_bn_relu0.conv2d0"), Some("conv1"));
         assert_eq!(get("stem0.conv_bn_relu0.batch_norm0"), Some("bn1"));
@@ -167,7 +359,7 @@ mod tests {
             "bottleneck1.conv2d0",
             "bottleneck_down1.conv_bn_relu1.batch_norm0",
         ];
-        let m = backbone(&paths);
+        let m = backbone(Family::ResNet, &paths);
         let get = |p: &str| m.get(p).map(String::as_str);
         assert_eq!(get("bottleneck_down0.conv_bn_relu0.conv2d0"), Some("layer1.0.conv1"));
         assert_eq!(get("bottleneck_down0.conv_bn_relu1.conv2d0"), Some("layer1.0.conv2"));
@@ -180,10 +372,70 @@ mod tests {
     }
 
     #[test]
+    fn mobilenet_v2_units_follow_torchvision() {
+        let paths = [
+            "conv_bn_relu60.conv2d0",
+            "conv_bn_relu61.batch_norm0",
+            "conv2d0",
+            "batch_norm0",
+            "inverted_down0.conv_bn_relu60.conv2d0",
+            "inverted_down0.conv_bn_relu61.batch_norm0",
+            "inverted_down0.conv2d0",
+            "inverted_residual0.batch_norm0",
+            "conv_bn_relu62.batch_norm0",
+        ];
+        let m = backbone(Family::MobileNetV2, &paths);
+        let get = |p: &str| m.get(p).map(String::as_str);
+        assert_eq!(get("conv_bn_relu60.conv2d0"), Some("features.0.0"));
+        assert_eq!(get("conv_bn_relu61.batch_norm0"), Some("features.1.conv.0.1"));
+        assert_eq!(get("conv2d0"), Some("features.1.conv.1"));
+        assert_eq!(get("batch_norm0"), Some("features.1.conv.2"));
+        assert_eq!(get("inverted_down0.conv_bn_relu60.conv2d0"), Some("features.2.conv.0.0"));
+        assert_eq!(get("inverted_down0.conv_bn_relu61.batch_norm0"), Some("features.2.conv.1.1"));
+        assert_eq!(get("inverted_down0.conv2d0"), Some("features.2.conv.2"));
+        assert_eq!(get("inverted_residual0.batch_norm0"), Some("features.3.conv.3"));
+        assert_eq!(get("conv_bn_relu62.batch_norm0"), Some("features.4.1"));
+    }
+
+    #[test]
+    fn efficientnet_stages_open_at_each_down_block() {
+        let paths = [
+            "conv_bn_silu0.conv2d0",
+            "conv_bn_silu1.conv2d0",
+            "squeeze_excite0.conv2d1",
+            "conv2d0",
+            "mbconv_down0.conv_bn_silu0.conv2d0",
+            "mbconv_down0.squeeze_excite0.conv2d0",
+            "mbconv_down0.conv2d0",
+            "mbconv0.conv_bn_silu1.batch_norm0",
+            "mbconv0.batch_norm0",
+            "mbconv_down1.conv2d0",
+            "conv_bn_silu2.conv2d0",
+        ];
+        let m = backbone(Family::EfficientNet, &paths);
+        let get = |p: &str| m.get(p).map(String::as_str);
+        assert_eq!(get("conv_bn_silu0.conv2d0"), Some("features.0.0"));
+        assert_eq!(get("conv_bn_silu1.conv2d0"), Some("features.1.0.block.0.0"));
+        assert_eq!(get("squeeze_excite0.conv2d1"), Some("features.1.0.block.1.fc2"));
+        assert_eq!(get("conv2d0"), Some("features.1.0.block.2.0"));
+        assert_eq!(get("mbconv_down0.conv_bn_silu0.conv2d0"), Some("features.2.0.block.0.0"));
+        assert_eq!(get("mbconv_down0.squeeze_excite0.conv2d0"), Some("features.2.0.block.2.fc1"));
+        assert_eq!(get("mbconv_down0.conv2d0"), Some("features.2.0.block.3.0"));
+        assert_eq!(get("mbconv0.conv_bn_silu1.batch_norm0"), Some("features.2.1.block.1.1"));
+        assert_eq!(get("mbconv0.batch_norm0"), Some("features.2.1.block.3.1"));
+        assert_eq!(get("mbconv_down1.conv2d0"), Some("features.3.0.block.3.0"));
+        assert_eq!(get("conv_bn_silu2.conv2d0"), Some("features.4.0"));
+    }
+
+    #[test]
     fn instances_and_heads() {
         assert_eq!(instance("basic_down12"), Some(("basic_down", 12)));
-        assert!(is_backbone("resnet500") && !is_backbone("small_cnn0"));
-        assert_eq!(head("classifier0.linear0"), Some("fc"));
-        assert_eq!(head("head0.linear0"), None);
+        assert_eq!(family("resnet500"), Some(Family::ResNet));
+        assert_eq!(family("mobilenet_v20"), Some(Family::MobileNetV2));
+        assert_eq!(family("small_cnn0"), None);
+        assert_eq!(family("resnet18_cifar0"), None);
+        assert_eq!(head(Family::ResNet, "classifier0.linear0"), Some("fc"));
+        assert_eq!(head(Family::EfficientNet, "classifier0.linear0"), Some("classifier.1"));
+        assert_eq!(head(Family::ResNet, "head0.linear0"), None);
     }
 }

@@ -15,39 +15,7 @@ pub fn trainc(dir: &Path, args: &[&str]) -> Output {
     Command::new(bin()).current_dir(dir).args(args).output().expect("trainc runs")
 }
 
-/// A test's own directory under the system temp dir, emptied when made and removed when the
-/// test ends (pass or fail): a training test leaves up to 700 MB of checkpoints, and runs that
-/// kept them filled CI's disk. `TRAINC_KEEP_TEST_DIRS=1` keeps them to look at.
-pub struct Scratch(PathBuf);
-
-/// A fresh `Scratch` named `trainc-{name}-{pid}`.
-pub fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("trainc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    Scratch(dir)
-}
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::env::var_os("TRAINC_KEEP_TEST_DIRS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+pub use trainc::scratch::{Scratch, scratch};
 
 /// stdout then stderr, for assertion messages.
 pub fn text(o: &Output) -> String {
