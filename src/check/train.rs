@@ -537,7 +537,9 @@ fn fcos_levels(sink: &mut Sink, loss: &[LossTerm], graph: &ModelGraph, g: &ast::
     let channels = if classes > 0 { Dim::known(classes as i64 + 5) } else { Dim::sym("classes").plus(5) };
     for (name, idx) in &graph.outputs {
         let shape = &graph.graph[*idx].shape;
-        if shape.rank() == 4 && !shape.0[1].surely_differs(&channels) {
+        // A known count of 5 or fewer channels is wrong whatever the (at least one) class.
+        let few = shape.0.get(1).and_then(Dim::value).is_some_and(|c| c <= 5);
+        if shape.rank() == 4 && !shape.0[1].surely_differs(&channels) && !few {
             continue;
         }
         let span = output_span(g, name);
