@@ -144,7 +144,7 @@ model m_deeplab(x: Image[B, 3, 16, 16]) { h = x |> conv2d(16, k = 3, padding = 1
 "#;
     let outcome = frontend::check_text(&FsHost, "modern.train", models, &Options::default());
     assert!(!outcome.has_errors(), "{}", outcome.render(false));
-    assert_eq!(outcome.checked.models.len(), 11);
+    assert_eq!(outcome.checked.models.len(), 9);
     for graph in outcome.checked.models.values() {
         assert_shapes_agree(graph);
     }
