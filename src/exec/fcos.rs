@@ -433,6 +433,21 @@ mod tests {
     }
 
     #[test]
+    fn outputs_become_levels_finest_first() {
+        let device = Device::flex();
+        let map = |h: usize, c: usize| Act::D4(Tensor::<4>::zeros([1, c, h, h], &device));
+        let outputs = vec![("p5".to_string(), map(2, 7)), ("p3".into(), map(8, 7)), ("p4".into(), map(4, 7))];
+        let p = Pyramid::from_outputs(outputs, (64, 64), 2.0).expect("levels");
+        assert_eq!(p.classes, 2);
+        let strides: Vec<f32> = p.levels.iter().map(|l| l.stride.0).collect();
+        assert_eq!(strides, [8.0, 16.0, 32.0]);
+        assert_eq!(p.maps.iter().map(|m| m.dims()[2]).collect::<Vec<_>>(), [8, 4, 2]);
+        assert_eq!(p.levels[1].range, (16.0, 32.0));
+        let mixed = vec![("p3".to_string(), map(8, 7)), ("p4".into(), map(4, 6))];
+        assert!(Pyramid::from_outputs(mixed, (64, 64), 2.0).is_err());
+    }
+
+    #[test]
     fn suppression_is_per_class() {
         let device = Device::flex();
         // Locations that predict the same box as both classes: the duplicates of each class
