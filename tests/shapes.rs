@@ -69,7 +69,7 @@ fn every_example_model_runs_with_the_inferred_shapes() {
             .expect("gen-data");
         assert!(status.success());
     }
-    for example in ["resnet_folder", "detector", "segmentation", "vit_tiny", "convnext_folder"] {
+    for example in ["resnet_folder", "detector", "fcos", "segmentation", "vit_tiny", "convnext_folder"] {
         let file = dir.join(format!("{example}.train"));
         std::fs::copy(root.join(format!("examples/{example}.train")), &file).expect("copy example");
         let outcome = check(&file);
@@ -88,7 +88,7 @@ fn every_stdlib_block_runs_with_the_inferred_shapes() {
     let models = r#"
 use std/backbones.{conv_bn_relu, small_cnn, stem, basic_block, basic_down, resnet18, bottleneck, bottleneck_down, resnet50}
 use std/necks.{fpn}
-use std/heads.{classifier, centernet}
+use std/heads.{classifier, centernet, fcos_level, fcos}
 use std/segmentation.{double_conv, unet}
 model m_conv_bn_relu(x: Image[B, 3, 32, 32]) { return conv_bn_relu(x, 16, k = 5, stride = 2) }
 model m_small_cnn(x: Image[B, 1, 28, 28]) { return small_cnn(x, width = 8) }
@@ -104,12 +104,16 @@ model m_resnet50(x: Image[B, 3, 64, 64]) { f = resnet50(x)
 model m_fpn(x: Image[B, 3, 64, 64]) { c3, c4, c5 = resnet18(x)
   p = fpn(c3, c4, c5, width = 32)
   return centernet(p.p3, 4, width = 16) }
+model m_fcos(x: Image[B, 3, 64, 64]) { c3, c4, c5 = resnet18(x)
+  p = fpn(c3, c4, c5, width = 32)
+  return fcos(p.p3, p.p4, p.p5, 3, width = 16) }
+model m_fcos_level(x: Image[B, 3, 24, 20]) { return x |> conv2d(8, k = 3, stride = 2) |> fcos_level(2, width = 8) }
 model m_unet(x: Image[B, 3, 32, 32]) { h = double_conv(x, 8)
   return unet(h, 3, width = 8) }
 "#;
     let outcome = frontend::check_text(&FsHost, "blocks.train", models, &Options::default());
     assert!(!outcome.has_errors(), "{}", outcome.render(false));
-    assert_eq!(outcome.checked.models.len(), 9);
+    assert_eq!(outcome.checked.models.len(), 11);
     for graph in outcome.checked.models.values() {
         assert_shapes_agree(graph);
     }

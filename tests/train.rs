@@ -508,3 +508,40 @@ train {
         assert!(coords.iter().all(|v| (-8.0..=72.0).contains(v)), "{line}");
     }
 }
+
+/// The FCOS example (three pyramid levels, `fcos_loss`) trains as written on generated COCO
+/// boxes: the loss falls and val mAP@0.5 passes 0.6 (measured after its 12 epochs: 0.87 on this
+/// data, 0.81 and 0.92 on `--seed 0` and `--seed 5`; 0.33 after the first epoch), and `predict`
+/// prints boxes through the FCOS decoder.
+#[test]
+fn fcos_example_trains_on_generated_coco_boxes() {
+    let dir = common::scratch("test-fcos");
+    std::fs::create_dir_all(dir.join("data")).expect("temp dir");
+    let out = trainc(&dir, &["gen-data", "shapes-coco", "data/shapes", "--seed", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fcos.train");
+    std::fs::copy(example, dir.join("fcos.train")).expect("copy example");
+    let out = trainc(&dir, &["run", "fcos.train", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = run_dir(&dir.join("runs"));
+    let rows = metrics(&run);
+    let loss = column(&rows, "train_loss");
+    let map50 = column(&rows, "val.map50");
+    let map = column(&rows, "val.map");
+    assert!(loss.last() < loss.first(), "train loss {loss:?}");
+    let best = map50.iter().cloned().fold(0.0, f64::max);
+    assert!(best > 0.6, "val mAP@0.5 per epoch {map50:?}");
+    assert!(map.iter().zip(&map50).all(|(m, m50)| m <= m50), "mAP@[.5:.95] ≤ mAP@0.5: {map:?} {map50:?}");
+
+    let ckpt = run.join("checkpoints/last.bpk");
+    let img = dir.join("data/shapes/images/0000.png");
+    let predict = trainc(
+        &dir,
+        &["predict", "fcos.train", "--checkpoint", ckpt.to_str().expect("utf-8"), img.to_str().expect("utf-8")],
+    );
+    assert!(predict.status.success(), "{}", text(&predict));
+    let printed = String::from_utf8_lossy(&predict.stdout);
+    let boxes: Vec<&str> = printed.lines().filter(|l| l.contains(" box ")).collect();
+    assert!(!boxes.is_empty(), "{printed}");
+    assert!(boxes.iter().all(|l| ["square", "disc"].iter().any(|c| l.trim_start().starts_with(c))), "{printed}");
+}

@@ -340,6 +340,17 @@ pub static BUILTINS: &[Builtin] = &[
             opt("offset_weight", Float, "1.0", NonNeg)
         ]
     ),
+    builtin!(
+        "fcos_loss",
+        Loss,
+        "FCOS over pyramid levels: focal loss on classes, GIoU on boxes, BCE on centerness",
+        [
+            opt("cls_weight", Float, "1.0", NonNeg),
+            opt("box_weight", Float, "1.0", NonNeg),
+            opt("ctr_weight", Float, "1.0", NonNeg),
+            opt("range", Float, "8.0", Positive)
+        ]
+    ),
     // ── optimizers ─────────────────────────────────────────────────────────────────────────
     builtin!(
         "sgd",

@@ -252,6 +252,12 @@ impl TryFrom<&Call> for Loss {
                 size_weight: a.f64("size_weight")?,
                 offset_weight: a.f64("offset_weight")?,
             },
+            "fcos_loss" => Loss::Fcos {
+                cls_weight: a.f64("cls_weight")?,
+                box_weight: a.f64("box_weight")?,
+                ctr_weight: a.f64("ctr_weight")?,
+                range: a.f64("range")?,
+            },
             _ => return Err(SpecError::Unknown),
         })
     }

@@ -8,6 +8,7 @@ use super::Sink;
 use super::args::{Const, config_call, constant, convert};
 use super::builtins::{self, Bound, Kind, Ty};
 use super::data::{DataCheck, Pipeline, builtin_call, unknown_builtin};
+use super::dim::Dim;
 use super::error::CheckError;
 use super::finetune::Finetune;
 use super::graph::{DataBinding, GraphChecker, item_kind};
@@ -187,6 +188,9 @@ impl<'a> TrainCheck<'a, '_> {
             .unwrap_or_default();
         let model_name = graph.as_ref().map(|(g, _)| g.name.clone()).unwrap_or_default();
         unused_outputs(sink, &loss, &outputs, &model_name);
+        if let Some((graph, g)) = &graph {
+            fcos_levels(sink, &loss, graph, g, classes);
+        }
         let optimizer = f.get("optimizer").and_then(|field| optimizer(sink, field));
         let given_epochs = int(sink, "train", f.get("epochs"), Bound::AtLeast(1.0)).map(|e| e as usize);
         let epochs = given_epochs.unwrap_or(1);
@@ -524,6 +528,35 @@ fn missing_keys(sink: &mut Sink, f: &BTreeMap<&str, &Field>, train: &ast::Train)
     }
 }
 
+/// With `fcos_loss`, every model output is a pyramid level `[B, classes + 5, H, W]` (class
+/// logits, four box distances, centerness); reports each output that is not.
+fn fcos_levels(sink: &mut Sink, loss: &[LossTerm], graph: &ModelGraph, g: &ast::Graph, classes: usize) {
+    if !loss.iter().any(|t| matches!(t.loss, Loss::Fcos { .. })) {
+        return;
+    }
+    let channels = if classes > 0 { Dim::known(classes as i64 + 5) } else { Dim::sym("classes").plus(5) };
+    for (name, idx) in &graph.outputs {
+        let shape = &graph.graph[*idx].shape;
+        // A known count of 5 or fewer channels is wrong whatever the (at least one) class.
+        let few = shape.0.get(1).and_then(Dim::value).is_some_and(|c| c <= 5);
+        if shape.rank() == 4 && !shape.0[1].surely_differs(&channels) && !few {
+            continue;
+        }
+        let span = output_span(g, name);
+        sink.push(
+            span.file,
+            CheckError::LossMismatch {
+                message: format!(
+                    "`fcos_loss` trains every output as a pyramid level [B, {channels}, H, W], but `{name}` is {shape}"
+                ),
+                help: "return one `[B, classes + 5, H, W]` map per level (class logits, l, t, r, b, centerness), e.g. from `std/heads.fcos`".into(),
+                label: format!("not a level of {channels} channels"),
+                at: span.into(),
+            },
+        );
+    }
+}
+
 /// Reports model outputs that no loss term trains.
 fn unused_outputs(sink: &mut Sink, loss: &[LossTerm], outputs: &[(String, usize, Span)], model: &str) {
     if !loss.is_empty() {
@@ -531,6 +564,7 @@ fn unused_outputs(sink: &mut Sink, loss: &[LossTerm], outputs: &[(String, usize,
             if !loss.iter().any(|t| {
                 t.output == *name
                     || (matches!(t.loss, Loss::CenterNet { .. }) && ["heat", "size", "offset"].contains(&name.as_str()))
+                    || matches!(t.loss, Loss::Fcos { .. })
             }) {
                 sink.push(
                     span.file,
@@ -680,6 +714,8 @@ fn loss_output(
         (_, []) => on.clone().unwrap_or_else(|| "out".into()),
         (None, [only]) => only.0.clone(),
         (None, _) if matches!(loss, Loss::CenterNet { .. }) => "heat".into(),
+        // Every output is a level; the term is recorded on the first.
+        (None, [first, ..]) if matches!(loss, Loss::Fcos { .. }) => first.0.clone(),
         (None, many) => {
             sink.push(
                 span.file,
@@ -740,9 +776,10 @@ fn loss_vs_task(
                 "class logits [B, classes]",
                 "use `cross_entropy`, `focal`, `bce`, `mse`, `l1` or `smooth_l1` on a [B, classes] output",
             ),
-            Task::Detection => {
-                ("boxes", "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs")
-            }
+            Task::Detection => (
+                "boxes",
+                "detection trains with `centernet_loss` on `heat`, `size` and `offset` outputs, or with `fcos_loss` on pyramid levels",
+            ),
             Task::Segmentation => ("masks", "use `cross_entropy` or `dice` on a [B, classes, H, W] output"),
         };
         sink.push(
@@ -795,7 +832,7 @@ fn loss_vs_task(
 /// Whether `loss` can train on data of `task` through an output of `rank` (when known).
 fn loss_fits(loss: &Loss, task: Task, rank: Option<usize>) -> bool {
     match loss {
-        Loss::CenterNet { .. } => task == Task::Detection,
+        Loss::CenterNet { .. } | Loss::Fcos { .. } => task == Task::Detection,
         Loss::Dice { .. } => task == Task::Segmentation,
         Loss::CrossEntropy { .. } | Loss::Bce | Loss::Mse | Loss::L1 | Loss::SmoothL1 { .. } | Loss::Focal { .. } => {
             match task {

@@ -28,8 +28,8 @@ pub fn classification(terms: &[LossTerm], logits: Tensor<2>, labels: Tensor<1, I
                 let p = logp.clone().exp();
                 ((p.neg() + 1.0).powf_scalar(gamma) * logp * (-alpha)).mean()
             }
-            Loss::CenterNet { .. } => {
-                unreachable!("the checker lets `centernet_loss` train detection only, which has no class logits")
+            Loss::CenterNet { .. } | Loss::Fcos { .. } => {
+                unreachable!("the checker lets detection losses train detection only, which has no class logits")
             }
             dense_loss => dense(dense_loss, &logits, one_hot()),
         };
@@ -67,8 +67,8 @@ fn dense(loss: &Loss, logits: &Tensor<2>, t: Tensor<2>) -> Tensor<1> {
             let denom = p.sum_dim(0) + t.sum_dim(0) + smooth;
             (inter / denom).mean().neg() + 1.0
         }
-        Loss::CrossEntropy { .. } | Loss::Focal { .. } | Loss::CenterNet { .. } => {
-            unreachable!("cross-entropy, focal and centernet read labels, not dense targets")
+        Loss::CrossEntropy { .. } | Loss::Focal { .. } | Loss::CenterNet { .. } | Loss::Fcos { .. } => {
+            unreachable!("cross-entropy, focal and the detection losses read labels, not dense targets")
         }
     }
 }
@@ -102,8 +102,8 @@ pub fn soft(terms: &[LossTerm], logits: Tensor<2>, targets: Tensor<2>, device: &
                 let p = logp.clone().exp();
                 ((p.neg() + 1.0).powf_scalar(gamma) * logp * t * (-alpha)).sum_dim(1).mean()
             }
-            Loss::CenterNet { .. } => {
-                unreachable!("the checker lets `centernet_loss` train detection only, which has no class logits")
+            Loss::CenterNet { .. } | Loss::Fcos { .. } => {
+                unreachable!("the checker lets detection losses train detection only, which has no class logits")
             }
             dense_loss => dense(dense_loss, &logits, t),
         };

@@ -3,6 +3,7 @@
 
 pub mod conv;
 pub mod detect;
+pub mod fcos;
 pub mod finetune;
 pub mod layers;
 pub mod loss;

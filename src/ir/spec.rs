@@ -213,6 +213,16 @@ pub enum Loss {
         size_weight: f64,
         offset_weight: f64,
     },
+    /// Trains every output as one FCOS pyramid level (`[B, classes + 5, H, W]`). A level of
+    /// stride `s` regresses boxes whose largest distance lies in (`range`·s/2, `range`·s], the
+    /// first from 0 and the last without a bound (FCOS's 64/128/… at `range = 8`).
+    #[serde(rename = "fcos_loss")]
+    Fcos {
+        cls_weight: f64,
+        box_weight: f64,
+        ctr_weight: f64,
+        range: f64,
+    },
 }
 
 impl Loss {
@@ -226,6 +236,7 @@ impl Loss {
             Loss::Focal { .. } => "focal",
             Loss::Dice { .. } => "dice",
             Loss::CenterNet { .. } => "centernet_loss",
+            Loss::Fcos { .. } => "fcos_loss",
         }
     }
 }

@@ -1,19 +1,55 @@
-//! CenterNet detection: dense heat/size/offset heads, the targets built from the batch's boxes,
-//! decoded boxes for mAP, and `predict` printing boxes in the original image's pixels.
+//! Detection: CenterNet's dense heat/size/offset heads or FCOS's pyramid levels, the targets
+//! built from the batch's boxes, decoded boxes for mAP, and `predict` printing boxes in the
+//! original image's pixels.
 
 use burn::tensor::{Device, Tensor};
 
 use super::{PredictInput, Prediction, TaskRunner, forward};
 use crate::data::{Batch, BoxLabel, Frame};
-use crate::exec::{Act, Net, detect};
-use crate::ir::TrainSpec;
+use crate::exec::{Act, Net, detect, fcos};
+use crate::ir::{Loss, TrainSpec};
 use crate::run::RunError;
 use crate::run::metrics::Tally;
 
 pub struct Detection;
 
-fn heads(model: &str, outputs: Vec<(String, Act)>) -> Result<detect::Heads, RunError> {
-    detect::Heads::from_outputs(outputs).map_err(|message| RunError::Outputs { model: model.into(), message })
+/// A detection model's outputs for one batch, by the head they come from.
+enum Heads {
+    CenterNet(detect::Heads),
+    Fcos(fcos::Pyramid),
+}
+
+impl Heads {
+    /// The outputs as FCOS levels when `fcos_range` is given (the loss is `fcos_loss`), else
+    /// as CenterNet's heads.
+    fn new(
+        model: &str,
+        outputs: Vec<(String, Act)>,
+        image: (usize, usize),
+        fcos_range: Option<f32>,
+    ) -> Result<Heads, RunError> {
+        let heads = match fcos_range {
+            Some(range) => fcos::Pyramid::from_outputs(outputs, image, range).map(Heads::Fcos),
+            None => detect::Heads::from_outputs(outputs).map(Heads::CenterNet),
+        };
+        heads.map_err(|message| RunError::Outputs { model: model.into(), message })
+    }
+
+    /// Boxes per image, in the model input's pixels.
+    fn decode(&self, image: (usize, usize)) -> Vec<Vec<detect::Detection>> {
+        match self {
+            Heads::CenterNet(h) => detect::decode(h, image),
+            Heads::Fcos(p) => fcos::decode(p),
+        }
+    }
+}
+
+/// The level range of `fcos_loss`, when the program trains with it.
+fn fcos_range(spec: &TrainSpec) -> Option<f32> {
+    spec.loss.iter().find_map(|t| match t.loss {
+        Loss::Fcos { range, .. } => Some(range as f32),
+        _ => None,
+    })
 }
 
 /// The heads of a batch and their loss.
@@ -22,21 +58,26 @@ fn forward_loss(
     net: &Net,
     batch: &mut Batch,
     device: &Device,
-) -> Result<(Tensor<1>, detect::Heads), RunError> {
+) -> Result<(Tensor<1>, Heads), RunError> {
     let [_, _, image_h, image_w] = batch.shape;
-    let heads = heads(&spec.model, forward(net, batch, device))?;
-    let [_, classes, h, w] = heads.heat.dims();
-    let targets = detect::Targets::new(&batch.boxes, classes, (image_h, image_w), (h, w));
-    let loss = spec
-        .loss
-        .iter()
-        .map(|term| detect::centernet_loss(&term.loss, &heads, &targets, device) * term.weight)
-        .reduce(|a, b| a + b)
-        .unwrap_or_else(|| Tensor::zeros([1], device));
+    let heads = Heads::new(&spec.model, forward(net, batch, device), (image_h, image_w), fcos_range(spec))?;
+    let terms: Vec<Tensor<1>> = match &heads {
+        Heads::CenterNet(h) => {
+            let [_, classes, rows, cols] = h.heat.dims();
+            let targets = detect::Targets::new(&batch.boxes, classes, (image_h, image_w), (rows, cols));
+            spec.loss.iter().map(|term| detect::centernet_loss(&term.loss, h, &targets, device) * term.weight).collect()
+        }
+        Heads::Fcos(p) => {
+            let targets = fcos::Targets::new(&batch.boxes, p.classes, &p.levels);
+            spec.loss.iter().map(|term| fcos::fcos_loss(&term.loss, p, &targets, device) * term.weight).collect()
+        }
+    };
+    let loss = terms.into_iter().reduce(|a, b| a + b).unwrap_or_else(|| Tensor::zeros([1], device));
     Ok((loss, heads))
 }
 
 impl TaskRunner for Detection {
+    /// CenterNet's heat head starts at its prior; FCOS's class prior is a `param` of its head.
     fn prepare(&self, net: &mut Net) {
         net.set_output_bias("heat", detect::HEAT_PRIOR_BIAS);
     }
@@ -61,7 +102,7 @@ impl TaskRunner for Detection {
     ) -> Result<f32, RunError> {
         let (loss, heads) = forward_loss(spec, net, &mut batch, device)?;
         let [_, _, image_h, image_w] = batch.shape;
-        let found = detect::decode(&heads, (image_h, image_w));
+        let found = heads.decode((image_h, image_w));
         // In the original images' pixels, as `predict` gives them; IoU is unchanged by the
         // axis-aligned maps of evaluation pipelines, so the metrics are too.
         for (i, (ds, truth)) in found.into_iter().zip(batch.boxes).enumerate() {
@@ -72,10 +113,12 @@ impl TaskRunner for Detection {
         Ok(loss.into_scalar::<f32>())
     }
 
-    /// Every decoded box, in the pixels of the image as given.
+    /// Every decoded box, in the pixels of the image as given. A model without a `heat` output
+    /// is an FCOS model (decoding does not need the level ranges).
     fn predict(&self, outputs: Vec<(String, Act)>, input: &PredictInput) -> Result<Prediction, RunError> {
-        let heads = heads("", outputs)?;
-        let found = detect::decode(&heads, input.frame.size).into_iter().next().unwrap_or_default();
+        let fcos = (!outputs.iter().any(|(name, _)| name == "heat")).then_some(8.0);
+        let heads = Heads::new("", outputs, input.frame.size, fcos)?;
+        let found = heads.decode(input.frame.size).into_iter().next().unwrap_or_default();
         Ok(Prediction::Boxes(found.into_iter().map(|d| detection_to_original(&input.frame, d)).collect()))
     }
 }

@@ -113,7 +113,7 @@
 
 ((identifier) @function.builtin.loss
   (#any-of? @function.builtin.loss
-    "cross_entropy" "bce" "mse" "l1" "smooth_l1" "focal" "dice" "centernet_loss"))
+    "cross_entropy" "bce" "mse" "l1" "smooth_l1" "focal" "dice" "centernet_loss" "fcos_loss"))
 
 ((identifier) @function.builtin.optimizer
   (#any-of? @function.builtin.optimizer "sgd" "adam" "adamw" "rmsprop" "lion" "lamb"))

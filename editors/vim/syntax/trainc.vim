@@ -55,7 +55,7 @@ syn keyword traincLayer        silu sigmoid tanh leaky_relu softmax maxpool avgp
 syn keyword traincLayer        add concat upsample identity relu6 hardswish hardsigmoid mish prelu dropout2d
 syn keyword traincLayer        drop_path sub mul scale matmul mean sum reshape permute transpose select attention
 syn match   traincLayer        "\<linear\>"
-syn keyword traincLoss         cross_entropy bce mse l1 smooth_l1 focal dice centernet_loss
+syn keyword traincLoss         cross_entropy bce mse l1 smooth_l1 focal dice centernet_loss fcos_loss
 syn keyword traincOptimizer    sgd adam adamw rmsprop lion lamb
 syn keyword traincSchedule     constant warmup cosine step one_cycle exponential polynomial plateau
 syn match   traincSchedule     "\%(\<schedule\s*=.*\)\@<=\<linear\>"
