@@ -86,10 +86,11 @@ impl Group {
         self.world.size > 1
     }
 
+    /// Rank 0 itself never waits for its own work: for it every collective is a step's.
     fn timeout(&self, wait: Wait) -> Duration {
         match wait {
-            Wait::Step => self.timeouts.step,
-            Wait::Leader => self.timeouts.leader,
+            Wait::Leader if !self.world.is_leader() => self.timeouts.leader,
+            _ => self.timeouts.step,
         }
     }
 

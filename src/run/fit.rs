@@ -371,7 +371,7 @@ impl<'t> Fit<'t> {
             Control::Continue => None,
         };
         let mut bytes = serde_json::to_vec(&(&self.state, stop)).unwrap_or_default();
-        group.broadcast(&mut bytes, "waiting for rank 0's validation and checkpoints", Wait::Leader);
+        group.broadcast(&mut bytes, "ending the epoch (rank 0 validates and saves checkpoints)", Wait::Leader);
         let (state, stop): (State, Option<String>) = serde_json::from_slice(&bytes)
             .map_err(|e| DistError::LeaderState { rank: group.world.rank, message: e.to_string() })?;
         self.state = state;
