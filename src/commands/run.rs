@@ -31,7 +31,7 @@ pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandE
         false => (RunDir { path: Default::default() }, resume.map(read_state).transpose()?),
     };
     let run = share_run_dir(&group, run);
-    if leader && group.is_distributed() {
+    if leader && group.is_distributed() && !quiet {
         eprintln!("data-parallel: {} ranks started by {}", group.world.size, group.world.launcher.name());
     }
     let live = Arc::new(RwLock::new(Live::from_spec(&train)));

@@ -25,6 +25,13 @@ pub enum DistError {
     )]
     Torchrun { size: usize },
 
+    #[error("srun started {size} tasks without PMIx, through which Open MPI joins them")]
+    #[diagnostic(
+        code(trainc::dist::srun_pmix),
+        help("launch with `srun --mpi=pmix -n {size} trainc run …` (or set `MpiDefault=pmix` in slurm.conf)")
+    )]
+    SrunWithoutPmix { size: usize },
+
     #[error("{launcher} started {size} ranks, but this trainc was built without MPI")]
     #[diagnostic(
         code(trainc::dist::no_mpi),

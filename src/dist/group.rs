@@ -77,6 +77,10 @@ impl Group {
         if world.launcher == Launcher::Torchrun {
             return Err(DistError::Torchrun { size: world.size });
         }
+        // Without PMIx, Open MPI under srun aborts in its initialisation with a long message.
+        if world.launcher == Launcher::Srun && std::env::var_os("PMIX_RANK").is_none() {
+            return Err(DistError::SrunWithoutPmix { size: world.size });
+        }
         let timeouts = Timeouts::from_env()?;
         join_mpi(world, timeouts)
     }
