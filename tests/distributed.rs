@@ -179,6 +179,18 @@ mod mpirun {
         assert!(largest_difference(&two, &results(&resumed)) < TOLERANCE, "straight {two} vs resumed");
     }
 
+    #[test]
+    fn a_global_batch_that_does_not_split_over_the_ranks_is_refused() {
+        let dir = common::tiny_project("dist-batch", "2", "");
+        let Some(mut cmd) = launch(&dir, &dir.join("sums"), &[], &["run", "t.train", "data.batch=7", "--quiet"]) else {
+            return;
+        };
+        let out = cmd.output().expect("mpirun runs");
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("trainc::dist::batch") && t.contains("global batch 7"), "{t}");
+    }
+
     /// The ranks' processes (children of `mpirun`), by rank, once both logged `steps` steps.
     fn ranks_after(mpirun: &Child, sums: &Path, steps: usize) -> Vec<u32> {
         let deadline = Instant::now() + Duration::from_secs(120);

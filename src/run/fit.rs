@@ -213,7 +213,6 @@ impl<'t> Fit<'t> {
         } else {
             pretrained(trainer, &mut net)?;
         }
-        sync::assert_same_weights(&trainer.group, &net, "at the start")?;
         let state = resume.unwrap_or_default();
         // Only rank 0 writes: the other ranks run no hooks.
         let mut hooks = match trainer.group.world.is_leader() {
@@ -222,6 +221,8 @@ impl<'t> Fit<'t> {
         };
         hooks.0.extend(extra.0);
         hooks.train_start(&state)?;
+        // After rank 0's hooks started (MLflow, TensorBoard): the others wait here, not in a step.
+        sync::assert_same_weights(&trainer.group, &net, "at the start")?;
         let live = live::read(&trainer.live);
         let (val, test) = (splits.get("val").cloned(), splits.get("test").cloned());
         let fit = Fit {
