@@ -43,6 +43,7 @@ fn main() {
         shuffle: true,
         limit_batches: None,
         mix: Default::default(),
+        shard: Default::default(),
     };
     let mut best = 0.0f64;
     for epoch in 0..4 {

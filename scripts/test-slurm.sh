@@ -4,7 +4,9 @@
 # cgroups, so it runs in a container), submits a 4-trial grid sweep as a job array, polls
 # `trainc sweep --status DIR` until every task is done, and checks sweep.csv: four rows, all
 # completed, each grid point once. Needs root (it writes /etc/slurm and starts daemons).
-# Called by .ci/run. TRAINC_BIN: a built trainc (otherwise `cargo build`).
+# Called by .ci/run. TRAINC_BIN: a built trainc (otherwise `cargo build`). TRAINC_MPI_BIN: a
+# trainc built with `--features mpi`; when set, two ranks also train data-parallel under
+# `srun --mpi=pmix -n 2` (the README's SLURM launch) and must keep identical weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -121,3 +123,18 @@ test "$(cut -d, -f3,4 <<<"$rows" | sort -u | wc -l)" -eq 4 || { echo "each grid 
 ls "$dir"/trials/slurm-*.out >/dev/null
 test -s "$dir/best.txt"
 echo "OK: 4 trials on SLURM, sweep.csv complete"
+
+if [ -n "${TRAINC_MPI_BIN:-}" ]; then
+  echo "== data-parallel: srun --mpi=pmix -n 2"
+  mkdir -p "$project/sums"
+  TRAINC_DIST_CHECKSUMS="$project/sums" srun --mpi=pmix -n 2 "$TRAINC_MPI_BIN" run t.train --quiet --runs-dir srun-runs
+  test "$(ls srun-runs/tiny | wc -l)" -eq 1 || { echo "only rank 0 creates a run directory" >&2; exit 1; }
+  test "$(wc -l < "$project/sums/rank0.checksums")" -gt 0
+  cmp "$project/sums/rank0.checksums" "$project/sums/rank1.checksums" || { echo "the ranks' weights differ" >&2; exit 1; }
+  echo "== srun without PMIx: Open MPI could not join the tasks, trainc refuses"
+  if srun -n 2 "$TRAINC_MPI_BIN" run t.train --quiet --runs-dir srun-nopmix 2>"$work/nopmix.err"; then
+    echo "srun without --mpi=pmix must fail" >&2; exit 1
+  fi
+  grep -q 'trainc::dist::srun_pmix' "$work/nopmix.err" || { cat "$work/nopmix.err" >&2; exit 1; }
+  echo "OK: 2 ranks under srun kept identical weights"
+fi

@@ -16,6 +16,9 @@ pub mod data;
 pub mod diag;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]
+pub mod dist;
+#[cfg(feature = "train")]
+#[allow(clippy::disallowed_methods)]
 pub mod exec;
 #[cfg(feature = "train")]
 #[allow(clippy::disallowed_methods)]

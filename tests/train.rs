@@ -404,6 +404,7 @@ fn coco_boxes_load_and_move_with_the_image() {
         shuffle: true,
         limit_batches: None,
         mix: Default::default(),
+        shard: Default::default(),
     };
     let mut seen = 0;
     for name in ["train", "val"] {

@@ -210,6 +210,11 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Export(#[from] trainc::export::ExportError),
+
+    #[cfg(feature = "train")]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dist(#[from] trainc::dist::DistError),
 }
 
 /// Prints errors that carry their own source (a sweep's) as reports; returns how many.

@@ -100,6 +100,7 @@ pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, Comman
         run,
         quiet,
         read_loss_every_step,
+        group: Arc::new(trainc::dist::Group::single()),
         warm_resume: true,
     };
     let results = trainer.run_with(state, hooks)?;

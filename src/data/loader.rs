@@ -42,6 +42,21 @@ pub struct Loader {
     pub limit_batches: Option<usize>,
     /// `train { mix = … }` for training batches; empty otherwise.
     pub mix: Arc<Vec<Mix>>,
+    /// The part of each epoch this rank reads in a data-parallel run (`dist`).
+    pub shard: Shard,
+}
+
+/// A rank's share of the data: every `size`-th sample of the epoch's order from `rank` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub rank: usize,
+    pub size: usize,
+}
+
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard { rank: 0, size: 1 }
+    }
 }
 
 impl Loader {
@@ -60,11 +75,36 @@ impl Loader {
             shuffle: data.shuffle,
             limit_batches: data.limit_batches,
             mix: Arc::new(if train { spec.mix.clone() } else { Vec::new() }),
+            shard: Shard::default(),
         }
     }
 
-    /// The sample order of an epoch: shuffled (or class-balanced) from `(seed, epoch)`.
+    /// This rank's part of the data, in batches of the global batch ÷ `shard.size` (a multiple,
+    /// which the caller checks): the `k`-th batches of all ranks together are the `k`-th batch
+    /// of one process reading the whole set.
+    pub fn shard(mut self, shard: Shard) -> Loader {
+        self.batch = (self.batch / shard.size.max(1)).max(1);
+        self.shard = shard;
+        self
+    }
+
+    /// The sample order of an epoch: shuffled (or class-balanced) from `(seed, epoch)`; with a
+    /// shard, this rank's part of it.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let order = self.whole_order(epoch);
+        let Shard { rank, size } = self.shard;
+        if size <= 1 {
+            return order;
+        }
+        // Like PyTorch's `DistributedSampler`: pad with the first samples to a multiple of the
+        // ranks, so every rank has as many batches (and collectives) as the others.
+        let total = order.len().div_ceil(size) * size;
+        let padded = order.iter().copied().cycle().take(if order.is_empty() { 0 } else { total });
+        padded.skip(rank).step_by(size).collect()
+    }
+
+    /// The order of the whole set, before sharding, cut to `limit_batches` global batches.
+    fn whole_order(&self, epoch: u64) -> Vec<usize> {
         let n = self.source.len();
         let mut rng = ChaCha8Rng::seed_from_u64(mix(&[self.seed, epoch, 1]));
         let mut order: Vec<usize> = if self.train && self.balanced {
@@ -86,9 +126,10 @@ impl Loader {
         if self.train && self.shuffle && !self.balanced {
             order.shuffle(&mut rng);
         }
-        let batches = order.len().div_ceil(self.batch.max(1));
+        let global = self.batch.max(1) * self.shard.size.max(1);
+        let batches = order.len().div_ceil(global);
         let keep = self.limit_batches.map_or(batches, |l| l.min(batches));
-        order.truncate((keep * self.batch).min(order.len()));
+        order.truncate((keep * global).min(order.len()));
         order
     }
 
@@ -220,6 +261,7 @@ mod tests {
             shuffle: true,
             limit_batches: None,
             mix: Default::default(),
+            shard: Shard::default(),
         }
     }
 
@@ -249,5 +291,26 @@ mod tests {
             per_class[i % 3] += 1;
         }
         assert!(per_class.iter().all(|n| *n >= 6), "{per_class:?}");
+    }
+
+    #[test]
+    fn shards_interleave_into_the_batches_of_one_process() {
+        let whole = loader(1);
+        let (order, global) = (whole.order(3), whole.batch);
+        let ranks: Vec<Vec<usize>> = (0..2).map(|rank| loader(1).shard(Shard { rank, size: 2 }).order(3)).collect();
+        // 37 samples pad to 38: each rank 19, the first sample again at the end.
+        assert_eq!(ranks[0].len(), 19);
+        assert_eq!(ranks[1].len(), 19);
+        assert_eq!(ranks[1][18], order[0]);
+        for k in 0..4 {
+            let mut together: Vec<usize> = ranks.iter().flat_map(|r| r[k * 4..k * 4 + 4].to_vec()).collect();
+            let mut one: Vec<usize> = order[k * global..(k + 1) * global].to_vec();
+            together.sort_unstable();
+            one.sort_unstable();
+            assert_eq!(together, one, "global batch {k}");
+        }
+        let mut limited = loader(1).shard(Shard { rank: 1, size: 2 });
+        limited.limit_batches = Some(2);
+        assert_eq!(limited.num_batches(3), 2, "limit_batches counts global batches");
     }
 }

@@ -13,7 +13,7 @@ pub mod source;
 pub mod synthetic;
 
 pub use augment::{BoxLabel, Frame, Ignore, Image};
-pub use loader::{Batch, Loader};
+pub use loader::{Batch, Loader, Shard};
 pub use source::{DataError, IMAGE_EXTENSIONS, Source, open_splits};
 
 /// The loaders of each format, which live with their format's probe in `crate::formats`.

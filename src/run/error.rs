@@ -77,6 +77,10 @@ pub enum RunError {
     #[diagnostic(transparent)]
     Plot(#[from] crate::plot::PlotError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dist(#[from] crate::dist::DistError),
+
     #[error("model `{model}`: {message}")]
     #[diagnostic(code(trainc::run::outputs))]
     Outputs { model: String, message: String },

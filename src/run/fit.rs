@@ -10,6 +10,10 @@
 //! ends the epoch after the current step (`run::interrupt`). Every epoch starts by freezing and
 //! unfreezing the weights as `freeze` says for it, and every update uses the learning rates of
 //! `groups` ([`Tuning`]).
+//!
+//! In a data-parallel run (`Trainer::group`, see `crate::dist`) every rank trains on its shard
+//! and averages the gradients before each update; rank 0 alone validates, runs the hooks and the
+//! test split, then sends its [`State`] and decision to the others at the end of each epoch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +27,9 @@ use super::hooks::{self, Control, EpochEnd, Hooks, Rebuilt, StepEnd, TrainEnd};
 use super::live::{self, Live};
 use super::step::{Accumulate, LossMeter, StepAt};
 use super::{Evaluation, Results, RunError, State, Trainer};
-use crate::data::{Batch, Loader, Source, open_splits};
+use crate::data::{Batch, Loader, Shard, Source, open_splits};
+use crate::dist::sync::{self, ChecksumLog};
+use crate::dist::{DistError, Wait};
 use crate::exec::finetune::Tuning;
 use crate::exec::{Net, optim, transplant};
 use crate::ir::TrainSpec;
@@ -53,6 +59,10 @@ pub struct Fit<'t> {
     tuning: Tuning,
     /// A Ctrl-C stopped the current epoch.
     interrupted: bool,
+    /// A Ctrl-C on any rank, learnt with the last gradient average (data-parallel runs).
+    any_rank_interrupted: bool,
+    /// `TRAINC_DIST_CHECKSUMS`: the weights' checksum after every step.
+    checksums: Option<ChecksumLog>,
 }
 
 /// After an epoch: the weights, whether to go on, and the validation metrics.
@@ -93,11 +103,17 @@ impl Trainer {
                 break;
             }
         }
+        if !self.group.world.is_leader() {
+            // MPI's finalisation waits for every rank, without a timeout: wait here instead.
+            self.group.sum(&mut [0.0], "waiting for rank 0 to finish", Wait::Leader);
+            return Ok(results);
+        }
         if let Some(test) = fit.test(&net)? {
             results.insert("test".into(), test);
         }
         fit.hooks.train_end(&TrainEnd { results: &results })?;
         self.export_at_end(&fit, &net)?;
+        self.group.sum(&mut [0.0], "waiting for rank 0 to finish", Wait::Leader);
         Ok(results)
     }
 
@@ -198,9 +214,15 @@ impl<'t> Fit<'t> {
             pretrained(trainer, &mut net)?;
         }
         let state = resume.unwrap_or_default();
-        let mut hooks = trainer.hooks(&net, splits.get("val").cloned())?;
+        // Only rank 0 writes: the other ranks run no hooks.
+        let mut hooks = match trainer.group.world.is_leader() {
+            true => trainer.hooks(&net, splits.get("val").cloned())?,
+            false => Hooks::default(),
+        };
         hooks.0.extend(extra.0);
         hooks.train_start(&state)?;
+        // After rank 0's hooks started (MLflow, TensorBoard): the others wait here, not in a step.
+        sync::assert_same_weights(&trainer.group, &net, "at the start")?;
         let live = live::read(&trainer.live);
         let (val, test) = (splits.get("val").cloned(), splits.get("test").cloned());
         let fit = Fit {
@@ -221,6 +243,8 @@ impl<'t> Fit<'t> {
             graph_rev: live.graph_rev,
             tuning: Tuning::default(),
             interrupted: false,
+            any_rank_interrupted: false,
+            checksums: ChecksumLog::from_env(trainer.group.world.rank),
         };
         Ok((fit, net))
     }
@@ -278,14 +302,16 @@ impl<'t> Fit<'t> {
         let epoch_start_step = self.state.step;
         let (net, trained) = self.train_epoch(net, live)?;
         if self.interrupted {
-            self.save_interrupted(&net, epoch_start_step)?;
+            if self.leader() {
+                self.save_interrupted(&net, epoch_start_step)?;
+            }
             let reason = format!("interrupted at step {}: last checkpoint saved", self.state.step);
             return Ok((net, Control::Stop(reason), None));
         }
         let live = live::read(&self.trainer.live);
         let eval_net = self.hooks.eval_weights().cloned().unwrap_or_else(|| net.valid());
-        let mut metrics = BTreeMap::from([("train.loss".to_string(), trained.loss)]);
-        let val = self.validate(&eval_net)?;
+        let mut metrics = BTreeMap::from([("train.loss".to_string(), self.mean_over_ranks(trained.loss))]);
+        let val = if self.leader() { self.validate(&eval_net)? } else { None };
         if let Some((m, _)) = &val {
             metrics.extend(m.iter().map(|(k, v)| (format!("val.{k}"), *v)));
         }
@@ -310,10 +336,47 @@ impl<'t> Fit<'t> {
             optimizer: &self.optimizer,
             live: &live,
         };
-        let control = self.hooks.epoch_end(&end)?;
+        let mut control = self.hooks.epoch_end(&end)?;
         self.state.hooks = self.hooks.states();
-        self.state.write(&self.trainer.run.path)?;
+        if self.leader() {
+            self.state.write(&self.trainer.run.path)?;
+        }
+        control = self.follow_leader(control)?;
         Ok((net, control, val.map(|(m, _)| m)))
+    }
+
+    fn leader(&self) -> bool {
+        self.trainer.group.world.is_leader()
+    }
+
+    /// The mean of `value` over the ranks (the epoch's training loss: each rank saw its shard).
+    fn mean_over_ranks(&self, value: f64) -> f64 {
+        let group = &self.trainer.group;
+        let mut sum = [value as f32];
+        group.sum(&mut sum, "averaging the training loss", Wait::Step);
+        match group.is_distributed() {
+            true => sum[0] as f64 / group.world.size as f64,
+            false => value,
+        }
+    }
+
+    /// After an epoch in a data-parallel run: rank 0 validated and ran the hooks alone, so the
+    /// others take its state (the `plateau` factor) and its decision to stop or go on.
+    fn follow_leader(&mut self, control: Control) -> Result<Control, RunError> {
+        let group = &self.trainer.group;
+        if !group.is_distributed() {
+            return Ok(control);
+        }
+        let stop = match &control {
+            Control::Stop(reason) => Some(reason.clone()),
+            Control::Continue => None,
+        };
+        let mut bytes = serde_json::to_vec(&(&self.state, stop)).unwrap_or_default();
+        group.broadcast(&mut bytes, "ending the epoch (rank 0 validates and saves checkpoints)", Wait::Leader);
+        let (state, stop): (State, Option<String>) = serde_json::from_slice(&bytes)
+            .map_err(|e| DistError::LeaderState { rank: group.world.rank, message: e.to_string() })?;
+        self.state = state;
+        Ok(stop.map_or(Control::Continue, Control::Stop))
     }
 
     fn train_epoch(&mut self, mut net: Net, live: &Live) -> Result<(Net, Trained), RunError> {
@@ -327,7 +390,7 @@ impl<'t> Fit<'t> {
             }
         }
         // The data pipeline, batch size and limits are read here only: they change per epoch.
-        let loader = Loader::for_split(&live.spec, self.train.clone(), true);
+        let loader = self.train_loader(&live.spec)?;
         let batches = loader.num_batches(epoch as u64);
         self.per_epoch = steps_per_epoch(batches, &live.spec);
         self.hooks.epoch_start(epoch, batches, live);
@@ -354,7 +417,8 @@ impl<'t> Fit<'t> {
             (net, stepped) = self.train_step(net, batch, &at, &mut meter, &mut acc)?;
             let Some(batches) = stepped else { continue };
             self.state.step += 1;
-            let samples_per_s = samples as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let samples_per_s =
+                (samples * self.trainer.group.world.size) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             let (loss, mean_loss) = (meter.last, meter.mean());
             let end = StepEnd {
                 step: self.state.step,
@@ -368,13 +432,41 @@ impl<'t> Fit<'t> {
                 live: &live,
             };
             self.hooks.step_end(&end)?;
-            if super::interrupt::requested() {
+            if let Some(log) = &self.checksums {
+                log.record(self.state.step, &net);
+            }
+            if self.stop_requested() {
                 self.interrupted = true;
                 break;
             }
         }
+        // Every rank read as many samples (the shards are padded to equal sizes).
+        let samples = samples * self.trainer.group.world.size;
         let trained = Trained { loss: meter.mean(), samples, seconds: started.elapsed().as_secs_f64() };
         Ok((net, trained))
+    }
+
+    /// The training loader of an epoch: in a data-parallel run, this rank's shard in batches of
+    /// the global batch ÷ the number of ranks.
+    fn train_loader(&self, spec: &TrainSpec) -> Result<Loader, RunError> {
+        let loader = Loader::for_split(spec, self.train.clone(), true);
+        let world = &self.trainer.group.world;
+        if world.size == 1 {
+            return Ok(loader);
+        }
+        if !spec.data.batch.is_multiple_of(world.size) {
+            return Err(DistError::Batch { batch: spec.data.batch, size: world.size }.into());
+        }
+        Ok(loader.shard(Shard { rank: world.rank, size: world.size }))
+    }
+
+    /// Ctrl-C: on one process, as soon as it is pressed; in a data-parallel run, when any rank
+    /// had it at the last gradient average, so that all stop after the same step.
+    fn stop_requested(&self) -> bool {
+        match self.trainer.group.is_distributed() {
+            true => self.any_rank_interrupted,
+            false => super::interrupt::requested(),
+        }
     }
 
     /// Forward, backward and, when the accumulation is complete, the update. Returns the weights
@@ -393,10 +485,12 @@ impl<'t> Fit<'t> {
             meter.read(at.step, at.epoch, at.lr)?;
         }
         let grads = GradientsParams::from_grads(loss.backward(), &net);
-        match acc.add(&net, grads, at.last_batch) {
-            Some((grads, batches)) => Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches))),
-            None => Ok((net, None)),
-        }
+        let Some((grads, batches)) = acc.add(&net, grads, at.last_batch) else { return Ok((net, None)) };
+        // Data-parallel: the average over the ranks, and whether any rank had a Ctrl-C.
+        let mut interrupted = [if super::interrupt::requested() { 1.0 } else { 0.0 }];
+        let grads = sync::average_gradients(&self.trainer.group, &net, grads, &mut interrupted);
+        self.any_rank_interrupted = interrupted[0] > 0.0;
+        Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches)))
     }
 
     /// Metrics and confusion matrix on the `val` split, with the evaluated weights.

@@ -58,6 +58,9 @@ pub struct Trainer {
     /// On resume, a `last.bpk` of another model warm-starts this one instead of failing
     /// (`watch`: the file's model may have changed since the checkpoint).
     pub warm_resume: bool,
+    /// The ranks of a data-parallel run (`Group::single()` for one process). Only rank 0
+    /// validates and writes the run directory; see `crate::dist`.
+    pub group: Arc<crate::dist::Group>,
 }
 
 impl Trainer {
