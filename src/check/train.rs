@@ -14,8 +14,8 @@ use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
     Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Logger,
-    Loss, LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program,
-    Schedule, SplitSource, Task, TrainSpec, Value, WeightsSpec,
+    Loss, LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Precision,
+    Program, Schedule, SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -210,6 +210,11 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
+        let precision = f
+            .get("precision")
+            .and_then(|field| scalar(sink, "train", field, Ty::Word(builtins::PRECISIONS), Bound::Any))
+            .and_then(|v| if let Value::Word(w) = v { Precision::from_name(&w) } else { None })
+            .unwrap_or_default();
         let (plots, logger) = tracking(sink, &f);
         let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
         let sink = &mut *self.data.sink;
@@ -242,6 +247,7 @@ impl<'a> TrainCheck<'a, '_> {
                 mix,
                 plots,
                 logger,
+                precision,
             }),
             _ => None,
         };
