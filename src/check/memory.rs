@@ -113,7 +113,7 @@ fn computes_low(op: &Op) -> bool {
 
 /// Bytes of one value of each node's output under `precision`, following `exec::net`'s casts:
 /// the compute type after convolutions, linear layers and products; f32 for inputs, parameters,
-/// normalisations, softmax and attention; otherwise the inputs' type (f32 when they differ).
+/// normalisations, softmax, PReLU and attention; otherwise the inputs' type (f32 when they differ).
 fn output_bytes(graph: &ModelGraph, precision: Precision) -> HashMap<NodeIndex, u64> {
     let mut out = HashMap::new();
     let Ok(order) = petgraph::algo::toposort(&graph.graph, None) else { return out };
@@ -127,6 +127,7 @@ fn output_bytes(graph: &ModelGraph, precision: Precision) -> HashMap<NodeIndex, 
             | Op::GroupNorm { .. }
             | Op::LayerNorm { .. }
             | Op::Softmax { .. }
+            | Op::Prelu { .. }
             | Op::Attention { .. } => full,
             _ => graph
                 .graph

@@ -21,7 +21,7 @@ use burn::tensor::Device;
 
 use super::hooks::{self, Control, EpochEnd, Hooks, Rebuilt, StepEnd, TrainEnd};
 use super::live::{self, Live};
-use super::step::{Accumulate, LossMeter, StepAt};
+use super::step::{Accumulate, LossMeter, LossScaler, StepAt};
 use super::{Evaluation, Results, RunError, State, Trainer};
 use crate::data::{Batch, Loader, Source, open_splits};
 use crate::exec::finetune::Tuning;
@@ -53,6 +53,8 @@ pub struct Fit<'t> {
     tuning: Tuning,
     /// A Ctrl-C stopped the current epoch.
     interrupted: bool,
+    /// `precision = f16`'s dynamic loss scale.
+    scaler: Option<LossScaler>,
 }
 
 /// After an epoch: the weights, whether to go on, and the validation metrics.
@@ -189,7 +191,7 @@ impl<'t> Fit<'t> {
             trainer.print_start(&splits);
         }
         let task = task::runner(spec.data.dataset.task);
-        let mut net = Net::build(&trainer.graph, &autodiff)?;
+        let mut net = Net::build(&trainer.graph, &autodiff)?.with_precision(spec.precision);
         task.prepare(&mut net);
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         if resume.is_some() {
@@ -221,6 +223,7 @@ impl<'t> Fit<'t> {
             graph_rev: live.graph_rev,
             tuning: Tuning::default(),
             interrupted: false,
+            scaler: (spec.precision == crate::ir::Precision::F16).then(LossScaler::default),
         };
         Ok((fit, net))
     }
@@ -233,7 +236,7 @@ impl<'t> Fit<'t> {
         self.graph_rev = live.graph_rev;
         let saved = self.trainer.run.checkpoint(&format!("before-rebuild-step{}.bpk", self.state.step));
         hooks::save_net(&net.valid(), &saved)?;
-        let mut fresh = Net::build(&graph, &self.autodiff)?;
+        let mut fresh = Net::build(&graph, &self.autodiff)?.with_precision(self.spec.precision);
         self.task.prepare(&mut fresh);
         let (net, report) = transplant::transplant(&net, fresh)
             .map_err(|e| RunError::Checkpoint { path: saved.clone(), message: e.to_string() })?;
@@ -392,11 +395,35 @@ impl<'t> Fit<'t> {
         if at.read_loss {
             meter.read(at.step, at.epoch, at.lr)?;
         }
+        let loss = match &self.scaler {
+            Some(scaler) => scaler.scale_loss(loss),
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         match acc.add(&net, grads, at.last_batch) {
-            Some((grads, batches)) => Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches))),
+            Some((grads, batches)) => match self.unscaled(&net, grads, at) {
+                Some(grads) => Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches))),
+                // An overflow under f16: the step counts (the schedule moves on) but changes nothing.
+                None => Ok((net, Some(batches))),
+            },
             None => Ok((net, None)),
         }
+    }
+
+    /// The gradients to apply: as they are, or divided by f16's loss scale; `None` when they
+    /// overflowed and the step is skipped.
+    fn unscaled(&mut self, net: &Net, grads: GradientsParams, at: &StepAt) -> Option<GradientsParams> {
+        let Some(scaler) = &mut self.scaler else { return Some(grads) };
+        let scale = scaler.scale;
+        let grads = scaler.unscale(net, grads);
+        if grads.is_none() && !self.trainer.quiet {
+            hooks::progress::print_above(&format!(
+                "f16: gradients overflowed at loss scale {scale}; skipped step {} (scale now {})",
+                at.step + 1,
+                scaler.scale
+            ));
+        }
+        grads
     }
 
     /// Metrics and confusion matrix on the `val` split, with the evaluated weights.
