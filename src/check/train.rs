@@ -210,11 +210,7 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
-        let precision = f
-            .get("precision")
-            .and_then(|field| scalar(sink, "train", field, Ty::Word(builtins::PRECISIONS), Bound::Any))
-            .and_then(|v| if let Value::Word(w) = v { Precision::from_name(&w) } else { None })
-            .unwrap_or_default();
+        let precision = precision(sink, f.get("precision"));
         let (plots, logger) = tracking(sink, &f);
         let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
         let sink = &mut *self.data.sink;
@@ -483,6 +479,14 @@ impl<'a> TrainCheck<'a, '_> {
         }
         let _ = used_at;
     }
+}
+
+/// `precision = bf16`: one of [`builtins::PRECISIONS`] (did-you-mean otherwise), f32 when absent.
+fn precision(sink: &mut Sink, field: Option<&&Field>) -> Precision {
+    field
+        .and_then(|field| scalar(sink, "train", field, Ty::Word(builtins::PRECISIONS), Bound::Any))
+        .and_then(|v| if let Value::Word(w) = v { Precision::from_name(&w) } else { None })
+        .unwrap_or_default()
 }
 
 /// A model whose parameter count depends on the image size needs data of one size.
