@@ -166,21 +166,35 @@ fn conv(m: &Conv2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
         return m.forward(full(x));
     };
     let options = ConvOptions::new_with_padding(m.stride, [(top, bottom), (left, right)], m.dilation, m.groups);
+    if compute.is_none() {
+        return super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options);
+    }
+    // The weight before the bias: burn initialises a parameter on its first use, from the
+    // seeded generator, so the order of first uses is the order of the initial draws.
+    let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
-    super::conv::conv2d(low(x, compute), low(m.weight.val(), compute), bias, options)
+    super::conv::conv2d(low(x, compute), weight, bias, options)
 }
 
 /// [`ConvTranspose2d::forward`], in `compute` when given.
 fn conv_transpose(m: &ConvTranspose2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
+    if compute.is_none() {
+        return m.forward(x);
+    }
     let options = ConvTransposeOptions::new(m.stride, m.padding, m.padding_out, m.dilation, m.groups);
+    let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
-    burn::tensor::module::conv_transpose2d(low(x, compute), low(m.weight.val(), compute), bias, options)
+    burn::tensor::module::conv_transpose2d(low(x, compute), weight, bias, options)
 }
 
 /// [`Linear::forward`], in `compute` when given.
 fn linear<const D: usize>(m: &Linear, x: Tensor<D>, compute: Option<FloatDType>) -> Tensor<D> {
+    if compute.is_none() {
+        return m.forward(x);
+    }
+    let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
-    burn::tensor::module::linear(low(x, compute), low(m.weight.val(), compute), bias)
+    burn::tensor::module::linear(low(x, compute), weight, bias)
 }
 
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
