@@ -54,6 +54,10 @@ struct SpecArgs {
     /// Default: this machine's memory (pass the GPU's when training on one).
     #[arg(long, value_parser = trainc::check::memory::parse_bytes)]
     memory: Option<u64>,
+    /// The training device (`check --device`, or `run`'s and `watch`'s): a `precision` it cannot
+    /// run is an error.
+    #[arg(skip)]
+    device: Option<String>,
 }
 
 impl SpecArgs {
@@ -62,11 +66,21 @@ impl SpecArgs {
         o.resolve.profile = self.profile.clone();
         o.resolve.overrides = self.overrides.clone();
         o.check.skip_data = self.skip_data;
+        o.check.device = self.device.as_deref().and_then(trainc::ir::DeviceKind::parse);
         o.check.memory = match self.memory {
             Some(bytes) => Some(MemoryBudget { bytes, source: "`--memory`".into() }),
             None => machine_memory().map(|bytes| MemoryBudget { bytes, source: "this machine".into() }),
         };
         o
+    }
+}
+
+impl SpecArgs {
+    /// These arguments, checked for training on `device`.
+    #[cfg(feature = "train")]
+    fn on(mut self, device: &str) -> SpecArgs {
+        self.device = Some(device.to_string());
+        self
     }
 }
 
@@ -164,6 +178,10 @@ enum Command {
         /// Print every node's shape.
         #[arg(long)]
         shapes: bool,
+        /// The device the file will train on (`flex`, `tch:cpu`, `tch:cuda:N`): a `precision` it
+        /// cannot run is an error.
+        #[arg(long)]
+        device: Option<String>,
     },
     /// List the builtins with their signatures.
     Builtins,
@@ -322,14 +340,17 @@ fn main() -> ExitCode {
     trainc::run::START.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();
     commands::report(match cli.command {
-        Command::Check { spec, format, shapes } => commands::check(&spec, format, shapes),
+        Command::Check { mut spec, format, shapes, device } => {
+            spec.device = device;
+            commands::check(&spec, format, shapes)
+        }
         Command::Builtins => commands::builtins(),
         Command::Fmt { files, check } => commands::fmt(&files, check),
         Command::Lsp => commands::lsp(),
         #[cfg(feature = "train")]
-        Command::Run { spec, train } => commands::run(&spec, &train),
+        Command::Run { spec, train } => commands::run(&spec.on(&train.device), &train),
         #[cfg(feature = "train")]
-        Command::Watch { spec, train } => commands::watch(&spec, &train),
+        Command::Watch { spec, train } => commands::watch(&spec.on(&train.device), &train),
         #[cfg(feature = "train")]
         Command::Sweep(args) => commands::sweep(&args),
         #[cfg(feature = "train")]

@@ -77,7 +77,7 @@ fn tm_grammar() -> Value {
 /// Every name the checker knows, with what it is (for the failure message).
 fn vocabulary() -> Vec<(&'static str, &'static str)> {
     let mut all: Vec<(&'static str, &'static str)> = BUILTINS.iter().map(|b| (b.kind.noun(), b.name)).collect();
-    let lists: [(&'static str, &'static [&'static str]); 16] = [
+    let lists: [(&'static str, &'static [&'static str]); 17] = [
         ("keyword", builtins::KEYWORDS),
         ("constant", builtins::CONSTANTS),
         ("type", builtins::TYPES),
@@ -94,6 +94,7 @@ fn vocabulary() -> Vec<(&'static str, &'static str)> {
         ("normalize preset", builtins::NORM_PRESETS),
         ("padding word", builtins::PADDING_WORDS),
         ("weights naming", builtins::WEIGHT_NAMES),
+        ("precision word", builtins::PRECISIONS),
     ];
     for (what, list) in lists {
         for word in list {

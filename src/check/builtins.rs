@@ -735,7 +735,10 @@ pub const TRAIN_KEYS: &[&str] = &[
     "mix",
     "plots",
     "logger",
+    "precision",
 ];
+/// `precision = …` (`ir::Precision`).
+pub const PRECISIONS: &[&str] = crate::ir::Precision::NAMES;
 pub const DATA_KEYS: &[&str] = &["batch", "augment", "eval_augment", "limit_batches", "workers", "balanced", "shuffle"];
 pub const CHECKPOINT_KEYS: &[&str] = &["monitor", "mode", "keep"];
 pub const EARLY_STOP_KEYS: &[&str] = &["monitor", "mode", "patience", "min_delta"];

@@ -268,6 +268,16 @@ pub enum CheckError {
         at: SourceSpan,
     },
 
+    #[error("device `{device}` cannot train in `{precision}`")]
+    #[diagnostic(code(trainc::train::precision), help("{help}"))]
+    Precision {
+        precision: String,
+        device: String,
+        help: String,
+        #[label("`{precision}` on `{device}`")]
+        at: SourceSpan,
+    },
+
     #[error("`{callee}({out}, {k})` reads as {out} output channels and a {k}×{k} kernel")]
     #[diagnostic(
         code(trainc::arg::pytorch_order),

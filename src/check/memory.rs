@@ -7,10 +7,17 @@
 //! output twice over for the gradient buffers alive at the peak. It ignores the allocator's
 //! slack, the data loader's queue and the framework itself, so the real peak is higher; the
 //! README gives measured figures beside the estimate.
+//!
+//! With `precision = bf16` or `f16` the weights, gradients and optimizer state stay f32 (master
+//! weights); each node's output is counted in the type `exec::net` computes it in (2 bytes after
+//! a convolution, linear layer or product, 4 after a normalisation or softmax, its inputs' type
+//! otherwise), and the 16-bit copies of the weights those layers use are activations too.
 
 use std::collections::HashMap;
 
-use crate::ir::{ModelGraph, Optimizer, TrainSpec};
+use petgraph::stable_graph::NodeIndex;
+
+use crate::ir::{ModelGraph, Op, Optimizer, Precision, TrainSpec};
 
 use super::dim::Dim;
 
@@ -18,8 +25,10 @@ use super::dim::Dim;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct MemoryEstimate {
     pub batch: usize,
-    /// Bytes of one stored value (4: trainc trains in f32).
+    /// Bytes of one stored weight, gradient or optimizer value (4: master weights are f32).
     pub value_bytes: u64,
+    /// The precision the activations are computed in.
+    pub precision: Precision,
     pub parameters: u64,
     pub gradients: u64,
     pub optimizer: u64,
@@ -47,7 +56,11 @@ impl MemoryEstimate {
     pub fn per_step(&self) -> String {
         let text = self.describe();
         let (total, parts) = text.split_once(" (").unwrap_or((&text, ""));
-        format!("{total} per training step at batch {} ({parts}", self.batch)
+        let precision = match self.precision {
+            Precision::F32 => String::new(),
+            other => format!(" in {}", other.name()),
+        };
+        format!("{total} per training step at batch {}{precision} ({parts}", self.batch)
     }
 }
 
@@ -64,25 +77,68 @@ pub fn estimate(graph: &ModelGraph, train: &TrainSpec) -> Option<MemoryEstimate>
     let value_bytes = 4;
     let bindings: HashMap<String, Dim> = [("B".to_string(), Dim::known(train.data.batch as i64))].into();
     let params = u64::try_from(graph.param_count().value()?).ok()?;
+    let widths = output_bytes(graph, train.precision);
     let mut saved = 0u64;
     let mut largest = 0u64;
-    for node in graph.graph.node_weights() {
+    let mut cast_weights = 0u64;
+    for (index, node) in graph.graph.node_indices().map(|i| (i, &graph.graph[i])) {
         let mut elements = 1u64;
         for dim in &node.shape.subst(&bindings).0 {
             elements = elements.saturating_mul(u64::try_from(dim.value()?).ok()?);
         }
-        saved = saved.saturating_add(elements);
-        largest = largest.max(elements);
+        let bytes = elements.saturating_mul(widths.get(&index).copied().unwrap_or(value_bytes));
+        saved = saved.saturating_add(bytes);
+        largest = largest.max(bytes);
+        if train.precision != Precision::F32 && computes_low(&node.op) {
+            let weights = u64::try_from(node.params.value().unwrap_or(0)).unwrap_or(0);
+            cast_weights = cast_weights.saturating_add(weights * train.precision.activation_bytes());
+        }
     }
     let values_per_param = optimizer_state(&train.optimizer);
     Some(MemoryEstimate {
         batch: train.data.batch,
         value_bytes,
+        precision: train.precision,
         parameters: params * value_bytes,
         gradients: params * value_bytes,
         optimizer: params * value_bytes * values_per_param,
-        activations: saved.saturating_add(2 * largest).saturating_mul(value_bytes),
+        activations: saved.saturating_add(2 * largest).saturating_add(cast_weights),
     })
+}
+
+/// Whether `exec::net` runs `op` in the 16-bit compute type.
+fn computes_low(op: &Op) -> bool {
+    matches!(op, Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Linear { .. } | Op::Matmul)
+}
+
+/// Bytes of one value of each node's output under `precision`, following `exec::net`'s casts:
+/// the compute type after convolutions, linear layers and products; f32 for inputs, parameters,
+/// normalisations, softmax, PReLU and attention; otherwise the inputs' type (f32 when they differ).
+fn output_bytes(graph: &ModelGraph, precision: Precision) -> HashMap<NodeIndex, u64> {
+    let mut out = HashMap::new();
+    let Ok(order) = petgraph::algo::toposort(&graph.graph, None) else { return out };
+    let (low, full) = (precision.activation_bytes(), 4);
+    for index in order {
+        let bytes = match &graph.graph[index].op {
+            op if computes_low(op) => low,
+            Op::Input(_)
+            | Op::Param { .. }
+            | Op::BatchNorm { .. }
+            | Op::GroupNorm { .. }
+            | Op::LayerNorm { .. }
+            | Op::Softmax { .. }
+            | Op::Prelu { .. }
+            | Op::Attention { .. } => full,
+            _ => graph
+                .graph
+                .neighbors_directed(index, petgraph::Direction::Incoming)
+                .map(|i| out.get(&i).copied().unwrap_or(full))
+                .max()
+                .unwrap_or(full),
+        };
+        out.insert(index, bytes);
+    }
+    out
 }
 
 /// Values of optimizer state per parameter.

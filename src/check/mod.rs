@@ -38,6 +38,8 @@ pub struct Options {
     pub assume_classes: Option<Vec<String>>,
     /// The training device's memory: a step estimated to need more is an error.
     pub memory: Option<memory::MemoryBudget>,
+    /// The device `run` will train on (`--device`): a `precision` it cannot run is an error.
+    pub device: Option<crate::ir::DeviceKind>,
 }
 
 /// Errors with the file their span points into (an override's value lives in `<command line>`,
@@ -124,6 +126,9 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
             checked.memory = memory::estimate(graph, spec);
             let file = program.module(root).file;
             fits(tc.data.sink, file, train, checked.memory, options.memory.as_ref());
+            if let Some(device) = options.device {
+                precision_runs(tc.data.sink, train, spec.precision, device);
+            }
         }
         checked.train = spec;
         // Profiles that are not selected are checked too; what they share with the base block
@@ -192,6 +197,28 @@ fn fits(
             budget: memory::bytes(budget.bytes),
             device: budget.source.clone(),
             batch: estimate.batch,
+            at: at.into(),
+        },
+    );
+}
+
+/// A `precision` the device cannot run is an error at the `precision` field (which may be an
+/// override on the command line).
+fn precision_runs(sink: &mut Sink, train: &Train, precision: crate::ir::Precision, device: crate::ir::DeviceKind) {
+    if device.supports(precision) {
+        return;
+    }
+    let Some(field) = train.fields.iter().find(|f| f.key.name == "precision") else { return };
+    let at = match &field.value {
+        FieldValue::Expr(e) => e.span,
+        FieldValue::Record(_) => field.span,
+    };
+    sink.push(
+        at.file,
+        CheckError::Precision {
+            precision: precision.name().into(),
+            device: device.describe().into(),
+            help: "libtorch has no usable f16 convolutions on the CPU: write `precision = bf16` to train in 16 bits here, or train f16 on a GPU (`--device tch:cuda:0`)".into(),
             at: at.into(),
         },
     );

@@ -15,8 +15,8 @@ use super::graph::{DataBinding, GraphChecker, item_kind};
 use super::spec::typed;
 use crate::ir::{
     Augment, Call, CheckpointSpec, DataSpec, DatasetSpec, DeclRef, EarlyStopSpec, ExportFormat, Frozen, Length, Logger,
-    Loss, LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Program,
-    Schedule, SplitSource, Task, TrainSpec, Value, WeightsSpec,
+    Loss, LossTerm, LrGroup, Metric, Mix, Mode, ModelGraph, ModuleId, Monitor, Normalization, Optimizer, Precision,
+    Program, Schedule, SplitSource, Task, TrainSpec, Value, WeightsSpec,
 };
 use crate::suggest;
 use crate::syntax::ast::{self, BinOp, Expr, ExprKind, Field, FieldValue, GraphKind, Item};
@@ -214,6 +214,7 @@ impl<'a> TrainCheck<'a, '_> {
         let seed = int(sink, "train", f.get("seed"), Bound::NonNeg).unwrap_or(0) as u64;
         let log_every = int(sink, "train", f.get("log_every"), Bound::AtLeast(1.0)).unwrap_or(50) as usize;
         let export = f.get("export").map(|field| export_formats(sink, field)).unwrap_or_default();
+        let precision = precision(sink, f.get("precision"));
         let (plots, logger) = tracking(sink, &f);
         let (weights, freeze, groups) = self.parameters(&f, graph.as_ref().map(|(g, _)| g), epochs);
         let sink = &mut *self.data.sink;
@@ -246,6 +247,7 @@ impl<'a> TrainCheck<'a, '_> {
                 mix,
                 plots,
                 logger,
+                precision,
             }),
             _ => None,
         };
@@ -481,6 +483,14 @@ impl<'a> TrainCheck<'a, '_> {
         }
         let _ = used_at;
     }
+}
+
+/// `precision = bf16`: one of [`builtins::PRECISIONS`] (did-you-mean otherwise), f32 when absent.
+fn precision(sink: &mut Sink, field: Option<&&Field>) -> Precision {
+    field
+        .and_then(|field| scalar(sink, "train", field, Ty::Word(builtins::PRECISIONS), Bound::Any))
+        .and_then(|v| if let Value::Word(w) = v { Precision::from_name(&w) } else { None })
+        .unwrap_or_default()
 }
 
 /// A model whose parameter count depends on the image size needs data of one size.

@@ -155,6 +155,7 @@ pub fn predict(args: &PredictArgs) -> Result<ExitCode, CommandError> {
         profile: None,
         skip_data: recorded.is_some(),
         memory: None,
+        device: None,
     };
     let checked = checked(&spec, recorded)?;
     let (train, graph) = (&checked.train, &checked.graph);

@@ -143,7 +143,7 @@ mod tests {
             };
             layers.push(path, layer);
         }
-        Net { layers, plan: Default::default() }
+        Net { layers, plan: Default::default(), precision: Default::default() }
     }
 
     /// The trainable tensors (running statistics are visited too, and never require one).

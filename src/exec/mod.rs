@@ -10,6 +10,7 @@ pub mod loss;
 pub mod net;
 pub mod ops;
 pub mod optim;
+pub mod precision;
 #[cfg(feature = "tch")]
 pub mod tch_ops;
 pub mod transplant;

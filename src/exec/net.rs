@@ -19,15 +19,16 @@ use burn::nn::{
     LinearConfig, PRelu, PReluConfig, PaddingConfig2d,
 };
 use burn::tensor::activation;
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Distribution, FloatDType, Tensor};
 use petgraph::algo::toposort;
 use petgraph::visit::EdgeRef;
 
 use super::layers::Layers;
 use super::ops::{self, Binary};
+use super::precision::{self, full, low};
 use crate::check::dim::Dim;
-use crate::ir::{Init, ModelGraph, Op, Reduce};
+use crate::ir::{Init, ModelGraph, Op, Precision, Reduce};
 
 /// Layers with weights or running state.
 // Boxing the attention variant would keep the enum small, but burn's `Module` derive does not
@@ -115,6 +116,10 @@ pub struct Net {
     pub layers: Layers,
     #[module(skip)]
     pub plan: Plan,
+    /// What convolutions, linear layers and products compute in (`train { precision }`; see
+    /// [`super::precision`]). The weights are f32 whatever this says.
+    #[module(skip)]
+    pub precision: Precision,
 }
 
 /// A value in flight: tensors of the ranks models produce.
@@ -154,13 +159,42 @@ impl Act {
 
 /// [`Conv2d::forward`] through [`super::conv::conv2d`], which picks the fastest measured way for
 /// the backend (BENCHMARKS.md).
-fn conv(m: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// In `compute` (with 16-bit copies of the weights) when given.
+fn conv(m: &Conv2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
     // `Net::build` only makes explicit paddings (the checker resolved them).
     let PaddingConfig2d::Explicit(top, left, bottom, right) = m.padding else {
-        return m.forward(x);
+        return m.forward(full(x));
     };
     let options = ConvOptions::new_with_padding(m.stride, [(top, bottom), (left, right)], m.dilation, m.groups);
-    super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options)
+    if compute.is_none() {
+        return super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options);
+    }
+    // The weight before the bias: burn initialises a parameter on its first use, from the
+    // seeded generator, so the order of first uses is the order of the initial draws.
+    let weight = low(m.weight.val(), compute);
+    let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
+    super::conv::conv2d(low(x, compute), weight, bias, options)
+}
+
+/// [`ConvTranspose2d::forward`], in `compute` when given.
+fn conv_transpose(m: &ConvTranspose2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
+    if compute.is_none() {
+        return m.forward(x);
+    }
+    let options = ConvTransposeOptions::new(m.stride, m.padding, m.padding_out, m.dilation, m.groups);
+    let weight = low(m.weight.val(), compute);
+    let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
+    burn::tensor::module::conv_transpose2d(low(x, compute), weight, bias, options)
+}
+
+/// [`Linear::forward`], in `compute` when given.
+fn linear<const D: usize>(m: &Linear, x: Tensor<D>, compute: Option<FloatDType>) -> Tensor<D> {
+    if compute.is_none() {
+        return m.forward(x);
+    }
+    let weight = low(m.weight.val(), compute);
+    let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
+    burn::tensor::module::linear(low(x, compute), weight, bias)
 }
 
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
@@ -373,7 +407,13 @@ impl Net {
             plan.steps.push(Step { kind, inputs, path: n.path.clone() });
         }
         plan.outputs = graph.outputs.iter().map(|(name, node)| (name.clone(), index[node])).collect();
-        Ok(Net { layers, plan })
+        Ok(Net { layers, plan, precision: Precision::F32 })
+    }
+
+    /// The same weights, computing in `precision` from the next forward pass on.
+    pub fn with_precision(mut self, precision: Precision) -> Net {
+        self.precision = precision;
+        self
     }
 
     /// Sets the bias of the convolution that produces output `name` (through identities) to
@@ -404,7 +444,11 @@ impl Net {
         out
     }
 
-    fn forward_traced(&self, inputs: Vec<Tensor<4>>, mut on_step: impl FnMut(&Step, &Act)) -> Vec<(String, Act)> {
+    pub(crate) fn forward_traced(
+        &self,
+        inputs: Vec<Tensor<4>>,
+        mut on_step: impl FnMut(&Step, &Act),
+    ) -> Vec<(String, Act)> {
         let steps = &self.plan.steps;
         // Each value is dropped after its last use so activations are freed as early as possible.
         let mut last_use = vec![0; steps.len()];
@@ -434,10 +478,11 @@ impl Net {
             on_step(step, &out);
             values[i] = Some(out);
         }
+        // Losses and metrics read f32 whatever the layers computed in.
         self.plan
             .outputs
             .iter()
-            .map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept")))
+            .map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept").full()))
             .collect()
     }
 
@@ -464,14 +509,17 @@ impl Net {
             Kind::Sigmoid => each_rank!(x(), t => activation::sigmoid(t)),
             Kind::Tanh => each_rank!(x(), t => activation::tanh(t)),
             Kind::LeakyRelu(s) => each_rank!(x(), t => activation::leaky_relu(t, *s)),
-            Kind::Softmax(d) => each_rank!(x(), t => activation::softmax(t, *d)),
+            Kind::Softmax(d) => each_rank!(x(), t => activation::softmax(full(t), *d)),
             Kind::Scale(by) => each_rank!(x(), t => t.mul_scalar(*by)),
             Kind::Flatten(start, end) => ops::flatten(x(), *start, *end),
             Kind::Identity => x(),
             Kind::Add => ops::binary(Binary::Add, x(), x()),
             Kind::Sub => ops::binary(Binary::Sub, x(), x()),
             Kind::Mul => ops::binary(Binary::Mul, x(), x()),
-            Kind::Matmul => ops::matmul(x(), x()),
+            Kind::Matmul => {
+                let compute = precision::compute_type(self.precision);
+                ops::matmul(x().low(compute), x().low(compute))
+            }
             Kind::Reduce(how, dims, keepdim) => ops::reduce(*how, dims, *keepdim, x()),
             Kind::Reshape(dims) => {
                 let a = x();
@@ -486,25 +534,26 @@ impl Net {
 
     fn layer(&self, index: usize, x: Act) -> Act {
         let four = |x: Act| x.d4().expect("the checker guarantees 4-D inputs for spatial layers");
+        let compute = precision::compute_type(self.precision);
         match &self.layers[index] {
-            Layer::Conv(m) => Act::D4(conv(m, four(x))),
-            Layer::ConvT(m) => Act::D4(m.forward(four(x))),
+            Layer::Conv(m) => Act::D4(conv(m, four(x), compute)),
+            Layer::ConvT(m) => Act::D4(conv_transpose(m, four(x), compute)),
             Layer::MaxPool(m) => Act::D4(m.forward(four(x))),
             Layer::AvgPool(m) => Act::D4(m.forward(four(x))),
             Layer::AdaptivePool(m) => Act::D4(m.forward(four(x))),
             Layer::Upsample(m) => Act::D4(m.forward(four(x))),
-            Layer::Linear(m) => each_rank!(x, t => m.forward(t)),
-            Layer::BatchNorm(m) => each_rank!(x, t => batch_norm(m, t)),
-            Layer::GroupNorm(m) => each_rank!(x, t => m.forward(t)),
-            Layer::LayerNorm(m) => each_rank!(x, t => m.forward(t)),
+            Layer::Linear(m) => each_rank!(x, t => linear(m, t, compute)),
+            Layer::BatchNorm(m) => each_rank!(x, t => batch_norm(m, full(t))),
+            Layer::GroupNorm(m) => each_rank!(x, t => m.forward(full(t))),
+            Layer::LayerNorm(m) => each_rank!(x, t => m.forward(full(t))),
             Layer::Dropout(m) => each_rank!(x, t => m.forward(t)),
-            Layer::Prelu(m) => each_rank!(x, t => m.forward(t)),
+            Layer::Prelu(m) => each_rank!(x, t => m.forward(full(t))),
             Layer::Dropout2d(m) => ops::dropout2d(m, x),
             Layer::DropPath(m) => ops::drop_path(m, x),
             // [B, C, H, W] → [B, H, W, C], normalised over C, and back.
-            Layer::ChannelNorm(m) => Act::D4(m.forward(four(x).permute([0, 2, 3, 1])).permute([0, 3, 1, 2])),
+            Layer::ChannelNorm(m) => Act::D4(m.forward(full(four(x)).permute([0, 2, 3, 1])).permute([0, 3, 1, 2])),
             Layer::Attention(m) => match x {
-                Act::D3(t) => Act::D3(m.forward(MhaInput::self_attn(t)).context),
+                Act::D3(t) => Act::D3(m.forward(MhaInput::self_attn(full(t))).context),
                 _ => unreachable!("the checker guarantees [B, N, D] for attention"),
             },
             Layer::Param2(_) | Layer::Param3(_) | Layer::Param4(_) => unreachable!("params are `Kind::Param` steps"),

@@ -80,6 +80,8 @@ pub fn binary(op: Binary, a: Act, b: Act) -> Act {
             }
         };
     }
+    let mut same = super::precision::common(vec![a, b]);
+    let (a, b) = (same.remove(0), same.remove(0));
     match broadcast(a, b) {
         (Act::D2(x), Act::D2(y)) => Act::D2(apply!(x, y)),
         (Act::D3(x), Act::D3(y)) => Act::D3(apply!(x, y)),
@@ -167,6 +169,7 @@ pub fn select(x: Act, dim: usize, index: usize) -> Act {
 
 /// Concatenation along `dim`; inputs with a batch of 1 (parameters) are repeated to the batch.
 pub fn concat(args: Vec<Act>, dim: usize) -> Act {
+    let args = super::precision::common(args);
     let batch = args.iter().map(|a| a.dims()[0]).max().unwrap_or(1);
     let args: Vec<Act> = args
         .into_iter()
@@ -216,6 +219,8 @@ fn masked(m: &Dropout, x: Act, keep_axes: usize) -> Act {
     };
     let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
     let mask = Tensor::<4>::random(four_dims(&mask_dims), Distribution::Bernoulli(keep), &device).mul_scalar(scale);
+    // In the value's own type: a 16-bit activation stays 16-bit.
+    let mask = super::precision::like(mask, x.dtype());
     binary(Binary::Mul, x, reshape(Act::D4(mask), &mask_dims))
 }
 

@@ -681,7 +681,7 @@ mod tests {
         let l = layers.push("decoder.upsample0", Layer::Upsample(cubic.init()));
         let step = |kind, inputs, path: &str| Step { kind, inputs, path: path.into() };
         let steps = vec![step(Kind::Input(0), vec![], "x"), step(Kind::Layer(l), vec![0], "decoder.upsample0")];
-        let net = Net { layers, plan: Plan { steps, outputs: vec![("out".into(), 1)] } };
+        let net = Net { layers, plan: Plan { steps, outputs: vec![("out".into(), 1)] }, precision: Default::default() };
         let shape = Shape(vec![Dim::sym("B"), Dim::known(3), Dim::known(4), Dim::known(4)]);
         let graph = ModelGraph {
             name: "m".into(),

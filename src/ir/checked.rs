@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde::Serialize;
 
-use super::{Augment, Frozen, Load, Logger, Loss, LrGroup, Metric, Mix, Names, Optimizer, Schedule};
+use super::{Augment, Frozen, Load, Logger, Loss, LrGroup, Metric, Mix, Names, Optimizer, Precision, Schedule};
 use crate::check::dim::{Dim, Shape};
 /// A dataset's source, typed by format (see `crate::formats`).
 pub use crate::formats::Source;
@@ -575,6 +575,8 @@ pub struct TrainSpec {
     /// `logger = mlflow(…)` (or a list): tracking servers that get params, metrics and files.
     /// `metrics.csv` and the TensorBoard events are written whatever this says.
     pub logger: Vec<Logger>,
+    /// `precision = bf16`: what the convolutions and products compute in (f32 by default).
+    pub precision: Precision,
 }
 
 /// A checked `load(…)`: the file resolved, its rename rules parsed.

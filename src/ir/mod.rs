@@ -3,9 +3,11 @@
 //! [`Loss`], [`Metric`], [`Augment`]) it carries.
 
 mod checked;
+mod precision;
 mod program;
 mod spec;
 
 pub use checked::*;
+pub use precision::{DeviceKind, Precision};
 pub use program::*;
 pub use spec::*;

@@ -25,7 +25,7 @@ use burn::tensor::Device;
 
 use super::hooks::{self, Control, EpochEnd, Hooks, Rebuilt, StepEnd, TrainEnd};
 use super::live::{self, Live};
-use super::step::{Accumulate, LossMeter, StepAt};
+use super::step::{Accumulate, LossMeter, LossScaler, StepAt};
 use super::{Evaluation, Results, RunError, State, Trainer};
 use crate::data::{Batch, Loader, Shard, Source, open_splits};
 use crate::dist::sync::{self, ChecksumLog};
@@ -63,6 +63,8 @@ pub struct Fit<'t> {
     any_rank_interrupted: bool,
     /// `TRAINC_DIST_CHECKSUMS`: the weights' checksum after every step.
     checksums: Option<ChecksumLog>,
+    /// `precision = f16`'s dynamic loss scale.
+    scaler: Option<LossScaler>,
 }
 
 /// After an epoch: the weights, whether to go on, and the validation metrics.
@@ -205,7 +207,7 @@ impl<'t> Fit<'t> {
             trainer.print_start(&splits);
         }
         let task = task::runner(spec.data.dataset.task);
-        let mut net = Net::build(&trainer.graph, &autodiff)?;
+        let mut net = Net::build(&trainer.graph, &autodiff)?.with_precision(spec.precision);
         task.prepare(&mut net);
         let mut optimizer = optim::build(&spec.optimizer, spec.clip_grad);
         if resume.is_some() {
@@ -245,6 +247,7 @@ impl<'t> Fit<'t> {
             interrupted: false,
             any_rank_interrupted: false,
             checksums: ChecksumLog::from_env(trainer.group.world.rank),
+            scaler: (spec.precision == crate::ir::Precision::F16).then(LossScaler::default),
         };
         Ok((fit, net))
     }
@@ -257,7 +260,7 @@ impl<'t> Fit<'t> {
         self.graph_rev = live.graph_rev;
         let saved = self.trainer.run.checkpoint(&format!("before-rebuild-step{}.bpk", self.state.step));
         hooks::save_net(&net.valid(), &saved)?;
-        let mut fresh = Net::build(&graph, &self.autodiff)?;
+        let mut fresh = Net::build(&graph, &self.autodiff)?.with_precision(self.spec.precision);
         self.task.prepare(&mut fresh);
         let (net, report) = transplant::transplant(&net, fresh)
             .map_err(|e| RunError::Checkpoint { path: saved.clone(), message: e.to_string() })?;
@@ -484,13 +487,38 @@ impl<'t> Fit<'t> {
         if at.read_loss {
             meter.read(at.step, at.epoch, at.lr)?;
         }
+        let loss = match &self.scaler {
+            Some(scaler) => scaler.scale_loss(loss),
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let Some((grads, batches)) = acc.add(&net, grads, at.last_batch) else { return Ok((net, None)) };
-        // Data-parallel: the average over the ranks, and whether any rank had a Ctrl-C.
+        // Data-parallel: the average over the ranks, and whether any rank had a Ctrl-C. Every
+        // rank then holds the same gradients, so f16's overflow check agrees on all of them.
         let mut interrupted = [if super::interrupt::requested() { 1.0 } else { 0.0 }];
         let grads = sync::average_gradients(&self.trainer.group, &net, grads, &mut interrupted);
         self.any_rank_interrupted = interrupted[0] > 0.0;
-        Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches)))
+        match self.unscaled(&net, grads, at) {
+            Some(grads) => Ok((self.optimizer.step(self.tuning.lr(at.lr), net, grads), Some(batches))),
+            // An overflow under f16: the step counts (the schedule moves on) but changes nothing.
+            None => Ok((net, Some(batches))),
+        }
+    }
+
+    /// The gradients to apply: as they are, or divided by f16's loss scale; `None` when they
+    /// overflowed and the step is skipped.
+    fn unscaled(&mut self, net: &Net, grads: GradientsParams, at: &StepAt) -> Option<GradientsParams> {
+        let Some(scaler) = &mut self.scaler else { return Some(grads) };
+        let scale = scaler.scale;
+        let grads = scaler.unscale(net, grads);
+        if grads.is_none() && !self.trainer.quiet {
+            hooks::progress::print_above(&format!(
+                "f16: gradients overflowed at loss scale {scale}; skipped step {} (scale now {})",
+                at.step + 1,
+                scaler.scale
+            ));
+        }
+        grads
     }
 
     /// Metrics and confusion matrix on the `val` split, with the evaluated weights.

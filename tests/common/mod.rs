@@ -46,6 +46,9 @@ pub fn ui_options(text: &str) -> trainc::frontend::Options {
             match word {
                 "--skip-data" => options.check.skip_data = true,
                 "--profile" => options.resolve.profile = words.next().map(String::from),
+                "--device" => {
+                    options.check.device = words.next().and_then(trainc::ir::DeviceKind::parse);
+                }
                 "--memory" => {
                     let size = words.next().expect("--memory takes a size");
                     let bytes = trainc::check::memory::parse_bytes(size).expect("a valid size");

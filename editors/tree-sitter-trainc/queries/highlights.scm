@@ -66,7 +66,7 @@
     ; train
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export" "mix" "plots" "logger"
+    "groups" "export" "mix" "plots" "logger" "precision"
     ; data
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     ; checkpoint, early_stop, ema
@@ -79,7 +79,7 @@
   (#any-of? @property.builtin
     "model" "data" "loss" "optimizer" "schedule" "epochs" "metrics" "checkpoint" "early_stop"
     "ema" "clip_grad" "accumulate" "seed" "limit_batches" "log_every" "name" "weights" "freeze"
-    "groups" "export" "mix" "plots" "logger"
+    "groups" "export" "mix" "plots" "logger" "precision"
     "batch" "augment" "eval_augment" "workers" "balanced" "shuffle"
     "monitor" "mode" "keep" "patience" "min_delta" "decay"
     "train" "val" "test" "classes" "channels" "skip_bad"))
@@ -153,7 +153,7 @@
 
 ; Words that some arguments take: `padding = same`, `normalize(imagenet)`, `mode = max`.
 ((identifier) @constant.builtin
-  (#any-of? @constant.builtin "imagenet" "per_image" "same" "nearest" "bilinear" "min" "max" "trainc" "torchvision"))
+  (#any-of? @constant.builtin "imagenet" "per_image" "same" "nearest" "bilinear" "min" "max" "trainc" "torchvision" "f32" "bf16" "f16"))
 
 ; The batch size and the dataset's class count, meaningful in every model.
 ((identifier) @variable.builtin

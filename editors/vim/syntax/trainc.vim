@@ -67,14 +67,14 @@ syn keyword traincWeights      load
 syn keyword traincParam        frozen group
 syn keyword traincLogger       mlflow
 syn match   traincSplit        "\<split\>\ze\s*("
-syn keyword traincWord         imagenet per_image same nearest bilinear min trainc torchvision
+syn keyword traincWord         imagenet per_image same nearest bilinear min trainc torchvision f32 bf16 f16
 " `max` is a word (`mode = max`) and, called, a layer; keywords would win over the call's match.
 syn match   traincWord         "\<max\>"
 syn match   traincLayer        "\<max\ze\s*("
 
 " ── keys of train, data, checkpoint, early_stop, ema and dataset records ───────────────────
 " A key is a known name followed by `=` or `{` (or `.` in a profile path).
-syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\|mix\|plots\|logger\)\>\ze\s*[={.]"
+syn match   traincKey          "\<\%(model\|data\|loss\|optimizer\|schedule\|epochs\|metrics\|checkpoint\|early_stop\|ema\|clip_grad\|accumulate\|seed\|limit_batches\|log_every\|name\|weights\|freeze\|groups\|export\|mix\|plots\|logger\|precision\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(batch\|augment\|eval_augment\|workers\|balanced\|shuffle\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(monitor\|mode\|keep\|patience\|min_delta\|decay\)\>\ze\s*[={.]"
 syn match   traincKey          "\<\%(train\|val\|test\|classes\|channels\|skip_bad\)\>\ze\s*\%(=\|\.\h\w*\s*=\)"

@@ -68,6 +68,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Plan), CommandError> {
         profile: args.profile.clone(),
         skip_data: args.skip_data,
         memory: None,
+        device: Some(args.device.clone()),
     };
     let base = checked(&spec, None)?;
     let program = &base.outcome.program;
