@@ -25,6 +25,13 @@ fn scratch(name: &str) -> common::Scratch {
 /// its head scaled to logits of about ±10,
 /// an input and PyTorch's logits for it as raw little-endian f32.
 fn torchvision_reference(python: &str, dir: &Path, arch: &str, save: &str) {
+    torchvision_reference_at(python, dir, arch, save, 64);
+}
+
+/// [`torchvision_reference`] on `size`×`size` inputs; layer norms, ConvNeXt's layer scales
+/// and ViT's class token are randomised too (at their initial ones, zeros and 1e-6 a wrong
+/// mapping would hardly change the logits).
+fn torchvision_reference_at(python: &str, dir: &Path, arch: &str, save: &str, size: usize) {
     let script = format!(
         r#"
 import torch, torchvision
@@ -35,12 +42,17 @@ with torch.no_grad():
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.1, 0.1); mod.running_var.uniform_(0.8, 1.2)
             mod.weight.uniform_(0.8, 1.2); mod.bias.uniform_(-0.1, 0.1)
+        if isinstance(mod, torch.nn.LayerNorm):
+            mod.weight.uniform_(0.8, 1.2); mod.bias.uniform_(-0.1, 0.1)
+    for name, p in m.named_parameters():
+        if name.endswith('layer_scale'): p.uniform_(0.1, 0.3)
+        if name == 'class_token': p.normal_(0, 0.02)
 m.eval()
-x = torch.randn(2, 3, 64, 64)
+x = torch.randn(2, 3, {size}, {size})
 with torch.no_grad():
     # Random networks give logits far from a trained one's scale (1e-2 or 1e2); scale the head
     # so they span about ±10, like a trained classifier's, and 1e-4 means what it says.
-    head = m.fc if hasattr(m, 'fc') else m.classifier[1]
+    head = m.fc if hasattr(m, 'fc') else m.heads.head if hasattr(m, 'heads') else m.classifier[-1]
     head.weight.mul_(10 / m(x).abs().max())
     head.bias.zero_()
     y = m(x)
@@ -61,15 +73,27 @@ fn floats(path: &Path) -> Vec<f32> {
 
 /// The spec's model with its `weights` loaded, run on `x.bin` on flex; its logits.
 fn trainc_logits(dir: &Path, backbone: &str, load: &str) -> Vec<f32> {
-    // ResNets return their four stages; the others their last feature map.
-    let features = if backbone.starts_with("resnet") { "f.c5" } else { "f" };
+    trainc_logits_at(dir, backbone, load, 64)
+}
+
+/// [`trainc_logits`] on `size`×`size` inputs, with each backbone's torchvision head: ResNets
+/// return four stages, ConvNeXt's head norms the pooled features, ViT's is one linear layer.
+fn trainc_logits_at(dir: &Path, backbone: &str, load: &str, size: usize) -> Vec<f32> {
+    let (module, head) = match backbone {
+        b if b.starts_with("resnet") => ("backbones", "classifier(f.c5, classes)"),
+        "convnext_tiny" => {
+            ("backbones", "f |> adaptive_avgpool(1) |> layer_norm(axis = 1, eps = 1e-6) |> flatten |> linear(classes)")
+        }
+        "vit_b16" => ("vit", "f |> linear(classes)"),
+        _ => ("backbones", "classifier(f, classes)"),
+    };
     let text = format!(
-        r#"use std/backbones.{{{backbone}}}
+        r#"use std/{module}.{{{backbone}}}
 use std/heads.{{classifier}}
 dataset d = image_folder("data") {{ train = "train" }}
-model net(x: Image[B, 3, 64, 64]) -> Logits[B, classes] {{
+model net(x: Image[B, 3, {size}, {size}]) -> Logits[B, classes] {{
   f = {backbone}(x)
-  return classifier({features}, classes)
+  return {head}
 }}
 train {{
   model = net; data = d {{ batch = 2 }}; loss = cross_entropy(); optimizer = sgd(lr = 0.1); epochs = 1
@@ -79,7 +103,7 @@ train {{
     );
     let device = Device::flex();
     let net = loaded(dir, &text, &device);
-    let x = Tensor::<4>::from_data(TensorData::new(floats(&dir.join("x.bin")), [2, 3, 64, 64]), &device);
+    let x = Tensor::<4>::from_data(TensorData::new(floats(&dir.join("x.bin")), [2, 3, size, size]), &device);
     let (_, out) = net.forward(vec![x]).into_iter().next().expect("one output");
     out.d2().into_data().try_to_vec::<f32>().expect("f32 logits")
 }
@@ -172,6 +196,17 @@ fn torchvision_mobilenet_v2_and_efficientnet_b0_give_pytorch_logits() {
         let dir = scratch(arch);
         torchvision_reference(&python, &dir, arch, "torch.save(sd, 'm.pth')");
         let logits = trainc_logits(&dir, arch, r#"load("m.pth", names = torchvision)"#);
+        assert_close(&logits, &floats(&dir.join("y.bin")));
+    }
+}
+
+#[test]
+fn torchvision_convnext_tiny_and_vit_b_16_give_pytorch_logits() {
+    let Some(python) = common::torch_python("torch, torchvision, safetensors") else { return };
+    for (arch, backbone, size) in [("convnext_tiny", "convnext_tiny", 64), ("vit_b_16", "vit_b16", 224)] {
+        let dir = scratch(arch);
+        torchvision_reference_at(&python, &dir, arch, "torch.save(sd, 'm.pth')", size);
+        let logits = trainc_logits_at(&dir, backbone, r#"load("m.pth", names = torchvision)"#, size);
         assert_close(&logits, &floats(&dir.join("y.bin")));
     }
 }

@@ -11,6 +11,10 @@
 //!   index per inverted-residual block in call order, then the last 1×1 unit.
 //! - EfficientNet is `features.N.i`: each `mbconv_down` opens the next stage, `mbconv`s continue
 //!   it; inside a block the units are `block.0…3` (expand, depthwise, squeeze-excite, project).
+//! - ConvNeXt is `features.N`: the stem, then stages of blocks (`features.N.i.block.k`) with a
+//!   `convnext_down` (`features.N`) between them.
+//! - ViT is `conv_proj`, `class_token`, `encoder.pos_embedding`, then
+//!   `encoder.layers.encoder_layer_i` in call order and the final `encoder.ln`.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +24,8 @@ pub enum Family {
     ResNet,
     MobileNetV2,
     EfficientNet,
+    ConvNext,
+    Vit,
 }
 
 /// Stdlib blocks whose instances have torchvision names.
@@ -31,6 +37,8 @@ const BACKBONES: &[(&str, Family)] = &[
     ("resnet152", Family::ResNet),
     ("mobilenet_v2", Family::MobileNetV2),
     ("efficientnet_b0", Family::EfficientNet),
+    ("convnext_tiny", Family::ConvNext),
+    ("vit_b16", Family::Vit),
 ];
 
 /// Splits a path component into the block name and its instance number: `basic_down1` →
@@ -58,6 +66,8 @@ pub fn backbone(family: Family, paths: &[&str]) -> BTreeMap<String, String> {
         Family::ResNet => resnet(paths),
         Family::MobileNetV2 => mobilenet_v2(paths),
         Family::EfficientNet => efficientnet(paths),
+        Family::ConvNext => convnext(paths),
+        Family::Vit => vit(paths),
     }
 }
 
@@ -162,14 +172,104 @@ fn inner_block(rest: &str, convs: usize) -> Option<String> {
     }
 }
 
-/// The classification head (`std/heads`'s `classifier`): torchvision's ResNets call it `fc`,
-/// MobileNetV2 and EfficientNet `classifier.1` (after their dropout).
+/// The classification head: `std/heads`'s `classifier`, which torchvision's ResNets call `fc`
+/// and MobileNetV2 and EfficientNet `classifier.1` (after their dropout); or, after a ViT or a
+/// ConvNeXt, the model's own top-level layers as torchvision's heads have them (ViT: one
+/// linear layer, `heads.head`; ConvNeXt: a channel layer norm and a linear layer after the
+/// pooling, `classifier.0` and `.2`).
 pub fn head(family: Family, path: &str) -> Option<&'static str> {
+    match (family, path) {
+        (Family::Vit, "linear0") => return Some("heads.head"),
+        (Family::ConvNext, "layer_norm0") => return Some("classifier.0"),
+        (Family::ConvNext, "linear0") => return Some("classifier.2"),
+        _ => {}
+    }
     let (block, leaf) = path.split_once('.')?;
     if instance(block)?.0 != "classifier" || leaf != "linear0" {
         return None;
     }
-    Some(if family == Family::ResNet { "fc" } else { "classifier.1" })
+    match family {
+        Family::ResNet => Some("fc"),
+        Family::MobileNetV2 | Family::EfficientNet => Some("classifier.1"),
+        Family::ConvNext | Family::Vit => None,
+    }
+}
+
+/// ConvNeXt (`std/backbones`'s `convnext_tiny`): torchvision's `features.N…`.
+fn convnext(paths: &[&str]) -> BTreeMap<String, String> {
+    // Stages sit at odd indices, the downsampling layers between them at even ones.
+    let (mut stage, mut index) = (1, 0);
+    let mut blocks = BTreeMap::new();
+    let mut downs = BTreeMap::new();
+    for path in paths {
+        let Some((block, _)) = path.split_once('.') else { continue };
+        match instance(block) {
+            Some(("convnext_block", _)) if !blocks.contains_key(block) => {
+                blocks.insert(block.to_string(), (stage, index));
+                index += 1;
+            }
+            Some(("convnext_down", _)) if !downs.contains_key(block) => {
+                downs.insert(block.to_string(), stage + 1);
+                (stage, index) = (stage + 2, 0);
+            }
+            _ => {}
+        }
+    }
+    let name = |path: &str| -> Option<String> {
+        match path {
+            "conv2d0" => return Some("features.0.0".into()),
+            "layer_norm0" => return Some("features.0.1".into()),
+            _ => {}
+        }
+        let (head, rest) = path.split_once('.')?;
+        if let Some(n) = downs.get(head) {
+            let unit = match rest {
+                "layer_norm0" => "0",
+                "conv2d0" => "1",
+                _ => return None,
+            };
+            return Some(format!("features.{n}.{unit}"));
+        }
+        let (stage, i) = blocks.get(head)?;
+        let unit = match rest {
+            "conv2d0" => "block.0",
+            "layer_norm0" => "block.2",
+            "linear0" => "block.3",
+            "linear1" => "block.5",
+            "gamma" => "layer_scale",
+            _ => return None,
+        };
+        Some(format!("features.{stage}.{i}.{unit}"))
+    };
+    paths.iter().filter_map(|p| Some((p.to_string(), name(p)?))).collect()
+}
+
+/// ViT (`std/vit`'s `vit_b16`): torchvision's `conv_proj`, `class_token` and `encoder…`.
+fn vit(paths: &[&str]) -> BTreeMap<String, String> {
+    let layers = numbered(paths, &["encoder_layer"], 0);
+    let name = |path: &str| -> Option<String> {
+        let (head, rest) = path.split_once('.')?;
+        if let Some(i) = layers.get(head) {
+            let unit = match rest {
+                "layer_norm0" => "ln_1",
+                "attention0" => "self_attention",
+                "layer_norm1" => "ln_2",
+                "linear0" => "mlp.0",
+                "linear1" => "mlp.3",
+                _ => return None,
+            };
+            return Some(format!("encoder.layers.encoder_layer_{i}.{unit}"));
+        }
+        let name = match (instance(head)?.0, rest) {
+            ("patch_tokens", "conv2d0") => "conv_proj",
+            ("patch_tokens", "cls") => "class_token",
+            ("patch_tokens", "pos") => "encoder.pos_embedding",
+            ("class_token", "layer_norm0") => "encoder.ln",
+            _ => return None,
+        };
+        Some(name.to_string())
+    };
+    paths.iter().filter_map(|p| Some((p.to_string(), name(p)?))).collect()
 }
 
 /// The instance number of `component` if it is an instance of `block`: `conv_bn_relu61` is
@@ -425,6 +525,56 @@ mod tests {
         assert_eq!(get("mbconv0.batch_norm0"), Some("features.2.1.block.3.1"));
         assert_eq!(get("mbconv_down1.conv2d0"), Some("features.3.0.block.3.0"));
         assert_eq!(get("conv_bn_silu2.conv2d0"), Some("features.4.0"));
+    }
+
+    #[test]
+    fn convnext_stages_sit_between_the_down_layers() {
+        let paths = [
+            "conv2d0",
+            "layer_norm0",
+            "convnext_block0.conv2d0",
+            "convnext_block0.gamma",
+            "convnext_block1.linear1",
+            "convnext_down0.layer_norm0",
+            "convnext_down0.conv2d0",
+            "convnext_block2.layer_norm0",
+            "convnext_down1.conv2d0",
+            "convnext_block3.linear0",
+        ];
+        let m = backbone(Family::ConvNext, &paths);
+        let get = |p: &str| m.get(p).map(String::as_str);
+        assert_eq!(get("conv2d0"), Some("features.0.0"));
+        assert_eq!(get("layer_norm0"), Some("features.0.1"));
+        assert_eq!(get("convnext_block0.conv2d0"), Some("features.1.0.block.0"));
+        assert_eq!(get("convnext_block0.gamma"), Some("features.1.0.layer_scale"));
+        assert_eq!(get("convnext_block1.linear1"), Some("features.1.1.block.5"));
+        assert_eq!(get("convnext_down0.layer_norm0"), Some("features.2.0"));
+        assert_eq!(get("convnext_down0.conv2d0"), Some("features.2.1"));
+        assert_eq!(get("convnext_block2.layer_norm0"), Some("features.3.0.block.2"));
+        assert_eq!(get("convnext_down1.conv2d0"), Some("features.4.1"));
+        assert_eq!(get("convnext_block3.linear0"), Some("features.5.0.block.3"));
+    }
+
+    #[test]
+    fn vit_layers_are_numbered_in_call_order() {
+        let paths = [
+            "patch_tokens0.conv2d0",
+            "patch_tokens0.cls",
+            "patch_tokens0.pos",
+            "encoder_layer0.attention0",
+            "encoder_layer1.linear1",
+            "class_token0.layer_norm0",
+        ];
+        let m = backbone(Family::Vit, &paths);
+        let get = |p: &str| m.get(p).map(String::as_str);
+        assert_eq!(get("patch_tokens0.conv2d0"), Some("conv_proj"));
+        assert_eq!(get("patch_tokens0.cls"), Some("class_token"));
+        assert_eq!(get("patch_tokens0.pos"), Some("encoder.pos_embedding"));
+        assert_eq!(get("encoder_layer0.attention0"), Some("encoder.layers.encoder_layer_0.self_attention"));
+        assert_eq!(get("encoder_layer1.linear1"), Some("encoder.layers.encoder_layer_1.mlp.3"));
+        assert_eq!(get("class_token0.layer_norm0"), Some("encoder.ln"));
+        assert_eq!(head(Family::Vit, "linear0"), Some("heads.head"));
+        assert_eq!(head(Family::ConvNext, "layer_norm0"), Some("classifier.0"));
     }
 
     #[test]
