@@ -51,8 +51,7 @@ fn compare(python: &str, model: &Path, sample: &Path) {
 }
 
 fn temp(name: &str) -> common::Scratch {
-    let dir = common::scratch(&format!("test-export-{name}"));
-    dir
+    common::scratch(&format!("test-export-{name}"))
 }
 
 /// The only run directory of `model` under `dir/runs`.

@@ -13,8 +13,7 @@ use std::path::Path;
 use common::{text, trainc};
 
 fn project(name: &str) -> common::Scratch {
-    let dir = common::scratch(&format!("formats-{name}"));
-    dir
+    common::scratch(&format!("formats-{name}"))
 }
 
 /// A 16×16 gray image with a brighter square at `(x, y)`.

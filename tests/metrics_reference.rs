@@ -47,8 +47,7 @@ fn run_python(python: &str, script: &str, args: &[&Path]) -> Value {
 }
 
 fn temp_dir(name: &str) -> common::Scratch {
-    let dir = common::scratch(&format!("metrics-{name}"));
-    dir
+    common::scratch(&format!("metrics-{name}"))
 }
 
 /// A small deterministic generator (numbers in [0, 1)).

@@ -160,16 +160,7 @@ impl<'a> TrainCheck<'a, '_> {
         let task = data.as_ref().map(|d| d.0.dataset.task);
         let classes = data.as_ref().map_or(0, |d| d.0.dataset.classes.len());
         let dataset_name = data.as_ref().map_or(String::new(), |d| d.0.dataset.name.clone());
-        let outputs: Vec<(String, usize, Span)> = graph
-            .as_ref()
-            .map(|(graph, g)| {
-                graph
-                    .outputs
-                    .iter()
-                    .map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let outputs = graph.as_ref().map(|(graph, g)| output_ranks(graph, g)).unwrap_or_default();
 
         // Augment pipelines against the data.
         if let (Some((spec, train_pipe, eval_pipe, spans)), Some(task)) = (&data, task) {
@@ -625,6 +616,11 @@ fn records(
             }
         });
     (checkpoint, early_stop)
+}
+
+/// Each model output's name, rank and span in the model's declaration.
+fn output_ranks(graph: &ModelGraph, g: &ast::Graph) -> Vec<(String, usize, Span)> {
+    graph.outputs.iter().map(|(n, idx)| (n.clone(), graph.graph[*idx].shape.rank(), output_span(g, n))).collect()
 }
 
 fn output_span(g: &ast::Graph, name: &str) -> Span {
