@@ -8,7 +8,6 @@ mod common;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -47,7 +46,7 @@ struct Client {
     server: Option<std::thread::JoinHandle<Result<(), String>>>,
     next: i32,
     notes: VecDeque<Notification>,
-    stdlib: PathBuf,
+    stdlib: common::Scratch,
 }
 
 impl Client {
@@ -58,8 +57,8 @@ impl Client {
     /// A server whose disk holds `disk`'s files.
     fn start_with(utf8: bool, disk: MemHost) -> Client {
         let (server_side, conn) = Connection::memory();
-        let stdlib = std::env::temp_dir().join(format!("trainc-lsp-std-{}-{utf8}", std::process::id()));
-        let dir = stdlib.clone();
+        let stdlib = common::scratch(&format!("lsp-std-{utf8}"));
+        let dir = stdlib.to_path_buf();
         let server =
             std::thread::spawn(move || serve(&server_side, Config { disk: Box::new(disk), stdlib_dir: Some(dir) }));
         let mut client = Client { conn, server: Some(server), next: 0, notes: VecDeque::new(), stdlib };
