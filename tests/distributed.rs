@@ -14,9 +14,13 @@ use std::process::Command;
 
 /// `trainc run` of a tiny project under the launcher environment `env`; its output.
 fn run_under(name: &str, env: &[(&str, &str)]) -> String {
+    command_under(name, env, &["run", "t.train"])
+}
+
+/// `trainc ARGS` (refused) in a tiny project under the launcher environment `env`; its output.
+fn command_under(name: &str, env: &[(&str, &str)], args: &[&str]) -> String {
     let dir = common::tiny_project(name, "2", "");
-    let out =
-        Command::new(common::bin()).current_dir(&*dir).envs(env.iter().copied()).args(["run", "t.train"]).output();
+    let out = Command::new(common::bin()).current_dir(&*dir).envs(env.iter().copied()).args(args).output();
     let out = out.expect("trainc runs");
     assert!(!out.status.success(), "{}", common::text(&out));
     assert!(!dir.join("runs").exists(), "a refused run must not create a run directory");
@@ -34,6 +38,16 @@ fn a_torchrun_environment_is_refused_naming_mpirun_and_srun() {
 fn srun_without_pmix_is_refused() {
     let t = run_under("dist-nopmix", &[("SLURM_PROCID", "0"), ("SLURM_STEP_NUM_TASKS", "2"), ("SLURM_LOCALID", "0")]);
     assert!(t.contains("trainc::dist::srun_pmix") && t.contains("--mpi=pmix"), "{t}");
+}
+
+/// Only `run` trains data-parallel: N copies of a watcher or a sweep would write the same files.
+#[test]
+fn watch_and_sweep_under_a_launcher_are_refused() {
+    let env = [("OMPI_COMM_WORLD_RANK", "0"), ("OMPI_COMM_WORLD_SIZE", "2")];
+    let t = command_under("dist-watch", &env, &["watch", "t.train"]);
+    assert!(t.contains("trainc::dist::single_process") && t.contains("trainc watch"), "{t}");
+    let t = command_under("dist-sweep", &env, &["sweep", "t.train", "optimizer.lr=1e-3,3e-3"]);
+    assert!(t.contains("trainc::dist::single_process") && t.contains("trainc sweep"), "{t}");
 }
 
 #[cfg(not(feature = "mpi"))]

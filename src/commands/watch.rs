@@ -75,6 +75,7 @@ fn record_start(run: &RunDir, first: &First, state: Option<&State>) -> Result<us
 }
 
 pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
+    trainc::dist::World::require_single("watch")?;
     let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
     let (resume, quiet) = (resume.as_deref(), *quiet);
     interrupt::install();

@@ -50,6 +50,15 @@ pub enum DistError {
     )]
     SizeMismatch { launcher: &'static str, expected: usize, found: usize },
 
+    #[error("`trainc {command}` runs as one process, but {launcher} started {size}")]
+    #[diagnostic(
+        code(trainc::dist::single_process),
+        help(
+            "only `trainc run` trains data-parallel; start `trainc {command}` without a launcher (each copy would write the same files)"
+        )
+    )]
+    SingleProcess { command: &'static str, launcher: &'static str, size: usize },
+
     #[error("MPI was initialised already; a process trains at most one distributed run")]
     #[diagnostic(code(trainc::dist::init))]
     AlreadyInitialised,

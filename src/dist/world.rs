@@ -94,6 +94,16 @@ impl World {
         Ok(World { rank, size, local_rank, launcher: vars.launcher })
     }
 
+    /// Refuses `command` (`watch`, `sweep`) when a launcher started several ranks: only `run`
+    /// trains data-parallel, and each copy of a watcher or a sweep would write the same files.
+    pub fn require_single(command: &'static str) -> Result<(), DistError> {
+        let world = World::from_env()?;
+        if world.size > 1 {
+            return Err(DistError::SingleProcess { command, launcher: world.launcher.name(), size: world.size });
+        }
+        Ok(())
+    }
+
     /// Whether this rank writes the run directory, logs and checkpoints (rank 0).
     pub fn is_leader(&self) -> bool {
         self.rank == 0

@@ -22,6 +22,7 @@ use crate::{SpecArgs, SweepArgs};
 use dir::Plan;
 
 pub fn sweep(args: &SweepArgs) -> Result<ExitCode, CommandError> {
+    trainc::dist::World::require_single("sweep")?;
     if let [dir, id] = args.run_trial.as_slice() {
         let id = id.parse().map_err(|_| CommandError::SweepDir {
             path: dir.into(),
