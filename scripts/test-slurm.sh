@@ -26,9 +26,12 @@ fi
 trainc="$TRAINC_BIN"
 
 cleanup() {
+  local status=$?
   for pidfile in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munge/munged.pid"; do
     if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
+  # The cluster's state and logs stay for a look only when something failed.
+  if [ "$status" -eq 0 ]; then rm -rf "$work" 2>/dev/null || true; else echo "kept $work" >&2; fi
 }
 trap cleanup EXIT
 
