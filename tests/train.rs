@@ -465,14 +465,7 @@ train {
     let out = trainc(&dir, &["run", "det.train", "--quiet"]);
     assert!(out.status.success(), "{}", text(&out));
     let run = run_dir(&dir.join("runs"));
-    let rows = metrics(&run);
-    let loss = column(&rows, "train_loss");
-    let map50 = column(&rows, "val.map50");
-    let map = column(&rows, "val.map");
-    assert!(loss.last() < loss.first(), "train loss {loss:?}");
-    let best = map50.iter().cloned().fold(0.0, f64::max);
-    assert!(best > 0.7, "val mAP@0.5 per epoch {map50:?}");
-    assert!(map.iter().zip(&map50).all(|(m, m50)| m <= m50), "mAP@[.5:.95] ≤ mAP@0.5: {map:?} {map50:?}");
+    let best = assert_detection_learns(&run, 0.7);
 
     // The best checkpoint reproduces its epoch's logged mAP.
     let ckpt = std::fs::read_dir(run.join("checkpoints"))
@@ -514,6 +507,20 @@ train {
 /// boxes: the loss falls and val mAP@0.5 passes 0.6 (measured after its 12 epochs: 0.87 on this
 /// data, 0.81 and 0.92 on `--seed 0` and `--seed 5`; 0.33 after the first epoch), and `predict`
 /// prints boxes through the FCOS decoder.
+/// A detection run's metrics: the training loss falls, the best val mAP@0.5 is above `floor`,
+/// and mAP@[.5:.95] never exceeds mAP@0.5. Returns the best mAP@0.5.
+fn assert_detection_learns(run: &Path, floor: f64) -> f64 {
+    let rows = metrics(run);
+    let loss = column(&rows, "train_loss");
+    let map50 = column(&rows, "val.map50");
+    let map = column(&rows, "val.map");
+    assert!(loss.last() < loss.first(), "train loss {loss:?}");
+    let best = map50.iter().cloned().fold(0.0, f64::max);
+    assert!(best > floor, "val mAP@0.5 per epoch {map50:?}");
+    assert!(map.iter().zip(&map50).all(|(m, m50)| m <= m50), "mAP@[.5:.95] ≤ mAP@0.5: {map:?} {map50:?}");
+    best
+}
+
 #[test]
 fn fcos_example_trains_on_generated_coco_boxes() {
     let dir = common::scratch("test-fcos");
@@ -525,14 +532,7 @@ fn fcos_example_trains_on_generated_coco_boxes() {
     let out = trainc(&dir, &["run", "fcos.train", "--quiet"]);
     assert!(out.status.success(), "{}", text(&out));
     let run = run_dir(&dir.join("runs"));
-    let rows = metrics(&run);
-    let loss = column(&rows, "train_loss");
-    let map50 = column(&rows, "val.map50");
-    let map = column(&rows, "val.map");
-    assert!(loss.last() < loss.first(), "train loss {loss:?}");
-    let best = map50.iter().cloned().fold(0.0, f64::max);
-    assert!(best > 0.6, "val mAP@0.5 per epoch {map50:?}");
-    assert!(map.iter().zip(&map50).all(|(m, m50)| m <= m50), "mAP@[.5:.95] ≤ mAP@0.5: {map:?} {map50:?}");
+    assert_detection_learns(&run, 0.6);
 
     let ckpt = run.join("checkpoints/last.bpk");
     let img = dir.join("data/shapes/images/0000.png");
