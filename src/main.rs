@@ -97,7 +97,8 @@ fn machine_memory() -> Option<u64> {
 #[cfg(feature = "train")]
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`).
+    /// `flex` (default, pure Rust), `tch` / `tch:cpu`, or `tch:cuda:N` (build with `--features tch`);
+    /// several for data-parallel training in one process: `tch:cuda:0,1,2,3`, `tch:cuda:all`.
     #[arg(long, default_value = "flex")]
     device: String,
     /// Continue a run from its directory (`runs/<name>/<timestamp>`); a watched run continues with

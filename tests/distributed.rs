@@ -10,7 +10,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// `trainc run` of a tiny project under the launcher environment `env`; its output.
 fn run_under(name: &str, env: &[(&str, &str)]) -> String {
@@ -57,16 +58,120 @@ fn mpirun_ranks_need_the_mpi_feature() {
     assert!(t.contains("trainc::dist::no_mpi") && t.contains("--features mpi"), "{t}");
 }
 
+/// The results JSON `trainc run` prints first on stdout.
+fn results(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut values = serde_json::Deserializer::from_str(&stdout).into_iter::<serde_json::Value>();
+    values.next().and_then(Result::ok).unwrap_or_else(|| panic!("no results in:\n{}", common::text(out)))
+}
+
+/// The only run directory under `runs/tiny`.
+fn only_run(runs: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> =
+        std::fs::read_dir(runs.join("tiny")).expect("runs").filter_map(Result::ok).map(|e| e.path()).collect();
+    assert_eq!(dirs.len(), 1, "only rank 0 creates a run directory: {dirs:?}");
+    dirs[0].clone()
+}
+
+/// The `train_loss` column of `metrics.csv`.
+fn train_losses(run: &Path) -> Vec<f64> {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = header.iter().position(|h| *h == "train_loss").expect("train_loss column");
+    lines.map(|l| l.split(',').nth(col).and_then(|v| v.parse().ok()).expect("a number")).collect()
+}
+
+/// The largest difference between two runs' final metrics.
+fn largest_difference(a: &serde_json::Value, b: &serde_json::Value) -> f64 {
+    let (a, b) = (a["val"].as_object().expect("val metrics"), &b["val"]);
+    a.iter().map(|(k, v)| (v.as_f64().expect("number") - b[k].as_f64().expect("same metric")).abs()).fold(0.0, f64::max)
+}
+
+// Tolerance 1e-4 for every comparison with one process (or one device): the global batch, the sample order, the
+// augmentation and the initial weights are the same, so what differs is only the order of float
+// sums (two half-batch means averaged over the ranks instead of one mean over the batch), about
+// 1e-7 relative per step; 18 Adam steps keep it far below 1e-4 (4e-8 measured on val.loss).
+const TOLERANCE: f64 = 1e-4;
+
+/// `trainc run` in `dir` on `device`, writing under `runs_dir`: its results JSON and run directory.
+fn run_on(dir: &Path, device: &str, runs_dir: &str, extra: &[&str]) -> (serde_json::Value, PathBuf) {
+    let mut args = vec!["run", "t.train", "--quiet", "--device", device, "--runs-dir", runs_dir];
+    args.extend_from_slice(extra);
+    let out = common::trainc_cached(dir, &args);
+    assert!(out.status.success(), "{}", common::text(&out));
+    (results(&out), only_run(&dir.join(runs_dir)))
+}
+
+/// Several devices in one process (`run::parallel`): replicas on one CPU device (`flex,flex`)
+/// train as a multi-GPU run would. With no batch norm, two and three devices (slices of 4 + 4
+/// and 3 + 3 + 2 images) match one device with the same batch within [`TOLERANCE`].
+#[test]
+fn several_devices_in_one_process_match_one_device() {
+    let dir = common::tiny_project("dist-devices", "24", "");
+    let (one, one_run) = run_on(&dir, "flex", "one", &[]);
+    let one_losses = train_losses(&one_run);
+    for devices in ["flex,flex", "flex,flex,flex"] {
+        let (many, many_run) = run_on(&dir, devices, devices, &[]);
+        assert!(largest_difference(&one, &many) < TOLERANCE, "one device {one} vs {devices} {many}");
+        let losses = train_losses(&many_run);
+        assert!(
+            one_losses.iter().zip(&losses).all(|(a, b)| (a - b).abs() < TOLERANCE),
+            "train loss: one device {one_losses:?} vs {devices} {losses:?}"
+        );
+    }
+}
+
+/// Batch norm (per-device statistics, running statistics averaged over the devices) and a mixed
+/// batch (each slice keeps its images' mix partners) train on two devices, and `--resume` of a
+/// two-device run works.
+#[test]
+fn batch_norm_and_mixup_train_on_two_devices_and_resume() {
+    let extra = "mix = [mixup(alpha = 0.4)]";
+    let dir = common::tiny_project("dist-devices-bn", "24", extra);
+    let spec = std::fs::read_to_string(dir.join("t.train")).expect("spec");
+    let spec = spec.replace("|> relu |> maxpool(2)", "|> batch_norm |> relu |> maxpool(2)");
+    std::fs::write(dir.join("t.train"), spec).expect("write spec");
+    let (one, _) = run_on(&dir, "flex", "one", &[]);
+    let (two, two_run) = run_on(&dir, "flex,flex", "two", &["epochs=1"]);
+    // Per-device batch statistics differ from one device's: close, not equal.
+    let loss = |r: &serde_json::Value| r["val"]["loss"].as_f64().expect("val loss");
+    assert!(loss(&two).is_finite() && loss(&two) < 2.0, "{two}");
+    let resumed = common::trainc_cached(
+        &dir,
+        &["run", "t.train", "--quiet", "--device", "flex,flex", "--resume", two_run.to_str().expect("utf-8")],
+    );
+    assert!(resumed.status.success(), "{}", common::text(&resumed));
+    let resumed = results(&resumed);
+    assert!((loss(&resumed) - loss(&one)).abs() < 0.5, "one device {one} vs two devices, resumed {resumed}");
+    assert_eq!(train_losses(&two_run).len(), 2, "the resumed run appends its second epoch");
+}
+
+#[test]
+fn eval_refuses_a_list_of_devices() {
+    let t = command_under("dist-eval", &[], &["eval", "t.train", "--checkpoint", "x.bpk", "--device", "flex,flex"]);
+    assert!(t.contains("trainc::cli::one_device"), "{t}");
+    let t = command_under("dist-unknown", &[], &["run", "t.train", "--device", "flex,wgpu"]);
+    assert!(t.contains("trainc::cli::device") && t.contains("`wgpu`"), "{t}");
+}
+
 /// Two ranks under `mpirun`.
 #[cfg(feature = "mpi")]
 mod mpirun {
     use super::common;
 
-    use std::path::{Path, PathBuf};
-    use std::process::{Child, Command, Output, Stdio};
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
+    use super::{TOLERANCE, largest_difference, only_run, results, train_losses};
     use common::text;
+
+    /// `step checksum` lines of a rank.
+    fn checksums(sums: &Path, rank: usize) -> Vec<String> {
+        let file = sums.join(format!("rank{rank}.checksums"));
+        std::fs::read_to_string(&file).unwrap_or_default().lines().map(String::from).collect()
+    }
 
     /// `mpirun -np N` with the flags a test machine needs (and root, which CI is), or `None` with a
     /// SKIP line when Open MPI is not installed.
@@ -102,50 +207,6 @@ mod mpirun {
         cmd.arg(common::bin()).args(args);
         Some(cmd)
     }
-
-    /// The results JSON `trainc run` prints first on stdout.
-    fn results(out: &Output) -> serde_json::Value {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let mut values = serde_json::Deserializer::from_str(&stdout).into_iter::<serde_json::Value>();
-        values.next().and_then(Result::ok).unwrap_or_else(|| panic!("no results in:\n{}", text(out)))
-    }
-
-    /// `step checksum` lines of a rank.
-    fn checksums(sums: &Path, rank: usize) -> Vec<String> {
-        let file = sums.join(format!("rank{rank}.checksums"));
-        std::fs::read_to_string(&file).unwrap_or_default().lines().map(String::from).collect()
-    }
-
-    /// The only run directory under `runs/tiny`.
-    fn only_run(runs: &Path) -> PathBuf {
-        let dirs: Vec<PathBuf> =
-            std::fs::read_dir(runs.join("tiny")).expect("runs").filter_map(Result::ok).map(|e| e.path()).collect();
-        assert_eq!(dirs.len(), 1, "only rank 0 creates a run directory: {dirs:?}");
-        dirs[0].clone()
-    }
-
-    /// The `train_loss` column of `metrics.csv`.
-    fn train_losses(run: &Path) -> Vec<f64> {
-        let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics.csv");
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines.next().expect("header").split(',').collect();
-        let col = header.iter().position(|h| *h == "train_loss").expect("train_loss column");
-        lines.map(|l| l.split(',').nth(col).and_then(|v| v.parse().ok()).expect("a number")).collect()
-    }
-
-    /// The largest difference between two runs' final metrics.
-    fn largest_difference(a: &serde_json::Value, b: &serde_json::Value) -> f64 {
-        let (a, b) = (a["val"].as_object().expect("val metrics"), &b["val"]);
-        a.iter()
-            .map(|(k, v)| (v.as_f64().expect("number") - b[k].as_f64().expect("same metric")).abs())
-            .fold(0.0, f64::max)
-    }
-
-    // Tolerance 1e-4 for every comparison with one process: the global batch, the sample order, the
-    // augmentation and the initial weights are the same, so what differs is only the order of float
-    // sums (two half-batch means averaged over the ranks instead of one mean over the batch), about
-    // 1e-7 relative per step; 18 Adam steps keep it far below 1e-4 (4e-8 measured on val.loss).
-    const TOLERANCE: f64 = 1e-4;
 
     #[test]
     fn two_ranks_keep_identical_weights_and_match_one_process() {

@@ -71,8 +71,30 @@ pub enum CommandError {
     NoTrain { file: PathBuf },
 
     #[error("unknown device `{name}`")]
-    #[diagnostic(code(trainc::cli::device), help("use `flex`, `tch`, `tch:cpu` or `tch:cuda:N`"))]
+    #[diagnostic(
+        code(trainc::cli::device),
+        help(
+            "use `flex`, `tch`, `tch:cpu` or `tch:cuda:N`; several for data-parallel training: `tch:cuda:0,1` or `tch:cuda:all`"
+        )
+    )]
     UnknownDevice { name: String },
+
+    #[error("`--device {name}`: this command runs on one device")]
+    #[diagnostic(
+        code(trainc::cli::one_device),
+        help(
+            "a list of devices is for `run` and `watch` (data-parallel training); name one, e.g. `--device tch:cuda:0`"
+        )
+    )]
+    OneDevice { name: String },
+
+    #[cfg(feature = "tch")]
+    #[error("`--device {name}`: libtorch sees no CUDA device")]
+    #[diagnostic(
+        code(trainc::cli::no_cuda),
+        help("check `nvidia-smi` and that torch's libraries were built with CUDA")
+    )]
+    NoCuda { name: String },
 
     #[error("`--device {name}` needs a build with `--features tch`")]
     #[diagnostic(code(trainc::cli::needs_tch), help("see the README: `cargo build --release --features tch`"))]

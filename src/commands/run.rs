@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 
 use trainc::dist::{Group, Wait, World};
+use trainc::run::parallel::Replicas;
 use trainc::run::rundir::RunDir;
 use trainc::run::{Live, Trainer, interrupt, read_state};
 
 use super::CommandError;
-use super::shared::{checked, device, run_dir, sources_text};
+use super::shared::{checked, devices, run_dir, sources_text};
 use crate::{SpecArgs, TrainArgs};
 
 pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
@@ -22,7 +23,8 @@ pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandE
     let (resume, quiet) = (resume.as_deref(), *quiet || !leader);
     interrupt::install();
     let checked = checked(spec, None)?;
-    let device = device(device_name)?;
+    let mut devices = devices(device_name)?;
+    let device = devices.remove(0);
     let train = checked.train;
     let program = &checked.outcome.program;
     let files = program.modules.iter().map(|m| program.sources.get(m.file)).map(|f| (f.name.clone(), &f.text[..]));
@@ -40,6 +42,7 @@ pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandE
         spec: train,
         graph: checked.graph,
         device,
+        replicas: Replicas { devices },
         live,
         run,
         quiet,

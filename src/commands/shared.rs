@@ -46,8 +46,38 @@ pub fn checked(spec: &SpecArgs, classes: Option<Vec<String>>) -> Result<Checked,
     Ok(Checked { outcome, train, graph })
 }
 
-#[allow(deprecated)]
+/// The one device of `eval`, `predict` and `export`.
 pub fn device(name: &str) -> Result<Device, CommandError> {
+    match name.contains(',') || name.ends_with(":all") {
+        true => Err(CommandError::OneDevice { name: name.into() }),
+        false => one_device(name),
+    }
+}
+
+/// The devices `run` and `watch` train on: one name, or a data-parallel list (`run::parallel`).
+/// After the first name a bare index continues its prefix (`tch:cuda:0,1,2,3`); `tch:cuda:all`
+/// is every CUDA device; a repeated name (`flex,flex`) puts replicas on one device, which trains
+/// as a multi-device run would, for tests and for reproducing one on a CPU.
+pub fn devices(name: &str) -> Result<Vec<Device>, CommandError> {
+    if name == "tch:cuda:all" {
+        return all_cuda(name);
+    }
+    let mut items = name.split(',');
+    let first = items.next().unwrap_or_default();
+    let prefix = first.rsplit_once(':').map_or("", |(prefix, _)| prefix);
+    let mut devices = vec![one_device(first)?];
+    for item in items {
+        let full = match item.parse::<usize>() {
+            Ok(_) if !prefix.is_empty() => format!("{prefix}:{item}"),
+            _ => item.to_string(),
+        };
+        devices.push(one_device(&full)?);
+    }
+    Ok(devices)
+}
+
+#[allow(deprecated)]
+fn one_device(name: &str) -> Result<Device, CommandError> {
     match name {
         "flex" | "cpu" => Ok(Device::flex()),
         #[cfg(feature = "tch")]
@@ -60,6 +90,20 @@ pub fn device(name: &str) -> Result<Device, CommandError> {
         other if other.starts_with("tch") => Err(CommandError::NeedsTch { name: other.into() }),
         other => Err(CommandError::UnknownDevice { name: other.into() }),
     }
+}
+
+/// `tch:cuda:all`: every CUDA device libtorch sees.
+fn all_cuda(name: &str) -> Result<Vec<Device>, CommandError> {
+    #[cfg(feature = "tch")]
+    {
+        let count = tch::Cuda::device_count().max(0) as usize;
+        if count == 0 {
+            return Err(CommandError::NoCuda { name: name.into() });
+        }
+        (0..count).map(|i| one_device(&format!("tch:cuda:{i}"))).collect()
+    }
+    #[cfg(not(feature = "tch"))]
+    Err(CommandError::NeedsTch { name: name.into() })
 }
 
 /// The model of `graph` with the weights of `checkpoint`.

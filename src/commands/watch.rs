@@ -9,6 +9,7 @@ use serde_json::json;
 
 use trainc::ir::{ModelGraph, TrainSpec};
 use trainc::run::hooks::Hooks;
+use trainc::run::parallel::Replicas;
 use trainc::run::rundir::RunDir;
 use trainc::run::{Live, RunError, State, Trainer, interrupt};
 use trainc::watch::hook::{Applied, WatchHook};
@@ -17,7 +18,7 @@ use trainc::watch::source::{self, SourceHost, Sources};
 use trainc::watch::{self as hot, Checked};
 
 use super::CommandError;
-use super::shared::{device, run_dir, sources_text};
+use super::shared::{devices, run_dir, sources_text};
 use crate::{SpecArgs, TrainArgs};
 
 /// The version a run starts with.
@@ -80,7 +81,8 @@ pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, Comman
     let (resume, quiet) = (resume.as_deref(), *quiet);
     interrupt::install();
     let first = first_version(args, resume)?;
-    let device = device(device_name)?;
+    let mut devices = devices(device_name)?;
+    let device = devices.remove(0);
     let files = first.sources.iter().map(|(path, text)| (path.display().to_string(), text.as_str()));
     let (run, state) = run_dir(&first.spec, &sources_text(args, files), resume, runs_dir, device_name)?;
     let n = record_start(&run, &first, state.as_ref())?;
@@ -97,6 +99,7 @@ pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, Comman
         spec: first.spec,
         graph: first.graph,
         device,
+        replicas: Replicas { devices },
         live,
         run,
         quiet,

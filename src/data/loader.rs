@@ -46,6 +46,37 @@ pub struct Loader {
     pub shard: Shard,
 }
 
+impl Batch {
+    /// The batch cut into at most `parts` consecutive slices of sizes differing by at most one
+    /// (the first ones take the remainder), with their labels, boxes, frames and mix partners:
+    /// each device's share in an in-process data-parallel step. Never an empty slice.
+    pub fn split(self, parts: usize) -> Vec<Batch> {
+        let [n, c, h, w] = self.shape;
+        let parts = parts.clamp(1, n.max(1));
+        if parts == 1 {
+            return vec![self];
+        }
+        // Labels per sample: 1 (classification) or H·W (segmentation).
+        let per_label = self.y.len() / n.max(1);
+        let mut out = Vec::with_capacity(parts);
+        let mut start = 0;
+        for part in 0..parts {
+            let len = n / parts + usize::from(part < n % parts);
+            let range = start..start + len;
+            out.push(Batch {
+                shape: [len, c, h, w],
+                x: self.x[range.start * c * h * w..range.end * c * h * w].to_vec(),
+                y: self.y[range.start * per_label..range.end * per_label].to_vec(),
+                boxes: self.boxes.get(range.clone()).map(<[_]>::to_vec).unwrap_or_default(),
+                frames: self.frames.get(range.clone()).map(<[_]>::to_vec).unwrap_or_default(),
+                mixed: self.mixed.as_ref().map(|m| Mixed { lam: m.lam, partners: m.partners[range.clone()].to_vec() }),
+            });
+            start = range.end;
+        }
+        out
+    }
+}
+
 /// A rank's share of the data: every `size`-th sample of the epoch's order from `rank` on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -312,5 +343,34 @@ mod tests {
         let mut limited = loader(1).shard(Shard { rank: 1, size: 2 });
         limited.limit_batches = Some(2);
         assert_eq!(limited.num_batches(3), 2, "limit_batches counts global batches");
+    }
+
+    #[test]
+    fn a_split_batch_keeps_every_sample_with_its_labels_and_partners() {
+        // 5 segmentation-like samples of 1×1×2 with 2 labels each, mixed.
+        let y: Vec<i64> = (0..10).collect();
+        let batch = Batch {
+            shape: [5, 1, 1, 2],
+            x: (0..10).map(|v| v as f32).collect(),
+            y: y.clone(),
+            boxes: vec![Vec::new(); 5],
+            frames: Vec::new(),
+            mixed: Some(Mixed { lam: 0.3, partners: vec![4, 0, 1, 2, 3] }),
+        };
+        let parts = batch.split(2);
+        assert_eq!(parts.iter().map(|p| p.shape[0]).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!(parts[1].x, vec![6.0, 7.0, 8.0, 9.0]);
+        assert_eq!(parts[1].y, vec![6, 7, 8, 9]);
+        assert_eq!(parts[1].boxes.len(), 2);
+        assert_eq!(parts[0].mixed.as_ref().map(|m| m.partners.clone()), Some(vec![4, 0, 1]));
+        let two = Batch {
+            shape: [2, 1, 1, 1],
+            x: vec![0.0, 1.0],
+            y: vec![0, 1],
+            boxes: Vec::new(),
+            frames: Vec::new(),
+            mixed: None,
+        };
+        assert_eq!(two.split(4).len(), 2, "never an empty slice");
     }
 }

@@ -12,10 +12,20 @@ use super::Batch;
 use crate::ir::Mix;
 
 /// How a batch was mixed: image `i` holds `lam` of itself and `1 − lam` of image `i − 1`
-/// (image 0 of the last).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// (image 0 of the last), whose label is `partners[i]`. The partners' labels travel with the
+/// batch so that a slice of it (one device's share, `Batch::split`) keeps its soft targets.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Mixed {
     pub lam: f32,
+    pub partners: Vec<i64>,
+}
+
+impl Mixed {
+    /// The mix of labels `y` rolled by one, as `mix_batch` rolls the images.
+    pub fn rolled(lam: f32, y: &[i64]) -> Mixed {
+        let n = y.len();
+        Mixed { lam, partners: (0..n).map(|i| y[(i + n - 1) % n]).collect() }
+    }
 }
 
 /// Mixes a batch as one entry of `mixes`, drawn from `rng`; leaves it alone when the draw of
@@ -55,7 +65,7 @@ pub fn mix_batch(batch: &mut Batch, mixes: &[Mix], rng: &mut ChaCha8Rng) {
             1.0 - ((x1 - x0) * (y1 - y0)) as f32 / (h * w) as f32
         }
     };
-    batch.mixed = Some(Mixed { lam });
+    batch.mixed = Some(Mixed::rolled(lam, &batch.y));
 }
 
 /// torchvision's `CutMix` box: a centre uniform over the pixels, half-sides `⌊½√(1 − λ)·side⌋`,
@@ -69,11 +79,9 @@ fn cut_box((h, w): (usize, usize), lam: f64, rng: &mut ChaCha8Rng) -> (usize, us
 }
 
 /// The soft targets `[N, classes]` of labels mixed as `mixed` says.
-pub fn soft_targets(labels: &[i64], classes: usize, mixed: Mixed) -> Vec<f32> {
-    let n = labels.len();
-    let mut t = vec![0.0; n * classes];
-    for (i, &y) in labels.iter().enumerate() {
-        let partner = labels[(i + n - 1) % n];
+pub fn soft_targets(labels: &[i64], classes: usize, mixed: &Mixed) -> Vec<f32> {
+    let mut t = vec![0.0; labels.len() * classes];
+    for (i, (&y, &partner)) in labels.iter().zip(&mixed.partners).enumerate() {
         for (label, share) in [(y, mixed.lam), (partner, 1.0 - mixed.lam)] {
             if (0..classes as i64).contains(&label) {
                 t[i * classes + label as usize] += share;
@@ -128,11 +136,12 @@ mod tests {
     fn mixup_blends_each_image_with_the_previous_and_its_labels_alike() {
         let mut b = batch();
         mix_batch(&mut b, &[Mix::Mixup { alpha: 0.4, p: 1.0 }], &mut ChaCha8Rng::seed_from_u64(3));
-        let lam = b.mixed.expect("mixed").lam;
+        let mixed = b.mixed.clone().expect("mixed");
+        let lam = mixed.lam;
         assert!((0.0..=1.0).contains(&lam));
         // Image 1 = λ·1 + (1 − λ)·0; image 0 = λ·0 + (1 − λ)·2 (the last one, rolled).
         assert!((b.x[4] - lam).abs() < 1e-6 && (b.x[0] - 2.0 * (1.0 - lam)).abs() < 1e-6, "{:?}", b.x);
-        let t = soft_targets(&b.y, 3, Mixed { lam });
+        let t = soft_targets(&b.y, 3, &mixed);
         assert_eq!(t.len(), 9);
         assert!((t[0] - lam).abs() < 1e-6 && (t[2] - (1.0 - lam)).abs() < 1e-6, "{t:?}");
         assert!((t[3] - (1.0 - lam)).abs() < 1e-6 && (t[4] - lam).abs() < 1e-6, "{t:?}");
@@ -158,14 +167,15 @@ mod tests {
                 mixed: None,
             };
             mix_batch(&mut b, &[Mix::Cutmix { alpha: 1.0, p: 1.0 }], &mut ChaCha8Rng::seed_from_u64(seed));
-            let lam = b.mixed.expect("mixed").lam;
+            let mixed = b.mixed.clone().expect("mixed");
+            let lam = mixed.lam;
             // Image 1 (all ones) got a box of zeros from image 0: its own share is λ.
             let kept = b.x[64..].iter().filter(|v| **v == 1.0).count() as f32 / 64.0;
             assert!((kept - lam).abs() < 1e-6, "seed {seed}: {kept} vs {lam}");
             // The same box in image 0 holds image 1's pixels.
             let pasted = b.x[..64].iter().filter(|v| **v == 1.0).count() as f32 / 64.0;
             assert!((pasted - (1.0 - lam)).abs() < 1e-6, "seed {seed}");
-            let t = soft_targets(&b.y, 2, Mixed { lam });
+            let t = soft_targets(&b.y, 2, &mixed);
             assert_eq!(t, vec![lam, 1.0 - lam, 1.0 - lam, lam]);
         }
     }

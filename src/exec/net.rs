@@ -416,6 +416,19 @@ impl Net {
         self
     }
 
+    /// Averages the batch-norm running statistics that several threads' forward passes recorded
+    /// (burn's `RunningState` keeps one update per thread until a thread reads again): after an
+    /// in-process data-parallel step (`run::parallel`), called from the thread that ran the first
+    /// slice, so every replica's update is merged before the next step reads them.
+    pub fn merge_running_stats(&self) {
+        for layer in self.layers.iter() {
+            if let Layer::BatchNorm(m) = layer {
+                m.running_mean.value_sync();
+                m.running_var.value_sync();
+            }
+        }
+    }
+
     /// Sets the bias of the convolution that produces output `name` (through identities) to
     /// `value`; returns whether there was one. Used for the detection heatmap's prior.
     pub fn set_output_bias(&mut self, name: &str, value: f32) -> bool {

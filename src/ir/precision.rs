@@ -58,7 +58,8 @@ pub enum DeviceKind {
 impl DeviceKind {
     /// The kind of a `--device` value; `None` for a name the back end will refuse anyway.
     pub fn parse(name: &str) -> Option<DeviceKind> {
-        match name {
+        // A data-parallel list (`tch:cuda:0,1`) is of its first device's kind.
+        match name.split(',').next().unwrap_or_default() {
             "flex" | "cpu" => Some(DeviceKind::Flex),
             "tch" | "tch:cpu" => Some(DeviceKind::TchCpu),
             other if other.starts_with("tch:cuda") => Some(DeviceKind::TchCuda),
@@ -95,6 +96,8 @@ mod tests {
         assert_eq!(DeviceKind::parse("tch:cuda:0"), Some(DeviceKind::TchCuda));
         assert_eq!(DeviceKind::parse("cpu"), Some(DeviceKind::Flex));
         assert_eq!(DeviceKind::parse("wgpu"), None);
+        assert_eq!(DeviceKind::parse("tch:cuda:0,1"), Some(DeviceKind::TchCuda));
+        assert_eq!(DeviceKind::parse("flex,flex"), Some(DeviceKind::Flex));
         assert!(!DeviceKind::TchCpu.supports(Precision::F16));
         assert!(DeviceKind::TchCpu.supports(Precision::Bf16));
         assert!(DeviceKind::Flex.supports(Precision::F16));

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use super::hooks::{self, Control, EpochEnd, Hooks, Rebuilt, StepEnd, TrainEnd};
 use super::live::{self, Live};
@@ -482,16 +482,11 @@ impl<'t> Fit<'t> {
         meter: &mut LossMeter,
         acc: &mut Accumulate,
     ) -> Result<(Net, Option<usize>), RunError> {
-        let loss = self.task.train_loss(&self.spec, &net, batch, &self.autodiff)?;
-        meter.add(loss.clone().detach());
+        let (loss, grads) = self.loss_and_grads(&net, batch)?;
+        meter.add(loss);
         if at.read_loss {
             meter.read(at.step, at.epoch, at.lr)?;
         }
-        let loss = match &self.scaler {
-            Some(scaler) => scaler.scale_loss(loss),
-            None => loss,
-        };
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
         let Some((grads, batches)) = acc.add(&net, grads, at.last_batch) else { return Ok((net, None)) };
         // Data-parallel: the average over the ranks, and whether any rank had a Ctrl-C. Every
         // rank then holds the same gradients, so f16's overflow check agrees on all of them.
@@ -503,6 +498,20 @@ impl<'t> Fit<'t> {
             // An overflow under f16: the step counts (the schedule moves on) but changes nothing.
             None => Ok((net, Some(batches))),
         }
+    }
+
+    /// A batch's loss (detached, for the meter) and gradients (multiplied by f16's loss scale),
+    /// on this device or split over several (`run::parallel`).
+    fn loss_and_grads(&self, net: &Net, batch: Batch) -> Result<(Tensor<1>, GradientsParams), RunError> {
+        let scaler = self.scaler.as_ref();
+        if !self.trainer.replicas.is_empty() {
+            let step =
+                self.trainer.replicas.step(self.task, &self.spec, net, batch, &self.autodiff, &self.plain, scaler)?;
+            return Ok((step.loss, step.grads));
+        }
+        let loss = self.task.train_loss(&self.spec, net, batch, &self.autodiff)?;
+        let scaled = scaler.map_or_else(|| loss.clone(), |s| s.scale_loss(loss.clone()));
+        Ok((loss.detach(), GradientsParams::from_grads(scaled.backward(), net)))
     }
 
     /// The gradients to apply: as they are, or divided by f16's loss scale; `None` when they

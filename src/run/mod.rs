@@ -1,6 +1,7 @@
 //! Training: what `trainc run` does after the front end accepted the program.
 //!
-//! `fit.rs` is the loop (phases `train_epoch`, `train_step`, `validate`, `test`); everything
+//! `fit.rs` is the loop (phases `train_epoch`, `train_step`, `validate`, `test`; `parallel.rs` the
+//! step of several devices in one process); everything
 //! around it — checkpoints, early stopping, EMA, `metrics.csv`, TensorBoard, the progress bar,
 //! the run directory's files — is a hook in `hooks/`. Values a user may change while a run is
 //! going are read at every step from [`Live`] behind a lock, so `trainc watch` can swap them.
@@ -13,6 +14,7 @@ pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod mlflow;
+pub mod parallel;
 pub mod plateau;
 pub mod rundir;
 mod state;
@@ -48,6 +50,9 @@ pub struct Trainer {
     pub spec: TrainSpec,
     pub graph: ModelGraph,
     pub device: Device,
+    /// The other devices of an in-process data-parallel run (`--device tch:cuda:0,1`); empty on
+    /// one device. See [`parallel`].
+    pub replicas: parallel::Replicas,
     pub live: SharedLive,
     pub run: RunDir,
     pub quiet: bool,
@@ -116,6 +121,10 @@ impl Trainer {
             params.value().map_or(params.to_string(), crate::summary::thousands)
         );
         eprint!("{}", crate::summary::shape_table(&self.graph));
+        if !self.replicas.is_empty() {
+            let n = self.replicas.devices.len() + 1;
+            eprintln!("data-parallel: {n} devices in this process, each batch of {} split over them", self.spec.data.batch);
+        }
         let classes = &self.spec.data.dataset.classes;
         eprintln!("dataset `{}`: {} classes", self.spec.data.dataset.name, classes.len());
         for (name, src) in splits {

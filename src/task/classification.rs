@@ -64,14 +64,14 @@ pub type Predict = fn(Vec<(String, Act)>, &PredictInput) -> Result<Prediction, R
 pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: class_scores };
 
 impl TaskRunner for RowTask {
-    fn train_loss(&self, spec: &TrainSpec, net: &Net, batch: Batch, device: &Device) -> Result<Tensor<1>, RunError> {
-        let mixed = batch.mixed;
+    fn train_loss(&self, spec: &TrainSpec, net: &Net, mut batch: Batch, device: &Device) -> Result<Tensor<1>, RunError> {
+        let mixed = batch.mixed.take();
         let rows = rows(spec, net, batch, device, self.to_rows)?;
         let [n, classes] = rows.logits.dims();
         match mixed {
             // A mixed batch (classification only, as the checker makes sure): soft targets.
             Some(mixed) if n == rows.labels.len() => {
-                let t = crate::data::mix::soft_targets(&rows.labels, classes, mixed);
+                let t = crate::data::mix::soft_targets(&rows.labels, classes, &mixed);
                 let t = Tensor::<2>::from_data(burn::tensor::TensorData::new(t, [n, classes]), device);
                 Ok(loss::soft(&spec.loss, rows.logits, t, device))
             }
