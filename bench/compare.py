@@ -245,9 +245,9 @@ def table(recipe, results, a):
 def larger(name, a):
     recipe = RECIPES[name]
     flex = os.environ.get("TRAINC", "target/release/trainc")
-    recipe["data"](flex)
     if a.limit_batches is not None and a.limit_batches <= a.warmup:
         raise SystemExit(f"--limit-batches {a.limit_batches} leaves no step after {a.warmup} warm-up steps")
+    recipe["data"](flex)
     contenders = {"trainc flex": lambda: trainc_recipe(recipe, flex, "flex", a)}
     if os.environ.get("TRAINC_TCH"):
         contenders["trainc tch"] = lambda: trainc_recipe(recipe, os.environ["TRAINC_TCH"], "tch", a)

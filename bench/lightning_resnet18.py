@@ -51,13 +51,17 @@ class Net(L.LightningModule):
         n = sum(p.numel() for p in self.net.parameters())
         assert n == TRAINC_PARAMETERS, f"{n} parameters, trainc's ResNet-18 has {TRAINC_PARAMETERS}"
         self.per_epoch, self.warmup = per_epoch, warmup
-        self.first_step, self.ends, self.sizes = None, [], []
+        self.first_step, self.ends, self.sizes, self.loss_sum = None, [], [], 0.0
 
     def training_step(self, batch, _):
         x, y = batch
         return F.cross_entropy(self.net(x), y)
 
-    def on_train_batch_end(self, _, batch, k):
+    def on_train_epoch_start(self):
+        self.loss_sum = 0.0
+
+    def on_train_batch_end(self, outputs, batch, k):
+        self.loss_sum += outputs["loss"].detach()
         self.ends.append(step_end(k, self.per_epoch, self.warmup))
         self.sizes.append(len(batch[1]))
         if self.first_step is None:
@@ -92,6 +96,7 @@ def main():
         "samples_per_s": sum(model.sizes) / train_seconds,
         "steady_samples_per_s": steady(model.ends, model.sizes, len(data), a.warmup),
         "epoch_seconds": train_seconds / epochs,
+        "train_loss": float(model.loss_sum) / len(data),
         "test_accuracy": None if a.limit_batches else test_accuracy(net, tx, ty),
         "first_step_s": model.first_step,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else 0,

@@ -140,12 +140,14 @@ def main():
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(y), device=dev)
+        loss_sum = 0.0
         for k in range(per_epoch):
             b = order[k * 128:(k + 1) * 128]
             loss = F.cross_entropy(model(x[b]), y[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            loss_sum += loss.detach()
             seen += len(b)
             ends.append(step_end(k, per_epoch, a.warmup))
             sizes.append(len(b))
@@ -158,6 +160,7 @@ def main():
         "samples_per_s": seen / train_seconds,
         "steady_samples_per_s": steady(ends, sizes, per_epoch, a.warmup),
         "epoch_seconds": train_seconds / epochs,
+        "train_loss": float(loss_sum) / per_epoch,
         "test_accuracy": None if a.limit_batches else test_accuracy(model, tx, ty),
         "first_step_s": first_step,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0,
