@@ -1,11 +1,12 @@
 """The GPU benchmark recipe under PyTorch Lightning: bench/torch_resnet18.py's model, data and
-settings (ResNet-18 on Fashion-MNIST at 32×32, AdamW lr 1e-3, batch 128, fp32, channels-last, cuDNN
-autotuner), with Lightning's Trainer running the loop. Batches are drawn on the GPU from the
+settings (ResNet-18 on Fashion-MNIST at 32×32, AdamW lr 1e-3, batch 128, fp32, channels-last on
+CUDA, cuDNN autotuner), with Lightning's Trainer running the loop. Batches are drawn on the GPU from the
 dataset kept there (as the plain loop does), so the difference is Lightning's per-step overhead.
 Prints one JSON line.
 
-Usage: python bench/lightning_resnet18.py [EPOCHS] [IDX_DIR] [LIMIT]
-(LIMIT: train on the first LIMIT images only, for a smoke test; without a GPU it runs on the CPU.)
+Usage: python bench/lightning_resnet18.py [EPOCHS] [IDX_DIR] [LIMIT] [--limit-batches N] [--warmup W]
+(LIMIT: train on the first LIMIT images only, for a smoke test; without a GPU it runs on the CPU.
+--limit-batches and --warmup as in bench/torch_resnet18.py.)
 """
 import time
 
@@ -20,36 +21,49 @@ import torch.nn.functional as F
 import lightning as L
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_resnet18 import idx, resnet18, sync  # noqa: E402
+from steps import steady  # noqa: E402
+from torch_resnet18 import (  # noqa: E402
+    TRAINC_PARAMETERS, arguments, batches_per_epoch, idx, memory_format, resnet18, step_end, sync, test_accuracy)
 
 
 class Batches:
-    """Shuffled batches of 128 from tensors already on the GPU, reshuffled each epoch."""
+    """Shuffled batches of 128 from tensors already on the GPU, reshuffled each epoch, at most
+    `limit` of them."""
 
-    def __init__(self, x, y, size=128):
+    def __init__(self, x, y, limit=None, size=128):
         self.x, self.y, self.size = x, y, size
+        self.n = batches_per_epoch(len(y), limit, size)
 
     def __len__(self):
-        return (len(self.y) + self.size - 1) // self.size
+        return self.n
 
     def __iter__(self):
         order = torch.randperm(len(self.y), device=self.y.device)
-        for i in range(0, len(self.y), self.size):
-            b = order[i:i + self.size]
+        for k in range(self.n):
+            b = order[k * self.size:(k + 1) * self.size]
             yield self.x[b], self.y[b]
 
 
 class Net(L.LightningModule):
-    def __init__(self):
+    def __init__(self, per_epoch, warmup, fmt):
         super().__init__()
-        self.net = resnet18(1, 10).to(memory_format=torch.channels_last)
-        self.first_step = None
+        self.net = resnet18(1, 10).to(memory_format=fmt)
+        n = sum(p.numel() for p in self.net.parameters())
+        assert n == TRAINC_PARAMETERS, f"{n} parameters, trainc's ResNet-18 has {TRAINC_PARAMETERS}"
+        self.per_epoch, self.warmup = per_epoch, warmup
+        self.first_step, self.ends, self.sizes, self.loss_sum = None, [], [], 0.0
 
     def training_step(self, batch, _):
         x, y = batch
         return F.cross_entropy(self.net(x), y)
 
-    def on_train_batch_end(self, *_):
+    def on_train_epoch_start(self):
+        self.loss_sum = 0.0
+
+    def on_train_batch_end(self, outputs, batch, k):
+        self.loss_sum += outputs["loss"].detach()
+        self.ends.append(step_end(k, self.per_epoch, self.warmup))
+        self.sizes.append(len(batch[1]))
         if self.first_step is None:
             sync()
             self.first_step = time.time() - T0
@@ -59,31 +73,31 @@ class Net(L.LightningModule):
 
 
 def main():
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    root = sys.argv[2] if len(sys.argv) > 2 else "bench/data/fashion-mnist"
+    a = arguments()
+    epochs = a.epochs
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    (x, y), (tx, ty) = idx(root, "train"), idx(root, "t10k")
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else len(y)
+    (x, y), (tx, ty) = idx(a.root, "train"), idx(a.root, "t10k")
+    limit = a.limit or len(y)
     x, y, tx, ty = (t.to(dev) for t in (x[:limit], y[:limit], tx, ty))
-    x, tx = (t.contiguous(memory_format=torch.channels_last) for t in (x, tx))
-    model = Net()
+    fmt = memory_format(dev)
+    x, tx = (t.contiguous(memory_format=fmt) for t in (x, tx))
+    data = Batches(x, y, a.limit_batches)
+    model = Net(len(data), a.warmup, fmt)
     trainer = L.Trainer(max_epochs=epochs, accelerator="gpu" if dev.type == "cuda" else "cpu", devices=1, logger=False, benchmark=True,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     start = time.time()
-    trainer.fit(model, Batches(x, y))
+    trainer.fit(model, data)
     sync()
     train_seconds = time.time() - start
-    net = model.net.to(dev).eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(ty), 512):
-            correct += (net(tx[i:i + 512]).argmax(1) == ty[i:i + 512]).sum().item()
+    net = model.net.to(dev)
     print(json.dumps({
-        "samples_per_s": len(y) * epochs / train_seconds,
+        "samples_per_s": sum(model.sizes) / train_seconds,
+        "steady_samples_per_s": steady(model.ends, model.sizes, len(data), a.warmup),
         "epoch_seconds": train_seconds / epochs,
-        "test_accuracy": correct / len(ty),
+        "train_loss": float(model.loss_sum) / len(data),
+        "test_accuracy": None if a.limit_batches else test_accuracy(net, tx, ty),
         "first_step_s": model.first_step,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else 0,
         "torch": torch.__version__,
