@@ -24,6 +24,9 @@
 #      GPU_INSTALL_TORCH=1, it installs that version from PyPI into a venv first (~3 GB).
 #      Installs Lightning from PyPI if it is missing (left out, with a note, if PyPI is unreachable).
 #
+# With several GPUs, the rounds add trainc on all of them in one process (`--device tch:cuda:all`),
+# at the same batch of 128 and at 128 per GPU; samples/s against the one-GPU run is the scaling.
+#
 # Environment: TRAINC (default .gpu/trainc), PYTHON (default python3), GPU_BURN_CONV=1 adds a
 # trainc run with burn's own conv and batch norm (TRAINC_BURN_CONV=1) to the rounds.
 set -euo pipefail
@@ -58,13 +61,15 @@ prepare() {
   du -sh .gpu bench/data
 }
 
-# One trainc run: a JSON line like the Python scripts' (plus "who" and "wall_s").
+# One trainc run: a JSON line like the Python scripts' (plus "who" and "wall_s"). DEVICE (default
+# tch:cuda:0) and further overrides (`data.batch=256`) follow the name.
 trainc_run() {
-  local who="$1" dir
+  local who="$1" device="${2:-tch:cuda:0}" dir
+  shift; shift || true
   dir="$(mktemp -d)"
   local start end
   start=$(date +%s.%N)
-  "$trainc" run bench/resnet18_gpu.train "epochs=$epochs" --device tch:cuda:0 --quiet --runs-dir "$dir" > /dev/null
+  "$trainc" run bench/resnet18_gpu.train "epochs=$epochs" "$@" --device "$device" --quiet --runs-dir "$dir" > /dev/null
   end=$(date +%s.%N)
   "$python" - "$(ls -d "$dir"/resnet/*)" "$who" "$start" "$end" <<'PY'
 import json, sys
@@ -113,10 +118,17 @@ run() {
     "$python" -m pip install -q --disable-pip-version-check lightning 2>/dev/null \
       || { lightning=0; echo "NOTE: Lightning not installed (PyPI unreachable); its column is left out"; }
   fi
-  local results
+  local results gpus
   results="$(mktemp)"
+  gpus="$(nvidia-smi -L | wc -l)"
   for _ in $(seq "$rounds"); do
     trainc_run "trainc tch:cuda" | tee -a "$results"
+    if [ "$gpus" -gt 1 ]; then
+      # In-process data parallelism (src/run/parallel.rs): the same batch of 128 split over every
+      # GPU (strong scaling), and 128 per GPU (weak scaling, as a DDP user would run it).
+      trainc_run "trainc all $gpus GPUs, batch 128" tch:cuda:all | tee -a "$results"
+      trainc_run "trainc all $gpus GPUs, batch $((128 * gpus))" tch:cuda:all "data.batch=$((128 * gpus))" | tee -a "$results"
+    fi
     if [ "${GPU_BURN_CONV:-0}" = 1 ]; then
       TRAINC_BURN_CONV=1 trainc_run "trainc tch:cuda, burn conv+bn" | tee -a "$results"
     fi

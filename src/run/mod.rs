@@ -123,7 +123,10 @@ impl Trainer {
         eprint!("{}", crate::summary::shape_table(&self.graph));
         if !self.replicas.is_empty() {
             let n = self.replicas.devices.len() + 1;
-            eprintln!("data-parallel: {n} devices in this process, each batch of {} split over them", self.spec.data.batch);
+            eprintln!(
+                "data-parallel: {n} devices in this process, each batch of {} split over them",
+                self.spec.data.batch
+            );
         }
         let classes = &self.spec.data.dataset.classes;
         eprintln!("dataset `{}`: {} classes", self.spec.data.dataset.name, classes.len());

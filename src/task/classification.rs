@@ -64,7 +64,13 @@ pub type Predict = fn(Vec<(String, Act)>, &PredictInput) -> Result<Prediction, R
 pub const CLASSIFICATION: RowTask = RowTask { to_rows: sample_rows, predict: class_scores };
 
 impl TaskRunner for RowTask {
-    fn train_loss(&self, spec: &TrainSpec, net: &Net, mut batch: Batch, device: &Device) -> Result<Tensor<1>, RunError> {
+    fn train_loss(
+        &self,
+        spec: &TrainSpec,
+        net: &Net,
+        mut batch: Batch,
+        device: &Device,
+    ) -> Result<Tensor<1>, RunError> {
         let mixed = batch.mixed.take();
         let rows = rows(spec, net, batch, device, self.to_rows)?;
         let [n, classes] = rows.logits.dims();
