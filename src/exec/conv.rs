@@ -33,8 +33,9 @@
 //! the batch, rather than as a single `[O, B·OH·OW] @ [B·OH·OW, kh·kw·C]` product: flex runs a
 //! batched product one sample per rayon task, each packing its own operands, whereas a single
 //! product with K = 43264 but only a 64 × 288 output leaves gemm little to split across threads
-//! and needs the output gradient transposed first. [`WEIGHT_GRAD_GEMM`] switches to the single
-//! product; both are tested. If a shape does not fit (it always should for a valid
+//! and needs the output gradient transposed first. With more output channels than output
+//! positions (deep layers on small maps) the `B` per-sample gradients outweigh the columns and
+//! the single product is used instead ([`WeightGradGemm::for_plan`]); both are tested. If a shape does not fit (it always should for a valid
 //! convolution), the backward pass falls back to burn's `conv2d_weight_backward`.
 //!
 //! # Backends
@@ -304,7 +305,6 @@ fn register_x_and_weight_grads<B: Backend>(
 
 /// How [`WeightGradPlan::run`] sums over the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // only one variant is selected outside the tests
 enum WeightGradGemm {
     /// One product per sample (and group), `[O/g, OH·OW] @ [OH·OW, kh·kw·C/g]`, batched, then a
     /// sum over the batch. Flex runs the batch in parallel, one product per task.
@@ -314,10 +314,20 @@ enum WeightGradGemm {
     Single,
 }
 
-/// The strategy the backward pass uses. Measured on the Fashion-MNIST CNN (release, 300 batches,
-/// 2026-11-24): per-sample 676 samples/s, single 632, burn's own weight gradient 648.
-/// Benchmark both again if the backend or the shapes change.
-const WEIGHT_GRAD_GEMM: WeightGradGemm = WeightGradGemm::PerSample;
+impl WeightGradGemm {
+    /// The strategy for a shape. Per-sample products write `B` weight gradients before summing
+    /// them, `B·O·kh·kw·C/g` floats: cheap when the output channels are few next to the output
+    /// positions (the Fashion-MNIST CNN: per-sample 676 samples/s, single 632, burn's own 648;
+    /// release, 300 batches, 2026-11-24), ruinous when they are many on a small map (ResNet-18's
+    /// last stage at 32×32 input, 512 channels on a 1×1 map: 128 × 512 × 4608 floats, 1.2 GB a
+    /// step, whose fresh pages made half of a flex profile kernel page faults).
+    fn for_plan(plan: &WeightGradPlan) -> WeightGradGemm {
+        match plan.channels_out <= plan.out[0] * plan.out[1] {
+            true => WeightGradGemm::PerSample,
+            false => WeightGradGemm::Single,
+        }
+    }
+}
 
 /// Gradient of `conv2d` with respect to `weight`, `[O, C / groups, kh, kw]`.
 ///
@@ -330,7 +340,7 @@ fn conv2d_weight_grad<B: Backend>(
     options: ConvOptions<2>,
 ) -> FloatTensor<B> {
     match WeightGradPlan::new(&x.shape(), &weight.shape(), &output_grad.shape(), &options) {
-        Some(plan) => plan.run::<B>(x, output_grad, WEIGHT_GRAD_GEMM),
+        Some(plan) => plan.run::<B>(x, output_grad, WeightGradGemm::for_plan(&plan)),
         None => B::conv2d_weight_backward(x, weight, output_grad, options),
     }
 }
@@ -602,6 +612,19 @@ mod tests {
             let actual = conv2d(x, w, Some(b), options.clone());
             assert_close(actual, expected, &format!("{options:?}: output"));
         }
+    }
+
+    #[test]
+    fn deep_layers_on_small_maps_sum_the_batch_in_one_product() {
+        let plan = |x: [usize; 4], w: [usize; 4], g: [usize; 4], stride| {
+            let options = ConvOptions::new([stride, stride], [1, 1], [1, 1], 1);
+            let plan = WeightGradPlan::new(&Shape::new(x), &Shape::new(w), &Shape::new(g), &options);
+            WeightGradGemm::for_plan(&plan.expect("a valid convolution"))
+        };
+        // The Fashion-MNIST CNN's second conv: 64 channels over 24×24 positions.
+        assert_eq!(plan([64, 32, 24, 24], [64, 32, 3, 3], [64, 64, 24, 24], 1), WeightGradGemm::PerSample);
+        // ResNet-18's last stage at 32×32 input: 512 channels on a 1×1 map.
+        assert_eq!(plan([128, 512, 1, 1], [512, 512, 3, 3], [128, 512, 1, 1], 1), WeightGradGemm::Single);
     }
 
     /// Both batch-sum strategies against burn-backend's default weight gradient, on Flex
