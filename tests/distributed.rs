@@ -161,7 +161,7 @@ mod mpirun {
     use super::common;
 
     use std::path::Path;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, Command, Output, Stdio};
     use std::time::{Duration, Instant};
 
     use super::{TOLERANCE, largest_difference, only_run, results, train_losses};
@@ -254,6 +254,24 @@ mod mpirun {
         assert_eq!(rank0.len(), 18, "{rank0:?}");
         assert_eq!(rank0, rank1, "the resumed ranks' weights differ after some step");
         assert!(largest_difference(&two, &results(&resumed)) < TOLERANCE, "straight {two} vs resumed");
+    }
+
+    /// Processes and devices combine: two ranks of two devices each (`--device flex,flex`, each
+    /// rank's half batch split again) keep identical weights and match one process on one device.
+    #[test]
+    fn two_ranks_of_two_devices_match_one_device() {
+        let dir = common::tiny_project("dist-ranks-devices", "24", "");
+        let args = ["run", "t.train", "--quiet", "--device", "flex,flex", "--runs-dir", "both"];
+        let Some(mut both) = launch(&dir, &dir.join("sums"), &[], &args) else { return };
+        let both = both.output().expect("mpirun runs");
+        assert!(both.status.success(), "{}", text(&both));
+        let (rank0, rank1) = (checksums(&dir.join("sums"), 0), checksums(&dir.join("sums"), 1));
+        assert_eq!(rank0.len(), 18, "{rank0:?}");
+        assert_eq!(rank0, rank1, "the ranks' weights differ after some step");
+        let single = common::trainc_cached(&dir, &["run", "t.train", "--quiet", "--runs-dir", "single"]);
+        assert!(single.status.success(), "{}", text(&single));
+        let (one, both) = (results(&single), results(&both));
+        assert!(largest_difference(&one, &both) < TOLERANCE, "one device {one} vs 2 ranks × 2 devices {both}");
     }
 
     #[test]

@@ -59,21 +59,21 @@ pub fn device(name: &str) -> Result<Device, CommandError> {
 /// is every CUDA device; a repeated name (`flex,flex`) puts replicas on one device, which trains
 /// as a multi-device run would, for tests and for reproducing one on a CPU.
 pub fn devices(name: &str) -> Result<Vec<Device>, CommandError> {
-    if name == "tch:cuda:all" {
-        return all_cuda(name);
+    match name {
+        "tch:cuda:all" => all_cuda(name),
+        _ => device_names(name).iter().map(|n| one_device(n)).collect(),
     }
-    let mut items = name.split(',');
-    let first = items.next().unwrap_or_default();
+}
+
+/// The names in a `--device` list, each bare index completed with the first name's prefix.
+fn device_names(list: &str) -> Vec<String> {
+    let first = list.split(',').next().unwrap_or_default();
     let prefix = first.rsplit_once(':').map_or("", |(prefix, _)| prefix);
-    let mut devices = vec![one_device(first)?];
-    for item in items {
-        let full = match item.parse::<usize>() {
-            Ok(_) if !prefix.is_empty() => format!("{prefix}:{item}"),
-            _ => item.to_string(),
-        };
-        devices.push(one_device(&full)?);
-    }
-    Ok(devices)
+    let complete = |item: &str| match item.parse::<usize>() {
+        Ok(_) if !prefix.is_empty() => format!("{prefix}:{item}"),
+        _ => item.to_string(),
+    };
+    list.split(',').map(complete).collect()
 }
 
 #[allow(deprecated)]
@@ -140,4 +140,20 @@ pub fn run_dir(
     trainc::run::manifest::write(&run.path, &train.data.dataset)
         .map_err(|source| CommandError::Manifest { dir: run.path.clone(), source })?;
     Ok((run, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_list_completes_bare_indices_with_the_first_prefix() {
+        assert_eq!(device_names("tch:cuda:0,1,3"), ["tch:cuda:0", "tch:cuda:1", "tch:cuda:3"]);
+        assert_eq!(device_names("flex,flex"), ["flex", "flex"]);
+        assert_eq!(device_names("tch:cuda:0,tch:cuda:2"), ["tch:cuda:0", "tch:cuda:2"]);
+        assert_eq!(device_names("flex,1"), ["flex", "1"], "flex has no indices: `1` is refused by name");
+        assert!(matches!(devices("flex,1"), Err(CommandError::UnknownDevice { name }) if name == "1"));
+        assert_eq!(devices("flex,flex").map(|d| d.len()).ok(), Some(2));
+        assert!(matches!(device("flex,flex"), Err(CommandError::OneDevice { .. })));
+    }
 }
