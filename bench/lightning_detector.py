@@ -20,8 +20,9 @@ import lightning as L
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from steps import steady  # noqa: E402
+from timed import Timed  # noqa: E402
 from torch_detector import BATCH, arguments, batch, centernet_loss, coco, detector  # noqa: E402
-from torch_resnet18 import memory_format, step_end, sync  # noqa: E402
+from torch_resnet18 import memory_format, sync  # noqa: E402
 
 
 class Batches:
@@ -43,27 +44,14 @@ class Batches:
             yield batch(self.images[b], [self.boxes[i] for i in b], self.classes, self.dev, self.fmt)
 
 
-class Net(L.LightningModule):
+class Net(Timed):
     def __init__(self, classes, per_epoch, warmup, fmt):
-        super().__init__()
+        super().__init__(per_epoch, warmup, T0)
         self.net = detector(classes).to(memory_format=fmt)
-        self.per_epoch, self.warmup = per_epoch, warmup
-        self.first_step, self.ends, self.sizes, self.loss_sum = None, [], [], 0.0
 
     def training_step(self, b, _):
         x, maps, objects = b
         return centernet_loss(self.net(x), maps, objects)
-
-    def on_train_epoch_start(self):
-        self.loss_sum = 0.0
-
-    def on_train_batch_end(self, outputs, b, k):
-        self.loss_sum += outputs["loss"].detach()
-        self.ends.append(step_end(k, self.per_epoch, self.warmup))
-        self.sizes.append(len(b[0]))
-        if self.first_step is None:
-            sync()
-            self.first_step = time.time() - T0
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=5e-4)

@@ -22,8 +22,9 @@ import lightning as L
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from steps import steady  # noqa: E402
+from timed import Timed  # noqa: E402
 from torch_resnet18 import (  # noqa: E402
-    TRAINC_PARAMETERS, arguments, batches_per_epoch, idx, memory_format, resnet18, step_end, sync, test_accuracy)
+    TRAINC_PARAMETERS, arguments, batches_per_epoch, idx, memory_format, resnet18, sync, test_accuracy)
 
 
 class Batches:
@@ -44,29 +45,16 @@ class Batches:
             yield self.x[b], self.y[b]
 
 
-class Net(L.LightningModule):
+class Net(Timed):
     def __init__(self, per_epoch, warmup, fmt):
-        super().__init__()
+        super().__init__(per_epoch, warmup, T0)
         self.net = resnet18(1, 10).to(memory_format=fmt)
         n = sum(p.numel() for p in self.net.parameters())
         assert n == TRAINC_PARAMETERS, f"{n} parameters, trainc's ResNet-18 has {TRAINC_PARAMETERS}"
-        self.per_epoch, self.warmup = per_epoch, warmup
-        self.first_step, self.ends, self.sizes, self.loss_sum = None, [], [], 0.0
 
     def training_step(self, batch, _):
         x, y = batch
         return F.cross_entropy(self.net(x), y)
-
-    def on_train_epoch_start(self):
-        self.loss_sum = 0.0
-
-    def on_train_batch_end(self, outputs, batch, k):
-        self.loss_sum += outputs["loss"].detach()
-        self.ends.append(step_end(k, self.per_epoch, self.warmup))
-        self.sizes.append(len(batch[1]))
-        if self.first_step is None:
-            sync()
-            self.first_step = time.time() - T0
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=1e-3)

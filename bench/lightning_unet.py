@@ -21,7 +21,8 @@ import lightning as L
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from steps import steady  # noqa: E402
-from torch_resnet18 import memory_format, step_end, sync  # noqa: E402
+from timed import Timed  # noqa: E402
+from torch_resnet18 import memory_format, sync  # noqa: E402
 from torch_unet import BATCH, arguments, batch, masks_folder, pixel_accuracy, unet  # noqa: E402
 
 
@@ -44,27 +45,14 @@ class Batches:
             yield batch(self.images[b], self.masks[b], self.dev, self.fmt)
 
 
-class Net(L.LightningModule):
+class Net(Timed):
     def __init__(self, per_epoch, warmup, fmt):
-        super().__init__()
+        super().__init__(per_epoch, warmup, T0)
         self.net = unet().to(memory_format=fmt)
-        self.per_epoch, self.warmup = per_epoch, warmup
-        self.first_step, self.ends, self.sizes, self.loss_sum = None, [], [], 0.0
 
     def training_step(self, b, _):
         x, y = b
         return F.cross_entropy(self.net(x), y, ignore_index=255)
-
-    def on_train_epoch_start(self):
-        self.loss_sum = 0.0
-
-    def on_train_batch_end(self, outputs, b, k):
-        self.loss_sum += outputs["loss"].detach()
-        self.ends.append(step_end(k, self.per_epoch, self.warmup))
-        self.sizes.append(len(b[1]))
-        if self.first_step is None:
-            sync()
-            self.first_step = time.time() - T0
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=1e-3)
