@@ -216,6 +216,8 @@ impl<'t> Fit<'t> {
             pretrained(trainer, &mut net)?;
         }
         let state = resume.unwrap_or_default();
+        // f16 goes on from the loss scale it had learnt (a state without one starts at 2^16).
+        let learnt_scale = state.loss_scale.clone();
         // Only rank 0 writes: the other ranks run no hooks.
         let mut hooks = match trainer.group.world.is_leader() {
             true => trainer.hooks(&net, splits.get("val").cloned())?,
@@ -247,7 +249,7 @@ impl<'t> Fit<'t> {
             interrupted: false,
             any_rank_interrupted: false,
             checksums: ChecksumLog::from_env(trainer.group.world.rank),
-            scaler: (spec.precision == crate::ir::Precision::F16).then(LossScaler::default),
+            scaler: (spec.precision == crate::ir::Precision::F16).then(|| learnt_scale.unwrap_or_default()),
         };
         Ok((fit, net))
     }
@@ -297,6 +299,7 @@ impl<'t> Fit<'t> {
         let mut state = self.state.clone();
         state.step = epoch_start_step;
         state.hooks = self.hooks.states();
+        state.loss_scale = self.scaler.clone();
         state.write(&self.trainer.run.path)
     }
 
@@ -341,6 +344,7 @@ impl<'t> Fit<'t> {
         };
         let mut control = self.hooks.epoch_end(&end)?;
         self.state.hooks = self.hooks.states();
+        self.state.loss_scale = self.scaler.clone();
         if self.leader() {
             self.state.write(&self.trainer.run.path)?;
         }

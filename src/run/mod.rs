@@ -36,6 +36,7 @@ use rundir::RunDir;
 pub use error::RunError;
 pub use live::{Live, SharedLive};
 pub use state::{State, read_state};
+pub use step::LossScaler;
 
 /// When the process started, for "time to first step" (set by `main`; falls back to the first use).
 pub static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

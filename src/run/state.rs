@@ -19,6 +19,10 @@ pub struct State {
     /// The `plateau` schedule's reductions so far.
     #[serde(default)]
     pub plateau: super::plateau::Plateau,
+    /// `precision = f16`'s dynamic loss scale, so that a resumed run goes on from the scale it
+    /// had learnt instead of overflowing its way down from 2^16 again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<super::LossScaler>,
 }
 
 impl State {
@@ -35,4 +39,22 @@ pub fn read_state(dir: &Path) -> Result<State, RunError> {
     let text = std::fs::read_to_string(dir.join("state.json"))
         .map_err(|e| resume(format!("it has no readable `state.json` ({e}); did an epoch finish?")))?;
     serde_json::from_str(&text).map_err(|e| resume(format!("`state.json` is corrupt: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loss_scale_survives_state_json() {
+        let mut scaler = crate::run::LossScaler::default();
+        scaler.update(false);
+        let state = State { step: 7, loss_scale: Some(scaler.clone()), ..State::default() };
+        let text = serde_json::to_string(&state).expect("serialises");
+        let back: State = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back.loss_scale, Some(scaler));
+        // A state.json written before the field existed (or by an f32 run) has none.
+        let old: State = serde_json::from_str(r#"{"epochs_done": 1, "step": 3}"#).expect("parses");
+        assert_eq!(old.loss_scale, None);
+    }
 }

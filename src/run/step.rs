@@ -91,7 +91,7 @@ pub struct StepAt {
 /// divided by it before the update. A step whose gradients overflowed (an infinity or a NaN) is
 /// skipped and the scale halved; after [`LossScaler::GROWTH_INTERVAL`] good steps in a row it
 /// doubles. bf16 has f32's range and needs none of this.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LossScaler {
     pub scale: f32,
     /// Good steps since the scale last changed.
