@@ -7,7 +7,21 @@ the loader to start, and the very first one for lazy initialisation and allocato
 measurement is the samples of steps warmup+1 … last of each epoch over the time from the end of
 step `warmup` to the end of the last step. Validation between epochs is never inside it.
 """
+import argparse
 import struct
+
+
+def scene_arguments(data):
+    """The command line the generated-scene scripts share (bench/torch_unet.py, torch_detector.py
+    and their Lightning twins): EPOCHS, --limit-batches, --warmup, --data (default `data`), --seed.
+    Returns the parser, for a script's own extra options."""
+    p = argparse.ArgumentParser()
+    p.add_argument("epochs", nargs="?", type=int, default=1)
+    p.add_argument("--limit-batches", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--data", default=data)
+    p.add_argument("--seed", type=int, default=0)
+    return p
 
 
 def steady(ends, sizes, per_epoch, warmup):

@@ -22,7 +22,6 @@ import time
 
 T0 = time.time()
 
-import argparse
 import json
 import math
 import os
@@ -35,7 +34,7 @@ from PIL import Image
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from steps import steady  # noqa: E402
+from steps import scene_arguments, steady  # noqa: E402
 from torch_resnet18 import Basic, conv_bn_relu, memory_format, step_end, sync  # noqa: E402
 
 SIZE, BATCH, STRIDE = 384, 8, 8
@@ -167,13 +166,7 @@ def detector(classes):
 
 
 def arguments():
-    p = argparse.ArgumentParser()
-    p.add_argument("epochs", nargs="?", type=int, default=1)
-    p.add_argument("--limit-batches", type=int, default=None)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--data", default="bench/data/shapes_coco")
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args()
+    return scene_arguments("bench/data/shapes_coco").parse_args()
 
 
 def main():

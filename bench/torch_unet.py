@@ -20,7 +20,6 @@ import time
 
 T0 = time.time()
 
-import argparse
 import json
 import os
 import sys
@@ -32,7 +31,7 @@ from PIL import Image
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from steps import steady  # noqa: E402
+from steps import scene_arguments, steady  # noqa: E402
 from torch_resnet18 import memory_format, step_end, sync  # noqa: E402
 
 SIZE, BATCH, CLASSES = 256, 4, 3
@@ -109,13 +108,8 @@ def pixel_accuracy(model, images, masks, dev, memory_format):
 
 
 def arguments():
-    p = argparse.ArgumentParser()
-    p.add_argument("epochs", nargs="?", type=int, default=1)
-    p.add_argument("--limit-batches", type=int, default=None)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--data", default="bench/data/shapes_masks")
+    p = scene_arguments("bench/data/shapes_masks")
     p.add_argument("--test", default="bench/data/shapes_masks_test")
-    p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
 

@@ -509,8 +509,7 @@ impl<'t> Fit<'t> {
     fn loss_and_grads(&self, net: &Net, batch: Batch) -> Result<(Tensor<1>, GradientsParams), RunError> {
         let scaler = self.scaler.as_ref();
         if !self.trainer.replicas.is_empty() {
-            let step =
-                self.trainer.replicas.step(self.task, &self.spec, net, batch, &self.autodiff, &self.plain, scaler)?;
+            let step = self.trainer.replicas.step(self.task, &self.spec, net, batch, &self.autodiff, scaler)?;
             return Ok((step.loss, step.grads));
         }
         let loss = self.task.train_loss(&self.spec, net, batch, &self.autodiff)?;

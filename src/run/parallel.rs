@@ -51,10 +51,8 @@ impl Replicas {
     }
 
     /// The forward and backward pass of `batch` split over the first device (this thread, with
-    /// `net`; `first` is its autodiff device, `first_plain` the same without autodiff) and the
-    /// replicas (a thread each). f16's `scaler` multiplies every slice's loss before the
+    /// `net`; `first` is its autodiff device) and the replicas (a thread each). f16's `scaler` multiplies every slice's loss before the
     /// backward pass.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn step(
         &self,
         task: &'static dyn TaskRunner,
@@ -62,7 +60,6 @@ impl Replicas {
         net: &Net,
         batch: Batch,
         first: &Device,
-        first_plain: &Device,
         scaler: Option<&LossScaler>,
     ) -> Result<Step, RunError> {
         let total = batch.shape[0].max(1) as f32;
@@ -83,7 +80,7 @@ impl Replicas {
             results.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
             results
         });
-        let mut sum = SumOnto { parts: Vec::new(), device: first_plain.clone(), out: GradientsParams::new() };
+        let mut sum = SumOnto { parts: Vec::new(), device: first.clone().inner(), out: GradientsParams::new() };
         let mut loss: Option<Tensor<1>> = None;
         for result in results {
             let (part_loss, grads) = result?;
