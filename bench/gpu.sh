@@ -24,8 +24,11 @@
 #      GPU_INSTALL_TORCH=1, it installs that version from PyPI into a venv first (~3 GB).
 #      Installs Lightning from PyPI if it is missing (left out, with a note, if PyPI is unreachable).
 #
-# With several GPUs, the rounds add trainc on all of them in one process (`--device tch:cuda:all`),
-# at the same batch of 128 and at 128 per GPU; samples/s against the one-GPU run is the scaling.
+# Every round adds trainc in f16 (with its loss scaler) and bf16. With several GPUs, the rounds
+# add trainc on all of them in one process (`--device tch:cuda:all`) and in one process per GPU
+# over NCCL (`torchrun --nproc_per_node N`), each at the same batch of 128 and at 128 per GPU;
+# samples/s against the one-GPU run is the scaling. The NCCL runs log every rank's weight
+# checksum after every step and stop the script if two ranks ever differ.
 #
 # Environment: TRAINC (default .gpu/trainc), PYTHON (default python3), GPU_BURN_CONV=1 adds a
 # trainc run with burn's own conv and batch norm (TRAINC_BURN_CONV=1) to the rounds.
@@ -47,13 +50,13 @@ prepare() {
     # The dev build the tests use (warm in the shared target dir; its torch 2.9.0+cu128 is
     # CUDA-capable): minutes instead of a release build of burn (~40 min on 2 cores). trainc
     # itself is then at opt-level 1 (measured ~6 % slower on flex; the kernels are libtorch's).
-    cargo build --features tch
+    cargo build --features nccl
     cp "${CARGO_TARGET_DIR:-target}/debug/trainc" .gpu/trainc
   else
     # A target directory of its own when the libtorch differs from the shared one's.
     local target="${GPU_TARGET_DIR:-$HOME/.cache/trainc-gpu-target}"
     [ -n "$spec" ] || target="${CARGO_TARGET_DIR:-target}"
-    CARGO_TARGET_DIR="$target" cargo build --release --features tch
+    CARGO_TARGET_DIR="$target" cargo build --release --features nccl
     cp "$target/release/trainc" .gpu/trainc
   fi
   strip .gpu/trainc
@@ -62,15 +65,29 @@ prepare() {
 }
 
 # One trainc run: a JSON line like the Python scripts' (plus "who" and "wall_s"). DEVICE (default
-# tch:cuda:0) and further overrides (`data.batch=256`) follow the name.
+# tch:cuda:0) and further overrides (`data.batch=256`) follow the name. With RANKS=N, N processes
+# under torchrun (NCCL), whose weight checksums must agree after every step.
 trainc_run() {
-  local who="$1" device="${2:-tch:cuda:0}" dir
+  local who="$1" device="${2:-tch:cuda:0}" dir sums launch=()
   shift; shift || true
   dir="$(mktemp -d)"
+  sums="$dir/sums"
+  if [ "${RANKS:-1}" -gt 1 ]; then
+    mkdir -p "$sums"
+    launch=("$python" -m torch.distributed.run --standalone --nproc_per_node "$RANKS" --no-python)
+  fi
   local start end
   start=$(date +%s.%N)
-  "$trainc" run bench/resnet18_gpu.train "epochs=$epochs" "$@" --device "$device" --quiet --runs-dir "$dir" > /dev/null
+  TRAINC_DIST_CHECKSUMS="$sums" "${launch[@]}" "$trainc" run bench/resnet18_gpu.train "epochs=$epochs" "$@" \
+    --device "$device" --quiet --runs-dir "$dir" > /dev/null
   end=$(date +%s.%N)
+  if [ "${RANKS:-1}" -gt 1 ]; then
+    for rank in $(seq 1 $((RANKS - 1))); do
+      cmp -s "$sums/rank0.checksums" "$sums/rank$rank.checksums" \
+        || { echo "NCCL: rank $rank's weights differ from rank 0's (see $sums)" >&2; exit 1; }
+    done
+    echo "NCCL: $RANKS ranks identical after $(wc -l < "$sums/rank0.checksums") steps" >&2
+  fi
   "$python" - "$(ls -d "$dir"/resnet/*)" "$who" "$start" "$end" <<'PY'
 import json, sys
 run, who, start, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
@@ -123,7 +140,13 @@ run() {
   gpus="$(nvidia-smi -L | wc -l)"
   for _ in $(seq "$rounds"); do
     trainc_run "trainc tch:cuda" | tee -a "$results"
+    trainc_run "trainc tch:cuda f16" tch:cuda:0 precision=f16 | tee -a "$results"
+    trainc_run "trainc tch:cuda bf16" tch:cuda:0 precision=bf16 | tee -a "$results"
     if [ "$gpus" -gt 1 ]; then
+      # One process per GPU over NCCL (src/dist/nccl.rs), both batch sizes as above.
+      RANKS="$gpus" trainc_run "trainc NCCL $gpus ranks, batch 128" tch:cuda | tee -a "$results"
+      RANKS="$gpus" trainc_run "trainc NCCL $gpus ranks, batch $((128 * gpus))" tch:cuda "data.batch=$((128 * gpus))" \
+        | tee -a "$results"
       # In-process data parallelism (src/run/parallel.rs): the same batch of 128 split over every
       # GPU (strong scaling), and 128 per GPU (weak scaling, as a DDP user would run it).
       trainc_run "trainc all $gpus GPUs, batch 128" tch:cuda:all | tee -a "$results"

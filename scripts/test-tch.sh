@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds trainc with the burn-tch backend (libtorch 2.9.0 from a pip-installed torch) and trains a
-# small model end to end on `--device tch`, then evaluates its checkpoint on the same backend.
+# Builds trainc with the burn-tch backend (libtorch 2.9.0 from a pip-installed torch) and NCCL
+# (`--features nccl`), trains a small model end to end on `--device tch`, then evaluates its
+# checkpoint on the same backend; then runs the NCCL rendezvous tests under a real torchrun
+# (tests/distributed.rs `nccl::`, which need a build with the feature).
 # Usage: bash scripts/test-tch.sh      (first run: ~3 GB of wheels and ~17 min of build on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ fi
 torch_lib="$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
 export LIBTORCH_USE_PYTORCH=1 PATH="$venv/bin:$PATH" LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
 
-cargo build --features tch
+cargo build --features nccl
 bin="$(realpath "${CARGO_TARGET_DIR:-target}/debug/trainc")"
 
 work="$(mktemp -d)"
@@ -46,4 +48,6 @@ assert losses[-1] < losses[0], losses
 assert abs(logged - evaluated) < 1e-4, (logged, evaluated)
 print(f"tch: train loss {losses[0]:.3f} → {losses[-1]:.3f}, val accuracy {logged:.3f} (eval {evaluated:.3f})")
 PY
-echo "1 passed, 0 failed"
+cargo test --features nccl --test distributed nccl:: 2>&1 | tee "$work/nccl.log"
+grep -q "test result: ok. 2 passed" "$work/nccl.log"
+echo "3 passed, 0 failed"

@@ -28,11 +28,13 @@ fn command_under(name: &str, env: &[(&str, &str)], args: &[&str]) -> String {
     common::text(&out)
 }
 
+/// A torchrun-style launch trains over NCCL: on CPUs it is refused, naming the MPI launchers.
 #[test]
-fn a_torchrun_environment_is_refused_naming_mpirun_and_srun() {
+fn a_torchrun_environment_on_cpus_is_refused_naming_nccl_mpirun_and_srun() {
     let env = [("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")];
     let t = run_under("dist-torchrun", &env);
-    assert!(t.contains("trainc::dist::torchrun") && t.contains("mpirun -np 2") && t.contains("srun -n 2"), "{t}");
+    assert!(t.contains("trainc::dist::torchrun") && t.contains("--features nccl"), "{t}");
+    assert!(t.contains("mpirun -np 2") && t.contains("srun -n 2"), "{t}");
 }
 
 #[test]
@@ -56,6 +58,99 @@ fn watch_and_sweep_under_a_launcher_are_refused() {
 fn mpirun_ranks_need_the_mpi_feature() {
     let t = run_under("dist-nompi", &[("OMPI_COMM_WORLD_RANK", "0"), ("OMPI_COMM_WORLD_SIZE", "2")]);
     assert!(t.contains("trainc::dist::no_mpi") && t.contains("--features mpi"), "{t}");
+}
+
+/// NCCL ranks (`--features nccl`, `--device tch:cuda`) on a machine without a GPU, which is
+/// every CI machine: rank 0 makes the communicator's id (libnccl needs no GPU for that) and the
+/// ranks exchange it through the rendezvous; each rank then stops with a clear error, as there is
+/// no CUDA driver. Where libnccl is missing too, rank 0 says so and rank 1 stops at once with
+/// rank 0's reason instead of waiting for a timeout. Run under a real torchrun (its agent's
+/// `TCPStore`) and under a hand-made launch (rank 0 listening on `MASTER_PORT`). On a GPU
+/// machine `bench/gpu.sh` trains over NCCL instead.
+#[cfg(feature = "nccl")]
+mod nccl {
+    use super::common;
+
+    use std::process::{Command, Output, Stdio};
+    use std::time::{Duration, Instant};
+
+    use common::text;
+
+    /// `None` with a SKIP line on a machine with an NVIDIA GPU, where these runs would train.
+    fn without_gpu() -> Option<()> {
+        let gpus = Command::new("nvidia-smi").arg("-L").output();
+        if gpus.is_ok_and(|o| o.status.success() && !o.stdout.is_empty()) {
+            eprintln!("SKIP: this machine has a GPU; bench/gpu.sh checks NCCL training there");
+            return None;
+        }
+        Some(())
+    }
+
+    /// Rank 1 got past the rendezvous: it received rank 0's id, or rank 0's reason for having none.
+    fn assert_rank_1_heard_from_rank_0(out: &Output, started: Instant) {
+        let t = text(out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("trainc::dist::nccl") && t.contains("rank 0: NCCL loading failed"), "{t}");
+        let got_the_id = t.contains("rank 1: NCCL loading failed: libcuda.so.1 was not found");
+        let got_the_reason = t.contains("rank 1: the rendezvous at") && t.contains("rank 0 could not start NCCL");
+        assert!(got_the_id || got_the_reason, "{t}");
+        // Well within the 120 s a rank would otherwise wait (TRAINC_DIST_WAIT_TIMEOUT below).
+        assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn under_torchrun_the_ranks_meet_in_torchruns_store() {
+        if without_gpu().is_none() {
+            return;
+        }
+        if Command::new("torchrun").arg("--help").output().is_err() {
+            assert!(std::env::var_os("CI").is_none(), "CI must provide torchrun (pip install torch)");
+            eprintln!("SKIP: no torchrun on PATH (pip install torch)");
+            return;
+        }
+        let dir = common::tiny_project("dist-nccl-torchrun", "2", "");
+        let started = Instant::now();
+        let out = Command::new("torchrun")
+            .args(["--standalone", "--nproc_per_node", "2", "--no-python"])
+            .arg(common::bin())
+            .args(["run", "t.train", "--device", "tch:cuda"])
+            .current_dir(&*dir)
+            .env("TRAINC_DIST_WAIT_TIMEOUT", "120")
+            .output()
+            .expect("torchrun runs");
+        assert_rank_1_heard_from_rank_0(&out, started);
+        assert!(!dir.join("runs").exists(), "a run that never trained must leave no run directory");
+    }
+
+    #[test]
+    fn without_torchrun_rank_0_listens_on_master_port() {
+        if without_gpu().is_none() {
+            return;
+        }
+        let dir = common::tiny_project("dist-nccl-hand", "2", "");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
+        let port = port.expect("a free port").to_string();
+        let started = Instant::now();
+        let rank = |r: &str| {
+            Command::new(common::bin())
+                .args(["run", "t.train", "--device", "tch:cuda"])
+                .current_dir(&*dir)
+                .envs([("RANK", r), ("LOCAL_RANK", r), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1")])
+                .envs([("MASTER_PORT", &port[..]), ("TRAINC_DIST_WAIT_TIMEOUT", "120")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("trainc starts")
+        };
+        let (one, zero) = (rank("1"), rank("0"));
+        let (one, zero) = (one.wait_with_output(), zero.wait_with_output());
+        let (one, zero) = (one.expect("rank 1 ends"), zero.expect("rank 0 ends"));
+        let mut both = zero.clone();
+        both.stderr.extend_from_slice(&one.stderr);
+        both.status = one.status;
+        assert!(!zero.status.success(), "{}", text(&zero));
+        assert_rank_1_heard_from_rank_0(&both, started);
+    }
 }
 
 /// The results JSON `trainc run` prints first on stdout.

@@ -1,6 +1,6 @@
 //! `trainc run`: check, create (or reopen with `--resume`) the run directory, train.
 //!
-//! Under `mpirun` or `srun` each rank runs this (see `trainc::dist`): rank 0 creates the run
+//! Under `mpirun`, `srun` or torchrun each rank runs this (see `trainc::dist`): rank 0 creates the run
 //! directory and sends its path to the others, which never write to it; every rank resumes from
 //! the same `--resume` directory.
 
@@ -13,12 +13,12 @@ use trainc::run::rundir::RunDir;
 use trainc::run::{Live, Trainer, interrupt, read_state};
 
 use super::CommandError;
-use super::shared::{checked, devices, run_dir, sources_text};
+use super::shared::{checked, devices, first_cuda, run_dir, sources_text};
 use crate::{SpecArgs, TrainArgs};
 
 pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
     let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
-    let group = Arc::new(Group::join(World::from_env()?)?);
+    let group = Arc::new(Group::join(World::from_env()?, first_cuda(device_name))?);
     let leader = group.world.is_leader();
     let (resume, quiet) = (resume.as_deref(), *quiet || !leader);
     interrupt::install();

@@ -76,12 +76,34 @@ fn device_names(list: &str) -> Vec<String> {
     list.split(',').map(complete).collect()
 }
 
+/// The CUDA index of the first of the `--device` list `name` when every device in it is a CUDA
+/// device (what NCCL joins on, `dist::Group::join`); `None` otherwise.
+pub fn first_cuda(name: &str) -> Option<usize> {
+    let names = device_names(name);
+    match names.iter().all(|n| n.starts_with("tch:cuda")) {
+        false => None,
+        true => match names[0].as_str() {
+            "tch:cuda" => Some(local_rank()),
+            "tch:cuda:all" => Some(0),
+            first => first["tch:cuda:".len()..].parse().ok(),
+        },
+    }
+}
+
+/// This process's rank on its machine (0 without a launcher): `tch:cuda` is its GPU, as torchrun
+/// programs call `torch.cuda.set_device(LOCAL_RANK)`.
+fn local_rank() -> usize {
+    trainc::dist::World::from_env().map_or(0, |w| w.local_rank)
+}
+
 #[allow(deprecated)]
 fn one_device(name: &str) -> Result<Device, CommandError> {
     match name {
         "flex" | "cpu" => Ok(Device::flex()),
         #[cfg(feature = "tch")]
         "tch" | "tch:cpu" => Ok(Device::libtorch()),
+        #[cfg(feature = "tch")]
+        "tch:cuda" => Ok(Device::libtorch_cuda(local_rank())),
         #[cfg(feature = "tch")]
         other if other.starts_with("tch:cuda:") => match other["tch:cuda:".len()..].parse::<usize>() {
             Ok(n) => Ok(Device::libtorch_cuda(n)),

@@ -16,14 +16,43 @@ pub enum DistError {
     #[diagnostic(code(trainc::dist::rank), help("the launcher's rank and size variables disagree"))]
     RankOutOfRange { rank: usize, size: usize, launcher: &'static str },
 
-    #[error("a torchrun-style environment (`WORLD_SIZE={size}`) cannot join an MPI job")]
+    #[error(
+        "a torchrun-style environment (`WORLD_SIZE={size}`) trains over NCCL, which needs CUDA devices and a build with `--features nccl`"
+    )]
     #[diagnostic(
         code(trainc::dist::torchrun),
         help(
-            "MPI connects only processes its own launcher started, and `MASTER_ADDR`/`MASTER_PORT` is torch's rendezvous, not MPI's: start the ranks with `mpirun -np {size} trainc run …` or `srun -n {size} --mpi=pmix trainc run …`"
+            "for GPUs: `cargo build --release --features nccl` and `--device tch:cuda`. On CPUs ranks join through MPI, which connects only processes its own launcher started: `mpirun -np {size} trainc run …` or `srun -n {size} --mpi=pmix trainc run …`"
         )
     )]
     Torchrun { size: usize },
+
+    #[error("`{var}` is not set: NCCL's ranks meet at rank 0's `MASTER_ADDR:MASTER_PORT`")]
+    #[diagnostic(
+        code(trainc::dist::master),
+        help(
+            "torchrun sets both; elsewhere export them on every rank, e.g. in a SLURM batch script `export MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n1) MASTER_PORT=29500`"
+        )
+    )]
+    NoMaster { var: &'static str },
+
+    #[error("rank {rank}: the rendezvous at {endpoint} failed: {message}")]
+    #[diagnostic(
+        code(trainc::dist::rendezvous),
+        help(
+            "rank 0 listens on `MASTER_PORT` and the others connect to `MASTER_ADDR`: both must be the same on every rank, reachable from every machine, and the port free; `TRAINC_DIST_WAIT_TIMEOUT` (default 1800 s) sets how long ranks wait for each other"
+        )
+    )]
+    Rendezvous { rank: usize, endpoint: String, message: String },
+
+    #[error("rank {rank}: NCCL {what} failed: {message}")]
+    #[diagnostic(
+        code(trainc::dist::nccl),
+        help(
+            "libnccl comes with the CUDA build of pip's torch (`nvidia-nccl-cu12`); `NCCL_DEBUG=INFO` makes NCCL say why, and every rank needs a GPU of its own (`LOCAL_RANK` picks it with `--device tch:cuda`)"
+        )
+    )]
+    Nccl { rank: usize, what: &'static str, message: String },
 
     #[error("srun started {size} tasks without PMIx, through which Open MPI joins them")]
     #[diagnostic(

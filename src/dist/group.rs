@@ -1,8 +1,12 @@
 //! [`Group`]: the ranks of a run and the collectives between them. A world of one needs no
-//! library and every collective is a no-op; more ranks go through MPI (`--features mpi`, the
-//! `mpi` crate over Open MPI), each call under the [`Watchdog`].
+//! library and every collective is a no-op. More ranks go through NCCL when they train on CUDA
+//! devices and trainc was built with `--features nccl` (the ranks meet at `MASTER_ADDR`, see
+//! `rendezvous`), through MPI otherwise (`--features mpi`, the `mpi` crate over Open MPI); each
+//! call runs under the [`Watchdog`].
 
 use std::time::Duration;
+
+use burn::tensor::{Tensor, TensorData};
 
 use super::watchdog::Watchdog;
 use super::{DistError, Launcher, World};
@@ -50,6 +54,9 @@ pub struct Group {
     /// finalising, which tells the launcher to end the others (finalising would wait for them).
     #[cfg(feature = "mpi")]
     universe: std::sync::Mutex<Option<mpi::environment::Universe>>,
+    /// NCCL, when the ranks train on CUDA devices (then MPI is not initialised).
+    #[cfg(feature = "nccl")]
+    nccl: Option<super::nccl::Nccl>,
 }
 
 impl Group {
@@ -65,15 +72,24 @@ impl Group {
             watchdog: None,
             #[cfg(feature = "mpi")]
             universe: std::sync::Mutex::new(None),
+            #[cfg(feature = "nccl")]
+            nccl: None,
         }
     }
 
-    /// Joins the ranks `world` describes: initialises MPI when there are several, and checks
-    /// that MPI sees the world the launcher announced.
-    pub fn join(world: World) -> Result<Group, DistError> {
+    /// Joins the ranks `world` describes, when there are several: through NCCL when they train
+    /// on CUDA device `cuda` (this rank's first) and trainc has NCCL, through MPI otherwise,
+    /// checking that MPI sees the world the launcher announced.
+    pub fn join(world: World, cuda: Option<usize>) -> Result<Group, DistError> {
         if world.size == 1 {
             return Ok(Group::local(world));
         }
+        let timeouts = Timeouts::from_env()?;
+        #[cfg(feature = "nccl")]
+        if let Some(device) = cuda {
+            return join_nccl(world, device, timeouts);
+        }
+        let _ = cuda;
         if world.launcher == Launcher::Torchrun {
             return Err(DistError::Torchrun { size: world.size });
         }
@@ -81,7 +97,6 @@ impl Group {
         if world.launcher == Launcher::Srun && std::env::var_os("PMIX_RANK").is_none() {
             return Err(DistError::SrunWithoutPmix { size: world.size });
         }
-        let timeouts = Timeouts::from_env()?;
         join_mpi(world, timeouts)
     }
 
@@ -102,7 +117,37 @@ impl Group {
     pub fn sum(&self, values: &mut [f32], what: &str, wait: Wait) {
         let Some(watchdog) = &self.watchdog else { return };
         let _armed = watchdog.guard(what, self.timeout(wait));
+        #[cfg(feature = "nccl")]
+        if let Some(nccl) = &self.nccl {
+            let on_device = tch::Tensor::from_slice(values).to_device(nccl.device());
+            or_exit(nccl.sum(&on_device));
+            or_exit(on_device.to_device(tch::Device::Cpu).f_copy_data(values, values.len()).map_err(|e| {
+                DistError::Nccl { rank: self.world.rank, what: "reading the sum", message: e.to_string() }
+            }));
+            return;
+        }
         self.mpi_sum(values);
+    }
+
+    /// A 1-d tensor summed element-wise over all ranks. Through NCCL a CUDA tensor stays on its
+    /// device (summed in place: the caller must own it alone); through MPI it travels through
+    /// host memory.
+    pub fn sum_tensor(&self, values: Tensor<1>, what: &str, wait: Wait) -> Tensor<1> {
+        if self.watchdog.is_none() {
+            return values;
+        }
+        #[cfg(feature = "nccl")]
+        if let (Some(nccl), Some(view)) = (&self.nccl, crate::exec::tch_ops::torch_view(&values)) {
+            let _armed = self.watchdog.as_ref().map(|w| w.guard(what, self.timeout(wait)));
+            or_exit(nccl.sum(&view));
+            return values;
+        }
+        let device = values.device();
+        let data = values.into_data().convert::<f32>();
+        let mut host = data.try_into_vec::<f32>().unwrap_or_default();
+        self.sum(&mut host, what, wait);
+        let len = host.len();
+        Tensor::from_data(TensorData::new(host, [len]), &device)
     }
 
     /// Ends the collectives after a successful run (MPI's finalisation, which waits for every rank).
@@ -115,8 +160,73 @@ impl Group {
     pub fn broadcast(&self, values: &mut Vec<u8>, what: &str, wait: Wait) {
         let Some(watchdog) = &self.watchdog else { return };
         let _armed = watchdog.guard(what, self.timeout(wait));
+        #[cfg(feature = "nccl")]
+        if let Some(nccl) = &self.nccl {
+            or_exit(nccl_broadcast(nccl, values, self.world.rank));
+            return;
+        }
         self.mpi_broadcast(values);
     }
+}
+
+/// A collective that failed leaves the ranks out of step: like MPI's default error handler,
+/// end this rank with the reason (the launcher ends the others, or their watchdogs do).
+#[cfg(feature = "nccl")]
+fn or_exit(result: Result<(), DistError>) {
+    if let Err(error) = result {
+        eprint!("{}", error.render());
+        std::process::exit(1);
+    }
+}
+
+/// Rank 0's bytes on every rank: their length first, then the bytes.
+#[cfg(feature = "nccl")]
+fn nccl_broadcast(nccl: &super::nccl::Nccl, values: &mut Vec<u8>, rank: usize) -> Result<(), DistError> {
+    let read = |t: &tch::Tensor, n: usize| -> Result<Vec<u8>, DistError> {
+        let mut out = vec![0u8; n];
+        let copied = t.to_device(tch::Device::Cpu).f_copy_data(&mut out, n);
+        copied.map(|()| out).map_err(|e| DistError::Nccl { rank, what: "reading a broadcast", message: e.to_string() })
+    };
+    let len = tch::Tensor::from_slice(&(values.len() as u64).to_le_bytes()).to_device(nccl.device());
+    nccl.broadcast(&len)?;
+    let len = read(&len, 8)?;
+    let len = u64::from_le_bytes(len.try_into().unwrap_or_default()) as usize;
+    values.resize(len, 0);
+    let bytes = tch::Tensor::from_slice(values).to_device(nccl.device());
+    nccl.broadcast(&bytes)?;
+    *values = read(&bytes, len)?;
+    Ok(())
+}
+
+/// Joins the CUDA ranks through NCCL: rank 0 makes the communicator's id and sends it over the
+/// rendezvous; creating the communicator waits for every rank, under the watchdog.
+#[cfg(feature = "nccl")]
+fn join_nccl(world: World, device: usize, timeouts: Timeouts) -> Result<Group, DistError> {
+    use super::nccl::Nccl;
+    use super::rendezvous::{Master, share_id};
+    let master = Master::from_env()?;
+    // Rank 0 passes on why it has no id (no libnccl, no driver), then reports its own error.
+    let made = world.is_leader().then(|| Nccl::unique_id(world.rank));
+    let shared = match &made {
+        Some(Err(error)) => Err(error.to_string()),
+        Some(Ok(id)) => Ok(id.clone()),
+        None => Ok(Vec::new()),
+    };
+    let received = share_id(&master, &world, &shared, timeouts.leader);
+    if let Some(Err(error)) = made {
+        return Err(error);
+    }
+    let id = received?;
+    let watchdog = Watchdog::start(world.rank);
+    let nccl = {
+        let _armed = watchdog.guard("creating the NCCL communicator", timeouts.step);
+        Nccl::join(&world, device, &id)?
+    };
+    let mut group = Group::local(world);
+    group.timeouts = timeouts;
+    group.watchdog = Some(watchdog);
+    group.nccl = Some(nccl);
+    Ok(group)
 }
 
 #[cfg(not(feature = "mpi"))]
@@ -142,8 +252,11 @@ fn join_mpi(world: World, timeouts: Timeouts) -> Result<Group, DistError> {
     if size != world.size || rank != world.rank {
         return Err(DistError::SizeMismatch { launcher: world.launcher.name(), expected: world.size, found: size });
     }
-    let watchdog = Some(Watchdog::start(world.rank));
-    Ok(Group { world, timeouts, watchdog, universe: std::sync::Mutex::new(Some(universe)) })
+    let mut group = Group::local(world);
+    group.timeouts = timeouts;
+    group.watchdog = Some(Watchdog::start(group.world.rank));
+    group.universe = std::sync::Mutex::new(Some(universe));
+    Ok(group)
 }
 
 #[cfg(feature = "mpi")]

@@ -1,7 +1,8 @@
 //! Data-parallel training over several processes (ranks), on one machine or several.
 //!
 //! [`World`] reads the rank from the launcher's environment (`mpirun`, `srun`, torchrun-style);
-//! [`Group`] joins the ranks through MPI (`--features mpi`) and runs the collectives, each under a
+//! [`Group`] joins the ranks through NCCL (CUDA devices, `--features nccl`, meeting at
+//! `MASTER_ADDR` through `rendezvous`) or MPI (`--features mpi`) and runs the collectives, each under a
 //! [`watchdog::Watchdog`] so a dead rank ends the others with [`DistError::Timeout`] instead of a
 //! hang; `sync` averages the gradients, checks the weights agree and logs their checksums.
 //!
@@ -16,7 +17,11 @@
 
 mod error;
 mod group;
+#[cfg(feature = "nccl")]
+mod nccl;
+pub mod rendezvous;
 pub mod sync;
+mod torch_store;
 pub mod watchdog;
 mod world;
 

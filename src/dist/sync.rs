@@ -24,74 +24,77 @@ struct Slot {
     id: ParamId,
     dims: Vec<usize>,
     offset: usize,
-    present: bool,
 }
 
-/// Takes each parameter's gradient out of `grads` into one flat buffer.
+/// Takes each parameter's gradient out of `grads`, flattened, in visiting order.
 struct Flatten<'a> {
     grads: &'a mut GradientsParams,
-    values: Vec<f32>,
+    parts: Vec<Option<Tensor<1>>>,
     slots: Vec<Slot>,
-    device: Option<Device>,
+    len: usize,
 }
 
 impl ModuleVisitor for Flatten<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let dims = param.shape().to_vec();
-        let offset = self.values.len();
         let numel: usize = dims.iter().product();
-        let grad = self.grads.remove::<D>(param.id);
-        let present = grad.is_some();
-        match grad {
-            Some(g) => {
-                self.device.get_or_insert_with(|| g.device());
-                let data = g.into_data().convert::<f32>();
-                // Converted to f32 just above, so the read cannot fail on the type.
-                self.values.extend(data.try_into_vec::<f32>().unwrap_or_else(|_| vec![0.0; numel]));
-            }
-            None => self.values.resize(offset + numel, 0.0),
-        }
-        self.slots.push(Slot { id: param.id, dims, offset, present });
+        self.parts.push(self.grads.remove::<D>(param.id).map(|g| g.reshape([numel])));
+        self.slots.push(Slot { id: param.id, dims, offset: self.len });
+        self.len += numel;
     }
 }
 
 /// The gradients averaged over the ranks of `group` (the sum ÷ the number of ranks, as PyTorch's
-/// DDP), and `extra` summed in the same collective. Nothing happens on one rank.
+/// DDP), and `extra` summed in the same collective. Nothing happens on one rank. The buffer is
+/// built on the gradients' device, so through NCCL it never leaves the GPU.
 pub fn average_gradients(group: &Group, net: &Net, mut grads: GradientsParams, extra: &mut [f32]) -> GradientsParams {
     if !group.is_distributed() {
         return grads;
     }
-    let mut flat = Flatten { grads: &mut grads, values: Vec::new(), slots: Vec::new(), device: None };
+    let mut flat = Flatten { grads: &mut grads, parts: Vec::new(), slots: Vec::new(), len: 0 };
     net.visit(&mut flat);
-    let Flatten { mut values, slots, device, .. } = flat;
-    let counts_at = values.len();
-    values.extend(slots.iter().map(|s| if s.present { 1.0 } else { 0.0 }));
-    values.extend_from_slice(extra);
-    group.sum(&mut values, "averaging the gradients", Wait::Step);
-    extra.copy_from_slice(&values[values.len() - extra.len()..]);
-    let Some(device) = device.or_else(|| net.devices().into_iter().next()) else { return grads };
-    let scale = 1.0 / group.world.size as f32;
+    let Flatten { parts, slots, len: counts_at, .. } = flat;
+    let device = parts.iter().flatten().map(Tensor::device).next();
+    let Some(device) = device.or_else(|| net.devices().into_iter().next().map(|d| d.inner())) else { return grads };
+    let mut tail: Vec<f32> = parts.iter().map(|p| if p.is_some() { 1.0 } else { 0.0 }).collect();
+    tail.extend_from_slice(extra);
+    let tail_len = tail.len();
+    let mut columns: Vec<Tensor<1>> =
+        parts.into_iter().zip(&slots).map(|(p, s)| p.unwrap_or_else(|| zeros(s, &device))).collect();
+    columns.push(Tensor::from_data(TensorData::new(tail, [tail_len]), &device));
+    let summed = group.sum_tensor(Tensor::cat(columns, 0), "averaging the gradients", Wait::Step);
+    let tail = summed.clone().slice(counts_at..counts_at + tail_len).into_data().convert::<f32>();
+    let tail = tail.try_into_vec::<f32>().unwrap_or_default();
+    extra.copy_from_slice(&tail[slots.len()..]);
+    let mean = summed.mul_scalar(1.0 / group.world.size as f32);
     let mut averaged = GradientsParams::new();
-    for (i, slot) in slots.iter().enumerate() {
-        if values[counts_at + i] == 0.0 {
-            continue;
+    for (slot, count) in slots.iter().zip(&tail) {
+        // A parameter no rank has a gradient for (frozen) stays without one.
+        if *count > 0.0 {
+            let numel: usize = slot.dims.iter().product();
+            register(&mut averaged, slot, mean.clone().slice(slot.offset..slot.offset + numel));
         }
-        let numel: usize = slot.dims.iter().product();
-        let mean: Vec<f32> = values[slot.offset..slot.offset + numel].iter().map(|v| v * scale).collect();
-        register(&mut averaged, slot, TensorData::new(mean, slot.dims.clone()), &device);
     }
     averaged
 }
 
-/// Registers a gradient of the rank its dims say (parameters have rank 1 to 4 here).
-fn register(grads: &mut GradientsParams, slot: &Slot, data: TensorData, device: &Device) {
-    match slot.dims.len() {
-        1 => grads.register::<1>(slot.id, Tensor::from_data(data, device)),
-        2 => grads.register::<2>(slot.id, Tensor::from_data(data, device)),
-        3 => grads.register::<3>(slot.id, Tensor::from_data(data, device)),
-        4 => grads.register::<4>(slot.id, Tensor::from_data(data, device)),
-        5 => grads.register::<5>(slot.id, Tensor::from_data(data, device)),
-        _ => grads.register::<6>(slot.id, Tensor::from_data(data, device)),
+fn zeros(slot: &Slot, device: &Device) -> Tensor<1> {
+    Tensor::zeros([slot.dims.iter().product::<usize>()], device)
+}
+
+/// Registers a flat gradient with the rank its dims say (parameters have rank 1 to 6 here).
+fn register(grads: &mut GradientsParams, slot: &Slot, flat: Tensor<1>) {
+    fn shaped<const D: usize>(flat: Tensor<1>, dims: &[usize]) -> Tensor<D> {
+        flat.reshape(<[usize; D]>::try_from(dims).unwrap_or([1; D]))
+    }
+    let dims = &slot.dims[..];
+    match dims.len() {
+        1 => grads.register::<1>(slot.id, flat),
+        2 => grads.register::<2>(slot.id, shaped(flat, dims)),
+        3 => grads.register::<3>(slot.id, shaped(flat, dims)),
+        4 => grads.register::<4>(slot.id, shaped(flat, dims)),
+        5 => grads.register::<5>(slot.id, shaped(flat, dims)),
+        _ => grads.register::<6>(slot.id, shaped(flat, dims)),
     }
 }
 

@@ -53,7 +53,8 @@ use burn::backend::libtorch::TchTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
-    Autodiff, AutodiffBackend, Backend, Dispatch, DispatchTensor, DispatchTensorKind, LibTorch, backend_extension,
+    Autodiff, AutodiffBackend, Backend, BackendTensor, Dispatch, DispatchTensor, DispatchTensorKind, LibTorch,
+    backend_extension,
 };
 use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
@@ -66,6 +67,16 @@ pub fn is_libtorch(kind: &DispatchTensorKind) -> bool {
         DispatchTensorKind::Autodiff(inner) => is_libtorch(inner),
         #[allow(unreachable_patterns)]
         _ => false,
+    }
+}
+
+/// The libtorch tensor behind a plain (not autodiff) LibTorch `tensor`, sharing its storage;
+/// `None` on any other backend. For libraries that take device pointers (NCCL, `dist::nccl`).
+pub fn torch_view<const D: usize>(tensor: &Tensor<D>) -> Option<tch::Tensor> {
+    match tensor.clone().into_dispatch().kind {
+        DispatchTensorKind::LibTorch(BackendTensor::Float(t)) => Some(t.tensor),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
 
