@@ -67,6 +67,7 @@ impl SpecArgs {
         o.resolve.overrides = self.overrides.clone();
         o.check.skip_data = self.skip_data;
         o.check.device = self.device.as_deref().and_then(trainc::ir::DeviceKind::parse);
+        o.check.shards = shards(self.device.as_deref());
         o.check.memory = match self.memory {
             Some(bytes) => Some(MemoryBudget { bytes, source: "`--memory`".into() }),
             None => machine_memory().map(|bytes| MemoryBudget { bytes, source: "this machine".into() }),
@@ -82,6 +83,17 @@ impl SpecArgs {
         self.device = Some(device.to_string());
         self
     }
+}
+
+/// How many devices share each batch: the `--device` list's length (`tch:cuda:all` counts as
+/// one, the front end does not ask CUDA) times the ranks a launcher started.
+fn shards(device: Option<&str>) -> usize {
+    let devices = device.map_or(1, |d| d.split(',').count());
+    #[cfg(feature = "train")]
+    let ranks = trainc::dist::World::from_env().map_or(1, |w| w.size);
+    #[cfg(not(feature = "train"))]
+    let ranks = 1;
+    devices * ranks
 }
 
 /// `MemTotal` from `/proc/meminfo` (Linux); `None` elsewhere, and then nothing is compared.

@@ -99,6 +99,32 @@ fn memory_estimate_is_in_the_summary_and_a_small_device_is_refused() {
     assert!(stderr(&out).contains("trainc::train::memory"), "{}", stderr(&out));
 }
 
+/// Data parallelism cuts the batch: each device holds the whole model but a slice's activations,
+/// so the estimate is per device, and a batch that fits only when split is not refused.
+#[test]
+fn the_memory_estimate_is_per_device_when_a_batch_is_split() {
+    let split = ["check", "examples/fashion_mnist.train", "--skip-data", "--device", "flex,flex"];
+    let out = trainc(&split);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("per training step at batch 32 per device (2 devices)"), "{text}");
+    let whole: f64 = mib_before("per training step at batch 64", &trainc(&split[..3]));
+    let half: f64 = mib_before("per training step at batch 32", &out);
+    assert!(half < whole && half > whole / 2.0, "{half} {whole}");
+    let budget = format!("{}MiB", (half + whole) / 2.0);
+    let fits = trainc(&[&split[..], &["--memory", &budget]].concat());
+    assert!(fits.status.success(), "{}", stderr(&fits));
+    let whole_batch = trainc(&[&split[..3], &["--memory", &budget]].concat());
+    assert!(stderr(&whole_batch).contains("trainc::train::memory"), "{}", stderr(&whole_batch));
+}
+
+/// The `≈ N MiB` figure of the summary line that contains `what`.
+fn mib_before(what: &str, out: &std::process::Output) -> f64 {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no `{what}` in {text}"));
+    let figure = line.split('≈').nth(1).and_then(|r| r.split_whitespace().next());
+    figure.and_then(|f| f.parse().ok()).unwrap_or_else(|| panic!("no figure in {line}"))
+}
+
 #[test]
 fn shapes_table_lists_every_node() {
     let out = trainc(&["check", "examples/fashion_mnist.train", "--skip-data", "--shapes"]);

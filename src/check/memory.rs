@@ -8,6 +8,11 @@
 //! slack, the data loader's queue and the framework itself, so the real peak is higher; the
 //! README gives measured figures beside the estimate.
 //!
+//! Data parallelism cuts each batch into `shards` (the devices of a `--device` list times the
+//! ranks a launcher started): every device keeps the whole model, its gradients and (the first)
+//! the optimizer state, but the activations of its slice only, so the estimate is per device at
+//! batch ÷ shards, which is what `--memory` (one GPU's size) is compared with.
+//!
 //! With `precision = bf16` or `f16` the weights, gradients and optimizer state stay f32 (master
 //! weights); each node's output is counted in the type `exec::net` computes it in (2 bytes after
 //! a convolution, linear layer or product, 4 after a normalisation or softmax, its inputs' type
@@ -24,7 +29,10 @@ use super::dim::Dim;
 /// The estimate, in bytes, of one training step of the trained model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct MemoryEstimate {
+    /// The batch one device trains on: the global batch ÷ `shards`, rounded up.
     pub batch: usize,
+    /// How many devices share each global batch (1 without data parallelism).
+    pub shards: usize,
     /// Bytes of one stored weight, gradient or optimizer value (4: master weights are f32).
     pub value_bytes: u64,
     /// The precision the activations are computed in.
@@ -60,7 +68,11 @@ impl MemoryEstimate {
             Precision::F32 => String::new(),
             other => format!(" in {}", other.name()),
         };
-        format!("{total} per training step at batch {}{precision} ({parts}", self.batch)
+        let batch = match self.shards {
+            1 => format!("batch {}", self.batch),
+            n => format!("batch {} per device ({n} devices)", self.batch),
+        };
+        format!("{total} per training step at {batch}{precision} ({parts}")
     }
 }
 
@@ -72,10 +84,13 @@ pub struct MemoryBudget {
     pub source: String,
 }
 
-/// The estimate for `graph` trained as `train` says, or `None` when a size is still symbolic.
-pub fn estimate(graph: &ModelGraph, train: &TrainSpec) -> Option<MemoryEstimate> {
+/// The estimate for `graph` trained as `train` says with each batch cut into `shards`, or `None`
+/// when a size is still symbolic.
+pub fn estimate(graph: &ModelGraph, train: &TrainSpec, shards: usize) -> Option<MemoryEstimate> {
     let value_bytes = 4;
-    let bindings: HashMap<String, Dim> = [("B".to_string(), Dim::known(train.data.batch as i64))].into();
+    let shards = shards.max(1);
+    let batch = train.data.batch.div_ceil(shards);
+    let bindings: HashMap<String, Dim> = [("B".to_string(), Dim::known(batch as i64))].into();
     let params = u64::try_from(graph.param_count().value()?).ok()?;
     let widths = output_bytes(graph, train.precision);
     let mut saved = 0u64;
@@ -96,7 +111,8 @@ pub fn estimate(graph: &ModelGraph, train: &TrainSpec) -> Option<MemoryEstimate>
     }
     let values_per_param = optimizer_state(&train.optimizer);
     Some(MemoryEstimate {
-        batch: train.data.batch,
+        batch,
+        shards,
         value_bytes,
         precision: train.precision,
         parameters: params * value_bytes,

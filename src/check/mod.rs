@@ -40,6 +40,9 @@ pub struct Options {
     pub memory: Option<memory::MemoryBudget>,
     /// The device `run` will train on (`--device`): a `precision` it cannot run is an error.
     pub device: Option<crate::ir::DeviceKind>,
+    /// How many devices share each batch (a `--device` list times the launcher's ranks); 0 or 1
+    /// without data parallelism. The memory estimate is per device.
+    pub shards: usize,
 }
 
 /// Errors with the file their span points into (an override's value lives in `<command line>`,
@@ -123,7 +126,7 @@ pub fn check(program: &Program, host: &dyn Host, options: &Options) -> (Checked,
             checked.models.insert(graph.name.clone(), graph);
         }
         if let Some((spec, graph)) = spec.as_ref().and_then(|s| Some((s, checked.models.get(&s.model)?))) {
-            checked.memory = memory::estimate(graph, spec);
+            checked.memory = memory::estimate(graph, spec, options.shards);
             let file = program.module(root).file;
             fits(tc.data.sink, file, train, checked.memory, options.memory.as_ref());
             if let Some(device) = options.device {

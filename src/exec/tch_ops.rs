@@ -443,6 +443,19 @@ mod tests {
         assert!(worst <= TOLERANCE, "{what}: max |actual - expected| = {worst}");
     }
 
+    /// What NCCL's in-place all-reduce (`dist::nccl`) relies on: the view shares the burn
+    /// tensor's storage, so writing through it changes what burn reads afterwards.
+    #[test]
+    fn torch_view_shares_the_storage_of_a_libtorch_tensor_only() {
+        let device = Device::libtorch();
+        let flat = Tensor::<1>::cat(vec![Tensor::ones([3], &device), Tensor::zeros([2], &device)], 0);
+        let view = torch_view(&flat).expect("a LibTorch tensor has a view");
+        assert!(view.is_contiguous());
+        let _ = tch::no_grad(|| view.shallow_clone().fill_(7.0));
+        assert_eq!(flat.into_data().try_into_vec::<f32>().ok(), Some(vec![7.0; 5]));
+        assert!(torch_view(&Tensor::<1>::ones([3], &Device::flex())).is_none());
+    }
+
     fn grad_of<const D: usize>(t: &Tensor<D>, grads: &burn::tensor::Gradients, what: &str) -> Tensor<D> {
         t.grad(grads).unwrap_or_else(|| panic!("{what}: no gradient"))
     }
