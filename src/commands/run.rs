@@ -18,6 +18,7 @@ use crate::{SpecArgs, TrainArgs};
 
 pub fn run(spec: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, CommandError> {
     let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
+    trainc::run::allocator::keep_freed_memory();
     let group = Arc::new(Group::join(World::from_env()?, first_cuda(device_name))?);
     let leader = group.world.is_leader();
     let (resume, quiet) = (resume.as_deref(), *quiet || !leader);

@@ -79,6 +79,7 @@ pub fn watch(args: &SpecArgs, train_args: &TrainArgs) -> Result<ExitCode, Comman
     trainc::dist::World::require_single("watch")?;
     let TrainArgs { device: device_name, resume, runs_dir, quiet } = train_args;
     let (resume, quiet) = (resume.as_deref(), *quiet);
+    trainc::run::allocator::keep_freed_memory();
     interrupt::install();
     let first = first_version(args, resume)?;
     let mut devices = devices(device_name)?;

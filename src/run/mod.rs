@@ -6,6 +6,7 @@
 //! the run directory's files — is a hook in `hooks/`. Values a user may change while a run is
 //! going are read at every step from [`Live`] behind a lock, so `trainc watch` can swap them.
 
+pub mod allocator;
 mod error;
 mod fit;
 pub mod hooks;
