@@ -83,10 +83,18 @@ pub fn first_cuda(name: &str) -> Option<usize> {
     match names.iter().all(|n| n.starts_with("tch:cuda")) {
         false => None,
         true => match names[0].as_str() {
-            "tch:cuda" => Some(local_rank()),
             "tch:cuda:all" => Some(0),
-            first => first["tch:cuda:".len()..].parse().ok(),
+            first => cuda_index(first)?.ok(),
         },
+    }
+}
+
+/// The CUDA index `tch:cuda` or `tch:cuda:N` names (`tch:cuda` is this rank's GPU); `None` for
+/// any other name, `Err` for an index that is not a number.
+fn cuda_index(name: &str) -> Option<Result<usize, std::num::ParseIntError>> {
+    match name {
+        "tch:cuda" => Some(Ok(local_rank())),
+        other => other.strip_prefix("tch:cuda:").map(str::parse),
     }
 }
 
@@ -103,11 +111,9 @@ fn one_device(name: &str) -> Result<Device, CommandError> {
         #[cfg(feature = "tch")]
         "tch" | "tch:cpu" => Ok(Device::libtorch()),
         #[cfg(feature = "tch")]
-        "tch:cuda" => Ok(Device::libtorch_cuda(local_rank())),
-        #[cfg(feature = "tch")]
-        other if other.starts_with("tch:cuda:") => match other["tch:cuda:".len()..].parse::<usize>() {
-            Ok(n) => Ok(Device::libtorch_cuda(n)),
-            Err(_) => Err(CommandError::DeviceIndex { name: other.into() }),
+        other if cuda_index(other).is_some() => match cuda_index(other) {
+            Some(Ok(n)) => Ok(Device::libtorch_cuda(n)),
+            _ => Err(CommandError::DeviceIndex { name: other.into() }),
         },
         other if other.starts_with("tch") => Err(CommandError::NeedsTch { name: other.into() }),
         other => Err(CommandError::UnknownDevice { name: other.into() }),

@@ -120,10 +120,7 @@ impl Group {
         #[cfg(feature = "nccl")]
         if let Some(nccl) = &self.nccl {
             let on_device = tch::Tensor::from_slice(values).to_device(nccl.device());
-            or_exit(nccl.sum(&on_device));
-            or_exit(on_device.to_device(tch::Device::Cpu).f_copy_data(values, values.len()).map_err(|e| {
-                DistError::Nccl { rank: self.world.rank, what: "reading the sum", message: e.to_string() }
-            }));
+            or_exit(nccl.sum(&on_device).and_then(|()| nccl.to_host(&on_device, values)));
             return;
         }
         self.mpi_sum(values);
@@ -162,7 +159,7 @@ impl Group {
         let _armed = watchdog.guard(what, self.timeout(wait));
         #[cfg(feature = "nccl")]
         if let Some(nccl) = &self.nccl {
-            or_exit(nccl_broadcast(nccl, values, self.world.rank));
+            or_exit(nccl_broadcast(nccl, values));
             return;
         }
         self.mpi_broadcast(values);
@@ -181,21 +178,15 @@ fn or_exit(result: Result<(), DistError>) {
 
 /// Rank 0's bytes on every rank: their length first, then the bytes.
 #[cfg(feature = "nccl")]
-fn nccl_broadcast(nccl: &super::nccl::Nccl, values: &mut Vec<u8>, rank: usize) -> Result<(), DistError> {
-    let read = |t: &tch::Tensor, n: usize| -> Result<Vec<u8>, DistError> {
-        let mut out = vec![0u8; n];
-        let copied = t.to_device(tch::Device::Cpu).f_copy_data(&mut out, n);
-        copied.map(|()| out).map_err(|e| DistError::Nccl { rank, what: "reading a broadcast", message: e.to_string() })
-    };
-    let len = tch::Tensor::from_slice(&(values.len() as u64).to_le_bytes()).to_device(nccl.device());
-    nccl.broadcast(&len)?;
-    let len = read(&len, 8)?;
-    let len = u64::from_le_bytes(len.try_into().unwrap_or_default()) as usize;
-    values.resize(len, 0);
+fn nccl_broadcast(nccl: &super::nccl::Nccl, values: &mut Vec<u8>) -> Result<(), DistError> {
+    let mut len = (values.len() as u64).to_le_bytes();
+    let on_device = tch::Tensor::from_slice(&len).to_device(nccl.device());
+    nccl.broadcast(&on_device)?;
+    nccl.to_host(&on_device, &mut len)?;
+    values.resize(u64::from_le_bytes(len) as usize, 0);
     let bytes = tch::Tensor::from_slice(values).to_device(nccl.device());
     nccl.broadcast(&bytes)?;
-    *values = read(&bytes, len)?;
-    Ok(())
+    nccl.to_host(&bytes, values)
 }
 
 /// Joins the CUDA ranks through NCCL: rank 0 makes the communicator's id and sends it over the

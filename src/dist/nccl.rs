@@ -171,6 +171,12 @@ impl Nccl {
         Ok(())
     }
 
+    /// Copies a tensor on this rank's device into `out` (as many values as `out` holds).
+    pub fn to_host<T: tch::kind::Element>(&self, on_device: &tch::Tensor, out: &mut [T]) -> Result<(), DistError> {
+        let copied = on_device.to_device(tch::Device::Cpu).f_copy_data(out, out.len());
+        copied.map_err(|e| failed(self.rank, "copying to the host")(e.to_string()))
+    }
+
     /// The CUDA device of this rank.
     pub fn device(&self) -> tch::Device {
         tch::Device::Cuda(self.device)
