@@ -57,7 +57,10 @@ impl Client {
     /// A server whose disk holds `disk`'s files.
     fn start_with(utf8: bool, disk: MemHost) -> Client {
         let (server_side, conn) = Connection::memory();
-        let stdlib = common::scratch(&format!("lsp-std-{utf8}"));
+        // One folder per server: tests run in parallel, and a Scratch removes its folder when dropped.
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stdlib = common::scratch(&format!("lsp-std-{utf8}-{n}"));
         let dir = stdlib.to_path_buf();
         let server =
             std::thread::spawn(move || serve(&server_side, Config { disk: Box::new(disk), stdlib_dir: Some(dir) }));
