@@ -2,9 +2,9 @@
 //! goes: `cargo bench --bench ops [-- DEVICE]` (DEVICE = flex, the default, or tch with
 //! `--features tch`). Prints a Markdown table of medians over 20 runs after 3 warm-ups.
 //!
-//! Besides burn's conv2d it times trainc's two (`exec::conv`, BENCHMARKS.md): burn's forward with
-//! a matrix-product weight gradient, and the convolution as one batched matrix product over shifted
-//! copies of the input built from tensor ops (used for first layers with few channels).
+//! Besides burn's conv2d it times trainc's (`exec::conv`, `exec::im2col`: NCHW columns and matrix
+//! products). `cargo bench --bench ops -- flex convs` times the benchmark models' convolutions
+//! (ResNet-18, U-Net) one by one instead.
 //!
 //! Last, a conv 3×3 + batch norm block (ResNet-18 and U-Net shapes) forward + backward as burn
 //! runs it and as trainc does (`exec::conv::conv2d`, `exec::net::batch_norm`: libtorch's own
@@ -16,7 +16,6 @@ use burn::nn::BatchNormConfig;
 use burn::tensor::module::{conv2d, max_pool2d};
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
-use trainc::exec::conv::conv2d_columns;
 
 const RUNS: usize = 20;
 
@@ -62,6 +61,37 @@ fn conv_bn_block(ad: &Device, batch: usize, c: usize, hw: usize, runs: usize) {
     println!("| conv 3×3 + batch norm, burn / trainc | [{batch},{c},{hw},{hw}] | | {burn:.2} / {ours:.2} |");
 }
 
+/// Conv 3×3 (padding 1, no bias) alone, forward + backward with the input gradient, burn's
+/// `conv2d` against trainc's, on `[batch, c, hw, hw]` → `o` channels.
+fn conv_alone(ad: &Device, batch: usize, [c, o]: [usize; 2], hw: usize, runs: usize) {
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([batch, c, hw, hw], normal, ad).require_grad();
+    let w = Tensor::<4>::random([o, c, 3, 3], normal, ad).require_grad();
+    let options = || ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+    let (burn, ours) = alternated_ms(
+        runs,
+        || {
+            let _ = conv2d(x.clone(), w.clone(), None, options()).sum().backward();
+        },
+        || {
+            let _ = trainc::exec::conv::conv2d(x.clone(), w.clone(), None, options()).sum().backward();
+        },
+    );
+    println!("| conv 3×3 alone, burn / trainc | [{batch},{c},{hw},{hw}] → {o} | | {burn:.2} / {ours:.2} |");
+}
+
+/// The convolutions of the benchmark models (BENCHMARKS.md, issue 17) one by one.
+fn model_convs(ad: &Device) {
+    // ResNet-18 on 32×32 images, batch 128: stages 1 to 4.
+    for (c, hw) in [(64, 8), (128, 4), (256, 2), (512, 1)] {
+        conv_alone(ad, 128, [c, c], hw, RUNS);
+    }
+    // The stdlib U-Net, width 32, on 256×256 images, batch 4: first level and the last decoder's.
+    conv_alone(ad, 4, [32, 32], 256, 7);
+    conv_alone(ad, 4, [64, 32], 256, 7);
+    conv_alone(ad, 4, [128, 128], 64, 7);
+}
+
 fn median_ms(mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
         f();
@@ -79,6 +109,9 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
 
 #[allow(deprecated)]
 fn main() {
+    // As `trainc run` does: freed buffers stay mapped, so no op pays page faults for the last
+    // one's memory (BENCHMARKS.md, "Keeping freed memory between steps").
+    trainc::run::allocator::keep_freed_memory();
     let name = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "flex".into());
     let device = match name.as_str() {
         #[cfg(feature = "tch")]
@@ -86,6 +119,10 @@ fn main() {
         _ => Device::flex(),
     };
     let ad = device.clone().autodiff();
+    if std::env::args().any(|a| a == "convs") {
+        println!("| op | shape | forward | forward + backward |\n|---|---|---|---|");
+        return model_convs(&ad);
+    }
     let batch = 64;
     println!("backend {name}, batch {batch}, median of {RUNS} runs (ms)\n");
     println!("| op | shape | forward | forward + backward |");
@@ -100,8 +137,8 @@ fn main() {
         let fwd = median_ms(|| {
             conv2d(x.clone(), w.clone(), Some(b.clone()), options()).sum().into_scalar::<f32>();
         });
-        let fwd_gemm = median_ms(|| {
-            conv2d_columns(x.clone(), w.clone(), Some(b.clone()), [(0, 0); 2], [1, 1]).sum().into_scalar::<f32>();
+        let fwd_ours = median_ms(|| {
+            trainc::exec::conv::conv2d(x.clone(), w.clone(), Some(b.clone()), options()).sum().into_scalar::<f32>();
         });
         let xa = Tensor::<4>::from_data(x.to_data(), &ad);
         let xa = if input_grad { xa.require_grad() } else { xa };
@@ -109,9 +146,6 @@ fn main() {
         let ba = Tensor::<1>::from_data(b.to_data(), &ad).require_grad();
         let both = median_ms(|| {
             let _ = conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
-        });
-        let both_gemm = median_ms(|| {
-            let _ = conv2d_columns(xa.clone(), wa.clone(), Some(ba.clone()), [(0, 0); 2], [1, 1]).sum().backward();
         });
         let ours = median_ms(|| {
             let _ = trainc::exec::conv::conv2d(xa.clone(), wa.clone(), Some(ba.clone()), options()).sum().backward();
@@ -125,10 +159,7 @@ fn main() {
             });
             println!("| conv2d (burn), input gradient only | {shape} | | {x_only:.2} |");
         }
-        println!("| conv2d, matmul weight gradient (trainc, > 4 input channels) | {shape} | | {ours:.2} |");
-        println!(
-            "| conv2d as one matmul in tensor ops (trainc, ≤ 4 input channels) | {shape} | {fwd_gemm:.2} | {both_gemm:.2} |"
-        );
+        println!("| conv2d (trainc: im2col kernel) | {shape} | {fwd_ours:.2} | {ours:.2} |");
     }
     let x = Tensor::<4>::random([batch, 64, 24, 24], normal, &ad).require_grad();
     let pool = median_ms(|| {

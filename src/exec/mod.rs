@@ -5,6 +5,7 @@ pub mod conv;
 pub mod detect;
 pub mod fcos;
 pub mod finetune;
+pub mod im2col;
 pub mod layers;
 pub mod loss;
 pub mod net;
