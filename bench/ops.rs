@@ -80,6 +80,23 @@ fn conv_alone(ad: &Device, batch: usize, [c, o]: [usize; 2], hw: usize, runs: us
     println!("| conv 3×3 alone, burn / trainc | [{batch},{c},{hw},{hw}] → {o} | | {burn:.2} / {ours:.2} |");
 }
 
+/// Batch norm in training mode alone, forward + backward, burn's `BatchNorm::forward` against
+/// trainc's (`exec::net::batch_norm`), on `[batch, c, hw, hw]`.
+fn batch_norm_alone(ad: &Device, batch: usize, c: usize, hw: usize, runs: usize) {
+    let x = Tensor::<4>::random([batch, c, hw, hw], Distribution::Normal(0.0, 1.0), ad).require_grad();
+    let bn = BatchNormConfig::new(c).init(ad);
+    let (burn, ours) = alternated_ms(
+        runs,
+        || {
+            let _ = bn.forward(x.clone()).sum().backward();
+        },
+        || {
+            let _ = trainc::exec::net::batch_norm(&bn, x.clone()).sum().backward();
+        },
+    );
+    println!("| batch norm alone, burn / trainc | [{batch},{c},{hw},{hw}] | | {burn:.2} / {ours:.2} |");
+}
+
 /// The convolutions of the benchmark models (BENCHMARKS.md, issue 17) one by one.
 fn model_convs(ad: &Device) {
     // ResNet-18 on 32×32 images, batch 128: stages 1 to 4.
@@ -90,6 +107,8 @@ fn model_convs(ad: &Device) {
     conv_alone(ad, 4, [32, 32], 256, 7);
     conv_alone(ad, 4, [64, 32], 256, 7);
     conv_alone(ad, 4, [128, 128], 64, 7);
+    batch_norm_alone(ad, 4, 32, 256, 7);
+    batch_norm_alone(ad, 128, 64, 8, RUNS);
 }
 
 fn median_ms(mut f: impl FnMut()) -> f64 {

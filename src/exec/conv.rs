@@ -301,44 +301,9 @@ fn register_burn_grads(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{assert_close, conv_configs as configs, normal};
     use super::*;
-    use burn::tensor::{Device, Distribution};
-
-    const TOLERANCE: f32 = 1e-3;
-
-    fn normal() -> Distribution {
-        Distribution::Normal(0.0, 1.0)
-    }
-
-    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
-        assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
-        let actual = actual.into_data().try_into_vec::<f32>().expect("f32 data");
-        let expected = expected.into_data().try_into_vec::<f32>().expect("f32 data");
-        assert!(actual.iter().chain(&expected).all(|v| v.is_finite()), "{what}: non-finite values");
-        let worst = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= TOLERANCE, "{what}: max |actual - expected| = {worst}");
-    }
-
-    /// `(channels_in, channels_out, kernel, options)`.
-    fn configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
-        // (c, o, k, padding, dilation, stride) from the brief, groups 1.
-        let mut configs: Vec<_> =
-            [(3, 5, 3, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 0, 1, 1), (1, 4, 5, 2, 1, 1), (3, 4, 3, 1, 1, 2)]
-                .into_iter()
-                .map(|(c, o, k, padding, dilation, stride)| {
-                    (c, o, k, ConvOptions::new([stride, stride], [padding, padding], [dilation, dilation], 1))
-                })
-                .collect();
-        // Groups, asymmetric padding, and stride with dilation.
-        configs.push((4, 6, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
-        configs.push((3, 4, 3, ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 2)], [1, 1], 1)));
-        configs.push((2, 3, 3, ConvOptions::new([2, 2], [1, 1], [2, 2], 1)));
-        // More input channels, a 1×1 convolution (its input is its own column matrix).
-        configs.push((6, 5, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
-        configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 1], [(0, 1), (2, 0)], [2, 1], 1)));
-        configs.push((5, 3, 1, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)));
-        configs
-    }
+    use burn::tensor::Device;
 
     /// Forward output and the gradients of x, weight and bias against burn's `conv2d` on
     /// `Device::flex().autodiff()`.

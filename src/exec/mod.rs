@@ -9,11 +9,14 @@ pub mod im2col;
 pub mod layers;
 pub mod loss;
 pub mod net;
+pub mod norm;
 pub mod ops;
 pub mod optim;
 pub mod precision;
 #[cfg(feature = "tch")]
 pub mod tch_ops;
+#[cfg(test)]
+mod testing;
 pub mod transplant;
 
 pub use net::{Act, CompileError, Net};

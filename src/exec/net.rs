@@ -198,12 +198,12 @@ fn linear<const D: usize>(m: &Linear, x: Tensor<D>, compute: Option<FloatDType>)
 }
 
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
-/// ([`super::tch_ops::batch_norm`]).
+/// ([`super::tch_ops::batch_norm`]) and trainc's on Flex ([`super::norm::batch_norm`]).
 pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "tch")]
     return super::tch_ops::batch_norm(m, x);
     #[cfg(not(feature = "tch"))]
-    m.forward(x)
+    super::norm::batch_norm(m, x)
 }
 
 /// Why a checked graph cannot be compiled.

@@ -106,7 +106,7 @@ pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let training = x.device().is_autodiff() && m.training.is_enabled();
     let x = x.into_dispatch();
     if !is_libtorch(&x.kind) || burn_ops_forced() || (training && values_per_channel < 2) {
-        return m.forward(Tensor::from_dispatch(x));
+        return super::norm::batch_norm(m, Tensor::from_dispatch(x));
     }
     let device = m.gamma.device();
     if !training {
@@ -126,14 +126,7 @@ pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
         m.beta.val().into_dispatch(),
         m.epsilon,
     );
-    let (mean, var) = (Tensor::<1>::from_dispatch(mean), Tensor::<1>::from_dispatch(var));
-    // As burn::nn::BatchNorm::forward_train.
-    let running_mean = m.running_mean.value_sync().to_device(&device);
-    let running_var = m.running_var.value_sync().to_device(&device);
-    let running_mean = running_mean.mul_scalar(1.0 - m.momentum).add(mean.detach().mul_scalar(m.momentum));
-    let running_var = running_var.mul_scalar(1.0 - m.momentum).add(var.detach().mul_scalar(m.momentum));
-    m.running_mean.update(running_mean.detach());
-    m.running_var.update(running_var.detach());
+    super::norm::update_running_stats(m, Tensor::from_dispatch(mean), Tensor::from_dispatch(var));
     Tensor::from_dispatch(out)
 }
 
@@ -423,25 +416,9 @@ impl<const N: usize> Backward<LibTorch, N> for TorchBackward<N> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{self, assert_close, batch_norms, conv_configs as configs, grad_of, normal};
     use super::*;
-    use burn::module::{Param, RunningState};
-    use burn::nn::BatchNormConfig;
-    use burn::tensor::{Device, Distribution, TensorData};
-
-    const TOLERANCE: f32 = 1e-3;
-
-    fn normal() -> Distribution {
-        Distribution::Normal(0.0, 1.0)
-    }
-
-    fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
-        assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
-        let actual = actual.into_data().try_into_vec::<f32>().expect("f32 data");
-        let expected = expected.into_data().try_into_vec::<f32>().expect("f32 data");
-        assert!(actual.iter().chain(&expected).all(|v| v.is_finite()), "{what}: non-finite values");
-        let worst = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
-        assert!(worst <= TOLERANCE, "{what}: max |actual - expected| = {worst}");
-    }
+    use burn::tensor::Device;
 
     /// What NCCL's in-place all-reduce (`dist::nccl`) relies on: the view shares the burn
     /// tensor's storage, so writing through it changes what burn reads afterwards.
@@ -454,26 +431,6 @@ mod tests {
         let _ = tch::no_grad(|| view.shallow_clone().fill_(7.0));
         assert_eq!(flat.into_data().try_into_vec::<f32>().ok(), Some(vec![7.0; 5]));
         assert!(torch_view(&Tensor::<1>::ones([3], &Device::flex())).is_none());
-    }
-
-    fn grad_of<const D: usize>(t: &Tensor<D>, grads: &burn::tensor::Gradients, what: &str) -> Tensor<D> {
-        t.grad(grads).unwrap_or_else(|| panic!("{what}: no gradient"))
-    }
-
-    /// `(channels_in, channels_out, kernel, options)`: groups, dilation, stride, symmetric and
-    /// asymmetric padding, 1×1 and 5×5 kernels, depthwise.
-    fn configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
-        let mut configs: Vec<_> =
-            [(3, 5, 3, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 0, 1, 1), (1, 4, 5, 2, 1, 1), (3, 4, 3, 1, 1, 2)]
-                .into_iter()
-                .map(|(c, o, k, p, d, s)| (c, o, k, ConvOptions::new([s, s], [p, p], [d, d], 1)))
-                .collect();
-        configs.push((4, 6, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
-        configs.push((6, 6, 3, ConvOptions::new([2, 1], [1, 1], [1, 1], 6)));
-        configs.push((3, 4, 3, ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 2)], [1, 1], 1)));
-        configs.push((2, 3, 3, ConvOptions::new([2, 2], [1, 1], [2, 2], 1)));
-        configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 2], [(0, 1), (2, 0)], [2, 1], 2)));
-        configs
     }
 
     /// Output and the gradients of x, weight and bias against burn's own `conv2d` on
@@ -549,66 +506,8 @@ mod tests {
         }
     }
 
-    /// Two identical batch norms with non-trivial gamma, beta and running statistics.
-    fn batch_norms(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
-        let values =
-            |seed: f32| TensorData::new((0..channels).map(|i| seed + 0.3 * i as f32).collect::<Vec<_>>(), [channels]);
-        let make = || {
-            let mut m = BatchNormConfig::new(channels).with_momentum(0.2).init(device);
-            m.gamma = Param::from_tensor(Tensor::from_data(values(0.5), device));
-            m.beta = Param::from_tensor(Tensor::from_data(values(-0.2), device));
-            m.running_mean = RunningState::new(Tensor::from_data(values(0.1), device));
-            m.running_var = RunningState::new(Tensor::from_data(values(1.5), device));
-            m
-        };
-        (make(), make())
-    }
-
-    /// Output, running statistics (after two steps) and the gradients of x, gamma and beta
-    /// against `burn::nn::BatchNorm::forward`, in training mode and frozen (evaluation mode on
-    /// the autodiff device).
     fn check_batch_norm<const D: usize>(shape: [usize; D], frozen: bool) {
-        let what = format!("{shape:?} frozen={frozen}");
-        let device = Device::libtorch().autodiff();
-        let (mut reference, mut ours) = batch_norms(shape[1], &device);
-        if frozen {
-            reference.training = Param::from_bool(false);
-            ours.training = Param::from_bool(false);
-        }
-        for step in 0..2 {
-            let what = format!("{what} step {step}");
-            let x = Tensor::<D>::random(shape, Distribution::Normal(1.0, 2.0), &device).into_data();
-            let x_ref = Tensor::<D>::from_data(x.clone(), &device).require_grad();
-            let x_new = Tensor::<D>::from_data(x, &device).require_grad();
-            let expected = reference.forward(x_ref.clone());
-            let actual = batch_norm(&ours, x_new.clone());
-            assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
-            let upstream = Tensor::<D>::random(shape, normal(), &device);
-            let grads_ref = (expected * upstream.clone()).sum().backward();
-            let grads_new = (actual * upstream).sum().backward();
-            let pairs = [
-                (
-                    "x grad",
-                    grad_of(&x_new, &grads_new, &what).flatten::<1>(0, D - 1),
-                    grad_of(&x_ref, &grads_ref, &what).flatten(0, D - 1),
-                ),
-                (
-                    "gamma grad",
-                    grad_of(&ours.gamma.val(), &grads_new, &what),
-                    grad_of(&reference.gamma.val(), &grads_ref, &what),
-                ),
-                (
-                    "beta grad",
-                    grad_of(&ours.beta.val(), &grads_new, &what),
-                    grad_of(&reference.beta.val(), &grads_ref, &what),
-                ),
-                ("running mean", ours.running_mean.value_sync(), reference.running_mean.value_sync()),
-                ("running var", ours.running_var.value_sync(), reference.running_var.value_sync()),
-            ];
-            for (name, actual, expected) in pairs {
-                assert_close(actual.inner(), expected.inner(), &format!("{what}: {name}"));
-            }
-        }
+        testing::check_batch_norm(&Device::libtorch().autodiff(), batch_norm, shape, frozen);
     }
 
     #[test]

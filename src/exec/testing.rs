@@ -1,0 +1,112 @@
+//! Test helpers shared by the kernels' tests ([`super::conv`], [`super::norm`],
+//! `super::tch_ops`): each compares a kernel against burn's own op on the same inputs.
+
+use burn::module::{Param, RunningState};
+use burn::nn::{BatchNorm, BatchNormConfig};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+/// Largest difference allowed between a kernel's values and burn's (f32 sums in another order).
+pub const TOLERANCE: f32 = 1e-3;
+
+pub fn normal() -> Distribution {
+    Distribution::Normal(0.0, 1.0)
+}
+
+pub fn assert_close<const D: usize>(actual: Tensor<D>, expected: Tensor<D>, what: &str) {
+    assert_eq!(actual.dims(), expected.dims(), "{what}: shapes differ");
+    let actual = actual.into_data().try_into_vec::<f32>().expect("f32 data");
+    let expected = expected.into_data().try_into_vec::<f32>().expect("f32 data");
+    assert!(actual.iter().chain(&expected).all(|v| v.is_finite()), "{what}: non-finite values");
+    let worst = actual.iter().zip(&expected).map(|(a, e)| (a - e).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= TOLERANCE, "{what}: max |actual - expected| = {worst}");
+}
+
+pub fn grad_of<const D: usize>(t: &Tensor<D>, grads: &burn::tensor::Gradients, what: &str) -> Tensor<D> {
+    t.grad(grads).unwrap_or_else(|| panic!("{what}: no gradient"))
+}
+
+/// `(channels_in, channels_out, kernel, options)`: groups, dilation, stride, symmetric and
+/// asymmetric padding, 1×1 and 5×5 kernels, depthwise, one input channel.
+pub fn conv_configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
+    // (c, o, k, padding, dilation, stride), groups 1.
+    let mut configs: Vec<_> =
+        [(3, 5, 3, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 0, 1, 1), (1, 4, 5, 2, 1, 1), (3, 4, 3, 1, 1, 2)]
+            .into_iter()
+            .map(|(c, o, k, p, d, s)| (c, o, k, ConvOptions::new([s, s], [p, p], [d, d], 1)))
+            .collect();
+    configs.push((4, 6, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 2)));
+    configs.push((6, 6, 3, ConvOptions::new([2, 1], [1, 1], [1, 1], 6)));
+    configs.push((3, 4, 3, ConvOptions::new_with_padding([1, 1], [(1, 0), (0, 2)], [1, 1], 1)));
+    configs.push((2, 3, 3, ConvOptions::new([2, 2], [1, 1], [2, 2], 1)));
+    configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 2], [(0, 1), (2, 0)], [2, 1], 2)));
+    configs.push((6, 5, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+    configs.push((5, 3, 1, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)));
+    configs
+}
+
+/// Two identical batch norms with non-trivial gamma, beta and running statistics.
+pub fn batch_norms(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
+    let values =
+        |seed: f32| TensorData::new((0..channels).map(|i| seed + 0.3 * i as f32).collect::<Vec<_>>(), [channels]);
+    let make = || {
+        let mut m = BatchNormConfig::new(channels).with_momentum(0.2).init(device);
+        m.gamma = Param::from_tensor(Tensor::from_data(values(0.5), device));
+        m.beta = Param::from_tensor(Tensor::from_data(values(-0.2), device));
+        m.running_mean = RunningState::new(Tensor::from_data(values(0.1), device));
+        m.running_var = RunningState::new(Tensor::from_data(values(1.5), device));
+        m
+    };
+    (make(), make())
+}
+
+/// `batch_norm`'s output, running statistics (after two steps) and gradients of x, gamma and
+/// beta against `burn::nn::BatchNorm::forward` on `device` (an autodiff device), in training mode
+/// or frozen (evaluation mode on the autodiff device).
+pub fn check_batch_norm<const D: usize>(
+    device: &Device,
+    batch_norm: impl Fn(&BatchNorm, Tensor<D>) -> Tensor<D>,
+    shape: [usize; D],
+    frozen: bool,
+) {
+    let what = format!("{shape:?} frozen={frozen}");
+    let (mut reference, mut ours) = batch_norms(shape[1], device);
+    if frozen {
+        reference.training = Param::from_bool(false);
+        ours.training = Param::from_bool(false);
+    }
+    for step in 0..2 {
+        let what = format!("{what} step {step}");
+        let x = Tensor::<D>::random(shape, Distribution::Normal(1.0, 2.0), device).into_data();
+        let x_ref = Tensor::<D>::from_data(x.clone(), device).require_grad();
+        let x_new = Tensor::<D>::from_data(x, device).require_grad();
+        let expected = reference.forward(x_ref.clone());
+        let actual = batch_norm(&ours, x_new.clone());
+        assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
+        let upstream = Tensor::<D>::random(shape, normal(), device);
+        let grads_ref = (expected * upstream.clone()).sum().backward();
+        let grads_new = (actual * upstream).sum().backward();
+        let pairs = [
+            (
+                "x grad",
+                grad_of(&x_new, &grads_new, &what).flatten::<1>(0, D - 1),
+                grad_of(&x_ref, &grads_ref, &what).flatten(0, D - 1),
+            ),
+            (
+                "gamma grad",
+                grad_of(&ours.gamma.val(), &grads_new, &what),
+                grad_of(&reference.gamma.val(), &grads_ref, &what),
+            ),
+            (
+                "beta grad",
+                grad_of(&ours.beta.val(), &grads_new, &what),
+                grad_of(&reference.beta.val(), &grads_ref, &what),
+            ),
+            ("running mean", ours.running_mean.value_sync(), reference.running_mean.value_sync()),
+            ("running var", ours.running_var.value_sync(), reference.running_var.value_sync()),
+        ];
+        for (name, actual, expected) in pairs {
+            assert_close(actual.inner(), expected.inner(), &format!("{what}: {name}"));
+        }
+    }
+}
