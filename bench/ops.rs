@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use burn::nn::BatchNormConfig;
 use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 
 const RUNS: usize = 20;
@@ -80,6 +80,30 @@ fn conv_alone(ad: &Device, batch: usize, [c, o]: [usize; 2], hw: usize, runs: us
     println!("| conv 3×3 alone, burn / trainc | [{batch},{c},{hw},{hw}] → {o} | | {burn:.2} / {ours:.2} |");
 }
 
+/// Transposed conv k 2, stride 2 (the U-Net's upsampling), forward + backward, burn's
+/// `conv_transpose2d` against trainc's, on `[batch, c, hw, hw]` → `o` channels.
+fn conv_transpose_alone(ad: &Device, batch: usize, [c, o]: [usize; 2], hw: usize, runs: usize) {
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random([batch, c, hw, hw], normal, ad).require_grad();
+    let w = Tensor::<4>::random([c, o, 2, 2], normal, ad).require_grad();
+    let b = Tensor::<1>::random([o], normal, ad).require_grad();
+    let options = || ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1);
+    let (burn, ours) = alternated_ms(
+        runs,
+        || {
+            let out = burn::tensor::module::conv_transpose2d(x.clone(), w.clone(), Some(b.clone()), options());
+            let _ = out.sum().backward();
+        },
+        || {
+            let out = trainc::exec::conv_transpose::conv_transpose2d(x.clone(), w.clone(), Some(b.clone()), options());
+            let _ = out.sum().backward();
+        },
+    );
+    println!(
+        "| conv transpose 2×2 stride 2, burn / trainc | [{batch},{c},{hw},{hw}] → {o} | | {burn:.2} / {ours:.2} |"
+    );
+}
+
 /// Batch norm in training mode alone, forward + backward, burn's `BatchNorm::forward` against
 /// trainc's (`exec::net::batch_norm`), on `[batch, c, hw, hw]`.
 fn batch_norm_alone(ad: &Device, batch: usize, c: usize, hw: usize, runs: usize) {
@@ -107,6 +131,8 @@ fn model_convs(ad: &Device) {
     conv_alone(ad, 4, [32, 32], 256, 7);
     conv_alone(ad, 4, [64, 32], 256, 7);
     conv_alone(ad, 4, [128, 128], 64, 7);
+    conv_transpose_alone(ad, 4, [256, 128], 32, 7);
+    conv_transpose_alone(ad, 4, [64, 32], 128, 7);
     batch_norm_alone(ad, 4, 32, 256, 7);
     batch_norm_alone(ad, 128, 64, 8, RUNS);
 }

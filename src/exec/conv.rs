@@ -44,7 +44,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use super::im2col;
 
 /// burn-flex's tensor (the crate is not a direct dependency).
-type FlexTensor = FloatTensor<Flex>;
+pub(super) type FlexTensor = FloatTensor<Flex>;
 
 /// 2D convolution through trainc's kernel on Flex and libtorch's on LibTorch (see the module
 /// docs for why).
@@ -67,15 +67,13 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
         assert_eq!(bias.dims(), [channels_out], "conv2d: bias must have one value per output channel");
     }
 
-    // `TRAINC_BURN_CONV=1` runs burn's own conv2d everywhere, to compare (bench/gpu.sh).
-    static BURN_CONV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let burn_conv = *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some());
+    let burn_conv = burn_conv_forced();
     let x = x.into_dispatch();
     #[cfg(feature = "tch")]
     if !burn_conv && super::tch_ops::is_libtorch(&x.kind) {
         return super::tch_ops::conv2d(x, weight, bias, options);
     }
-    if !has_extension(&x.kind) || burn_conv {
+    if !is_flex(&x.kind) || burn_conv {
         return burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options);
     }
     let weight = weight.into_dispatch();
@@ -86,15 +84,21 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
     Tensor::from_dispatch(out)
 }
 
-/// Whether a tensor's backend is one that [`ConvBackend`] is declared for. Autodiff tensors
-/// carry their concrete backend inside `Autodiff(..)`.
-fn has_extension(kind: &DispatchTensorKind) -> bool {
+/// Whether a tensor lives on Flex, the backend trainc's extensions are declared for. Autodiff
+/// tensors carry their concrete backend inside `Autodiff(..)`.
+pub fn is_flex(kind: &DispatchTensorKind) -> bool {
     match kind {
         DispatchTensorKind::Flex(_) => true,
-        DispatchTensorKind::Autodiff(inner) => has_extension(inner),
+        DispatchTensorKind::Autodiff(inner) => is_flex(inner),
         #[allow(unreachable_patterns)]
         _ => false,
     }
+}
+
+/// `TRAINC_BURN_CONV=1` runs burn's own convolutions everywhere, to compare (bench/gpu.sh).
+pub fn burn_conv_forced() -> bool {
+    static BURN_CONV: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BURN_CONV.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some())
 }
 
 /// The extension: `conv2d` with and without a bias (the macro takes bare tensors only, not
@@ -139,14 +143,14 @@ impl ConvBackend for Flex {
 
 /// The data of an f32 tensor (checked by [`flex_geometry`]) in row-major order, copied only when
 /// its layout is not plain.
-fn f32_data(t: &FlexTensor) -> Cow<'_, [f32]> {
+pub(super) fn f32_data(t: &FlexTensor) -> Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(data) => Cow::Borrowed(data),
         None => Cow::Owned(t.to_contiguous().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
     }
 }
 
-fn flex_tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+pub(super) fn flex_tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(data, shape))
 }
 

@@ -26,7 +26,7 @@
 
 use std::ops::Range;
 
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
@@ -82,6 +82,25 @@ impl Geometry {
             padding: options.padding,
             out,
         })
+    }
+
+    /// The convolution whose input gradient is `conv_transpose2d(x, weight)`: its input has the
+    /// transposed convolution's output shape, its output `x`'s shape. `x` is `[B, C_in, H, W]`,
+    /// `weight` `[C_in, C_out/g, kh, kw]`; `None` when that convolution would not give back
+    /// `H × W`.
+    pub fn transposed(x: [usize; 4], weight: [usize; 4], options: &ConvTransposeOptions<2>) -> Option<Self> {
+        let [batch, channels_in, height, width] = x;
+        let [_, channels_per_group, kh, kw] = weight;
+        let mut size = [0; 2];
+        for (axis, input) in [height, width].into_iter().enumerate() {
+            let reach = options.dilation[axis] * ([kh, kw][axis].checked_sub(1)?);
+            let grown = (input.checked_sub(1)? * options.stride[axis]) + reach + options.padding_out[axis] + 1;
+            size[axis] = grown.checked_sub(2 * options.padding[axis])?;
+        }
+        let padding = [options.padding[0], options.padding[1]];
+        let conv = ConvOptions::new(options.stride, padding, options.dilation, options.groups);
+        let g = Geometry::new([batch, channels_per_group * options.groups, size[0], size[1]], weight, &conv)?;
+        (g.out == [height, width] && g.channels_out == channels_in).then_some(g)
     }
 
     fn positions(&self) -> usize {
@@ -371,7 +390,7 @@ impl Job<'_> {
     }
 
     /// One sample's gradients, band by band of output rows.
-    fn backward_sample(&self, x: &[f32], dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
+    fn backward_sample(&self, x: Option<&[f32]>, dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
         let (g, p) = (self.g, self.g.positions());
         let Scratch { columns: buffer, column_grads, .. } = &mut sums.scratch;
         let mut dx = dx;
@@ -381,11 +400,13 @@ impl Job<'_> {
                 *sum += row[start..start + n].iter().sum::<f32>();
             }
             let dy_band = Mat::of(dy, p).at(0, start);
-            let columns = match g.columns_are_input() {
-                true => Mat::of(x, p).at(0, start),
-                false => Mat::of(self.columns(x, rows.clone(), buffer), n),
-            };
-            self.weight_grad(dy_band, columns, &mut sums.weight, n);
+            if let Some(x) = x {
+                let columns = match g.columns_are_input() {
+                    true => Mat::of(x, p).at(0, start),
+                    false => Mat::of(self.columns(x, rows.clone(), buffer), n),
+                };
+                self.weight_grad(dy_band, columns, &mut sums.weight, n);
+            }
             match (&mut dx, g.columns_are_input()) {
                 (Some(dx), true) => self.column_grad(dy_band, Mat::of_mut(dx, p).at(0, start), n),
                 (Some(dx), false) => {
@@ -399,7 +420,7 @@ impl Job<'_> {
     }
 
     /// Several samples' gradients in one set of products.
-    fn backward_samples(&self, x: &[f32], dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
+    fn backward_samples(&self, x: Option<&[f32]>, dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
         let g = self.g;
         let width = dy.len() / g.output_len() * g.positions();
         let Scratch { columns: buffer, gathered, column_grads } = &mut sums.scratch;
@@ -409,8 +430,10 @@ impl Job<'_> {
             *sum += row.iter().sum::<f32>();
         }
         let dy = Mat::of(gathered, width);
-        let columns = Mat::of(samples_columns(g, x, buffer), width);
-        self.weight_grad(dy, columns, &mut sums.weight, width);
+        if let Some(x) = x {
+            let columns = Mat::of(samples_columns(g, x, buffer), width);
+            self.weight_grad(dy, columns, &mut sums.weight, width);
+        }
         if let Some(dx) = dx {
             column_grads.resize(g.groups * g.rows_per_group() * width, 0.0);
             self.column_grad(dy, Mat::of_mut(column_grads, width), width);
@@ -455,6 +478,17 @@ impl Sums {
 /// Gradients of `conv2d(x, weight, bias)` given the output gradient `dy` (`[B, O, OH, OW]`);
 /// the input gradient only when `want_x`.
 pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], want_x: bool) -> Grads {
+    gradients(g, Some(x), weight, dy, want_x)
+}
+
+/// The input gradient alone: `conv_transpose2d(dy, weight)` for the convolution `g` whose
+/// adjoint it is (`dy` is `[B, O, OH, OW]`, the result `[B, C, H, W]`).
+pub fn transposed(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    gradients(g, None, weight, dy, true).x.unwrap_or_default()
+}
+
+/// [`backward`], without the weight gradient when `x` is `None` (it is then all zeros).
+fn gradients(g: &Geometry, x: Option<&[f32]>, weight: &[f32], dy: &[f32], want_x: bool) -> Grads {
     let chunks = Chunks::for_geometry(g, rayon::current_num_threads());
     let chunk_count = g.batch.div_ceil(chunks.samples);
     let mut x_grad = want_x.then(|| vec![0.0; g.batch * g.input_len()]);
@@ -465,7 +499,7 @@ pub fn backward(g: &Geometry, x: &[f32], weight: &[f32], dy: &[f32], want_x: boo
     let step = |mut sums: Sums, (index, dx): (usize, Option<&mut [f32]>)| {
         let first = index * chunks.samples;
         let samples = chunks.samples.min(g.batch - first);
-        let x = &x[first * g.input_len()..(first + samples) * g.input_len()];
+        let x = x.map(|x| &x[first * g.input_len()..(first + samples) * g.input_len()]);
         let dy = &dy[first * g.output_len()..(first + samples) * g.output_len()];
         let job = Job { g, weight, parallelism: chunks.gemm_parallelism() };
         match samples {
@@ -631,6 +665,17 @@ mod tests {
         assert_eq!(g.band_rows(), 2);
         assert_eq!(g.bands().collect::<Vec<_>>().len(), 100);
         assert_eq!(geometry(1, 8, [4, 2]).bands().collect::<Vec<_>>(), vec![0..8], "small maps are one band");
+    }
+
+    #[test]
+    fn a_transposed_convolution_is_the_adjoint_of_the_convolution_back() {
+        // The U-Net's upsampling: k 2, stride 2 doubles the map.
+        let options = ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1);
+        let g = Geometry::transposed([4, 256, 32, 32], [256, 128, 2, 2], &options).expect("valid");
+        assert_eq!((g.channels_in, g.input, g.channels_out, g.out), (128, [64, 64], 256, [32, 32]));
+        // k 3, stride 2, padding 1, output padding 1: also doubles.
+        let options = ConvTransposeOptions::new([2, 2], [1, 1], [1, 1], [1, 1], 1);
+        assert_eq!(Geometry::transposed([1, 8, 5, 5], [8, 4, 3, 3], &options).map(|g| g.input), Some([10, 10]));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! CenterNet detection ([`detect`]).
 
 pub mod conv;
+pub mod conv_transpose;
 pub mod detect;
 pub mod fcos;
 pub mod finetune;

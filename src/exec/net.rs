@@ -176,15 +176,13 @@ fn conv(m: &Conv2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
     super::conv::conv2d(low(x, compute), weight, bias, options)
 }
 
-/// [`ConvTranspose2d::forward`], in `compute` when given.
+/// [`ConvTranspose2d::forward`] through [`super::conv_transpose::conv_transpose2d`] (trainc's
+/// kernel on Flex), in `compute` when given.
 fn conv_transpose(m: &ConvTranspose2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
-    if compute.is_none() {
-        return m.forward(x);
-    }
     let options = ConvTransposeOptions::new(m.stride, m.padding, m.padding_out, m.dilation, m.groups);
     let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
-    burn::tensor::module::conv_transpose2d(low(x, compute), weight, bias, options)
+    super::conv_transpose::conv_transpose2d(low(x, compute), weight, bias, options)
 }
 
 /// [`Linear::forward`], in `compute` when given.

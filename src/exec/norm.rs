@@ -24,14 +24,12 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Autodiff, AutodiffBackend, Backend, Dispatch, DispatchTensorKind, Flex, TensorMetadata, backend_extension,
-};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
-type FlexTensor = FloatTensor<Flex>;
+use super::conv::{FlexTensor, f32_data as f32s, is_flex};
 
 /// [`BatchNorm::forward`]: in training mode on Flex through [`train`], otherwise burn's.
 pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
@@ -73,16 +71,6 @@ pub fn train<const D: usize>(
     let (out, mean, variance) =
         <Dispatch as NormBackend>::flex_batch_norm_train(x, gamma.into_dispatch(), beta.into_dispatch(), epsilon);
     (Tensor::from_dispatch(out), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
-}
-
-/// Whether a tensor lives on Flex (looking through `Autodiff(..)`).
-pub fn is_flex(kind: &DispatchTensorKind) -> bool {
-    match kind {
-        DispatchTensorKind::Flex(_) => true,
-        DispatchTensorKind::Autodiff(inner) => is_flex(inner),
-        #[allow(unreachable_patterns)]
-        _ => false,
-    }
 }
 
 /// The extension (the macro takes bare tensors only, and returns tuples of them).
@@ -184,14 +172,6 @@ impl Backward<Flex, 3> for BatchNormStep {
 fn register(grads: &mut Gradients, id: Option<NodeId>, grad: FlexTensor) {
     if let Some(id) = id {
         grads.register::<Flex>(id, grad);
-    }
-}
-
-/// The data of an f32 tensor in row-major order (copied when its layout is not plain).
-fn f32s(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(data) => std::borrow::Cow::Borrowed(data),
-        None => std::borrow::Cow::Owned(t.to_contiguous().into_data().try_into_vec::<f32>().expect("an f32 tensor")),
     }
 }
 
