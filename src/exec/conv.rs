@@ -400,6 +400,14 @@ mod tests {
         }
     }
 
+    /// Padding wider than the map, so that some kernel columns never touch the image: a 7×7
+    /// depthwise convolution (ConvNeXt's) on a 2×2 map, and a 5×5 one with stride 2.
+    #[test]
+    fn matches_burn_conv2d_when_padding_is_wider_than_the_map() {
+        check_autodiff_on([2, 4, 2, 2], 4, 7, ConvOptions::new([1, 1], [3, 3], [1, 1], 4), true, true);
+        check_autodiff_on([3, 2, 1, 2], 3, 5, ConvOptions::new([2, 2], [4, 4], [1, 1], 1), true, true);
+    }
+
     #[test]
     fn bf16_convolutions_are_left_to_burn() {
         let device = Device::flex().autodiff();

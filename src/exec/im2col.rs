@@ -525,8 +525,9 @@ fn samples_columns<'a>(g: &Geometry, x: &[f32], buffer: &'a mut Vec<f32>) -> &'a
     buffer
 }
 
-/// Where tap `(i, j)` of output row `oy` reads: the input row, and the output columns
-/// `lo..hi` whose input column `ox·stride + shift` lies inside the image.
+/// Where kernel column `j` reads: the output columns `lo..hi` whose input column
+/// `ox·stride + shift` lies inside the image (none when `lo == hi`: padding wider than the
+/// image).
 struct Tap {
     /// Input column of output column 0 (may be negative: padding).
     shift: isize,
@@ -573,6 +574,9 @@ fn im2col(g: &Geometry, x: &[f32], rows: Range<usize>, columns: &mut [f32], widt
                 let src = &plane[y * w..][..w];
                 out[..tap.lo].fill(0.0);
                 out[tap.hi..].fill(0.0);
+                if tap.lo == tap.hi {
+                    continue;
+                }
                 if g.stride[1] == 1 {
                     let start = tap.column(tap.lo, 1);
                     out[tap.lo..tap.hi].copy_from_slice(&src[start..start + tap.hi - tap.lo]);
@@ -597,6 +601,9 @@ fn col2im(g: &Geometry, columns: &[f32], width: usize, first: usize, rows: Range
             for (oy, grad) in rows.clone().zip(row.chunks(ow)) {
                 let Some(y) = input_row(g, oy, i) else { continue };
                 let dst = &mut plane[y * w..][..w];
+                if tap.lo == tap.hi {
+                    continue;
+                }
                 if g.stride[1] == 1 {
                     let start = tap.column(tap.lo, 1);
                     let dst = &mut dst[start..start + tap.hi - tap.lo];
