@@ -211,6 +211,11 @@ fn main() {
         let _ = max_pool2d(x.clone(), MaxPoolOptions::new([2, 2])).sum().backward();
     });
     println!("| max_pool2d | [{batch},64,24,24] | | {pool:.2} |");
+    let pool_layer = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+    let ours = median_ms(|| {
+        let _ = trainc::exec::pool::max_pool2d(&pool_layer, x.clone()).sum().backward();
+    });
+    println!("| max_pool2d (trainc: tiling windows) | [{batch},64,24,24] | | {ours:.2} |");
     // The same 2×2 pool as a reshape and two max reductions (autodiff derives the backward).
     let pool_reshape = median_ms(|| {
         let _ = x.clone().reshape([batch, 64, 12, 2, 12, 2]).max_dim(5).max_dim(3).sum().backward();

@@ -13,6 +13,7 @@ pub mod net;
 pub mod norm;
 pub mod ops;
 pub mod optim;
+pub mod pool;
 pub mod precision;
 #[cfg(feature = "tch")]
 pub mod tch_ops;

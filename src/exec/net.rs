@@ -549,7 +549,7 @@ impl Net {
         match &self.layers[index] {
             Layer::Conv(m) => Act::D4(conv(m, four(x), compute)),
             Layer::ConvT(m) => Act::D4(conv_transpose(m, four(x), compute)),
-            Layer::MaxPool(m) => Act::D4(m.forward(four(x))),
+            Layer::MaxPool(m) => Act::D4(super::pool::max_pool2d(m, four(x))),
             Layer::AvgPool(m) => Act::D4(m.forward(four(x))),
             Layer::AdaptivePool(m) => Act::D4(m.forward(four(x))),
             Layer::Upsample(m) => Act::D4(m.forward(four(x))),
