@@ -1,6 +1,7 @@
 //! Stage 4: [`crate::ir::Checked`] → burn. The graph compiler ([`net`]), losses, optimizers and
 //! CenterNet detection ([`detect`]).
 
+pub mod adam;
 pub mod conv;
 pub mod conv_transpose;
 pub mod detect;

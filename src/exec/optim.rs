@@ -5,6 +5,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, LambConfig, LionConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 
+use super::adam::{Decay, FusedAdam, FusedAdamW, Hyper};
 use crate::ir::{Length, Optimizer, Schedule};
 
 /// Builds the optimizer. PyTorch's defaults are kept where burn's differ (AdamW ε, SGD dampening),
@@ -26,20 +27,27 @@ pub fn build(optimizer: &Optimizer, clip: Option<f64>) -> ModuleOptimizer {
             }
             cfg.init()
         }
-        Optimizer::Adam { lr: _, beta1, beta2, eps, weight_decay } => AdamConfig::new()
-            .with_beta_1(beta1 as f32)
-            .with_beta_2(beta2 as f32)
-            .with_epsilon(eps as f32)
-            .with_weight_decay((weight_decay as f32 > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)))
-            .with_grad_clipping(clip)
-            .init(),
-        Optimizer::AdamW { lr: _, beta1, beta2, eps, weight_decay } => AdamWConfig::new()
-            .with_beta_1(beta1 as f32)
-            .with_beta_2(beta2 as f32)
-            .with_epsilon(eps as f32)
-            .with_weight_decay(weight_decay as f32)
-            .with_grad_clipping(clip)
-            .init(),
+        // burn's Adam and AdamW, with their step fused on Flex (`exec/adam.rs`).
+        Optimizer::Adam { lr: _, beta1, beta2, eps, weight_decay } => {
+            let l2 = (weight_decay as f32 > 0.0).then_some(weight_decay as f32);
+            let config = AdamConfig::new()
+                .with_beta_1(beta1 as f32)
+                .with_beta_2(beta2 as f32)
+                .with_epsilon(eps as f32)
+                .with_weight_decay(l2.map(WeightDecayConfig::new));
+            let hyper = Hyper { beta_1: beta1 as f32, beta_2: beta2 as f32, epsilon: eps as f32, decay: Decay::L2(l2) };
+            clipped(FusedAdam { fallback: config.build(), hyper }.into(), clip)
+        }
+        Optimizer::AdamW { lr: _, beta1, beta2, eps, weight_decay } => {
+            let config = AdamWConfig::new()
+                .with_beta_1(beta1 as f32)
+                .with_beta_2(beta2 as f32)
+                .with_epsilon(eps as f32)
+                .with_weight_decay(weight_decay as f32);
+            let decay = Decay::Decoupled(weight_decay as f32);
+            let hyper = Hyper { beta_1: beta1 as f32, beta_2: beta2 as f32, epsilon: eps as f32, decay };
+            clipped(FusedAdamW { fallback: config.build(), hyper }.into(), clip)
+        }
         // burn's RmsProp is PyTorch's: square average from zero, `eps` outside the root, momentum
         // buffer on the scaled gradient, L2 weight decay on the gradient.
         Optimizer::RmsProp { lr: _, alpha, eps, momentum, centered, weight_decay } => RmsPropConfig::new()
@@ -63,6 +71,14 @@ pub fn build(optimizer: &Optimizer, clip: Option<f64>) -> ModuleOptimizer {
             .with_weight_decay(weight_decay as f32)
             .with_grad_clipping(clip)
             .init(),
+    }
+}
+
+/// `optimizer` with gradient clipping, as burn's `*Config::init` adds it.
+fn clipped(optimizer: ModuleOptimizer, clip: Option<GradientClippingConfig>) -> ModuleOptimizer {
+    match clip {
+        Some(config) => optimizer.with_grad_clipping(config.init()),
+        None => optimizer,
     }
 }
 
