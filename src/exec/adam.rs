@@ -9,7 +9,7 @@
 //!
 //! # What
 //!
-//! [`FusedAdamW`] and [`FusedAdam`] are burn optimizers whose step on f32 Flex tensors updates the
+//! [`FusedAdamW`] and [`FusedAdam`] ([`Fused`]) are burn optimizers whose step on f32 Flex tensors updates the
 //! parameter and both moments in place, in one parallel pass, with burn's arithmetic in burn's
 //! order (so results match burn's to float rounding; `tests` below). They keep burn's state types
 //! (`AdamWState`, `AdamState`), so checkpoints and resumed runs read the same records. Anything
@@ -41,22 +41,47 @@ pub enum Decay {
     L2(Option<f32>),
 }
 
-/// burn's `AdamW`, fused on Flex.
+/// burn's `Adam` or `AdamW` (`O`), fused on Flex.
 #[derive(Clone)]
-pub struct FusedAdamW {
-    pub fallback: AdamW,
+pub struct Fused<O> {
+    pub fallback: O,
     pub hyper: Hyper,
 }
+
+/// burn's `AdamW`, fused on Flex.
+pub type FusedAdamW = Fused<AdamW>;
 
 /// burn's `Adam`, fused on Flex.
-#[derive(Clone)]
-pub struct FusedAdam {
-    pub fallback: Adam,
-    pub hyper: Hyper,
+pub type FusedAdam = Fused<Adam>;
+
+/// A burn optimizer whose state is its adaptive momentum.
+pub trait Momentum: Optimizer {
+    fn wrap<const D: usize>(momentum: AdaptiveMomentumState<D>) -> Self::State<D>;
+    fn unwrap<const D: usize>(state: Self::State<D>) -> AdaptiveMomentumState<D>;
 }
 
-impl Optimizer for FusedAdamW {
-    type State<const D: usize> = AdamWState<D>;
+impl Momentum for AdamW {
+    fn wrap<const D: usize>(momentum: AdaptiveMomentumState<D>) -> AdamWState<D> {
+        AdamWState::new(momentum)
+    }
+
+    fn unwrap<const D: usize>(state: AdamWState<D>) -> AdaptiveMomentumState<D> {
+        state.momentum
+    }
+}
+
+impl Momentum for Adam {
+    fn wrap<const D: usize>(momentum: AdaptiveMomentumState<D>) -> AdamState<D> {
+        AdamState::new(momentum)
+    }
+
+    fn unwrap<const D: usize>(state: AdamState<D>) -> AdaptiveMomentumState<D> {
+        state.momentum
+    }
+}
+
+impl<O: Momentum> Optimizer for Fused<O> {
+    type State<const D: usize> = O::State<D>;
 
     fn step<const D: usize>(
         &self,
@@ -65,39 +90,16 @@ impl Optimizer for FusedAdamW {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let momentum = state.map(|s| s.momentum);
+        let momentum = state.map(O::unwrap);
         if !fusable(&tensor, &grad, momentum.as_ref()) {
-            return self.fallback.step(lr, tensor, grad, momentum.map(AdamWState::new));
+            return self.fallback.step(lr, tensor, grad, momentum.map(O::wrap));
         }
         let (tensor, momentum) = fused_step(&self.hyper, lr, tensor, grad, momentum);
-        (tensor, Some(AdamWState::new(momentum)))
+        (tensor, Some(O::wrap(momentum)))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        <AdamW as Optimizer>::to_device(state, device)
-    }
-}
-
-impl Optimizer for FusedAdam {
-    type State<const D: usize> = AdamState<D>;
-
-    fn step<const D: usize>(
-        &self,
-        lr: LearningRate,
-        tensor: Tensor<D>,
-        grad: Tensor<D>,
-        state: Option<Self::State<D>>,
-    ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let momentum = state.map(|s| s.momentum);
-        if !fusable(&tensor, &grad, momentum.as_ref()) {
-            return self.fallback.step(lr, tensor, grad, momentum.map(AdamState::new));
-        }
-        let (tensor, momentum) = fused_step(&self.hyper, lr, tensor, grad, momentum);
-        (tensor, Some(AdamState::new(momentum)))
-    }
-
-    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        <Adam as Optimizer>::to_device(state, device)
+        O::to_device(state, device)
     }
 }
 

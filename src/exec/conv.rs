@@ -305,62 +305,18 @@ fn register_burn_grads(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{assert_close, conv_configs as configs, normal};
+    use super::super::testing::{ConvCase, assert_close, check_conv, conv_configs as configs, normal};
     use super::*;
     use burn::tensor::Device;
 
-    /// Forward output and the gradients of x, weight and bias against burn's `conv2d` on
-    /// `Device::flex().autodiff()`.
     fn check_autodiff(c: usize, o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
         check_autodiff_on([2, c, 9, 8], o, k, options, with_bias, x_grad);
     }
 
-    /// [`check_autodiff`] on an input of shape `[B, C, H, W]`.
+    /// `conv2d` against burn's on `Device::flex().autodiff()`, for an input of shape `x`.
     fn check_autodiff_on(x: [usize; 4], o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
-        let c = x[1];
-        let what = format!("x={x:?} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad}");
-        let device = Device::flex().autodiff();
-        let x = Tensor::<4>::random(x, normal(), &device).into_data();
-        let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device).into_data();
-        let b = Tensor::<1>::random([o], normal(), &device).into_data();
-        let leaves = || {
-            let x = Tensor::<4>::from_data(x.clone(), &device);
-            let x = if x_grad { x.require_grad() } else { x };
-            let w = Tensor::<4>::from_data(w.clone(), &device).require_grad();
-            let b = with_bias.then(|| Tensor::<1>::from_data(b.clone(), &device).require_grad());
-            (x, w, b)
-        };
-        let (x_ref, w_ref, b_ref) = leaves();
-        let (x_new, w_new, b_new) = leaves();
-
-        let expected = burn::tensor::module::conv2d(x_ref.clone(), w_ref.clone(), b_ref.clone(), options.clone());
-        let actual = conv2d(x_new.clone(), w_new.clone(), b_new.clone(), options);
-        let upstream = Tensor::<4>::random(expected.dims(), normal(), &device);
-        assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
-
-        let grads_ref = (expected * upstream.clone()).sum().backward();
-        let grads_new = (actual * upstream).sum().backward();
-
-        match (x_ref.grad(&grads_ref), x_new.grad(&grads_new)) {
-            (Some(expected), Some(actual)) => {
-                assert!(x_grad);
-                assert_close(actual, expected, &format!("{what}: x grad"));
-            }
-            (None, None) => assert!(!x_grad, "{what}: no x grad"),
-            _ => panic!("{what}: x grad present on one side only"),
-        }
-        assert_close(
-            w_new.grad(&grads_new).expect("weight grad"),
-            w_ref.grad(&grads_ref).expect("weight grad"),
-            &format!("{what}: weight grad"),
-        );
-        if let (Some(b_ref), Some(b_new)) = (b_ref, b_new) {
-            assert_close(
-                b_new.grad(&grads_new).expect("bias grad"),
-                b_ref.grad(&grads_ref).expect("bias grad"),
-                &format!("{what}: bias grad"),
-            );
-        }
+        let case = ConvCase { x, o, k, options, with_bias, x_grad };
+        check_conv(&Device::flex().autodiff(), conv2d, case);
     }
 
     #[test]

@@ -416,7 +416,7 @@ impl<const N: usize> Backward<LibTorch, N> for TorchBackward<N> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{self, assert_close, batch_norms, conv_configs as configs, grad_of, normal};
+    use super::super::testing::{self, assert_close, batch_norms, conv_configs as configs, normal};
     use super::*;
     use burn::tensor::Device;
 
@@ -433,43 +433,12 @@ mod tests {
         assert!(torch_view(&Tensor::<1>::ones([3], &Device::flex())).is_none());
     }
 
-    /// Output and the gradients of x, weight and bias against burn's own `conv2d` on
-    /// LibTorch with autodiff (libtorch forward, burn's generic backward).
+    /// Against burn's own `conv2d` on LibTorch with autodiff (libtorch forward, burn's generic
+    /// backward).
     fn check_conv(c: usize, o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
-        let what = format!("c={c} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad}");
-        let device = Device::libtorch().autodiff();
-        let x = Tensor::<4>::random([2, c, 9, 8], normal(), &device).into_data();
-        let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device).into_data();
-        let b = Tensor::<1>::random([o], normal(), &device).into_data();
-        let leaves = || {
-            let x = Tensor::<4>::from_data(x.clone(), &device);
-            let x = if x_grad { x.require_grad() } else { x };
-            let w = Tensor::<4>::from_data(w.clone(), &device).require_grad();
-            let b = with_bias.then(|| Tensor::<1>::from_data(b.clone(), &device).require_grad());
-            (x, w, b)
-        };
-        let (x_ref, w_ref, b_ref) = leaves();
-        let (x_new, w_new, b_new) = leaves();
-
-        let expected = burn::tensor::module::conv2d(x_ref.clone(), w_ref.clone(), b_ref.clone(), options.clone());
-        let actual = conv2d(x_new.clone().into_dispatch(), w_new.clone(), b_new.clone(), options);
-        let upstream = Tensor::<4>::random(expected.dims(), normal(), &device);
-        assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
-        // The output goes on through burn ops, in place where burn-tch can.
-        let grads_ref = (burn::tensor::activation::relu(expected) * upstream.clone()).sum().backward();
-        let grads_new = (burn::tensor::activation::relu(actual) * upstream).sum().backward();
-
-        match (x_ref.grad(&grads_ref), x_new.grad(&grads_new)) {
-            (Some(expected), Some(actual)) => assert_close(actual, expected, &format!("{what}: x grad")),
-            (None, None) => assert!(!x_grad, "{what}: no x grad"),
-            _ => panic!("{what}: x grad present on one side only"),
-        }
-        let w_what = format!("{what}: weight grad");
-        assert_close(grad_of(&w_new, &grads_new, &w_what), grad_of(&w_ref, &grads_ref, &w_what), &w_what);
-        if let (Some(b_ref), Some(b_new)) = (b_ref, b_new) {
-            let b_what = format!("{what}: bias grad");
-            assert_close(grad_of(&b_new, &grads_new, &b_what), grad_of(&b_ref, &grads_ref, &b_what), &b_what);
-        }
+        let case = testing::ConvCase { x: [2, c, 9, 8], o, k, options, with_bias, x_grad };
+        let ours: testing::Conv = |x, w, b, options| conv2d(x.into_dispatch(), w, b, options);
+        testing::check_conv(&Device::libtorch().autodiff(), ours, case);
     }
 
     /// The tests below compare against burn only if LibTorch tensors really take this path.

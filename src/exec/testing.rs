@@ -45,6 +45,56 @@ pub fn conv_configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
     configs
 }
 
+/// A `conv2d` under test: `(x, weight, bias, options)`.
+pub type Conv = fn(Tensor<4>, Tensor<4>, Option<Tensor<1>>, ConvOptions<2>) -> Tensor<4>;
+
+/// `conv`'s output and the gradients of x (when `x_grad`), weight and bias against burn's own
+/// `conv2d` on `device` (an autodiff device), for an input of shape `x` and `o` output channels
+/// of a `k × k` kernel. The output goes on through a ReLU, as in a network (and in place where
+/// a backend can).
+pub struct ConvCase {
+    pub x: [usize; 4],
+    pub o: usize,
+    pub k: usize,
+    pub options: ConvOptions<2>,
+    pub with_bias: bool,
+    pub x_grad: bool,
+}
+
+pub fn check_conv(device: &Device, conv: Conv, case: ConvCase) {
+    let ConvCase { x, o, k, options, with_bias, x_grad } = case;
+    let what = format!("x={x:?} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad}");
+    let c = x[1];
+    let x = Tensor::<4>::random(x, normal(), device).into_data();
+    let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), device).into_data();
+    let b = Tensor::<1>::random([o], normal(), device).into_data();
+    let leaves = || {
+        let x = Tensor::<4>::from_data(x.clone(), device);
+        let x = if x_grad { x.require_grad() } else { x };
+        let w = Tensor::<4>::from_data(w.clone(), device).require_grad();
+        let b = with_bias.then(|| Tensor::<1>::from_data(b.clone(), device).require_grad());
+        (x, w, b)
+    };
+    let ((x_ref, w_ref, b_ref), (x_new, w_new, b_new)) = (leaves(), leaves());
+    let expected = burn::tensor::module::conv2d(x_ref.clone(), w_ref.clone(), b_ref.clone(), options.clone());
+    let actual = conv(x_new.clone(), w_new.clone(), b_new.clone(), options);
+    assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
+    let upstream = Tensor::<4>::random(expected.dims(), normal(), device);
+    let grads_ref = (burn::tensor::activation::relu(expected) * upstream.clone()).sum().backward();
+    let grads_new = (burn::tensor::activation::relu(actual) * upstream).sum().backward();
+    match (x_ref.grad(&grads_ref), x_new.grad(&grads_new)) {
+        (Some(expected), Some(actual)) => assert_close(actual, expected, &format!("{what}: x grad")),
+        (None, None) => assert!(!x_grad, "{what}: no x grad"),
+        _ => panic!("{what}: x grad present on one side only"),
+    }
+    let w_what = format!("{what}: weight grad");
+    assert_close(grad_of(&w_new, &grads_new, &w_what), grad_of(&w_ref, &grads_ref, &w_what), &w_what);
+    if let (Some(b_ref), Some(b_new)) = (b_ref, b_new) {
+        let b_what = format!("{what}: bias grad");
+        assert_close(grad_of(&b_new, &grads_new, &b_what), grad_of(&b_ref, &grads_ref, &b_what), &b_what);
+    }
+}
+
 /// Two identical batch norms with non-trivial gamma, beta and running statistics.
 pub fn batch_norms(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
     let values =
