@@ -157,10 +157,17 @@ pub(super) fn flex_tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> 
 /// The geometry of an all-f32 convolution on Flex; `None` (other float types, shapes burn
 /// should report) leaves the convolution to burn-flex.
 fn flex_geometry(tensors: &[&FlexTensor], weight: &FlexTensor, options: &ConvOptions<2>) -> Option<im2col::Geometry> {
+    let (x, weight) = f32_4d_shapes(tensors, weight)?;
+    im2col::Geometry::new(x, weight, options)
+}
+
+/// The shapes of `tensors[0]` (the input) and `weight` when every tensor is f32 and both are
+/// 4-D: what trainc's kernels take.
+pub(super) fn f32_4d_shapes(tensors: &[&FlexTensor], weight: &FlexTensor) -> Option<([usize; 4], [usize; 4])> {
     let x = tensors[0];
     let f32s = tensors.iter().chain([&weight]).all(|t| t.dtype() == DType::F32);
     let ranks = x.shape().num_dims() == 4 && weight.shape().num_dims() == 4;
-    (f32s && ranks).then(|| im2col::Geometry::new(x.shape().dims(), weight.shape().dims(), options))?
+    (f32s && ranks).then(|| (x.shape().dims(), weight.shape().dims()))
 }
 
 /// `conv2d` on Flex: [`im2col::forward`] for f32, burn-flex's own otherwise.

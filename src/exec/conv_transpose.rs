@@ -21,10 +21,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::tensor::Tensor;
 use burn::tensor::ops::ConvTransposeOptions;
-use burn::tensor::{DType, Tensor};
 
-use super::conv::{FlexTensor, burn_conv_forced, f32_data, flex_tensor, is_flex};
+use super::conv::{FlexTensor, burn_conv_forced, f32_4d_shapes, f32_data, flex_tensor, is_flex};
 use super::im2col::{self, Geometry};
 
 /// `burn::tensor::module::conv_transpose2d`, through trainc's kernel on Flex.
@@ -90,10 +90,8 @@ impl ConvTransposeBackend for Flex {
 
 /// The geometry of an all-f32 transposed convolution; `None` leaves it to burn-flex.
 fn geometry(tensors: &[&FlexTensor], weight: &FlexTensor, options: &ConvTransposeOptions<2>) -> Option<Geometry> {
-    let x = tensors[0];
-    let f32s = tensors.iter().chain([&weight]).all(|t| t.dtype() == DType::F32);
-    let ranks = x.shape().num_dims() == 4 && weight.shape().num_dims() == 4;
-    (f32s && ranks).then(|| Geometry::transposed(x.shape().dims(), weight.shape().dims(), options))?
+    let (x, weight) = f32_4d_shapes(tensors, weight)?;
+    Geometry::transposed(x, weight, options)
 }
 
 fn forward(
