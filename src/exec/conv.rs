@@ -35,7 +35,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, DispatchTensorKind, Flex, TensorMetadata, backend_extension};
 use burn::tensor::ops::ConvOptions;
@@ -55,6 +55,25 @@ pub(super) type FlexTensor = FloatTensor<Flex>;
 /// Tensors on Flex (with or without autodiff) go through the extension, tensors on LibTorch
 /// through [`super::tch_ops`]; tensors on any other backend go to `burn::tensor::module::conv2d`.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, false)
+}
+
+/// `relu(conv2d(x, weight, bias, options))`. On Flex in f32 the two are one op: each band of the
+/// output is rectified while the convolution has it in cache, and the backward step masks the
+/// output gradient chunk by chunk on the workers. burn-flex's own `relu` and its backward are
+/// two more passes over the whole activation on one thread (6 % of a Fashion-MNIST step, with
+/// the other core idle). Elsewhere it is `conv2d` then burn's `relu`.
+pub fn conv2d_relu(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, true)
+}
+
+fn conv2d_then(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
     let [_, channels_in, _, _] = x.dims();
     let [channels_out, channels_per_group, _, _] = weight.dims();
     assert!(
@@ -66,20 +85,21 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
     if let Some(bias) = &bias {
         assert_eq!(bias.dims(), [channels_out], "conv2d: bias must have one value per output channel");
     }
+    let then_relu = |y: Tensor<4>| if relu { burn::tensor::activation::relu(y) } else { y };
 
     let burn_conv = burn_conv_forced();
     let x = x.into_dispatch();
     #[cfg(feature = "tch")]
     if !burn_conv && super::tch_ops::is_libtorch(&x.kind) {
-        return super::tch_ops::conv2d(x, weight, bias, options);
+        return then_relu(super::tch_ops::conv2d(x, weight, bias, options));
     }
     if !is_flex(&x.kind) || burn_conv {
-        return burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options);
+        return then_relu(burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options));
     }
     let weight = weight.into_dispatch();
     let out = match bias {
-        Some(bias) => <Dispatch as ConvBackend>::conv2d_gemm_wgrad_bias(x, weight, bias.into_dispatch(), options),
-        None => <Dispatch as ConvBackend>::conv2d_gemm_wgrad(x, weight, options),
+        Some(bias) => <Dispatch as ConvBackend>::conv2d_gemm_wgrad_bias(x, weight, bias.into_dispatch(), options, relu),
+        None => <Dispatch as ConvBackend>::conv2d_gemm_wgrad(x, weight, options, relu),
     };
     Tensor::from_dispatch(out)
 }
@@ -102,28 +122,36 @@ pub fn burn_conv_forced() -> bool {
 }
 
 /// The extension: `conv2d` with and without a bias (the macro takes bare tensors only, not
-/// `Option<FloatTensor>`, so the bias is a separate entry point). On Flex both run
-/// [`im2col::forward`]; the autodiff implementation records [`im2col::backward`] as the step.
+/// `Option<FloatTensor>`, so the bias is a separate entry point), rectified when `relu`. On Flex
+/// both run [`im2col::forward`]; the autodiff implementation records [`im2col::backward`] as the
+/// step.
 #[backend_extension(Autodiff, Flex)]
 pub trait ConvBackend: Backend {
-    /// `conv2d(x, weight, Some(bias), options)`.
+    /// `conv2d(x, weight, Some(bias), options)`, then `relu` when asked.
     fn conv2d_gemm_wgrad_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, Some(bias), options)
+        rectified::<Self>(Self::conv2d(x, weight, Some(bias), options), relu)
     }
 
-    /// `conv2d(x, weight, None, options)`.
+    /// `conv2d(x, weight, None, options)`, then `relu` when asked.
     fn conv2d_gemm_wgrad(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, None, options)
+        rectified::<Self>(Self::conv2d(x, weight, None, options), relu)
     }
+}
+
+/// `relu(y)` when `relu`, else `y`.
+fn rectified<B: Backend>(y: FloatTensor<B>, relu: bool) -> FloatTensor<B> {
+    if relu { B::relu(y) } else { y }
 }
 
 impl ConvBackend for Flex {
@@ -132,12 +160,13 @@ impl ConvBackend for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
-        flex_forward(x, weight, Some(bias), options)
+        flex_forward(x, weight, Some(bias), options, relu)
     }
 
-    fn conv2d_gemm_wgrad(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        flex_forward(x, weight, None, options)
+    fn conv2d_gemm_wgrad(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>, relu: bool) -> FlexTensor {
+        flex_forward(x, weight, None, options, relu)
     }
 }
 
@@ -170,41 +199,56 @@ pub(super) fn f32_4d_shapes(tensors: &[&FlexTensor], weight: &FlexTensor) -> Opt
     (f32s && ranks).then(|| (x.shape().dims(), weight.shape().dims()))
 }
 
-/// `conv2d` on Flex: [`im2col::forward`] for f32, burn-flex's own otherwise.
-fn flex_forward(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>, options: ConvOptions<2>) -> FlexTensor {
+/// `conv2d` (then `relu`) on Flex: [`im2col::forward`] for f32, burn-flex's own otherwise.
+fn flex_forward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> FlexTensor {
     let tensors: Vec<&FlexTensor> = [Some(&x), bias.as_ref()].into_iter().flatten().collect();
     let Some(g) = flex_geometry(&tensors, &weight, &options) else {
-        return Flex::conv2d(x, weight, bias, options);
+        return rectified::<Flex>(Flex::conv2d(x, weight, bias, options), relu);
     };
     let bias = bias.as_ref().map(f32_data);
-    let out = im2col::forward(&g, &f32_data(&x), &f32_data(&weight), bias.as_deref());
+    let out = im2col::forward(&g, &f32_data(&x), &f32_data(&weight), bias.as_deref(), relu);
     flex_tensor(out, [g.batch, g.channels_out, g.out[0], g.out[1]])
 }
 
 /// Mirrors burn-autodiff's `conv2d` (`burn-autodiff/src/ops/module.rs`): same preparation,
-/// checkpointing and forward call; the backward step is [`im2col::backward`].
+/// checkpointing and forward call; the backward step is [`im2col::backward`]. A fused `relu`
+/// keeps the rectified output in the step's state (its zeros are the mask), as burn-autodiff's
+/// `max_pool2d` keeps its indices.
 impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
     fn conv2d_gemm_wgrad_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         match Conv2dWithBias.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
                 let bias_state = prep.checkpoint(&bias);
-                prep.finish(
-                    (x_state, weight_state, bias_state, options.clone()),
-                    flex_forward(x.into_primitive(), weight.into_primitive(), Some(bias.into_primitive()), options),
-                )
+                let out = flex_forward(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    Some(bias.into_primitive()),
+                    options.clone(),
+                    relu,
+                );
+                let relu_output = relu.then(|| out.clone());
+                prep.finish((x_state, weight_state, bias_state, options, relu_output), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(flex_forward(
                 x.into_primitive(),
                 weight.into_primitive(),
                 Some(bias.into_primitive()),
                 options,
+                relu,
             )),
         }
     }
@@ -213,18 +257,18 @@ impl<C: CheckpointStrategy> ConvBackend for Autodiff<Flex, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         match Conv2dNoBias.prepare::<C>([x.node(), weight.node()]).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                prep.finish(
-                    (x_state, weight_state, options.clone()),
-                    flex_forward(x.into_primitive(), weight.into_primitive(), None, options),
-                )
+                let out = flex_forward(x.into_primitive(), weight.into_primitive(), None, options.clone(), relu);
+                let relu_output = relu.then(|| out.clone());
+                prep.finish((x_state, weight_state, options, relu_output), out)
             }
             OpsKind::UnTracked(prep) => {
-                prep.finish(flex_forward(x.into_primitive(), weight.into_primitive(), None, options))
+                prep.finish(flex_forward(x.into_primitive(), weight.into_primitive(), None, options, relu))
             }
         }
     }
@@ -237,49 +281,62 @@ struct Conv2dWithBias;
 struct Conv2dNoBias;
 
 impl Backward<Flex, 3> for Conv2dWithBias {
-    type State = (NodeId, NodeId, NodeId, ConvOptions<2>);
+    type State = (NodeId, NodeId, NodeId, ConvOptions<2>, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_weight, node_bias] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
 
-        let (x_state, weight_state, bias_state, options) = ops.state;
+        let (x_state, weight_state, bias_state, options, relu_output) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
         let bias = checkpointer.retrieve_node_output::<FlexTensor>(bias_state);
         let ids = [node_x, node_weight, node_bias].map(|node| node.map(|node| node.id));
-        register_grads(grads, ids, [x, weight, grad], Some(bias), options);
+        register_grads(grads, ids, [x, weight, grad], Some(bias), (options, relu_output));
     }
 }
 
 impl Backward<Flex, 2> for Conv2dNoBias {
-    type State = (NodeId, NodeId, ConvOptions<2>);
+    type State = (NodeId, NodeId, ConvOptions<2>, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_weight] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
 
-        let (x_state, weight_state, options) = ops.state;
+        let (x_state, weight_state, options, relu_output) = ops.state;
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
         let ids = [node_x.map(|node| node.id), node_weight.map(|node| node.id), None];
-        register_grads(grads, ids, [x, weight, grad], None, options);
+        register_grads(grads, ids, [x, weight, grad], None, (options, relu_output));
     }
 }
 
 /// Registers the gradients of whichever of `[x, weight, bias]` is tracked: [`im2col::backward`]
-/// for f32, burn's own `conv2d_*_backward` otherwise.
+/// for f32, burn's own `conv2d_*_backward` otherwise. `relu_output` is the output of a fused
+/// `relu`, whose zeros mask `grad`.
 fn register_grads(
     grads: &mut Gradients,
     [x_id, weight_id, bias_id]: [Option<NodeId>; 3],
     [x, weight, grad]: [FlexTensor; 3],
     bias: Option<FlexTensor>,
-    options: ConvOptions<2>,
+    (options, relu_output): (ConvOptions<2>, Option<FlexTensor>),
 ) {
     let Some(g) = flex_geometry(&[&x, &grad], &weight, &options) else {
+        let grad = match relu_output {
+            Some(y) => Flex::relu_backward(y, grad),
+            None => grad,
+        };
         return register_burn_grads(grads, [x_id, weight_id, bias_id], [x, weight, grad], bias, options);
     };
-    let result = im2col::backward(&g, &f32_data(&x), &f32_data(&weight), &f32_data(&grad), x_id.is_some());
+    let relu_output = relu_output.as_ref().map(f32_data);
+    let result = im2col::backward(
+        &g,
+        &f32_data(&x),
+        &f32_data(&weight),
+        &f32_data(&grad),
+        x_id.is_some(),
+        relu_output.as_deref(),
+    );
     if let (Some(id), Some(dx)) = (x_id, result.x) {
         grads.register::<Flex>(id, flex_tensor(dx, [g.batch, g.channels_in, g.input[0], g.input[1]]));
     }
@@ -312,7 +369,7 @@ fn register_burn_grads(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{ConvCase, assert_close, check_conv, conv_configs as configs, normal};
+    use super::super::testing::{ConvCase, assert_close, check_conv, conv_configs as configs, grad_of, normal};
     use super::*;
     use burn::tensor::Device;
 
@@ -320,10 +377,12 @@ mod tests {
         check_autodiff_on([2, c, 9, 8], o, k, options, with_bias, x_grad);
     }
 
-    /// `conv2d` against burn's on `Device::flex().autodiff()`, for an input of shape `x`.
+    /// `conv2d` against burn's on `Device::flex().autodiff()`, for an input of shape `x`, and
+    /// `conv2d_relu` against burn's `relu(conv2d(..))`.
     fn check_autodiff_on(x: [usize; 4], o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
-        let case = ConvCase { x, o, k, options, with_bias, x_grad };
-        check_conv(&Device::flex().autodiff(), conv2d, case);
+        let case = |relu| ConvCase { x, o, k, options: options.clone(), with_bias, x_grad, relu };
+        check_conv(&Device::flex().autodiff(), conv2d, case(false));
+        check_conv(&Device::flex().autodiff(), conv2d_relu, case(true));
     }
 
     #[test]
@@ -385,6 +444,32 @@ mod tests {
         let _ = actual.sum().backward();
     }
 
+    /// A fused `relu` in bf16 falls back to burn's convolution and burn's `relu_backward`.
+    #[test]
+    fn bf16_fused_relu_is_left_to_burn() {
+        let device = Device::flex().autodiff();
+        let bf16 = |t: Tensor<4>| t.cast(burn::tensor::FloatDType::BF16);
+        let x = bf16(Tensor::<4>::random([2, 3, 6, 6], normal(), &device));
+        let w = Tensor::<4>::random([4, 3, 3, 3], normal(), &device).into_data();
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let w_ref = Tensor::<4>::from_data(w.clone(), &device).require_grad();
+        let w_new = Tensor::<4>::from_data(w, &device).require_grad();
+        let expected = burn::tensor::activation::relu(burn::tensor::module::conv2d(
+            x.clone(),
+            bf16(w_ref.clone()),
+            None,
+            options.clone(),
+        ));
+        let actual = conv2d_relu(x, bf16(w_new.clone()), None, options);
+        assert_eq!(actual.dtype(), DType::BF16);
+        let to_f32 = |t: Tensor<4>| t.cast(burn::tensor::FloatDType::F32);
+        assert_close(to_f32(actual.clone()).inner(), to_f32(expected.clone()).inner(), "bf16 rectified output");
+        let (grads_ref, grads_new) = (expected.sum().backward(), actual.sum().backward());
+        let what = "bf16 weight grad";
+        let grad = |w: &Tensor<4>, grads| grad_of(w, grads, what);
+        assert_close(grad(&w_new, &grads_new), grad(&w_ref, &grads_ref), what);
+    }
+
     #[test]
     fn input_without_grad_gets_weight_and_bias_grads() {
         check_autodiff(3, 5, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1), true, false);
@@ -398,8 +483,11 @@ mod tests {
             let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device);
             let b = Tensor::<1>::random([o], normal(), &device);
             let expected = burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
-            let actual = conv2d(x, w, Some(b), options.clone());
-            assert_close(actual, expected, &format!("{options:?}: output"));
+            let actual = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+            assert_close(actual, expected.clone(), &format!("{options:?}: output"));
+            let actual = conv2d_relu(x, w, Some(b), options.clone());
+            let expected = burn::tensor::activation::relu(expected);
+            assert_close(actual, expected, &format!("{options:?}: rectified output"));
         }
     }
 }

@@ -171,13 +171,13 @@ impl<const N: usize> Backward<Flex, N> for TransposeStep<N> {
         };
         let dy = f32_data(&grad);
         if let Some(id) = x_id {
-            let dx = im2col::forward(&g, &dy, &f32_data(&weight), None);
+            let dx = im2col::forward(&g, &dy, &f32_data(&weight), None, false);
             grads.register::<Flex>(id, flex_tensor(dx, [g.batch, g.channels_out, g.out[0], g.out[1]]));
         }
         // The convolution back sees the output gradient as its input and `x` as its output
         // gradient; its bias gradient is the transposed convolution's, summed over `dy`.
         let want_weight = weight_id.is_some();
-        let back = want_weight.then(|| im2col::backward(&g, &dy, &f32_data(&weight), &f32_data(&x), false));
+        let back = want_weight.then(|| im2col::backward(&g, &dy, &f32_data(&weight), &f32_data(&x), false, None));
         if let (Some(id), Some(back)) = (weight_id, back) {
             grads.register::<Flex>(id, flex_tensor::<4>(back.weight, weight.shape().dims()));
         }

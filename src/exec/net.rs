@@ -158,22 +158,25 @@ impl Act {
 }
 
 /// [`Conv2d::forward`] through [`super::conv::conv2d`], which picks the fastest measured way for
-/// the backend (BENCHMARKS.md).
+/// the backend (BENCHMARKS.md), then `relu` when `relu` (fused on Flex:
+/// [`super::conv::conv2d_relu`]).
 /// In `compute` (with 16-bit copies of the weights) when given.
-fn conv(m: &Conv2d, x: Tensor<4>, compute: Option<FloatDType>) -> Tensor<4> {
+fn conv(m: &Conv2d, x: Tensor<4>, compute: Option<FloatDType>, relu: bool) -> Tensor<4> {
+    let conv2d = if relu { super::conv::conv2d_relu } else { super::conv::conv2d };
     // `Net::build` only makes explicit paddings (the checker resolved them).
     let PaddingConfig2d::Explicit(top, left, bottom, right) = m.padding else {
-        return m.forward(full(x));
+        let y = m.forward(full(x));
+        return if relu { activation::relu(y) } else { y };
     };
     let options = ConvOptions::new_with_padding(m.stride, [(top, bottom), (left, right)], m.dilation, m.groups);
     if compute.is_none() {
-        return super::conv::conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options);
+        return conv2d(x, m.weight.val(), m.bias.as_ref().map(|b| b.val()), options);
     }
     // The weight before the bias: burn initialises a parameter on its first use, from the
     // seeded generator, so the order of first uses is the order of the initial draws.
     let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
-    super::conv::conv2d(low(x, compute), weight, bias, options)
+    conv2d(low(x, compute), weight, bias, options)
 }
 
 /// [`ConvTranspose2d::forward`] through [`super::conv_transpose::conv_transpose2d`] (trainc's
@@ -471,6 +474,7 @@ impl Net {
         for (_, o) in &self.plan.outputs {
             last_use[*o] = usize::MAX;
         }
+        let fused = self.fused_relus(&last_use);
         let mut values: Vec<Option<Act>> = vec![None; steps.len()];
         let mut inputs: Vec<Option<Tensor<4>>> = inputs.into_iter().map(Some).collect();
         for (i, step) in steps.iter().enumerate() {
@@ -484,6 +488,9 @@ impl Net {
                 Kind::Input(k) => {
                     Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input"))
                 }
+                // The convolution before it already rectified its output.
+                Kind::Relu if fused[i] => args.into_iter().next().expect("relu has one argument"),
+                Kind::Layer(l) if fused[i] => Act::D4(self.conv_relu(*l, args)),
                 kind => self.run(kind, args),
             };
             on_step(step, &out);
@@ -495,6 +502,34 @@ impl Net {
             .iter()
             .map(|(name, i)| (name.clone(), values[*i].clone().expect("outputs are kept").full()))
             .collect()
+    }
+
+    /// The convolution steps whose output only a `relu` step reads, and those `relu` steps:
+    /// the convolution computes both ([`super::conv::conv2d_relu`]). `last_use` is each step's
+    /// last reader (`usize::MAX` for model outputs).
+    fn fused_relus(&self, last_use: &[usize]) -> Vec<bool> {
+        let steps = &self.plan.steps;
+        let mut readers = vec![0usize; steps.len()];
+        for &j in steps.iter().flat_map(|s| &s.inputs) {
+            readers[j] += 1;
+        }
+        let mut fused = vec![false; steps.len()];
+        for (i, step) in steps.iter().enumerate() {
+            let is_conv = matches!(step.kind, Kind::Layer(l) if matches!(self.layers[l], Layer::Conv(_)));
+            let Some(&reader) = last_use.get(i).filter(|_| is_conv && readers[i] == 1) else { continue };
+            if steps.get(reader).is_some_and(|r| matches!(r.kind, Kind::Relu)) {
+                fused[i] = true;
+                fused[reader] = true;
+            }
+        }
+        fused
+    }
+
+    /// `relu(conv(x))` for the convolution layer `index`.
+    fn conv_relu(&self, index: usize, args: Vec<Act>) -> Tensor<4> {
+        let Layer::Conv(m) = &self.layers[index] else { unreachable!("only convolutions are fused") };
+        let x = args.into_iter().next().and_then(Act::d4).expect("the checker guarantees 4-D inputs for convolutions");
+        conv(m, x, precision::compute_type(self.precision), true)
     }
 
     /// One plan step on its arguments (every kind but `Input`).
@@ -547,7 +582,7 @@ impl Net {
         let four = |x: Act| x.d4().expect("the checker guarantees 4-D inputs for spatial layers");
         let compute = precision::compute_type(self.precision);
         match &self.layers[index] {
-            Layer::Conv(m) => Act::D4(conv(m, four(x), compute)),
+            Layer::Conv(m) => Act::D4(conv(m, four(x), compute, false)),
             Layer::ConvT(m) => Act::D4(conv_transpose(m, four(x), compute)),
             Layer::MaxPool(m) => Act::D4(super::pool::max_pool2d(m, four(x))),
             Layer::AvgPool(m) => Act::D4(m.forward(four(x))),
@@ -569,5 +604,69 @@ impl Net {
             },
             Layer::Param2(_) | Layer::Param3(_) | Layer::Param4(_) => unreachable!("params are `Kind::Param` steps"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+    use crate::frontend::{Options, check_text};
+    use crate::host::MemHost;
+
+    fn net(body: &str, device: &Device) -> Net {
+        let source = format!("model m(x: Image[B, 2, 6, 6]) -> Logits[B, 3] {{\n{body}\n}}");
+        let outcome = check_text(&MemHost::new(), "m.train", &source, &Options::default());
+        assert!(!outcome.has_errors(), "{}", outcome.render(false));
+        Net::build(&outcome.checked.models["m"], device).expect("compiles")
+    }
+
+    /// Which step paths the net fuses.
+    fn fused(net: &Net) -> Vec<String> {
+        let steps = &net.plan.steps;
+        let mut last_use = vec![0; steps.len()];
+        for (i, s) in steps.iter().enumerate() {
+            s.inputs.iter().for_each(|&j| last_use[j] = i);
+        }
+        net.plan.outputs.iter().for_each(|(_, o)| last_use[*o] = usize::MAX);
+        let fused = net.fused_relus(&last_use);
+        steps.iter().zip(fused).filter(|(_, f)| *f).map(|(s, _)| s.path.clone()).collect()
+    }
+
+    /// `conv2d |> relu` is one step, and it computes what the two do: the output and the
+    /// weight gradient equal burn's `relu(conv2d(..))` with the same weights.
+    #[test]
+    fn a_convolution_read_only_by_relu_is_fused_with_it() {
+        let device = Device::flex().autodiff();
+        let net = net("  return x |> conv2d(3, k = 3) |> relu |> adaptive_avgpool(1) |> flatten", &device);
+        let paths = fused(&net);
+        assert!(paths.len() == 2 && paths[0].starts_with("conv2d0") && paths[1].starts_with("relu0"), "{paths:?}");
+
+        let x = Tensor::<4>::random([2, 2, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+        let out = net.forward(vec![x.clone()]).remove(0).1.d2();
+        let Layer::Conv(conv) = &net.layers[0] else { panic!("the first layer is the convolution") };
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let reference =
+            burn::tensor::module::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options);
+        let expected = activation::relu(reference).mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
+        super::super::testing::assert_close(out.clone().inner(), expected.clone().inner(), "fused output");
+        let (grads_new, grads_ref) = (out.sum().backward(), expected.sum().backward());
+        let w = conv.weight.val();
+        let what = "fused weight grad";
+        let grad = |grads| super::super::testing::grad_of(&w, grads, what);
+        super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), what);
+    }
+
+    /// A convolution whose output is read elsewhere too, or is a model output, keeps its own
+    /// output: nothing is fused.
+    #[test]
+    fn a_convolution_read_by_more_than_relu_is_not_fused() {
+        let device = Device::flex();
+        let shared =
+            "  h = x |> conv2d(3, k = 3, padding = 1)\n  return add(h, relu(h)) |> adaptive_avgpool(1) |> flatten";
+        assert_eq!(fused(&net(shared, &device)), Vec::<String>::new());
+        let twice = "  h = x |> conv2d(3, k = 3, padding = 1)\n  return add(relu(h), relu(h)) |> adaptive_avgpool(1) |> flatten";
+        assert_eq!(fused(&net(twice, &device)), Vec::<String>::new());
     }
 }

@@ -30,6 +30,7 @@ use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{FlexTensor, f32_data, flex_tensor, is_flex};
+use super::im2col;
 
 /// [`MaxPool2d::forward`], through trainc's kernel for tiling windows on Flex.
 pub fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
@@ -102,41 +103,60 @@ impl Tiles {
         self.out[0] * self.out[1]
     }
 
-    /// The maximum of each tile and where in the tile it is (`i·k + j`), plane by plane.
+    /// The maximum of each tile and where in the tile it is (`i·k + j`), plane by plane. The
+    /// outputs are zeroed by the worker that writes them (see [`im2col::zeroed`]).
     fn pool(&self, x: &[f32]) -> (Vec<f32>, Vec<u8>) {
-        let (k, w) = (self.k, self.shape[3]);
-        let mut out = vec![0.0; x.len() / self.plane() * self.out_plane()];
-        let mut argmax = vec![0u8; out.len()];
-        let planes = out.par_chunks_mut(self.out_plane()).zip(argmax.par_chunks_mut(self.out_plane()));
-        planes.zip(x.par_chunks(self.plane())).for_each(|((out, argmax), x)| {
-            for (oy, (out, argmax)) in out.chunks_mut(self.out[1]).zip(argmax.chunks_mut(self.out[1])).enumerate() {
-                for (ox, (out, argmax)) in out.iter_mut().zip(argmax).enumerate() {
-                    let (mut best, mut at) = (x[oy * k * w + ox * k], 0);
-                    for (i, j) in (0..k).flat_map(|i| (0..k).map(move |j| (i, j))) {
-                        let v = x[(oy * k + i) * w + ox * k + j];
+        let len = x.len() / self.plane() * self.out_plane();
+        let (mut out, mut argmax) = (Vec::with_capacity(len), vec![0u8; len]);
+        let planes = out.spare_capacity_mut()[..len].par_chunks_mut(self.out_plane());
+        let planes = planes.zip(argmax.par_chunks_mut(self.out_plane())).zip(x.par_chunks(self.plane()));
+        planes.for_each(|((out, argmax), x)| self.pool_plane(x, im2col::zeroed(out), argmax));
+        // SAFETY: the planes cover `..len`, and every one was zeroed (then written).
+        unsafe { out.set_len(len) };
+        (out, argmax)
+    }
+
+    /// One plane, band of `k` input rows by band: each window row is a slice, so the loops
+    /// index without bounds checks or divisions.
+    fn pool_plane(&self, x: &[f32], out: &mut [f32], argmax: &mut [u8]) {
+        let (k, w, ow) = (self.k, self.shape[3], self.out[1]);
+        let bands = x.chunks(k * w).zip(out.chunks_mut(ow)).zip(argmax.chunks_mut(ow));
+        for ((band, out), argmax) in bands.take(self.out[0]) {
+            for (ox, (out, argmax)) in out.iter_mut().zip(argmax.iter_mut()).enumerate() {
+                let (mut best, mut at) = (band[ox * k], 0);
+                for (i, row) in band.chunks(w).enumerate() {
+                    for (j, &v) in row[ox * k..][..k].iter().enumerate() {
                         if v > best || v.is_nan() {
                             (best, at) = (v, i * k + j);
                         }
                     }
-                    (*out, *argmax) = (best, at as u8);
                 }
+                (*out, *argmax) = (best, at as u8);
             }
-        });
-        (out, argmax)
+        }
     }
 
     /// The input gradient: `dy` at each tile's argmax, zero elsewhere (and in rows or columns
-    /// no tile covers).
+    /// no tile covers). Each plane is zeroed by the worker that scatters into it.
     fn unpool(&self, dy: &[f32], argmax: &[u8]) -> Vec<f32> {
-        let (k, w) = (self.k, self.shape[3]);
-        let mut dx = vec![0.0; dy.len() / self.out_plane() * self.plane()];
-        let planes = dx.par_chunks_mut(self.plane()).zip(dy.par_chunks(self.out_plane()));
-        planes.zip(argmax.par_chunks(self.out_plane())).for_each(|((dx, dy), argmax)| {
-            for (index, (&g, &at)) in dy.iter().zip(argmax).enumerate() {
-                let (oy, ox, at) = (index / self.out[1], index % self.out[1], at as usize);
-                dx[(oy * k + at / k) * w + ox * k + at % k] = g;
+        let (k, w, ow) = (self.k, self.shape[3], self.out[1]);
+        // Where argmax `i·k + j` lands in a band of `k` input rows.
+        let offsets: Vec<usize> = (0..k * k).map(|at| at / k * w + at % k).collect();
+        let len = dy.len() / self.out_plane() * self.plane();
+        let mut dx = Vec::with_capacity(len);
+        let planes = dx.spare_capacity_mut()[..len].par_chunks_mut(self.plane());
+        let planes = planes.zip(dy.par_chunks(self.out_plane())).zip(argmax.par_chunks(self.out_plane()));
+        planes.for_each(|((dx, dy), argmax)| {
+            let dx = im2col::zeroed(dx);
+            let rows = dy.chunks(ow).zip(argmax.chunks(ow));
+            for ((dy, argmax), band) in rows.zip(dx.chunks_mut(k * w)) {
+                for (ox, (&g, &at)) in dy.iter().zip(argmax).enumerate() {
+                    band[ox * k + offsets[at as usize]] = g;
+                }
             }
         });
+        // SAFETY: the planes cover `..len`, and every one was zeroed (then written).
+        unsafe { dx.set_len(len) };
         dx
     }
 }

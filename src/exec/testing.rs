@@ -59,11 +59,13 @@ pub struct ConvCase {
     pub options: ConvOptions<2>,
     pub with_bias: bool,
     pub x_grad: bool,
+    /// `conv` is a fused `conv2d |> relu`: compared with burn's `relu(conv2d(..))`.
+    pub relu: bool,
 }
 
 pub fn check_conv(device: &Device, conv: Conv, case: ConvCase) {
-    let ConvCase { x, o, k, options, with_bias, x_grad } = case;
-    let what = format!("x={x:?} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad}");
+    let ConvCase { x, o, k, options, with_bias, x_grad, relu } = case;
+    let what = format!("x={x:?} o={o} k={k} {options:?} bias={with_bias} x_grad={x_grad} relu={relu}");
     let c = x[1];
     let x = Tensor::<4>::random(x, normal(), device).into_data();
     let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), device).into_data();
@@ -77,6 +79,7 @@ pub fn check_conv(device: &Device, conv: Conv, case: ConvCase) {
     };
     let ((x_ref, w_ref, b_ref), (x_new, w_new, b_new)) = (leaves(), leaves());
     let expected = burn::tensor::module::conv2d(x_ref.clone(), w_ref.clone(), b_ref.clone(), options.clone());
+    let expected = if relu { burn::tensor::activation::relu(expected) } else { expected };
     let actual = conv(x_new.clone(), w_new.clone(), b_new.clone(), options);
     assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
     let upstream = Tensor::<4>::random(expected.dims(), normal(), device);
