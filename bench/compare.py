@@ -63,11 +63,11 @@ def peak_rss_mb(cmd, env=None):
     return out.stdout, out.stderr, rss
 
 
-def trainc(binary, device, epochs):
+def trainc(binary, device, epochs, seed):
     runs = tempfile.mkdtemp(prefix="trainc-bench-")
     env = dict(os.environ)
-    _, _, rss = peak_rss_mb([binary, "run", "bench/fashion_cnn.train", f"epochs={epochs}", "--device", device,
-                             "--quiet", "--runs-dir", runs], env)
+    _, _, rss = peak_rss_mb([binary, "run", "bench/fashion_cnn.train", f"epochs={epochs}", f"seed={seed}",
+                             "--device", device, "--quiet", "--runs-dir", runs], env)
     run = os.path.join(runs, "cnn", os.listdir(os.path.join(runs, "cnn"))[0])
     timing = json.load(open(os.path.join(run, "timing.json")))
     summary = json.load(open(os.path.join(run, "summary.json")))
@@ -81,19 +81,22 @@ def trainc(binary, device, epochs):
     }
 
 
-def lightning(epochs):
-    stdout, _, rss = peak_rss_mb([PY, "bench/lightning_fashion.py", str(epochs)])
+def lightning(epochs, seed):
+    stdout, _, rss = peak_rss_mb([PY, "bench/lightning_fashion.py", str(epochs), str(seed)])
     result = json.loads(stdout.strip().splitlines()[-1])
     result["peak_rss_mb"] = rss
     return result
 
 
 def fashion(rounds, epochs):
-    """Today's comparison: the Fashion CNN, whole epochs, trainc against Lightning."""
-    contenders = {"trainc flex": lambda: trainc(os.environ.get("TRAINC", "target/release/trainc"), "flex", epochs)}
+    """Today's comparison: the Fashion CNN, whole epochs, trainc against Lightning. Round r seeds
+    every contender with r (trainc's `seed=r`, the script's `torch.manual_seed(r)`), so the rounds
+    are also the seeds the accuracies are averaged over."""
+    binary = os.environ.get("TRAINC", "target/release/trainc")
+    contenders = {"trainc flex": lambda seed: trainc(binary, "flex", epochs, seed)}
     if os.environ.get("TRAINC_TCH"):
-        contenders["trainc tch"] = lambda: trainc(os.environ["TRAINC_TCH"], "tch", epochs)
-    contenders["Lightning"] = lambda: lightning(epochs)
+        contenders["trainc tch"] = lambda seed: trainc(os.environ["TRAINC_TCH"], "tch", epochs, seed)
+    contenders["Lightning"] = lambda seed: lightning(epochs, seed)
     results = alternate(contenders, rounds)
     keys = [("samples_per_s", "samples/s", True), ("epoch_seconds", "epoch wall (s)", False),
             ("test_accuracy", "test accuracy", True), ("peak_rss_mb", "peak RSS (MB)", False),
@@ -108,15 +111,20 @@ def fashion(rounds, epochs):
         cells = [f"{med[n][k]:.4f}" if k == "test_accuracy" else f"{med[n][k]:.1f}" for n in names]
         ratios = [f"{med[n][k] / med['Lightning'][k]:.2f}×" for n in names if n != "Lightning"]
         print(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    mean = {n: statistics.mean(r["test_accuracy"] for r in results[n]) for n in names}
+    cells = [f"{mean[n]:.4f}" for n in names]
+    points = [f"{100 * (mean[n] - mean['Lightning']):+.2f} points" for n in names if n != "Lightning"]
+    print(f"| test accuracy, mean over seeds 0..{rounds - 1} | " + " | ".join(cells) + " | " + " | ".join(points) + " |")
 
 
 def alternate(contenders, rounds):
-    """Runs every contender once per round, in the same order each round; their results by name."""
+    """Runs every contender once per round, in the same order each round (`run(r)` in round r);
+    their results by name."""
     results = {name: [] for name in contenders}
     for r in range(rounds):
         for name, run in contenders.items():
             t = time.time()
-            results[name].append(run())
+            results[name].append(run(r))
             print(f"round {r + 1}/{rounds} {name}: {json.dumps(results[name][-1])} ({time.time() - t:.0f} s)", file=sys.stderr)
     return results
 
@@ -248,11 +256,11 @@ def larger(name, a):
     if a.limit_batches is not None and a.limit_batches <= a.warmup:
         raise SystemExit(f"--limit-batches {a.limit_batches} leaves no step after {a.warmup} warm-up steps")
     recipe["data"](flex)
-    contenders = {"trainc flex": lambda: trainc_recipe(recipe, flex, "flex", a)}
+    contenders = {"trainc flex": lambda _round: trainc_recipe(recipe, flex, "flex", a)}
     if os.environ.get("TRAINC_TCH"):
-        contenders["trainc tch"] = lambda: trainc_recipe(recipe, os.environ["TRAINC_TCH"], "tch", a)
-    contenders["PyTorch"] = lambda: python_recipe(recipe["torch"], a)
-    contenders["Lightning"] = lambda: python_recipe(recipe["lightning"], a)
+        contenders["trainc tch"] = lambda _round: trainc_recipe(recipe, os.environ["TRAINC_TCH"], "tch", a)
+    contenders["PyTorch"] = lambda _round: python_recipe(recipe["torch"], a)
+    contenders["Lightning"] = lambda _round: python_recipe(recipe["lightning"], a)
     results = alternate(contenders, a.rounds)
     limit = f", {a.limit_batches} batches per epoch (accuracy left out)" if a.limit_batches else ""
     print(f"\n{name}: {a.rounds} alternated rounds, {a.epochs} epoch(s) each{limit}, medians; "
