@@ -198,6 +198,14 @@ fn linear<const D: usize>(m: &Linear, x: Tensor<D>, compute: Option<FloatDType>)
     burn::tensor::module::linear(low(x, compute), weight, bias)
 }
 
+/// `relu(batch_norm(m, x))`: one op in training mode on Flex ([`super::norm::batch_norm_relu`]).
+fn batch_norm_relu<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    match super::norm::training_on_flex(m, &x) {
+        true => super::norm::batch_norm_relu(m, x),
+        false => activation::relu(batch_norm(m, x)),
+    }
+}
+
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
 /// ([`super::tch_ops::batch_norm`]) and trainc's on Flex ([`super::norm::batch_norm`]).
 pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
@@ -488,9 +496,9 @@ impl Net {
                 Kind::Input(k) => {
                     Act::D4(inputs.get_mut(*k).and_then(Option::take).expect("one tensor per model input"))
                 }
-                // The convolution before it already rectified its output.
+                // The layer before it already rectified its output.
                 Kind::Relu if fused[i] => args.into_iter().next().expect("relu has one argument"),
-                Kind::Layer(l) if fused[i] => Act::D4(self.conv_relu(*l, args)),
+                Kind::Layer(l) if fused[i] => self.layer_relu(*l, args),
                 kind => self.run(kind, args),
             };
             on_step(step, &out);
@@ -504,9 +512,10 @@ impl Net {
             .collect()
     }
 
-    /// The convolution steps whose output only a `relu` step reads, and those `relu` steps:
-    /// the convolution computes both ([`super::conv::conv2d_relu`]). `last_use` is each step's
-    /// last reader (`usize::MAX` for model outputs).
+    /// The convolution and batch-norm steps whose output only a `relu` step reads, and those
+    /// `relu` steps: the layer computes both ([`super::conv::conv2d_relu`],
+    /// [`super::norm::batch_norm_relu`]). `last_use` is each step's last reader (`usize::MAX`
+    /// for model outputs).
     fn fused_relus(&self, last_use: &[usize]) -> Vec<bool> {
         let steps = &self.plan.steps;
         let mut readers = vec![0usize; steps.len()];
@@ -515,8 +524,9 @@ impl Net {
         }
         let mut fused = vec![false; steps.len()];
         for (i, step) in steps.iter().enumerate() {
-            let is_conv = matches!(step.kind, Kind::Layer(l) if matches!(self.layers[l], Layer::Conv(_)));
-            let Some(&reader) = last_use.get(i).filter(|_| is_conv && readers[i] == 1) else { continue };
+            let fusable = matches!(step.kind, Kind::Layer(l)
+                if matches!(self.layers[l], Layer::Conv(_) | Layer::BatchNorm(_)));
+            let Some(&reader) = last_use.get(i).filter(|_| fusable && readers[i] == 1) else { continue };
             if steps.get(reader).is_some_and(|r| matches!(r.kind, Kind::Relu)) {
                 fused[i] = true;
                 fused[reader] = true;
@@ -525,11 +535,17 @@ impl Net {
         fused
     }
 
-    /// `relu(conv(x))` for the convolution layer `index`.
-    fn conv_relu(&self, index: usize, args: Vec<Act>) -> Tensor<4> {
-        let Layer::Conv(m) = &self.layers[index] else { unreachable!("only convolutions are fused") };
-        let x = args.into_iter().next().and_then(Act::d4).expect("the checker guarantees 4-D inputs for convolutions");
-        conv(m, x, precision::compute_type(self.precision), true)
+    /// `relu(layer(x))` for the convolution or batch-norm layer `index`.
+    fn layer_relu(&self, index: usize, args: Vec<Act>) -> Act {
+        let x = args.into_iter().next().expect("a layer has one argument");
+        match &self.layers[index] {
+            Layer::Conv(m) => {
+                let x = x.d4().expect("the checker guarantees 4-D inputs for convolutions");
+                Act::D4(conv(m, x, precision::compute_type(self.precision), true))
+            }
+            Layer::BatchNorm(m) => each_rank!(x, t => batch_norm_relu(m, full(t))),
+            _ => unreachable!("only convolutions and batch norms are fused"),
+        }
     }
 
     /// One plan step on its arguments (every kind but `Input`).
@@ -655,6 +671,32 @@ mod tests {
         let w = conv.weight.val();
         let what = "fused weight grad";
         let grad = |grads| super::super::testing::grad_of(&w, grads, what);
+        super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), what);
+    }
+
+    /// `batch_norm |> relu` is one step in training: the output and gamma's gradient equal burn's
+    /// `relu(batch_norm(..))` on the convolution's output.
+    #[test]
+    fn a_batch_norm_read_only_by_relu_is_fused_with_it() {
+        let device = Device::flex().autodiff();
+        let body = "  return x |> conv2d(3, k = 3) |> batch_norm |> relu |> adaptive_avgpool(1) |> flatten";
+        let net = net(body, &device);
+        let paths = fused(&net);
+        assert!(paths.len() == 2 && paths[0].starts_with("batch_norm0") && paths[1].starts_with("relu0"), "{paths:?}");
+
+        let x = Tensor::<4>::random([2, 2, 6, 6], Distribution::Normal(0.0, 1.0), &device);
+        let out = net.forward(vec![x.clone()]).remove(0).1.d2();
+        let (Layer::Conv(conv), Layer::BatchNorm(norm)) = (&net.layers[0], &net.layers[1]) else {
+            panic!("a convolution, then a batch norm")
+        };
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        let y = burn::tensor::module::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options);
+        let expected = activation::relu(norm.forward(y)).mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
+        super::super::testing::assert_close(out.clone().inner(), expected.clone().inner(), "fused output");
+        let (grads_new, grads_ref) = (out.sum().backward(), expected.sum().backward());
+        let gamma = norm.gamma.val();
+        let what = "fused gamma grad";
+        let grad = |grads| super::super::testing::grad_of(&gamma, grads, what);
         super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), what);
     }
 

@@ -22,7 +22,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::BatchNorm;
@@ -30,15 +30,35 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::conv::{FlexTensor, f32_data as f32s, is_flex};
+use super::im2col;
 
 /// [`BatchNorm::forward`]: in training mode on Flex through [`train`], otherwise burn's.
 pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    let training = x.device().is_autodiff() && m.training.is_enabled();
-    let x = x.into_dispatch();
-    if !training || !is_flex(&x.kind) {
-        return m.forward(Tensor::from_dispatch(x));
+    match training_on_flex(m, &x) {
+        true => train_and_update(m, x, false),
+        false => m.forward(x),
     }
-    let (out, mean, variance) = train(Tensor::from_dispatch(x), m.gamma.val(), m.beta.val(), m.epsilon);
+}
+
+/// Whether `m` trains on `x` on Flex: what [`batch_norm_relu`] fuses.
+pub fn training_on_flex<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
+    x.device().is_autodiff() && m.training.is_enabled() && is_flex(&x.clone().into_dispatch().kind)
+}
+
+/// `relu(batch_norm(x))` as one op in training mode on Flex ([`training_on_flex`]): the
+/// normalising pass rectifies, and the backward step masks the output gradient inside its own
+/// passes. burn-flex's `relu` and its backward are two more passes over the activation, on one
+/// thread. Anywhere else it is burn's batch norm, then burn's `relu`.
+pub fn batch_norm_relu<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    match training_on_flex(m, &x) {
+        true => train_and_update(m, x, true),
+        false => burn::tensor::activation::relu(m.forward(x)),
+    }
+}
+
+/// [`train_then`] with `m`'s parameters, moving its running statistics.
+fn train_and_update<const D: usize>(m: &BatchNorm, x: Tensor<D>, relu: bool) -> Tensor<D> {
+    let (out, mean, variance) = train_then(x, m.gamma.val(), m.beta.val(), m.epsilon, relu);
     update_running_stats(m, mean, variance);
     out
 }
@@ -63,25 +83,38 @@ pub fn train<const D: usize>(
     beta: Tensor<1>,
     epsilon: f64,
 ) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    train_then(x, gamma, beta, epsilon, false)
+}
+
+/// [`train`], its output rectified when `relu`.
+fn train_then<const D: usize>(
+    x: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+    relu: bool,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
     let x = x.into_dispatch();
     if !is_flex(&x.kind) {
         let result = burn::tensor::module::batch_norm_train(Tensor::from_dispatch(x), gamma, beta, epsilon);
-        return (result.output, result.mean, result.variance);
+        let output = if relu { burn::tensor::activation::relu(result.output) } else { result.output };
+        return (output, result.mean, result.variance);
     }
-    let (out, mean, variance) =
-        <Dispatch as NormBackend>::flex_batch_norm_train(x, gamma.into_dispatch(), beta.into_dispatch(), epsilon);
+    let (gamma, beta) = (gamma.into_dispatch(), beta.into_dispatch());
+    let (out, mean, variance) = <Dispatch as NormBackend>::flex_batch_norm_train(x, gamma, beta, epsilon, relu);
     (Tensor::from_dispatch(out), Tensor::from_dispatch(mean), Tensor::from_dispatch(variance))
 }
 
 /// The extension (the macro takes bare tensors only, and returns tuples of them).
 #[backend_extension(Autodiff, Flex)]
 pub trait NormBackend: Backend {
-    /// [`train`] on one backend.
+    /// [`train`] on one backend, rectified when `relu`.
     fn flex_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -91,13 +124,15 @@ impl NormBackend for Flex {
         gamma: FlexTensor,
         beta: FlexTensor,
         epsilon: f64,
+        relu: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
         let Some(shape) = Rows::of(&[&x, &gamma, &beta]) else {
             let result = Flex::batch_norm_train(x, gamma, beta, epsilon);
-            return (result.output, result.mean, result.variance);
+            let output = if relu { Flex::relu(result.output) } else { result.output };
+            return (output, result.mean, result.variance);
         };
         let stats = shape.statistics(&f32s(&x), epsilon);
-        let out = shape.normalize(&f32s(&x), &stats, &f32s(&gamma), &f32s(&beta));
+        let out = shape.normalize(&f32s(&x), &stats, (&f32s(&gamma), &f32s(&beta)), relu);
         let dims = x.shape().to_vec();
         let channel = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, [shape.channels]));
         let out = FlexTensor::from_data(TensorData::new(out, dims));
@@ -111,13 +146,15 @@ impl<C: CheckpointStrategy> NormBackend for Autodiff<Flex, C> {
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
         epsilon: f64,
+        relu: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
         let nodes = [x.node(), gamma.node(), beta.node()];
         let (x, gamma, beta) = (x.into_primitive(), gamma.into_primitive(), beta.into_primitive());
-        let (out, mean, variance) = Flex::flex_batch_norm_train(x.clone(), gamma.clone(), beta, epsilon);
+        let (out, mean, variance) = Flex::flex_batch_norm_train(x.clone(), gamma.clone(), beta, epsilon, relu);
         let out = match BatchNormStep.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                prep.finish(BatchNormState { x, gamma, mean: mean.clone(), variance: variance.clone(), epsilon }, out)
+                let (mean, variance, relu_output) = (mean.clone(), variance.clone(), relu.then(|| out.clone()));
+                prep.finish(BatchNormState { x, gamma, mean, variance, epsilon, relu_output }, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(out),
         };
@@ -125,7 +162,8 @@ impl<C: CheckpointStrategy> NormBackend for Autodiff<Flex, C> {
     }
 }
 
-/// What the backward step keeps: the input, gamma and the batch statistics.
+/// What the backward step keeps: the input, gamma and the batch statistics; with a fused
+/// `relu`, its output (whose zeros mask the output gradient).
 #[derive(Debug, Clone)]
 struct BatchNormState {
     x: FlexTensor,
@@ -133,6 +171,7 @@ struct BatchNormState {
     mean: FlexTensor,
     variance: FlexTensor,
     epsilon: f64,
+    relu_output: Option<FlexTensor>,
 }
 
 #[derive(Debug)]
@@ -149,18 +188,23 @@ impl Backward<Flex, 3> for BatchNormStep {
     ) {
         let [node_x, node_gamma, node_beta] = ops.parents.map(|node| node.map(|node| node.id));
         let grad = grads.consume::<Flex>(&ops.node);
-        let BatchNormState { x, gamma, mean, variance, epsilon } = ops.state;
+        let BatchNormState { x, gamma, mean, variance, epsilon, relu_output } = ops.state;
         let Some(shape) = Rows::of(&[&x, &gamma, &grad]) else {
+            let grad = match relu_output {
+                Some(y) => Flex::relu_backward(y, grad),
+                None => grad,
+            };
             let result = Flex::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
             register(grads, node_x, result.x_grad);
             register(grads, node_gamma, result.gamma_grad);
             return register(grads, node_beta, result.beta_grad);
         };
         let stats = Stats::from_tensors(&mean, &variance, epsilon);
-        let dy = f32s(&grad);
-        let sums = shape.gradient_sums(&f32s(&x), &dy, &stats);
+        let relu_output = relu_output.as_ref().map(f32s);
+        let dy = Gradient { dy: &f32s(&grad), relu_output: relu_output.as_deref() };
+        let sums = shape.gradient_sums(&f32s(&x), dy, &stats);
         if let Some(id) = node_x {
-            let dx = shape.input_grad(&f32s(&x), &dy, &stats, &sums, &f32s(&gamma));
+            let dx = shape.input_grad(&f32s(&x), dy, &stats, &sums, &f32s(&gamma));
             grads.register::<Flex>(id, FlexTensor::from_data(TensorData::new(dx, x.shape().to_vec())));
         }
         let channel = |values: Vec<f32>| FlexTensor::from_data(TensorData::new(values, [shape.channels]));
@@ -194,6 +238,27 @@ impl Stats {
         let (mean, variance) = (f32s(mean).into_owned(), f32s(variance).into_owned());
         let inv_std = variance.iter().map(|&v| (1.0 / (v as f64 + epsilon).sqrt()) as f32).collect();
         Stats { mean, variance, inv_std }
+    }
+}
+
+/// The output gradient, and the output of a fused `relu` whose zeros mask it (as burn's
+/// `relu_backward`, which zeroes where the output is `<= 0`).
+#[derive(Clone, Copy)]
+struct Gradient<'a> {
+    dy: &'a [f32],
+    relu_output: Option<&'a [f32]>,
+}
+
+impl Gradient<'_> {
+    /// One gradient value `g`, zero where the `relu`'s output `y` is `<= 0` (when `relu`).
+    fn gate(relu: bool, g: f32, y: f32) -> f32 {
+        if relu && y <= 0.0 { 0.0 } else { g }
+    }
+
+    /// What the mask reads: the `relu`'s output, or `dy` itself when there is none (and
+    /// [`Gradient::gate`] ignores it).
+    fn mask_source(&self) -> &[f32] {
+        self.relu_output.unwrap_or(self.dy)
     }
 }
 
@@ -242,27 +307,35 @@ impl Rows {
         }
     }
 
-    /// `(x − mean)·γ/σ + β`, row by row in parallel.
-    fn normalize(&self, x: &[f32], stats: &Stats, gamma: &[f32], beta: &[f32]) -> Vec<f32> {
-        let mut out = vec![0.0; x.len()];
-        out.par_chunks_mut(self.len).zip(x.par_chunks(self.len)).enumerate().for_each(|(row, (out, x))| {
+    /// `(x − mean)·γ/σ + β`, rectified when `relu`, row by row in parallel (each row's output
+    /// zeroed by its worker: see [`im2col::zeroed_chunks`]).
+    fn normalize(&self, x: &[f32], stats: &Stats, (gamma, beta): (&[f32], &[f32]), relu: bool) -> Vec<f32> {
+        im2col::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, out)| {
             let c = row % self.channels;
             let scale = gamma[c] * stats.inv_std[c];
             let shift = beta[c] - stats.mean[c] * scale;
-            out.iter_mut().zip(x).for_each(|(o, &v)| *o = v * scale + shift);
-        });
-        out
+            let x = &x[row * self.len..][..self.len];
+            match relu {
+                true => out.iter_mut().zip(x).for_each(|(o, &v)| *o = (v * scale + shift).max(0.0)),
+                false => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v * scale + shift),
+            }
+        })
     }
 
-    fn gradient_sums(&self, x: &[f32], dy: &[f32], stats: &Stats) -> Sums {
+    fn gradient_sums(&self, x: &[f32], grad: Gradient, stats: &Stats) -> Sums {
+        let relu = grad.relu_output.is_some();
         let per_channel: Vec<(f32, f32)> = (0..self.channels)
             .into_par_iter()
             .map(|c| {
                 let (mean, inv_std) = (stats.mean[c], stats.inv_std[c]);
                 let (mut sum, mut sum_xhat) = (0.0f64, 0.0f64);
-                for (x, dy) in self.channel(x, c).zip(self.channel(dy, c)) {
-                    sum += dy.iter().map(|&g| g as f64).sum::<f64>();
-                    sum_xhat += x.iter().zip(dy).map(|(&v, &g)| ((v - mean) * inv_std * g) as f64).sum::<f64>();
+                let rows = self.channel(x, c).zip(self.channel(grad.dy, c)).zip(self.channel(grad.mask_source(), c));
+                for ((x, dy), y) in rows {
+                    for ((&v, &g), &y) in x.iter().zip(dy).zip(y) {
+                        let g = Gradient::gate(relu, g, y);
+                        sum += g as f64;
+                        sum_xhat += ((v - mean) * inv_std * g) as f64;
+                    }
                 }
                 (sum as f32, sum_xhat as f32)
             })
@@ -271,21 +344,20 @@ impl Rows {
     }
 
     /// `γ/σ · (dy − Σdy/N − x̂·Σ(dy·x̂)/N)`, row by row in parallel.
-    fn input_grad(&self, x: &[f32], dy: &[f32], stats: &Stats, sums: &Sums, gamma: &[f32]) -> Vec<f32> {
-        let n = self.count(x) as f32;
-        let mut dx = vec![0.0; x.len()];
-        let rows = dx.par_chunks_mut(self.len).zip(x.par_chunks(self.len)).zip(dy.par_chunks(self.len));
-        rows.enumerate().for_each(|(row, ((dx, x), dy))| {
+    fn input_grad(&self, x: &[f32], grad: Gradient, stats: &Stats, sums: &Sums, gamma: &[f32]) -> Vec<f32> {
+        let (n, relu) = (self.count(x) as f32, grad.relu_output.is_some());
+        im2col::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, dx)| {
             let c = row % self.channels;
             let (mean, inv_std) = (stats.mean[c], stats.inv_std[c]);
             let (mean_dy, mean_dy_xhat) = (sums.dy[c] / n, sums.dy_xhat[c] / n);
             let scale = gamma[c] * inv_std;
-            for ((d, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
+            let range = row * self.len..(row + 1) * self.len;
+            let (x, dy, y) = (&x[range.clone()], &grad.dy[range.clone()], &grad.mask_source()[range]);
+            for (((d, &v), &g), &y) in dx.iter_mut().zip(x).zip(dy).zip(y) {
                 let xhat = (v - mean) * inv_std;
-                *d = scale * (g - mean_dy - xhat * mean_dy_xhat);
+                *d = scale * (Gradient::gate(relu, g, y) - mean_dy - xhat * mean_dy_xhat);
             }
-        });
-        dx
+        })
     }
 }
 
@@ -305,15 +377,42 @@ mod tests {
     #[test]
     fn batch_norm_matches_burn_in_training() {
         let device = Device::flex().autodiff();
-        check_batch_norm(&device, batch_norm, [4, 3, 5, 6], false);
-        check_batch_norm(&device, batch_norm, [8, 5], false);
-        check_batch_norm(&device, batch_norm, [2, 4, 7], false);
-        check_batch_norm(&device, batch_norm, [1, 3], false);
+        check_batch_norm(&device, batch_norm, [4, 3, 5, 6], (false, false));
+        check_batch_norm(&device, batch_norm, [8, 5], (false, false));
+        check_batch_norm(&device, batch_norm, [2, 4, 7], (false, false));
+        check_batch_norm(&device, batch_norm, [1, 3], (false, false));
+    }
+
+    /// `batch_norm |> relu` as one op: output, running statistics and every gradient against
+    /// burn's `relu` after burn's batch norm.
+    #[test]
+    fn fused_batch_norm_relu_matches_burn_in_training() {
+        let device = Device::flex().autodiff();
+        check_batch_norm(&device, fused, [4, 3, 5, 6], (false, true));
+        check_batch_norm(&device, fused, [8, 5], (false, true));
+        check_batch_norm(&device, fused, [2, 4, 7], (false, true));
+        check_batch_norm(&device, fused, [1, 3], (false, true));
+    }
+
+    fn fused<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+        assert!(training_on_flex(m, &x), "training on Flex is fused");
+        batch_norm_relu(m, x)
+    }
+
+    /// Evaluation mode is not fused: burn's batch norm, then burn's `relu`.
+    #[test]
+    fn batch_norm_relu_in_evaluation_is_burns() {
+        let device = Device::flex();
+        let (reference, ours) = batch_norms(3, &device);
+        let x = Tensor::<4>::random([2, 3, 4, 5], normal(), &device);
+        assert!(!training_on_flex(&ours, &x));
+        let expected = burn::tensor::activation::relu(reference.forward(x.clone()));
+        assert_close(batch_norm_relu(&ours, x), expected, "evaluation output");
     }
 
     #[test]
     fn frozen_batch_norm_matches_burn() {
-        check_batch_norm(&Device::flex().autodiff(), batch_norm, [4, 3, 5, 6], true);
+        check_batch_norm(&Device::flex().autodiff(), batch_norm, [4, 3, 5, 6], (true, false));
     }
 
     #[test]

@@ -476,7 +476,7 @@ mod tests {
     }
 
     fn check_batch_norm<const D: usize>(shape: [usize; D], frozen: bool) {
-        testing::check_batch_norm(&Device::libtorch().autodiff(), batch_norm, shape, frozen);
+        testing::check_batch_norm(&Device::libtorch().autodiff(), batch_norm, shape, (frozen, false));
     }
 
     #[test]

@@ -115,14 +115,15 @@ pub fn batch_norms(channels: usize, device: &Device) -> (BatchNorm, BatchNorm) {
 
 /// `batch_norm`'s output, running statistics (after two steps) and gradients of x, gamma and
 /// beta against `burn::nn::BatchNorm::forward` on `device` (an autodiff device), in training mode
-/// or frozen (evaluation mode on the autodiff device).
+/// or frozen (evaluation mode on the autodiff device). With `relu`, `batch_norm` is a fused
+/// `batch_norm |> relu`, compared with burn's `relu` after burn's batch norm.
 pub fn check_batch_norm<const D: usize>(
     device: &Device,
     batch_norm: impl Fn(&BatchNorm, Tensor<D>) -> Tensor<D>,
     shape: [usize; D],
-    frozen: bool,
+    (frozen, relu): (bool, bool),
 ) {
-    let what = format!("{shape:?} frozen={frozen}");
+    let what = format!("{shape:?} frozen={frozen} relu={relu}");
     let (mut reference, mut ours) = batch_norms(shape[1], device);
     if frozen {
         reference.training = Param::from_bool(false);
@@ -134,6 +135,7 @@ pub fn check_batch_norm<const D: usize>(
         let x_ref = Tensor::<D>::from_data(x.clone(), device).require_grad();
         let x_new = Tensor::<D>::from_data(x, device).require_grad();
         let expected = reference.forward(x_ref.clone());
+        let expected = if relu { burn::tensor::activation::relu(expected) } else { expected };
         let actual = batch_norm(&ours, x_new.clone());
         assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
         let upstream = Tensor::<D>::random(shape, normal(), device);
