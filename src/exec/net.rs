@@ -111,6 +111,22 @@ pub struct Plan {
     pub outputs: Vec<(String, usize)>,
 }
 
+impl Plan {
+    /// Each step's last reader: `usize::MAX` for model outputs, 0 for steps nothing reads.
+    fn last_uses(&self) -> Vec<usize> {
+        let mut last_use = vec![0; self.steps.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            for &j in &s.inputs {
+                last_use[j] = i;
+            }
+        }
+        for (_, o) in &self.outputs {
+            last_use[*o] = usize::MAX;
+        }
+        last_use
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct Net {
     pub layers: Layers,
@@ -196,14 +212,6 @@ fn linear<const D: usize>(m: &Linear, x: Tensor<D>, compute: Option<FloatDType>)
     let weight = low(m.weight.val(), compute);
     let bias = m.bias.as_ref().map(|b| low(b.val(), compute));
     burn::tensor::module::linear(low(x, compute), weight, bias)
-}
-
-/// `relu(batch_norm(m, x))`: one op in training mode on Flex ([`super::norm::batch_norm_relu`]).
-fn batch_norm_relu<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    match super::norm::training_on_flex(m, &x) {
-        true => super::norm::batch_norm_relu(m, x),
-        false => activation::relu(batch_norm(m, x)),
-    }
 }
 
 /// [`BatchNorm::forward`], through libtorch's own batch norm on LibTorch tensors
@@ -473,15 +481,7 @@ impl Net {
     ) -> Vec<(String, Act)> {
         let steps = &self.plan.steps;
         // Each value is dropped after its last use so activations are freed as early as possible.
-        let mut last_use = vec![0; steps.len()];
-        for (i, s) in steps.iter().enumerate() {
-            for &j in &s.inputs {
-                last_use[j] = i;
-            }
-        }
-        for (_, o) in &self.plan.outputs {
-            last_use[*o] = usize::MAX;
-        }
+        let last_use = self.plan.last_uses();
         let fused = self.fused_relus(&last_use);
         let mut values: Vec<Option<Act>> = vec![None; steps.len()];
         let mut inputs: Vec<Option<Tensor<4>>> = inputs.into_iter().map(Some).collect();
@@ -543,7 +543,7 @@ impl Net {
                 let x = x.d4().expect("the checker guarantees 4-D inputs for convolutions");
                 Act::D4(conv(m, x, precision::compute_type(self.precision), true))
             }
-            Layer::BatchNorm(m) => each_rank!(x, t => batch_norm_relu(m, full(t))),
+            Layer::BatchNorm(m) => each_rank!(x, t => super::norm::batch_norm_relu(m, full(t))),
             _ => unreachable!("only convolutions and batch norms are fused"),
         }
     }
@@ -640,14 +640,17 @@ mod tests {
 
     /// Which step paths the net fuses.
     fn fused(net: &Net) -> Vec<String> {
-        let steps = &net.plan.steps;
-        let mut last_use = vec![0; steps.len()];
-        for (i, s) in steps.iter().enumerate() {
-            s.inputs.iter().for_each(|&j| last_use[j] = i);
-        }
-        net.plan.outputs.iter().for_each(|(_, o)| last_use[*o] = usize::MAX);
-        let fused = net.fused_relus(&last_use);
-        steps.iter().zip(fused).filter(|(_, f)| *f).map(|(s, _)| s.path.clone()).collect()
+        let fused = net.fused_relus(&net.plan.last_uses());
+        net.plan.steps.iter().zip(fused).filter(|(_, f)| *f).map(|(s, _)| s.path.clone()).collect()
+    }
+
+    /// `out` against `expected`, and the gradients of `param` through each.
+    fn check_same<const D: usize>(out: Tensor<2>, expected: Tensor<2>, param: Tensor<D>, what: &str) {
+        super::super::testing::assert_close(out.clone().inner(), expected.clone().inner(), &format!("{what} output"));
+        let (grads_new, grads_ref) = (out.sum().backward(), expected.sum().backward());
+        let what = format!("{what} gradient");
+        let grad = |grads| super::super::testing::grad_of(&param, grads, &what);
+        super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), &what);
     }
 
     /// `conv2d |> relu` is one step, and it computes what the two do: the output and the
@@ -666,12 +669,7 @@ mod tests {
         let reference =
             burn::tensor::module::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options);
         let expected = activation::relu(reference).mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
-        super::super::testing::assert_close(out.clone().inner(), expected.clone().inner(), "fused output");
-        let (grads_new, grads_ref) = (out.sum().backward(), expected.sum().backward());
-        let w = conv.weight.val();
-        let what = "fused weight grad";
-        let grad = |grads| super::super::testing::grad_of(&w, grads, what);
-        super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), what);
+        check_same(out, expected, conv.weight.val(), "fused conv: weight");
     }
 
     /// `batch_norm |> relu` is one step in training: the output and gamma's gradient equal burn's
@@ -692,12 +690,7 @@ mod tests {
         let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
         let y = burn::tensor::module::conv2d(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options);
         let expected = activation::relu(norm.forward(y)).mean_dim(3).mean_dim(2).flatten::<2>(1, 3);
-        super::super::testing::assert_close(out.clone().inner(), expected.clone().inner(), "fused output");
-        let (grads_new, grads_ref) = (out.sum().backward(), expected.sum().backward());
-        let gamma = norm.gamma.val();
-        let what = "fused gamma grad";
-        let grad = |grads| super::super::testing::grad_of(&gamma, grads, what);
-        super::super::testing::assert_close(grad(&grads_new), grad(&grads_ref), what);
+        check_same(out, expected, norm.gamma.val(), "fused batch norm: gamma");
     }
 
     /// A convolution whose output is read elsewhere too, or is a model output, keeps its own

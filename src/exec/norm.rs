@@ -41,18 +41,19 @@ pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 }
 
 /// Whether `m` trains on `x` on Flex: what [`batch_norm_relu`] fuses.
-pub fn training_on_flex<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
+fn training_on_flex<const D: usize>(m: &BatchNorm, x: &Tensor<D>) -> bool {
     x.device().is_autodiff() && m.training.is_enabled() && is_flex(&x.clone().into_dispatch().kind)
 }
 
 /// `relu(batch_norm(x))` as one op in training mode on Flex ([`training_on_flex`]): the
 /// normalising pass rectifies, and the backward step masks the output gradient inside its own
 /// passes. burn-flex's `relu` and its backward are two more passes over the activation, on one
-/// thread. Anywhere else it is burn's batch norm, then burn's `relu`.
+/// thread. Anywhere else it is [`super::net::batch_norm`] (libtorch's on LibTorch), then burn's
+/// `relu`.
 pub fn batch_norm_relu<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     match training_on_flex(m, &x) {
         true => train_and_update(m, x, true),
-        false => burn::tensor::activation::relu(m.forward(x)),
+        false => burn::tensor::activation::relu(super::net::batch_norm(m, x)),
     }
 }
 
