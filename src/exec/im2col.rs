@@ -25,6 +25,8 @@
 //! at inference) the chunks run in turn and each product uses every thread instead.
 
 use std::mem::MaybeUninit;
+
+use super::fused::{self, zeroed, zeroed_chunks};
 use std::ops::Range;
 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -274,54 +276,15 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, re
     zeroed_chunks(g.batch * g.output_len(), chunks.samples * g.output_len(), chunks.parallel, run)
 }
 
-/// A buffer of `len` zeros, in chunks of `chunk_len` that `fill` then writes with its own scratch
-/// state, in parallel when `parallel`. Each chunk is zeroed by the worker that fills it, while it
-/// is in that worker's cache: a buffer zeroed up front is a serial `memset` on the calling thread
-/// (burn keeps freed memory, so `calloc` rarely gets fresh zero pages), which was 2 % of a
-/// Fashion-MNIST step with the other core idle.
-pub(super) fn zeroed_chunks<S: Default + Send>(
-    len: usize,
-    chunk_len: usize,
-    parallel: bool,
-    fill: impl Fn(&mut S, (usize, &mut [f32])) + Sync,
-) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
-    let spare = &mut out.spare_capacity_mut()[..len];
-    let chunk_len = chunk_len.max(1);
-    match parallel {
-        true => spare
-            .par_chunks_mut(chunk_len)
-            .enumerate()
-            .for_each_init(S::default, |state, (index, chunk)| fill(state, (index, zeroed(chunk)))),
-        false => {
-            let mut state = S::default();
-            spare.chunks_mut(chunk_len).enumerate().for_each(|(index, chunk)| fill(&mut state, (index, zeroed(chunk))));
-        }
-    }
-    // SAFETY: the chunks cover `..len`, and every one was zeroed before `fill` saw it.
-    unsafe { out.set_len(len) };
-    out
-}
-
-/// `chunk`, every element set to zero.
-pub(super) fn zeroed(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
-    chunk.fill(MaybeUninit::new(0.0));
-    // SAFETY: every element was just initialised, and `MaybeUninit<f32>` has `f32`'s layout.
-    unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) }
-}
-
-/// `row = max(row, 0)`: the fused `relu`. NaN stays NaN, as in `max(x, 0)` of burn-flex and
-/// PyTorch.
+/// `row = relu(row)`: the fused `relu`.
 fn rectify(row: &mut [f32]) {
-    // A select rather than a conditional store, so that it vectorises.
-    row.iter_mut().for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v });
+    row.iter_mut().for_each(|v| *v = fused::relu(*v));
 }
 
-/// `dy` where the rectified output `y` is positive, zero elsewhere: `relu`'s backward step,
-/// into `masked`.
+/// `dy` masked by the rectified output `y` ([`fused::relu_grad`]), into `masked`.
 fn mask_by_output<'b>(dy: &[f32], y: &[f32], masked: &'b mut Vec<f32>) -> &'b [f32] {
     masked.clear();
-    masked.extend(dy.iter().zip(y).map(|(&d, &y)| if y > 0.0 { d } else { 0.0 }));
+    masked.extend(dy.iter().zip(y).map(|(&d, &y)| fused::relu_grad(d, y)));
     masked
 }
 

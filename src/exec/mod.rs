@@ -7,6 +7,7 @@ pub mod conv_transpose;
 pub mod detect;
 pub mod fcos;
 pub mod finetune;
+mod fused;
 pub mod im2col;
 pub mod layers;
 pub mod loss;

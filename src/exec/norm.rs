@@ -30,7 +30,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::conv::{FlexTensor, f32_data as f32s, is_flex};
-use super::im2col;
+use super::fused;
 
 /// [`BatchNorm::forward`]: in training mode on Flex through [`train`], otherwise burn's.
 pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
@@ -242,8 +242,7 @@ impl Stats {
     }
 }
 
-/// The output gradient, and the output of a fused `relu` whose zeros mask it (as burn's
-/// `relu_backward`, which zeroes where the output is `<= 0`).
+/// The output gradient, and the output of a fused `relu` whose zeros mask it.
 #[derive(Clone, Copy)]
 struct Gradient<'a> {
     dy: &'a [f32],
@@ -251,9 +250,10 @@ struct Gradient<'a> {
 }
 
 impl Gradient<'_> {
-    /// One gradient value `g`, zero where the `relu`'s output `y` is `<= 0` (when `relu`).
+    /// One gradient value `g` through the `relu` whose output is `y` ([`fused::relu_grad`]),
+    /// when `relu`.
     fn gate(relu: bool, g: f32, y: f32) -> f32 {
-        if relu && y <= 0.0 { 0.0 } else { g }
+        if relu { fused::relu_grad(g, y) } else { g }
     }
 
     /// What the mask reads: the `relu`'s output, or `dy` itself when there is none (and
@@ -309,15 +309,15 @@ impl Rows {
     }
 
     /// `(x − mean)·γ/σ + β`, rectified when `relu`, row by row in parallel (each row's output
-    /// zeroed by its worker: see [`im2col::zeroed_chunks`]).
+    /// zeroed by its worker: see [`fused::zeroed_chunks`]).
     fn normalize(&self, x: &[f32], stats: &Stats, (gamma, beta): (&[f32], &[f32]), relu: bool) -> Vec<f32> {
-        im2col::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, out)| {
+        fused::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, out)| {
             let c = row % self.channels;
             let scale = gamma[c] * stats.inv_std[c];
             let shift = beta[c] - stats.mean[c] * scale;
             let x = &x[row * self.len..][..self.len];
             match relu {
-                true => out.iter_mut().zip(x).for_each(|(o, &v)| *o = (v * scale + shift).max(0.0)),
+                true => out.iter_mut().zip(x).for_each(|(o, &v)| *o = fused::relu(v * scale + shift)),
                 false => out.iter_mut().zip(x).for_each(|(o, &v)| *o = v * scale + shift),
             }
         })
@@ -347,7 +347,7 @@ impl Rows {
     /// `γ/σ · (dy − Σdy/N − x̂·Σ(dy·x̂)/N)`, row by row in parallel.
     fn input_grad(&self, x: &[f32], grad: Gradient, stats: &Stats, sums: &Sums, gamma: &[f32]) -> Vec<f32> {
         let (n, relu) = (self.count(x) as f32, grad.relu_output.is_some());
-        im2col::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, dx)| {
+        fused::zeroed_chunks(x.len(), self.len, true, |_: &mut (), (row, dx)| {
             let c = row % self.channels;
             let (mean, inv_std) = (stats.mean[c], stats.inv_std[c]);
             let (mean_dy, mean_dy_xhat) = (sums.dy[c] / n, sums.dy_xhat[c] / n);

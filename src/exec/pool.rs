@@ -30,7 +30,7 @@ use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
 
 use super::conv::{FlexTensor, f32_data, flex_tensor, is_flex};
-use super::im2col;
+use super::fused;
 
 /// [`MaxPool2d::forward`], through trainc's kernel for tiling windows on Flex.
 pub fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
@@ -104,13 +104,13 @@ impl Tiles {
     }
 
     /// The maximum of each tile and where in the tile it is (`i·k + j`), plane by plane. The
-    /// outputs are zeroed by the worker that writes them (see [`im2col::zeroed`]).
+    /// outputs are zeroed by the worker that writes them (see [`fused::zeroed`]).
     fn pool(&self, x: &[f32]) -> (Vec<f32>, Vec<u8>) {
         let len = x.len() / self.plane() * self.out_plane();
         let (mut out, mut argmax) = (Vec::with_capacity(len), vec![0u8; len]);
         let planes = out.spare_capacity_mut()[..len].par_chunks_mut(self.out_plane());
         let planes = planes.zip(argmax.par_chunks_mut(self.out_plane())).zip(x.par_chunks(self.plane()));
-        planes.for_each(|((out, argmax), x)| self.pool_plane(x, im2col::zeroed(out), argmax));
+        planes.for_each(|((out, argmax), x)| self.pool_plane(x, fused::zeroed(out), argmax));
         // SAFETY: the planes cover `..len`, and every one was zeroed (then written).
         unsafe { out.set_len(len) };
         (out, argmax)
@@ -147,7 +147,7 @@ impl Tiles {
         let planes = dx.spare_capacity_mut()[..len].par_chunks_mut(self.plane());
         let planes = planes.zip(dy.par_chunks(self.out_plane())).zip(argmax.par_chunks(self.out_plane()));
         planes.for_each(|((dx, dy), argmax)| {
-            let dx = im2col::zeroed(dx);
+            let dx = fused::zeroed(dx);
             let rows = dy.chunks(ow).zip(argmax.chunks(ow));
             for ((dy, argmax), band) in rows.zip(dx.chunks_mut(k * w)) {
                 for (ox, (&g, &at)) in dy.iter().zip(argmax).enumerate() {
