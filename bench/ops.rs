@@ -4,7 +4,8 @@
 //!
 //! Besides burn's conv2d it times trainc's (`exec::conv`, `exec::im2col`: NCHW columns and matrix
 //! products). `cargo bench --bench ops -- flex convs` times the benchmark models' convolutions
-//! (ResNet-18, U-Net) one by one instead.
+//! (ResNet-18, U-Net) one by one instead, and `cargo bench --bench ops -- kernels` trainc's two
+//! kernels for 3×3 convolutions (im2col and Winograd) against each other on the same shapes.
 //!
 //! Last, a conv 3×3 + batch norm block (ResNet-18 and U-Net shapes) forward + backward as burn
 //! runs it and as trainc does (`exec::conv::conv2d`, `exec::net::batch_norm`: libtorch's own
@@ -137,6 +138,67 @@ fn model_convs(ad: &Device) {
     batch_norm_alone(ad, 128, 64, 8, RUNS);
 }
 
+/// trainc's two kernels for 3×3 convolutions with stride 1 on the same data: im2col
+/// (`exec::im2col`) against Winograd F(2×2, 3×3) (`exec::winograd`), forward and forward +
+/// backward (input, weight and bias gradients), medians of alternated runs in ms.
+fn kernels() {
+    use trainc::exec::{im2col, winograd};
+    println!("| convolution | im2col fwd | Winograd fwd | im2col fwd + bwd | Winograd fwd + bwd | speed-up |");
+    println!("|---|---|---|---|---|---|");
+    let shapes = [
+        // The Fashion-MNIST CNN's second layer (no padding).
+        (64, [32, 64], 26, 0, RUNS),
+        // ResNet-18 on 32×32 images, batch 128: stages 1 to 3.
+        (128, [64, 64], 8, 1, RUNS),
+        (128, [128, 128], 4, 1, RUNS),
+        (128, [256, 256], 2, 1, RUNS),
+        // The stdlib U-Net, width 32, on 256×256 images, batch 4: levels 1, 2 and 3.
+        (4, [32, 32], 256, 1, 7),
+        (4, [64, 64], 128, 1, 7),
+        (4, [128, 128], 64, 1, 7),
+    ];
+    let mut state = 0x2545_f491_u32;
+    let mut values = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    };
+    // `kernels HW` times only the maps of that size.
+    let only: Option<usize> = std::env::args().filter_map(|a| a.parse().ok()).next();
+    for (batch, [c, o], hw, pad, runs) in shapes.into_iter().filter(|s| only.is_none_or(|hw| s.2 == hw)) {
+        let options = ConvOptions::new([1, 1], [pad, pad], [1, 1], 1);
+        let g = im2col::Geometry::new([batch, c, hw, hw], [o, c, 3, 3], &options).expect("a convolution");
+        let (x, w, b) = (values(batch * c * hw * hw), values(o * c * 9), values(o));
+        let dy = values(batch * o * g.out[0] * g.out[1]);
+        let (fwd_im2col, fwd_winograd) = alternated_ms(
+            runs,
+            || drop(std::hint::black_box(im2col::forward(&g, &x, &w, Some(&b), false))),
+            || drop(std::hint::black_box(winograd::forward(&g, &x, &w, Some(&b), false))),
+        );
+        let (both_im2col, both_winograd) = alternated_ms(
+            runs,
+            || {
+                std::hint::black_box(im2col::forward(&g, &x, &w, Some(&b), false));
+                std::hint::black_box(im2col::backward(&g, &x, &w, &dy, true, None));
+            },
+            || {
+                std::hint::black_box(winograd::forward(&g, &x, &w, Some(&b), false));
+                std::hint::black_box(winograd::backward(&g, &x, &w, &dy, true, None));
+            },
+        );
+        println!(
+            "| [{batch},{c},{hw},{hw}] → {o}, pad {pad} | {fwd_im2col:.2} | {fwd_winograd:.2} | {both_im2col:.2} | \
+             {both_winograd:.2} | {:.2}× |",
+            both_im2col / both_winograd
+        );
+    }
+}
+
 fn median_ms(mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
         f();
@@ -164,6 +226,9 @@ fn main() {
         _ => Device::flex(),
     };
     let ad = device.clone().autodiff();
+    if std::env::args().any(|a| a == "kernels") {
+        return kernels();
+    }
     if std::env::args().any(|a| a == "convs") {
         println!("| op | shape | forward | forward + backward |\n|---|---|---|---|");
         return model_convs(&ad);

@@ -41,7 +41,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, DispatchTensorKind, Flex, Tenso
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
-use super::im2col;
+use super::{im2col, winograd};
 
 /// burn-flex's tensor (the crate is not a direct dependency).
 pub(super) type FlexTensor = FloatTensor<Flex>;
@@ -212,7 +212,11 @@ fn flex_forward(
         return rectified::<Flex>(Flex::conv2d(x, weight, bias, options), relu);
     };
     let bias = bias.as_ref().map(f32_data);
-    let out = im2col::forward(&g, &f32_data(&x), &f32_data(&weight), bias.as_deref(), relu);
+    let (x, weight) = (f32_data(&x), f32_data(&weight));
+    let out = match winograd::chosen(&g) {
+        true => winograd::forward(&g, &x, &weight, bias.as_deref(), relu),
+        false => im2col::forward(&g, &x, &weight, bias.as_deref(), relu),
+    };
     flex_tensor(out, [g.batch, g.channels_out, g.out[0], g.out[1]])
 }
 
@@ -329,14 +333,12 @@ fn register_grads(
         return register_burn_grads(grads, [x_id, weight_id, bias_id], [x, weight, grad], bias, options);
     };
     let relu_output = relu_output.as_ref().map(f32_data);
-    let result = im2col::backward(
-        &g,
-        &f32_data(&x),
-        &f32_data(&weight),
-        &f32_data(&grad),
-        x_id.is_some(),
-        relu_output.as_deref(),
-    );
+    let backward = match winograd::chosen(&g) {
+        true => winograd::backward,
+        false => im2col::backward,
+    };
+    let (x_data, weight_data, grad) = (f32_data(&x), f32_data(&weight), f32_data(&grad));
+    let result = backward(&g, &x_data, &weight_data, &grad, x_id.is_some(), relu_output.as_deref());
     if let (Some(id), Some(dx)) = (x_id, result.x) {
         grads.register::<Flex>(id, flex_tensor(dx, [g.batch, g.channels_in, g.input[0], g.input[1]]));
     }

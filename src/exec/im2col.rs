@@ -106,7 +106,7 @@ impl Geometry {
         (g.out == [height, width] && g.channels_out == channels_in).then_some(g)
     }
 
-    fn positions(&self) -> usize {
+    pub(super) fn positions(&self) -> usize {
         self.out[0] * self.out[1]
     }
 
@@ -115,11 +115,11 @@ impl Geometry {
         self.channels_in / self.groups * self.kernel[0] * self.kernel[1]
     }
 
-    fn input_len(&self) -> usize {
+    pub(super) fn input_len(&self) -> usize {
         self.channels_in * self.input[0] * self.input[1]
     }
 
-    fn output_len(&self) -> usize {
+    pub(super) fn output_len(&self) -> usize {
         self.channels_out * self.positions()
     }
 
@@ -132,9 +132,9 @@ impl Geometry {
 /// How the batch is split: `samples` per chunk (the last may have fewer), and whether chunks run
 /// in parallel (one thread per product) or in turn (every thread per product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Chunks {
-    samples: usize,
-    parallel: bool,
+pub(super) struct Chunks {
+    pub(super) samples: usize,
+    pub(super) parallel: bool,
 }
 
 /// Fewest columns a chunk's products should have: below this, samples are grouped. Small maps
@@ -144,14 +144,19 @@ const MIN_COLUMNS: usize = 256;
 
 impl Chunks {
     fn for_geometry(g: &Geometry, threads: usize) -> Self {
-        let wanted = MIN_COLUMNS.div_ceil(g.positions());
-        // Never so many samples per chunk that a thread is left without one.
-        let fair = g.batch.div_ceil(threads.max(1));
-        let samples = wanted.min(fair).max(1);
-        Chunks { samples, parallel: threads > 1 && g.batch.div_ceil(samples) >= threads }
+        Self::for_columns(g.batch, g.positions(), threads)
     }
 
-    fn gemm_parallelism(&self) -> Parallelism {
+    /// For `batch` samples of `columns` product columns each.
+    pub(super) fn for_columns(batch: usize, columns: usize, threads: usize) -> Self {
+        let wanted = MIN_COLUMNS.div_ceil(columns.max(1));
+        // Never so many samples per chunk that a thread is left without one.
+        let fair = batch.div_ceil(threads.max(1));
+        let samples = wanted.min(fair).max(1);
+        Chunks { samples, parallel: threads > 1 && batch.div_ceil(samples) >= threads }
+    }
+
+    pub(super) fn gemm_parallelism(&self) -> Parallelism {
         match self.parallel {
             true => Parallelism::None,
             false => Parallelism::Rayon(0),
@@ -190,22 +195,22 @@ struct Scratch {
 
 /// A matrix by its first element and row stride (columns are contiguous).
 #[derive(Clone, Copy)]
-struct Mat {
+pub(super) struct Mat {
     ptr: *mut f32,
     stride: usize,
 }
 
 impl Mat {
-    fn of(data: &[f32], stride: usize) -> Mat {
+    pub(super) fn of(data: &[f32], stride: usize) -> Mat {
         Mat { ptr: data.as_ptr().cast_mut(), stride }
     }
 
-    fn of_mut(data: &mut [f32], stride: usize) -> Mat {
+    pub(super) fn of_mut(data: &mut [f32], stride: usize) -> Mat {
         Mat { ptr: data.as_mut_ptr(), stride }
     }
 
     /// The sub-matrix from row `row`, column `column`.
-    fn at(self, row: usize, column: usize) -> Mat {
+    pub(super) fn at(self, row: usize, column: usize) -> Mat {
         // SAFETY (for callers): offsets stay inside the slice the matrix was made from.
         Mat { ptr: self.ptr.wrapping_add(row * self.stride + column), stride: self.stride }
     }
@@ -218,7 +223,7 @@ impl Mat {
 /// Each matrix must lie inside live memory for the rows and columns the product touches, and
 /// `dst` must not overlap the operands.
 #[allow(clippy::too_many_arguments)]
-unsafe fn product(
+pub(super) unsafe fn product(
     [m, n, k]: [usize; 3],
     dst: Mat,
     accumulate: bool,
@@ -475,14 +480,12 @@ struct Sums {
     weight: Vec<f32>,
     bias: Vec<f32>,
     scratch: Scratch,
-    /// The chunk's output gradient masked by a fused `relu`.
-    masked: Vec<f32>,
 }
 
 impl Sums {
     fn new(g: &Geometry) -> Self {
         let weight = vec![0.0; g.channels_out * g.rows_per_group()];
-        Sums { weight, bias: vec![0.0; g.channels_out], scratch: Scratch::default(), masked: Vec::new() }
+        Sums { weight, bias: vec![0.0; g.channels_out], scratch: Scratch::default() }
     }
 
     fn add(mut self, other: Sums) -> Sums {
@@ -521,43 +524,73 @@ fn gradients(
     want_x: bool,
 ) -> Grads {
     let chunks = Chunks::for_geometry(g, rayon::current_num_threads());
+    let step = |sums: &mut Sums, chunk: Chunk| {
+        let x = x.map(|x| &x[chunk.first * g.input_len()..(chunk.first + chunk.samples) * g.input_len()]);
+        let job = Job { g, weight, parallelism: chunks.gemm_parallelism(), relu: false };
+        match chunk.samples {
+            1 => job.backward_sample(x, chunk.dy, chunk.dx, sums),
+            _ => job.backward_samples(x, chunk.dy, chunk.dx, sums),
+        }
+    };
+    let (x_grad, sums) = chunk_gradients(g, chunks, (dy, relu_output), want_x, (|| Sums::new(g), step, Sums::add));
+    Grads { x: x_grad, weight: sums.weight, bias: sums.bias }
+}
+
+/// One chunk of a backward step: samples `first..first + samples`, their output gradient and
+/// their input gradient (zeroed), when asked for.
+pub(super) struct Chunk<'a> {
+    pub first: usize,
+    pub samples: usize,
+    pub dy: &'a [f32],
+    pub dx: Option<&'a mut [f32]>,
+}
+
+/// Runs `step` on every chunk of the batch (in parallel when `chunks.parallel`), and folds the
+/// workers' sums with `merge`; returns the input gradient (when `want_x`) and the sums. Each
+/// chunk's input gradient is zeroed by its worker (see [`zeroed_chunks`]), and its output
+/// gradient masked there by `relu_output`, the output of a fused `relu`.
+pub(super) fn chunk_gradients<S: Send>(
+    g: &Geometry,
+    chunks: Chunks,
+    (dy, relu_output): (&[f32], Option<&[f32]>),
+    want_x: bool,
+    (init, step, merge): (
+        impl Fn() -> S + Sync + Send,
+        impl Fn(&mut S, Chunk) + Sync + Send,
+        impl Fn(S, S) -> S + Sync + Send,
+    ),
+) -> (Option<Vec<f32>>, S) {
     let chunk_count = g.batch.div_ceil(chunks.samples);
     let len = g.batch * g.input_len();
     let mut x_grad = want_x.then(|| Vec::with_capacity(len));
-    // Zeroed by the workers (see `zeroed_chunks`).
     let items: Vec<(usize, Option<&mut [MaybeUninit<f32>]>)> = match &mut x_grad {
         Some(dx) => {
             dx.spare_capacity_mut()[..len].chunks_mut(chunks.samples * g.input_len()).map(Some).enumerate().collect()
         }
         None => (0..chunk_count).map(|index| (index, None)).collect(),
     };
-    let step = |mut sums: Sums, (index, dx): (usize, Option<&mut [MaybeUninit<f32>]>)| {
+    // Each worker's sums, and its buffer for the masked output gradient.
+    let init = || (init(), Vec::new());
+    let step = |(mut sums, mut masked): (S, Vec<f32>), (index, dx): (usize, Option<&mut [MaybeUninit<f32>]>)| {
         let first = index * chunks.samples;
         let samples = chunks.samples.min(g.batch - first);
-        let x = x.map(|x| &x[first * g.input_len()..(first + samples) * g.input_len()]);
         let outputs = first * g.output_len()..(first + samples) * g.output_len();
-        let mut masked = std::mem::take(&mut sums.masked);
         let dy = match relu_output {
             Some(y) => mask_by_output(&dy[outputs.clone()], &y[outputs], &mut masked),
             None => &dy[outputs],
         };
-        let job = Job { g, weight, parallelism: chunks.gemm_parallelism(), relu: false };
-        match samples {
-            1 => job.backward_sample(x, dy, dx.map(zeroed), &mut sums),
-            _ => job.backward_samples(x, dy, dx.map(zeroed), &mut sums),
-        }
-        sums.masked = masked;
-        sums
+        step(&mut sums, Chunk { first, samples, dy, dx: dx.map(zeroed) });
+        (sums, masked)
     };
-    let sums = match chunks.parallel {
-        true => items.into_par_iter().fold(|| Sums::new(g), step).reduce(|| Sums::new(g), Sums::add),
-        false => items.into_iter().fold(Sums::new(g), step),
+    let (sums, _) = match chunks.parallel {
+        true => items.into_par_iter().fold(init, step).reduce(init, |a, b| (merge(a.0, b.0), a.1)),
+        false => items.into_iter().fold(init(), step),
     };
     if let Some(dx) = &mut x_grad {
         // SAFETY: the chunks cover `..len`, and every one was zeroed (then filled) by `step`.
         unsafe { dx.set_len(len) };
     }
-    Grads { x: x_grad, weight: sums.weight, bias: sums.bias }
+    (x_grad, sums)
 }
 
 /// The column matrix of several samples side by side, `[C·kh·kw, samples · OH·OW]`, in `buffer`.

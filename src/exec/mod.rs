@@ -22,5 +22,6 @@ pub mod tch_ops;
 #[cfg(test)]
 mod testing;
 pub mod transplant;
+pub mod winograd;
 
 pub use net::{Act, CompileError, Net};
