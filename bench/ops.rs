@@ -143,8 +143,10 @@ fn model_convs(ad: &Device) {
 /// backward (input, weight and bias gradients), medians of alternated runs in ms.
 fn kernels() {
     use trainc::exec::{im2col, winograd};
-    println!("| convolution | im2col fwd | Winograd fwd | im2col fwd + bwd | Winograd fwd + bwd | speed-up |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| convolution | im2col fwd | Winograd fwd | im2col fwd + bwd | Winograd fwd + bwd | speed-up | trainc runs |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let shapes = [
         // The Fashion-MNIST CNN's second layer (no padding).
         (64, [32, 64], 26, 0, RUNS),
@@ -193,8 +195,9 @@ fn kernels() {
         );
         println!(
             "| [{batch},{c},{hw},{hw}] → {o}, pad {pad} | {fwd_im2col:.2} | {fwd_winograd:.2} | {both_im2col:.2} | \
-             {both_winograd:.2} | {:.2}× |",
-            both_im2col / both_winograd
+             {both_winograd:.2} | {:.2}× | {} |",
+            both_im2col / both_winograd,
+            if winograd::applies(&g) { "Winograd" } else { "im2col" }
         );
     }
 }

@@ -375,17 +375,20 @@ fn split_at_column(left: usize) -> (bool, usize, usize) {
 }
 
 /// `src`, placed from padded column `left` on, split by column parity: padded column `2k` into
-/// `even[k]` and `2k + 1` into `odd[k]`.
+/// `even[k]` and `2k + 1` into `odd[k]`; every other value of both is set to zero.
 fn deinterleave(src: &[f32], left: usize, even: &mut [f32], odd: &mut [f32]) {
-    let (first, second) = match split_at_column(left) {
-        (false, i, j) => (&mut even[i..], &mut odd[j..]),
-        (true, i, j) => (&mut odd[i..], &mut even[j..]),
-    };
+    let (odd_first, i, j) = split_at_column(left);
+    let (first, second) = if odd_first { (odd, even) } else { (even, odd) };
+    let (first_len, second_len) = (src.len().div_ceil(2), src.len() / 2);
+    first[..i].fill(0.0);
+    first[i + first_len..].fill(0.0);
+    second[..j].fill(0.0);
+    second[j + second_len..].fill(0.0);
     let pairs = src.chunks_exact(2);
     if let [last] = pairs.remainder() {
-        first[src.len() / 2] = *last;
+        first[i + first_len - 1] = *last;
     }
-    for ((pair, a), b) in pairs.zip(first.iter_mut()).zip(second.iter_mut()) {
+    for ((pair, a), b) in pairs.zip(&mut first[i..]).zip(&mut second[j..]) {
         (*a, *b) = (pair[0], pair[1]);
     }
 }
@@ -453,12 +456,14 @@ fn part_mut(buffer: &mut [f32], part: usize, len: usize) -> &mut [f32] {
 fn split_plane(g: &Geometry, plane: &[f32], rows: &Range<usize>, s: usize, q: &mut [f32]) {
     let ([h, w], top, left) = (g.input, g.padding[0].0, g.padding[1].0);
     let part_len = (rows.len() + 1) * s;
-    q.fill(0.0);
     for row in 0..2 * (rows.len() + 1) {
-        let Some(y) = (2 * rows.start + row).checked_sub(top).filter(|&y| y < h) else { continue };
         let (py, r) = (row % 2, row / 2);
         let (even, odd) = q[2 * py * part_len..][..2 * part_len].split_at_mut(part_len);
-        deinterleave(&plane[y * w..][..w], left, &mut even[r * s..][..s], &mut odd[r * s..][..s]);
+        let (even, odd) = (&mut even[r * s..][..s], &mut odd[r * s..][..s]);
+        match (2 * rows.start + row).checked_sub(top).filter(|&y| y < h) {
+            Some(y) => deinterleave(&plane[y * w..][..w], left, even, odd),
+            None => [even, odd].into_iter().for_each(|half| half.fill(0.0)),
+        }
     }
 }
 
@@ -559,18 +564,16 @@ fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, 
     for sample in block.samples.clone() {
         let base = block.base(sample, tiles);
         for o in 0..channels {
-            // Each tile's gradient: part 2·row + column of `u`.
-            u.fill(0.0);
+            // Each tile's gradient: part 2·row + column of `u`, zero past the map.
             let plane = &dy[(sample * channels + o) * oh * ow..][..oh * ow];
             for (r, ty) in block.rows.clone().enumerate() {
-                for dy in 0..2.min(oh - 2 * ty) {
+                for dy in 0..2 {
                     let (first, second) = u[2 * dy * len..][..2 * len].split_at_mut(len);
-                    deinterleave(
-                        &plane[(2 * ty + dy) * ow..][..ow],
-                        0,
-                        &mut first[r * s..][..s],
-                        &mut second[r * s..][..s],
-                    );
+                    let (first, second) = (&mut first[r * s..][..s], &mut second[r * s..][..s]);
+                    match 2 * ty + dy < oh {
+                        true => deinterleave(&plane[(2 * ty + dy) * ow..][..ow], 0, first, second),
+                        false => [first, second].into_iter().for_each(|half| half.fill(0.0)),
+                    }
                 }
             }
             // A over each tile's rows: part 2i + column of `c`.
@@ -618,8 +621,9 @@ fn add_input_grad(g: &Geometry, tiles: Tiles, dv: &[f32], block: &Block, dx: &mu
                 odd[0] = e1[0] - e2[0] + e3[0];
                 combine4(&mut odd[1..], [&e1[1..], &e2[1..], &e3[1..], e3], |e1, e2, e3, p3| e1 - e2 + e3 - p3);
             }
-            // B over each tile's rows: rows r and r + 1 of the even and odd parts of `q`.
-            q.fill(0.0);
+            // B over each tile's rows: rows r and r + 1 of the even and odd parts of `q` (the
+            // first `len` values are set, the last row only added to).
+            (0..4).for_each(|p| part_mut(q, p, q_len)[len..].fill(0.0));
             for px in 0..2 {
                 let rows = [0, 1, 2, 3].map(|i| part(c, 2 * i + px, len));
                 let (even_rows, odd_rows) = q.split_at_mut(2 * q_len);
