@@ -42,6 +42,9 @@ pub fn conv_configs() -> Vec<(usize, usize, usize, ConvOptions<2>)> {
     configs.push((8, 4, 3, ConvOptions::new_with_padding([1, 2], [(0, 1), (2, 0)], [2, 1], 2)));
     configs.push((6, 5, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
     configs.push((5, 3, 1, ConvOptions::new([1, 1], [0, 0], [1, 1], 1)));
+    // Enough channels for Winograd (`exec::winograd`), with same and asymmetric padding.
+    configs.push((16, 16, 3, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+    configs.push((16, 20, 3, ConvOptions::new_with_padding([1, 1], [(2, 0), (0, 1)], [1, 1], 1)));
     configs
 }
 
