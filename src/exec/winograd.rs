@@ -43,10 +43,10 @@ use super::im2col::{Chunk, Chunks, Geometry, Grads, Mat, chunk_gradients, produc
 /// Points of a transformed tile (4×4).
 const POINTS: usize = 16;
 
-/// Fewest input and output channels for which the transforms pay for themselves. Below, the
-/// products are too thin: a first layer on a grey image has one input channel, and im2col's
-/// single product with 9 rows beats 16 products with one. Measured with
-/// `cargo bench --bench ops -- convs` (BENCHMARKS.md).
+/// Fewest input and output channels: below, the products are too thin for the transforms to
+/// pay (a first layer on a grey image has one input channel, and im2col's single product with 9
+/// rows beats 16 products with one). 16 is a choice, not a tuned value: every Winograd-shaped
+/// layer of the benchmark models has 32 or more, and each of those measured faster here.
 const MIN_CHANNELS: usize = 16;
 
 /// Largest `V` plus `M` of a block, in bytes (see [`Job::blocks`]). Smaller blocks keep them in
@@ -56,8 +56,8 @@ const MIN_CHANNELS: usize = 16;
 const BAND_BYTES: usize = 1 << 21;
 
 /// Fewest output columns: a map one or two wide is one tile wide, and its phantom tile (see
-/// [`Block`]) would double the products (ResNet-18's 2×2 stage at 32×32 took 1.2× longer
-/// than im2col).
+/// [`Block`]) would double the products (ResNet-18's 2×2 stage at 32×32 took 1.1–1.2× im2col's
+/// time, `cargo bench --bench ops -- kernels`).
 const MIN_WIDTH: usize = 3;
 
 /// Whether [`forward`] and [`backward`] compute this convolution: 3×3, stride 1, no dilation,
@@ -165,6 +165,11 @@ impl Block {
     /// The columns of one sample of the block.
     fn sample_len(&self, tiles: Tiles) -> usize {
         self.rows.len() * tiles.stride()
+    }
+
+    /// `(T, tiles a row, one sample's columns)`: the sizes every transform works with.
+    fn sizes(&self, tiles: Tiles) -> (usize, usize, usize) {
+        (self.len(tiles), tiles.stride(), self.sample_len(tiles))
     }
 
     /// The column of the first tile of sample `sample` (an index within the chunk).
@@ -474,7 +479,7 @@ fn split_plane(g: &Geometry, plane: &[f32], rows: &Range<usize>, s: usize, q: &m
 /// over all of the block's tiles: tile `(r, k)` reads padded rows `2r..2r + 4`, which are rows
 /// `r` and `r + 1` of the even and odd parts, and in each its even and odd columns `k`, `k + 1`.
 fn transform_input(g: &Geometry, tiles: Tiles, x: &[f32], block: &Block, v: &mut [f32], lines: &mut Lines) {
-    let (channels, t, s, len) = (g.channels_in, block.len(tiles), tiles.stride(), block.sample_len(tiles));
+    let (channels, (t, s, len)) = (g.channels_in, block.sizes(tiles));
     let plane_len = g.input[0] * g.input[1];
     // One value past the tiles: the phantom tile of the last row reads it.
     let (q_len, c_len) = (len + s, len + 1);
@@ -518,7 +523,7 @@ fn transform_output(
     (bias, relu): (Option<&[f32]>, bool),
     lines: &mut Lines,
 ) {
-    let (channels, t, s, len) = (g.channels_out, block.len(tiles), tiles.stride(), block.sample_len(tiles));
+    let (channels, (t, s, len)) = (g.channels_out, block.sizes(tiles));
     let [oh, ow] = g.out;
     let Lines { split: y, temps: c } = lines;
     c.resize(8 * len, 0.0);
@@ -556,7 +561,7 @@ fn transform_output(
 /// gradient `dy`: `m` is `[16, O, T]`. Phantom tiles get zeros, so they add nothing to `dU`
 /// and `dV`.
 fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, m: &mut [f32], lines: &mut Lines) {
-    let (channels, t, s, len) = (g.channels_out, block.len(tiles), tiles.stride(), block.sample_len(tiles));
+    let (channels, (t, s, len)) = (g.channels_out, block.sizes(tiles));
     let [oh, ow] = g.out;
     let Lines { split: u, temps: c } = lines;
     u.resize(4 * len, 0.0);
@@ -601,7 +606,7 @@ fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, 
 /// `dx` (`[samples, C, H, W]`) under each tile; `dv` is `[16, C, T]`. The steps of
 /// [`transform_input`] backwards: tiles that share padded rows and columns add into them.
 fn add_input_grad(g: &Geometry, tiles: Tiles, dv: &[f32], block: &Block, dx: &mut [f32], lines: &mut Lines) {
-    let (channels, t, s, len) = (g.channels_in, block.len(tiles), tiles.stride(), block.sample_len(tiles));
+    let (channels, (t, s, len)) = (g.channels_in, block.sizes(tiles));
     let ([h, w], top, left) = (g.input, g.padding[0].0, g.padding[1].0);
     let q_len = len + s;
     let Lines { split: q, temps: c } = lines;
