@@ -23,15 +23,16 @@
 //!   (neighbouring input tiles overlap by two rows and two columns).
 //!
 //! Layouts: `U` and `dU` are `[16, O, C]`, `V` and `dV` `[16, C, T]`, `M` and `dM` `[16, O, T]`.
-//! The transforms work on whole rows: the row combinations (`Bᵀ` over a tile's four input rows,
-//! `Aᵀ` over its two output rows) are element-wise over the map's width, so they vectorise, and
-//! only the column combinations go tile by tile. Samples run in parallel as in
-//! [`super::im2col`] ([`Chunks`]); a large map is split into bands of tile rows so that `V` and
-//! `M` stay in cache between the transforms and the products.
+//! The transforms read the padded input split by row and column parity, so a tile's four rows
+//! and four columns are rows `r`, `r + 1` and columns `k`, `k + 1` of the even and odd parts; with
+//! one phantom tile per tile row (see [`Block`]) every step of every transform is then one flat,
+//! vectorised loop over all of a sample's tiles. Samples run in parallel as in
+//! [`super::im2col`] ([`Chunks`]); a large map is split into bands of tile rows (see
+//! [`BAND_BYTES`]).
 //!
-//! F(2×2, 3×3)'s transforms are additions and halvings: its rounding error is that of the
-//! direct convolution's to within a few ulps (F(4×4, 3×3) saves more but loses about two digits
-//! in f32, which is why it is not used here).
+//! F(2×2, 3×3)'s transforms are additions and halvings, so its rounding stays that of a direct
+//! convolution (F(4×4, 3×3) saves more but loses about two digits in f32, which is why it is not
+//! used here); the tests compare it with im2col to 1e-4 of the largest value.
 
 use std::ops::Range;
 
