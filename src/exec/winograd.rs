@@ -65,13 +65,13 @@ const MIN_WIDTH: usize = 3;
 /// one group, any padding, enough channels (see [`MIN_CHANNELS`]) and a wide enough output
 /// (see [`MIN_WIDTH`]).
 pub fn applies(g: &Geometry) -> bool {
-    g.kernel == [3, 3]
-        && g.stride == [1, 1]
-        && g.dilation == [1, 1]
-        && g.groups == 1
-        && g.channels_in >= MIN_CHANNELS
-        && g.channels_out >= MIN_CHANNELS
-        && g.out[1] >= MIN_WIDTH
+    computes(g) && g.channels_in >= MIN_CHANNELS && g.channels_out >= MIN_CHANNELS && g.out[1] >= MIN_WIDTH
+}
+
+/// Whether F(2×2, 3×3) computes this convolution at all (any channels and width; [`applies`]
+/// adds where it pays): 3×3, stride 1, no dilation, one group.
+fn computes(g: &Geometry) -> bool {
+    g.kernel == [3, 3] && g.stride == [1, 1] && g.dilation == [1, 1] && g.groups == 1
 }
 
 /// Whether trainc runs this convolution here: it [`applies`], and `TRAINC_WINOGRAD=0` is not
@@ -82,8 +82,10 @@ pub fn chosen(g: &Geometry) -> bool {
 }
 
 /// `conv2d(x, weight, bias)`, then `relu` when asked: `x` is `[B, C, H, W]`, `weight`
-/// `[O, C, 3, 3]`, `bias` `[O]`; returns `[B, O, OH, OW]`. Requires [`applies`].
+/// `[O, C, 3, 3]`, `bias` `[O]`; returns `[B, O, OH, OW]`. Panics unless `g` is 3×3 with
+/// stride 1, no dilation and one group ([`applies`] says where it is worth calling).
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    assert!(computes(g), "Winograd F(2×2, 3×3) cannot compute {g:?}");
     let u = transform_weights(g, weight);
     let job = Job::new(g, &u);
     let run = |scratch: &mut Scratch, (index, out): (usize, &mut [f32])| {
@@ -100,7 +102,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, re
 
 /// Gradients of `conv2d(x, weight, bias)` given the output gradient `dy` (`[B, O, OH, OW]`);
 /// the input gradient only when `want_x`. With `relu_output` (the output of a fused
-/// `conv2d |> relu`) `dy` is first masked where that output is zero. Requires [`applies`].
+/// `conv2d |> relu`) `dy` is first masked where that output is zero. Panics as [`forward`].
 pub fn backward(
     g: &Geometry,
     x: &[f32],
@@ -109,6 +111,7 @@ pub fn backward(
     want_x: bool,
     relu_output: Option<&[f32]>,
 ) -> Grads {
+    assert!(computes(g), "Winograd F(2×2, 3×3) cannot compute {g:?}");
     let u = transform_weights(g, weight);
     let job = Job::new(g, &u);
     let step = |sums: &mut Sums, chunk: Chunk| {
