@@ -176,9 +176,11 @@ impl Block {
         (self.len(tiles), tiles.stride(), self.sample_len(tiles))
     }
 
-    /// The column of the first tile of sample `sample` (an index within the chunk).
-    fn base(&self, sample: usize, tiles: Tiles) -> usize {
-        (sample - self.samples.start) * self.sample_len(tiles)
+    /// Every `(sample, the column of its first tile, channel)` of the block, for `channels`
+    /// channels: what each transform loops over (samples are indices within the chunk).
+    fn planes(&self, tiles: Tiles, channels: usize) -> impl Iterator<Item = (usize, usize, usize)> + use<> {
+        let (first, len) = (self.samples.start, self.sample_len(tiles));
+        self.samples.clone().flat_map(move |s| (0..channels).map(move |c| (s, (s - first) * len, c)))
     }
 }
 
@@ -491,27 +493,24 @@ fn transform_input(g: &Geometry, tiles: Tiles, x: &[f32], block: &Block, v: &mut
     q.resize(4 * q_len, 0.0);
     c.resize(8 * c_len, 0.0);
     (0..8).for_each(|part| c[part * c_len + len] = 0.0);
-    for sample in block.samples.clone() {
-        let base = block.base(sample, tiles);
-        for ch in 0..channels {
-            split_plane(g, &x[(sample * channels + ch) * plane_len..][..plane_len], &block.rows, s, q);
-            // Bᵀ over each tile's four rows, into part `2i + px` of `c`.
-            for px in 0..2 {
-                let (e, o) = (part(q, px, q_len), part(q, 2 + px, q_len));
-                combine(&mut part_mut(c, px, c_len)[..len], e, &e[s..], |d0, d2| d0 - d2);
-                combine(&mut part_mut(c, 2 + px, c_len)[..len], o, &e[s..], |d1, d2| d1 + d2);
-                combine(&mut part_mut(c, 4 + px, c_len)[..len], o, &e[s..], |d1, d2| d2 - d1);
-                combine(&mut part_mut(c, 6 + px, c_len)[..len], o, &o[s..], |d1, d3| d1 - d3);
-            }
-            // B over each tile's four columns.
-            for i in 0..4 {
-                let (e, o) = (part(c, 2 * i, c_len), part(c, 2 * i + 1, c_len));
-                let point = |j: usize| ((i * 4 + j) * channels + ch) * t + base;
-                combine(&mut v[point(0)..][..len], e, &e[1..], |d0, d2| d0 - d2);
-                combine(&mut v[point(1)..][..len], o, &e[1..], |d1, d2| d1 + d2);
-                combine(&mut v[point(2)..][..len], o, &e[1..], |d1, d2| d2 - d1);
-                combine(&mut v[point(3)..][..len], o, &o[1..], |d1, d3| d1 - d3);
-            }
+    for (sample, base, ch) in block.planes(tiles, channels) {
+        split_plane(g, &x[(sample * channels + ch) * plane_len..][..plane_len], &block.rows, s, q);
+        // Bᵀ over each tile's four rows, into part `2i + px` of `c`.
+        for px in 0..2 {
+            let (e, o) = (part(q, px, q_len), part(q, 2 + px, q_len));
+            combine(&mut part_mut(c, px, c_len)[..len], e, &e[s..], |d0, d2| d0 - d2);
+            combine(&mut part_mut(c, 2 + px, c_len)[..len], o, &e[s..], |d1, d2| d1 + d2);
+            combine(&mut part_mut(c, 4 + px, c_len)[..len], o, &e[s..], |d1, d2| d2 - d1);
+            combine(&mut part_mut(c, 6 + px, c_len)[..len], o, &o[s..], |d1, d3| d1 - d3);
+        }
+        // B over each tile's four columns.
+        for i in 0..4 {
+            let (e, o) = (part(c, 2 * i, c_len), part(c, 2 * i + 1, c_len));
+            let point = |j: usize| ((i * 4 + j) * channels + ch) * t + base;
+            combine(&mut v[point(0)..][..len], e, &e[1..], |d0, d2| d0 - d2);
+            combine(&mut v[point(1)..][..len], o, &e[1..], |d1, d2| d1 + d2);
+            combine(&mut v[point(2)..][..len], o, &e[1..], |d1, d2| d2 - d1);
+            combine(&mut v[point(3)..][..len], o, &o[1..], |d1, d3| d1 - d3);
         }
     }
 }
@@ -532,30 +531,27 @@ fn transform_output(
     let Lines { split: y, temps: c } = lines;
     c.resize(8 * len, 0.0);
     y.resize(4 * len, 0.0);
-    for sample in block.samples.clone() {
-        let base = block.base(sample, tiles);
-        for o in 0..channels {
-            // Aᵀ over each tile's columns: part 2i is point row i's first column, 2i + 1 its second.
-            for i in 0..4 {
-                let point = |j: usize| &m[((i * 4 + j) * channels + o) * t + base..][..len];
-                let points = [point(0), point(1), point(2), point(3)];
-                combine4(part_mut(c, 2 * i, len), points, |m0, m1, m2, _| m0 + m1 + m2);
-                combine4(part_mut(c, 2 * i + 1, len), points, |_, m1, m2, m3| m1 - m2 - m3);
-            }
-            // Aᵀ over each tile's rows, plus the bias: part 2r + column of `y`.
-            let b = bias.map_or(0.0, |bias| bias[o]);
-            let finish = |v: f32| if relu { fused::relu(v + b) } else { v + b };
-            for column in 0..2 {
-                let rows = [0, 1, 2, 3].map(|i| part(c, 2 * i + column, len));
-                combine4(part_mut(y, column, len), rows, |t0, t1, t2, _| finish(t0 + t1 + t2));
-                combine4(part_mut(y, 2 + column, len), rows, |_, t1, t2, t3| finish(t1 - t2 - t3));
-            }
-            let plane = &mut out[(sample * channels + o) * oh * ow..][..oh * ow];
-            for (r, ty) in block.rows.clone().enumerate() {
-                for dy in 0..2.min(oh - 2 * ty) {
-                    let (first, second) = (part(y, 2 * dy, len), part(y, 2 * dy + 1, len));
-                    interleave(&first[r * s..], &second[r * s..], &mut plane[(2 * ty + dy) * ow..][..ow]);
-                }
+    for (sample, base, o) in block.planes(tiles, channels) {
+        // Aᵀ over each tile's columns: part 2i is point row i's first column, 2i + 1 its second.
+        for i in 0..4 {
+            let point = |j: usize| &m[((i * 4 + j) * channels + o) * t + base..][..len];
+            let points = [point(0), point(1), point(2), point(3)];
+            combine4(part_mut(c, 2 * i, len), points, |m0, m1, m2, _| m0 + m1 + m2);
+            combine4(part_mut(c, 2 * i + 1, len), points, |_, m1, m2, m3| m1 - m2 - m3);
+        }
+        // Aᵀ over each tile's rows, plus the bias: part 2r + column of `y`.
+        let b = bias.map_or(0.0, |bias| bias[o]);
+        let finish = |v: f32| if relu { fused::relu(v + b) } else { v + b };
+        for column in 0..2 {
+            let rows = [0, 1, 2, 3].map(|i| part(c, 2 * i + column, len));
+            combine4(part_mut(y, column, len), rows, |t0, t1, t2, _| finish(t0 + t1 + t2));
+            combine4(part_mut(y, 2 + column, len), rows, |_, t1, t2, t3| finish(t1 - t2 - t3));
+        }
+        let plane = &mut out[(sample * channels + o) * oh * ow..][..oh * ow];
+        for (r, ty) in block.rows.clone().enumerate() {
+            for dy in 0..2.min(oh - 2 * ty) {
+                let (first, second) = (part(y, 2 * dy, len), part(y, 2 * dy + 1, len));
+                interleave(&first[r * s..], &second[r * s..], &mut plane[(2 * ty + dy) * ow..][..ow]);
             }
         }
     }
@@ -570,38 +566,35 @@ fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, 
     let Lines { split: u, temps: c } = lines;
     u.resize(4 * len, 0.0);
     c.resize(8 * len, 0.0);
-    for sample in block.samples.clone() {
-        let base = block.base(sample, tiles);
-        for o in 0..channels {
-            // Each tile's gradient: part 2·row + column of `u`, zero past the map.
-            let plane = &dy[(sample * channels + o) * oh * ow..][..oh * ow];
-            for (r, ty) in block.rows.clone().enumerate() {
-                for dy in 0..2 {
-                    let (first, second) = u[2 * dy * len..][..2 * len].split_at_mut(len);
-                    let (first, second) = (&mut first[r * s..][..s], &mut second[r * s..][..s]);
-                    match 2 * ty + dy < oh {
-                        true => deinterleave(&plane[(2 * ty + dy) * ow..][..ow], 0, first, second),
-                        false => [first, second].into_iter().for_each(|half| half.fill(0.0)),
-                    }
+    for (sample, base, o) in block.planes(tiles, channels) {
+        // Each tile's gradient: part 2·row + column of `u`, zero past the map.
+        let plane = &dy[(sample * channels + o) * oh * ow..][..oh * ow];
+        for (r, ty) in block.rows.clone().enumerate() {
+            for dy in 0..2 {
+                let (first, second) = u[2 * dy * len..][..2 * len].split_at_mut(len);
+                let (first, second) = (&mut first[r * s..][..s], &mut second[r * s..][..s]);
+                match 2 * ty + dy < oh {
+                    true => deinterleave(&plane[(2 * ty + dy) * ow..][..ow], 0, first, second),
+                    false => [first, second].into_iter().for_each(|half| half.fill(0.0)),
                 }
             }
-            // A over each tile's rows: part 2i + column of `c`.
-            for column in 0..2 {
-                let (u0, u1) = (part(u, column, len), part(u, 2 + column, len));
-                part_mut(c, column, len).copy_from_slice(u0);
-                combine(part_mut(c, 2 + column, len), u0, u1, |u0, u1| u0 + u1);
-                combine(part_mut(c, 4 + column, len), u0, u1, |u0, u1| u0 - u1);
-                combine(part_mut(c, 6 + column, len), u0, u1, |_, u1| -u1);
-            }
-            // A over each tile's columns.
-            for i in 0..4 {
-                let (first, second) = (part(c, 2 * i, len), part(c, 2 * i + 1, len));
-                let point = |j: usize| ((i * 4 + j) * channels + o) * t + base;
-                m[point(0)..][..len].copy_from_slice(first);
-                combine(&mut m[point(1)..][..len], first, second, |u0, u1| u0 + u1);
-                combine(&mut m[point(2)..][..len], first, second, |u0, u1| u0 - u1);
-                combine(&mut m[point(3)..][..len], first, second, |_, u1| -u1);
-            }
+        }
+        // A over each tile's rows: part 2i + column of `c`.
+        for column in 0..2 {
+            let (u0, u1) = (part(u, column, len), part(u, 2 + column, len));
+            part_mut(c, column, len).copy_from_slice(u0);
+            combine(part_mut(c, 2 + column, len), u0, u1, |u0, u1| u0 + u1);
+            combine(part_mut(c, 4 + column, len), u0, u1, |u0, u1| u0 - u1);
+            combine(part_mut(c, 6 + column, len), u0, u1, |_, u1| -u1);
+        }
+        // A over each tile's columns.
+        for i in 0..4 {
+            let (first, second) = (part(c, 2 * i, len), part(c, 2 * i + 1, len));
+            let point = |j: usize| ((i * 4 + j) * channels + o) * t + base;
+            m[point(0)..][..len].copy_from_slice(first);
+            combine(&mut m[point(1)..][..len], first, second, |u0, u1| u0 + u1);
+            combine(&mut m[point(2)..][..len], first, second, |u0, u1| u0 - u1);
+            combine(&mut m[point(3)..][..len], first, second, |_, u1| -u1);
         }
     }
 }
@@ -616,39 +609,36 @@ fn add_input_grad(g: &Geometry, tiles: Tiles, dv: &[f32], block: &Block, dx: &mu
     let Lines { split: q, temps: c } = lines;
     q.resize(4 * q_len, 0.0);
     c.resize(8 * len, 0.0);
-    for sample in block.samples.clone() {
-        let base = block.base(sample, tiles);
-        for ch in 0..channels {
-            // B over each tile's columns: tile k adds to even k, odd k, even k + 1 and odd k + 1
-            // (part 2i + parity of `c`). Tile k - 1 of a row's first k is the phantom one before.
-            for i in 0..4 {
-                let point = |j: usize| &dv[((i * 4 + j) * channels + ch) * t + base..][..len];
-                let [e0, e1, e2, e3] = [point(0), point(1), point(2), point(3)];
-                let (even, odd) = c[2 * i * len..][..2 * len].split_at_mut(len);
-                even[0] = e0[0];
-                combine4(&mut even[1..], [&e0[1..], e1, e2, e0], |e0, e1, e2, p0| e0 + e1 + e2 - p0);
-                odd[0] = e1[0] - e2[0] + e3[0];
-                combine4(&mut odd[1..], [&e1[1..], &e2[1..], &e3[1..], e3], |e1, e2, e3, p3| e1 - e2 + e3 - p3);
-            }
-            // B over each tile's rows: rows r and r + 1 of the even and odd parts of `q` (the
-            // first `len` values are set, the last row only added to).
-            (0..4).for_each(|p| part_mut(q, p, q_len)[len..].fill(0.0));
-            for px in 0..2 {
-                let rows = [0, 1, 2, 3].map(|i| part(c, 2 * i + px, len));
-                let (even_rows, odd_rows) = q.split_at_mut(2 * q_len);
-                let (even, odd) = (part_mut(even_rows, px, q_len), part_mut(odd_rows, px, q_len));
-                combine4(&mut even[..len], rows, |s0, _, _, _| s0);
-                combine4(&mut odd[..len], rows, |_, s1, s2, s3| s1 - s2 + s3);
-                add4(&mut even[s..], rows, |s0, s1, s2, _| s1 + s2 - s0);
-                add4(&mut odd[s..], rows, |_, _, _, s3| -s3);
-            }
-            let plane = &mut dx[(sample * channels + ch) * h * w..][..h * w];
-            for row in 0..2 * (block.rows.len() + 1) {
-                let Some(y) = (2 * block.rows.start + row).checked_sub(top).filter(|&y| y < h) else { continue };
-                let (py, r) = (row % 2, row / 2);
-                let (even, odd) = (part(q, 2 * py, q_len), part(q, 2 * py + 1, q_len));
-                add_interleaved(&even[r * s..][..s], &odd[r * s..][..s], left, &mut plane[y * w..][..w]);
-            }
+    for (sample, base, ch) in block.planes(tiles, channels) {
+        // B over each tile's columns: tile k adds to even k, odd k, even k + 1 and odd k + 1
+        // (part 2i + parity of `c`). Tile k - 1 of a row's first k is the phantom one before.
+        for i in 0..4 {
+            let point = |j: usize| &dv[((i * 4 + j) * channels + ch) * t + base..][..len];
+            let [e0, e1, e2, e3] = [point(0), point(1), point(2), point(3)];
+            let (even, odd) = c[2 * i * len..][..2 * len].split_at_mut(len);
+            even[0] = e0[0];
+            combine4(&mut even[1..], [&e0[1..], e1, e2, e0], |e0, e1, e2, p0| e0 + e1 + e2 - p0);
+            odd[0] = e1[0] - e2[0] + e3[0];
+            combine4(&mut odd[1..], [&e1[1..], &e2[1..], &e3[1..], e3], |e1, e2, e3, p3| e1 - e2 + e3 - p3);
+        }
+        // B over each tile's rows: rows r and r + 1 of the even and odd parts of `q` (the
+        // first `len` values are set, the last row only added to).
+        (0..4).for_each(|p| part_mut(q, p, q_len)[len..].fill(0.0));
+        for px in 0..2 {
+            let rows = [0, 1, 2, 3].map(|i| part(c, 2 * i + px, len));
+            let (even_rows, odd_rows) = q.split_at_mut(2 * q_len);
+            let (even, odd) = (part_mut(even_rows, px, q_len), part_mut(odd_rows, px, q_len));
+            combine4(&mut even[..len], rows, |s0, _, _, _| s0);
+            combine4(&mut odd[..len], rows, |_, s1, s2, s3| s1 - s2 + s3);
+            add4(&mut even[s..], rows, |s0, s1, s2, _| s1 + s2 - s0);
+            add4(&mut odd[s..], rows, |_, _, _, s3| -s3);
+        }
+        let plane = &mut dx[(sample * channels + ch) * h * w..][..h * w];
+        for row in 0..2 * (block.rows.len() + 1) {
+            let Some(y) = (2 * block.rows.start + row).checked_sub(top).filter(|&y| y < h) else { continue };
+            let (py, r) = (row % 2, row / 2);
+            let (even, odd) = (part(q, 2 * py, q_len), part(q, 2 * py + 1, q_len));
+            add_interleaved(&even[r * s..][..s], &odd[r * s..][..s], left, &mut plane[y * w..][..w]);
         }
     }
 }
