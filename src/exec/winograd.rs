@@ -138,6 +138,13 @@ struct Tiles {
     cols: usize,
 }
 
+impl Tiles {
+    /// Tiles per tile row in the products: one more than `cols`, see [`Block`].
+    fn stride(&self) -> usize {
+        self.cols + 1
+    }
+}
+
 /// Tile rows `rows` of the samples `samples` of a chunk (indices within the chunk): the `T`
 /// columns of one set of 16 products, numbered sample by sample, tile row by tile row.
 ///
@@ -151,13 +158,6 @@ struct Tiles {
 struct Block {
     samples: Range<usize>,
     rows: Range<usize>,
-}
-
-impl Tiles {
-    /// Tiles per tile row in the products: one more than `cols`, see [`Block`].
-    fn stride(&self) -> usize {
-        self.cols + 1
-    }
 }
 
 impl Block {
@@ -255,6 +255,28 @@ impl<'a> Job<'a> {
         (0..samples).flat_map(bands).collect()
     }
 
+    /// The 16 products `dst[ξ] (+)= lhs[ξ] · rhs[ξ]`, each `m × n` over `k`, when `accumulate`
+    /// adding to `dst`. Each buffer holds its 16 matrices back to back, row-major; a transposed
+    /// operand is stored as its transpose (`k × m` for `lhs`, `n × k` for `rhs`).
+    fn products(
+        &self,
+        [m, n, k]: [usize; 3],
+        (dst, accumulate): (&mut [f32], bool),
+        (lhs, lhs_t): (&[f32], bool),
+        (rhs, rhs_t): (&[f32], bool),
+    ) {
+        let (dst_len, lhs_len, rhs_len) = (m * n, m * k, k * n);
+        assert!(dst.len() >= POINTS * dst_len && lhs.len() >= POINTS * lhs_len && rhs.len() >= POINTS * rhs_len);
+        for p in 0..POINTS {
+            let lhs = Mat::of(&lhs[p * lhs_len..][..lhs_len], if lhs_t { m } else { k });
+            let rhs = Mat::of(&rhs[p * rhs_len..][..rhs_len], if rhs_t { k } else { n });
+            let dst = Mat::of_mut(&mut dst[p * dst_len..][..dst_len], n);
+            // SAFETY: each matrix is the `p`-th of its buffer, a slice of exactly its size
+            // (checked above), and `dst` is a separate buffer.
+            unsafe { product([m, n, k], dst, accumulate, (lhs, lhs_t), (rhs, rhs_t), self.parallelism) };
+        }
+    }
+
     /// The outputs of one block: transform the input, 16 products, transform back.
     fn forward_block(
         &self,
@@ -268,20 +290,7 @@ impl<'a> Job<'a> {
         scratch.v.resize(POINTS * c * t, 0.0);
         scratch.m.resize(POINTS * o * t, 0.0);
         transform_input(self.g, self.tiles, x, block, &mut scratch.v, &mut scratch.lines);
-        for p in 0..POINTS {
-            // SAFETY: `U[p]` is `o × c`, `V[p]` `c × t` and `M[p]` `o × t`, inside the buffers
-            // sized above; `M` is its own buffer.
-            unsafe {
-                product(
-                    [o, t, c],
-                    Mat::of_mut(&mut scratch.m[p * o * t..], t),
-                    false,
-                    (Mat::of(&self.u[p * o * c..], c), false),
-                    (Mat::of(&scratch.v[p * c * t..], t), false),
-                    self.parallelism,
-                );
-            }
-        }
+        self.products([o, t, c], (&mut scratch.m, false), (self.u, false), (&scratch.v, false));
         transform_output(self.g, self.tiles, &scratch.m, block, out, (bias, relu), &mut scratch.lines);
     }
 
@@ -293,34 +302,11 @@ impl<'a> Job<'a> {
         m.resize(POINTS * o * t, 0.0);
         transform_output_grad(self.g, self.tiles, dy, block, m, lines);
         transform_input(self.g, self.tiles, x, block, v, lines);
-        for p in 0..POINTS {
-            // SAFETY: `dM[p]` is `o × t`, `V[p]` `c × t` (read transposed), `dU[p]` `o × c`.
-            unsafe {
-                product(
-                    [o, c, t],
-                    Mat::of_mut(&mut sums.u[p * o * c..], c),
-                    true,
-                    (Mat::of(&m[p * o * t..], t), false),
-                    (Mat::of(&v[p * c * t..], t), true),
-                    self.parallelism,
-                );
-            }
-        }
+        // dU[ξ] += dM[ξ] · V[ξ]ᵀ.
+        self.products([o, c, t], (&mut sums.u, true), (m, false), (v, true));
         let Some(dx) = dx else { return };
-        for p in 0..POINTS {
-            // SAFETY: `U[p]` is `o × c` (read transposed), `dM[p]` `o × t`, `dV[p]` `c × t`
-            // (overwriting `V`, which is no longer needed).
-            unsafe {
-                product(
-                    [c, t, o],
-                    Mat::of_mut(&mut v[p * c * t..], t),
-                    false,
-                    (Mat::of(&self.u[p * o * c..], c), true),
-                    (Mat::of(&m[p * o * t..], t), false),
-                    self.parallelism,
-                );
-            }
-        }
+        // dV[ξ] = U[ξ]ᵀ · dM[ξ], overwriting `V`, which is no longer needed.
+        self.products([c, t, o], (v, false), (self.u, true), (m, false));
         add_input_grad(self.g, self.tiles, v, block, dx, lines);
     }
 }
