@@ -348,7 +348,32 @@ enum Command {
 #[allow(clippy::disallowed_methods)]
 mod commands;
 
+/// libgomp (libtorch's OpenMP runtime) keeps idle threads spinning for a while after each
+/// parallel region. On the CPU trainc's own kernels (rayon: Winograd convolutions, pooling) run
+/// between libtorch's ops, and the spinning threads took their cores: with `PASSIVE` the
+/// Fashion-MNIST recipe trained 9 % faster on `--device tch` (BENCHMARKS.md). libgomp reads
+/// `OMP_WAIT_POLICY` once, when it is loaded, before `main`; so a build with libtorch starts
+/// itself again with `PASSIVE`, unless the variable is set already (by the user, or by this).
+#[cfg(all(feature = "tch", unix))]
+fn passive_openmp() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("OMP_WAIT_POLICY").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let mut args = std::env::args_os();
+    let mut command = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        command.arg0(arg0);
+    }
+    // `exec` only returns on failure; then this process goes on with spinning threads.
+    let err = command.args(args).env("OMP_WAIT_POLICY", "PASSIVE").exec();
+    eprintln!("warning: trainc could not restart itself with OMP_WAIT_POLICY=PASSIVE: {err}");
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(feature = "tch", unix))]
+    passive_openmp();
     #[cfg(feature = "train")]
     trainc::run::START.get_or_init(std::time::Instant::now);
     let cli = Cli::parse();

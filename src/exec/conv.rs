@@ -26,7 +26,8 @@
 //! does not list panics, so [`conv2d`] first looks at the input's dispatch representation
 //! (`DispatchTensorKind`, looking through `Autodiff(..)`) and hands tensors on any other backend
 //! to `burn::tensor::module::conv2d` unchanged. LibTorch tensors (with `--features tch`) go to
-//! [`super::tch_ops::conv2d`] instead, whose backward pass is libtorch's own.
+//! [`super::tch_ops::conv2d`] instead, whose backward pass is libtorch's own (or, for the
+//! convolutions Winograd takes on the CPU, [`winograd`]'s, on libtorch's memory).
 //!
 //! Requires burn's `extension` feature (for `Tensor::into_dispatch` / `from_dispatch` and the
 //! `burn::backend` module).
@@ -65,7 +66,8 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options:
 /// output is rectified while the convolution has it in cache, and the backward step masks the
 /// output gradient chunk by chunk on the workers. burn-flex's own `relu` and its backward are
 /// two more passes over the whole activation on one thread (6 % of a Fashion-MNIST step, with
-/// the other core idle). Elsewhere it is `conv2d` then burn's `relu`.
+/// the other core idle). The same holds on LibTorch's CPU where [`winograd`] takes the
+/// convolution ([`super::tch_ops::conv2d`]). Elsewhere it is `conv2d` then burn's `relu`.
 pub fn conv2d_relu(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
     conv2d_then(x, weight, bias, options, true)
 }
@@ -94,7 +96,7 @@ fn conv2d_then(
     let x = x.into_dispatch();
     #[cfg(feature = "tch")]
     if !burn_conv && super::tch_ops::is_libtorch(&x.kind) {
-        return then_relu(super::tch_ops::conv2d(x, weight, bias, options));
+        return super::tch_ops::conv2d(x, weight, bias, options, relu);
     }
     if !is_flex(&x.kind) || burn_conv {
         return then_relu(burn::tensor::module::conv2d(Tensor::from_dispatch(x), weight, bias, options));

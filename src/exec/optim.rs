@@ -27,7 +27,7 @@ pub fn build(optimizer: &Optimizer, clip: Option<f64>) -> ModuleOptimizer {
             }
             cfg.init()
         }
-        // burn's Adam and AdamW, with their step fused on Flex (`exec/adam.rs`).
+        // burn's Adam and AdamW, with their step fused on Flex and LibTorch (`exec/adam.rs`).
         Optimizer::Adam { lr: _, beta1, beta2, eps, weight_decay } => {
             let l2 = (weight_decay as f32 > 0.0).then_some(weight_decay as f32);
             let config = AdamConfig::new()

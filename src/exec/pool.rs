@@ -14,8 +14,12 @@
 //! For windows that tile the map (kernel = stride, no padding, dilation 1) [`max_pool2d`] keeps
 //! the argmax as one byte per output (its place in the window), and the backward step writes
 //! every input gradient once: the output gradient at the argmax, zero elsewhere. NaN wins its
-//! window, as in PyTorch (the last NaN); ties go to the first value. Other pools, other float
-//! types and other backends take burn's `MaxPool2d::forward`.
+//! window, as in PyTorch (the last NaN); ties go to the first value. With `--features tch` the
+//! same kernel pools f32 LibTorch tensors on the CPU, in libtorch's memory ([`torch`]). Other
+//! pools, other float types and other backends take burn's `MaxPool2d::forward`.
+
+// The extension's generated dispatch names LibTorch, which burn marks deprecated.
+#![cfg_attr(feature = "tch", allow(deprecated))]
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -28,6 +32,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{DType, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 use super::conv::{FlexTensor, f32_data, flex_tensor, is_flex};
 use super::fused;
@@ -45,17 +50,29 @@ pub fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         return m.forward(x);
     }
     let x = x.into_dispatch();
-    if !is_flex(&x.kind) {
+    if !is_flex(&x.kind) && !on_libtorch(&x.kind) {
         return m.forward(Tensor::from_dispatch(x));
     }
     Tensor::from_dispatch(<Dispatch as PoolBackend>::max_pool2d_tiles(x, k))
+}
+
+/// Whether `kind` is LibTorch, whose extension below pools f32 CPU tensors itself and hands
+/// the rest (CUDA, other float types) to libtorch.
+fn on_libtorch(kind: &burn::backend::DispatchTensorKind) -> bool {
+    #[cfg(feature = "tch")]
+    return super::tch_ops::is_libtorch(kind);
+    #[cfg(not(feature = "tch"))]
+    return {
+        let _ = kind;
+        false
+    };
 }
 
 /// Largest window side: the argmax's place in the window must fit a byte.
 const MAX_WINDOW: usize = 15;
 
 /// The extension.
-#[backend_extension(Autodiff, Flex)]
+#[backend_extension(Autodiff, Flex, LibTorch: cfg(feature = "tch"))]
 pub trait PoolBackend: Backend {
     /// Max-pooling of `x` (`[B, C, H, W]`) over `k × k` windows with stride `k`.
     fn max_pool2d_tiles(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self>;
@@ -87,7 +104,10 @@ struct Tiles {
 
 impl Tiles {
     fn of(x: &FlexTensor, k: usize) -> Tiles {
-        let shape: [usize; 4] = x.shape().dims();
+        Tiles::new(x.shape().dims(), k)
+    }
+
+    fn new(shape: [usize; 4], k: usize) -> Tiles {
         Tiles { shape, k, out: [shape[2] / k, shape[3] / k] }
     }
 
@@ -103,17 +123,24 @@ impl Tiles {
         self.out[0] * self.out[1]
     }
 
-    /// The maximum of each tile and where in the tile it is (`i·k + j`), plane by plane. The
-    /// outputs are zeroed by the worker that writes them (see [`fused::zeroed`]).
+    /// The maximum of each tile and where in the tile it is (`i·k + j`), plane by plane.
     fn pool(&self, x: &[f32]) -> (Vec<f32>, Vec<u8>) {
         let len = x.len() / self.plane() * self.out_plane();
-        let (mut out, mut argmax) = (Vec::with_capacity(len), vec![0u8; len]);
-        let planes = out.spare_capacity_mut()[..len].par_chunks_mut(self.out_plane());
-        let planes = planes.zip(argmax.par_chunks_mut(self.out_plane())).zip(x.par_chunks(self.plane()));
-        planes.for_each(|((out, argmax), x)| self.pool_plane(x, fused::zeroed(out), argmax));
-        // SAFETY: the planes cover `..len`, and every one was zeroed (then written).
+        let mut out = Vec::with_capacity(len);
+        let argmax = self.pool_into(x, &mut out.spare_capacity_mut()[..len]);
+        // SAFETY: `pool_into` wrote every one of the `len` values.
         unsafe { out.set_len(len) };
         (out, argmax)
+    }
+
+    /// [`Tiles::pool`] into `out` (one value per tile), which it writes in full. The outputs are
+    /// zeroed by the worker that writes them (see [`fused::zeroed`]).
+    fn pool_into(&self, x: &[f32], out: &mut [MaybeUninit<f32>]) -> Vec<u8> {
+        let mut argmax = vec![0u8; out.len()];
+        let planes = out.par_chunks_mut(self.out_plane());
+        let planes = planes.zip(argmax.par_chunks_mut(self.out_plane())).zip(x.par_chunks(self.plane()));
+        planes.for_each(|((out, argmax), x)| self.pool_plane(x, fused::zeroed(out), argmax));
+        argmax
     }
 
     /// One plane, band of `k` input rows by band: each window row is a slice, so the loops
@@ -137,14 +164,23 @@ impl Tiles {
     }
 
     /// The input gradient: `dy` at each tile's argmax, zero elsewhere (and in rows or columns
-    /// no tile covers). Each plane is zeroed by the worker that scatters into it.
+    /// no tile covers).
     fn unpool(&self, dy: &[f32], argmax: &[u8]) -> Vec<f32> {
+        let len = dy.len() / self.out_plane() * self.plane();
+        let mut dx = Vec::with_capacity(len);
+        self.unpool_into(dy, argmax, &mut dx.spare_capacity_mut()[..len]);
+        // SAFETY: `unpool_into` wrote every one of the `len` values.
+        unsafe { dx.set_len(len) };
+        dx
+    }
+
+    /// [`Tiles::unpool`] into `dx` (the input's size), which it writes in full: each plane is
+    /// zeroed by the worker that scatters into it.
+    fn unpool_into(&self, dy: &[f32], argmax: &[u8], dx: &mut [MaybeUninit<f32>]) {
         let (k, w, ow) = (self.k, self.shape[3], self.out[1]);
         // Where argmax `i·k + j` lands in a band of `k` input rows.
         let offsets: Vec<usize> = (0..k * k).map(|at| at / k * w + at % k).collect();
-        let len = dy.len() / self.out_plane() * self.plane();
-        let mut dx = Vec::with_capacity(len);
-        let planes = dx.spare_capacity_mut()[..len].par_chunks_mut(self.plane());
+        let planes = dx.par_chunks_mut(self.plane());
         let planes = planes.zip(dy.par_chunks(self.out_plane())).zip(argmax.par_chunks(self.out_plane()));
         planes.for_each(|((dx, dy), argmax)| {
             let dx = fused::zeroed(dx);
@@ -155,9 +191,6 @@ impl Tiles {
                 }
             }
         });
-        // SAFETY: the planes cover `..len`, and every one was zeroed (then written).
-        unsafe { dx.set_len(len) };
-        dx
     }
 }
 
@@ -206,6 +239,74 @@ fn burn_backward(x: FlexTensor, grad: FlexTensor, k: usize) -> FlexTensor {
     Flex::max_pool2d_with_indices_backward(x, [k, k], [k, k], [0, 0], [1, 1], false, grad, indices).x_grad
 }
 
+/// The same kernel on LibTorch's CPU tensors, read and written in place (`tch_ops::cpu_f32`).
+///
+/// libtorch's CPU max-pool with indices (what PyTorch's training calls too) took 11 % of a
+/// Fashion-MNIST step on `--device tch` (BENCHMARKS.md); its indices are `i64`, eight bytes per
+/// output where this keeps one.
+#[cfg(feature = "tch")]
+mod torch {
+    use burn::backend::LibTorch;
+    use burn::backend::libtorch::TchTensor;
+
+    use super::super::tch_ops::{cpu_f32, cpu_f32_filled};
+    use super::*;
+
+    /// The pooled tensor, the tiles and each output's argmax; `None` when `x` is not f32 on the
+    /// CPU.
+    fn forward(x: &tch::Tensor, k: usize) -> Option<(TchTensor, Tiles, Vec<u8>)> {
+        let x = x.contiguous();
+        let values = cpu_f32(&x)?;
+        let dims: Vec<usize> = x.size().iter().map(|&d| d as usize).collect();
+        let tiles = Tiles::new(dims.try_into().ok()?, k);
+        let mut argmax = Vec::new();
+        let out = cpu_f32_filled(&tiles.out_shape(), |out| argmax = tiles.pool_into(values, out));
+        Some((TchTensor::new(out), tiles, argmax))
+    }
+
+    fn libtorch_pool(x: TchTensor, k: usize) -> TchTensor {
+        LibTorch::max_pool2d(x, [k, k], [k, k], [0, 0], [1, 1], false)
+    }
+
+    impl PoolBackend for LibTorch {
+        fn max_pool2d_tiles(x: TchTensor, k: usize) -> TchTensor {
+            match forward(&x.tensor, k) {
+                Some((out, _, _)) => out,
+                None => libtorch_pool(x, k),
+            }
+        }
+    }
+
+    impl<C: CheckpointStrategy> PoolBackend for Autodiff<LibTorch, C> {
+        fn max_pool2d_tiles(x: FloatTensor<Self>, k: usize) -> FloatTensor<Self> {
+            let Some((out, tiles, argmax)) = forward(&x.primitive().tensor, k) else {
+                return <Self as ModuleOps<Self>>::max_pool2d(x, [k, k], [k, k], [0, 0], [1, 1], false);
+            };
+            match TorchTilesStep.prepare::<C>([x.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => prep.finish((tiles, argmax), out),
+                OpsKind::UnTracked(prep) => prep.finish(out),
+            }
+        }
+    }
+
+    #[derive(Debug)]
+    struct TorchTilesStep;
+
+    impl Backward<LibTorch, 1> for TorchTilesStep {
+        type State = (Tiles, Vec<u8>);
+
+        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [parent] = ops.parents;
+            let grad = grads.consume::<LibTorch>(&ops.node).tensor.contiguous();
+            let Some(parent) = parent else { return };
+            let (tiles, argmax) = ops.state;
+            let dy = cpu_f32(&grad).expect("the gradient of an f32 CPU output");
+            let dx = cpu_f32_filled(&tiles.shape, |dx| tiles.unpool_into(dy, &argmax, dx));
+            grads.register::<LibTorch>(parent.id, TchTensor::new(dx));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{assert_close, grad_of, normal};
@@ -217,16 +318,31 @@ mod tests {
     /// tiles cover and maps with rows and columns left over, in f32 and bf16.
     #[test]
     fn matches_burn_max_pool2d_with_autodiff() {
-        let device = Device::flex().autodiff();
+        check_against_burn(&Device::flex().autodiff());
+    }
+
+    #[cfg(feature = "tch")]
+    #[test]
+    #[allow(deprecated)] // burn-tch is deprecated upstream.
+    fn matches_burn_max_pool2d_on_libtorch() {
+        check_against_burn(&Device::libtorch().autodiff());
+        let (m, x) = (
+            MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            Tensor::<4>::random([2, 3, 6, 4], normal(), &Device::libtorch()),
+        );
+        assert_close(max_pool2d(&m, x.clone()), m.forward(x), "without autodiff");
+    }
+
+    fn check_against_burn(device: &Device) {
         for (k, shape) in [(2, [3, 4, 6, 8]), (2, [2, 3, 7, 5]), (3, [2, 2, 9, 10])] {
             let m = MaxPool2dConfig::new([k, k]).with_strides([k, k]).init();
             let what = format!("k={k} {shape:?}");
-            let x = Tensor::<4>::random(shape, normal(), &device).into_data();
-            let x_ref = Tensor::<4>::from_data(x.clone(), &device).require_grad();
-            let x_new = Tensor::<4>::from_data(x, &device).require_grad();
+            let x = Tensor::<4>::random(shape, normal(), device).into_data();
+            let x_ref = Tensor::<4>::from_data(x.clone(), device).require_grad();
+            let x_new = Tensor::<4>::from_data(x, device).require_grad();
             let (expected, actual) = (m.forward(x_ref.clone()), max_pool2d(&m, x_new.clone()));
             assert_close(actual.clone().inner(), expected.clone().inner(), &format!("{what}: output"));
-            let upstream = Tensor::<4>::random(expected.dims(), normal(), &device);
+            let upstream = Tensor::<4>::random(expected.dims(), normal(), device);
             let grads_ref = (expected * upstream.clone()).sum().backward();
             let grads_new = (actual * upstream).sum().backward();
             assert_close(grad_of(&x_new, &grads_new, &what), grad_of(&x_ref, &grads_ref, &what), &what);

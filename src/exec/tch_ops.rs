@@ -29,6 +29,10 @@
 //!   variance, burn's momentum convention). In evaluation, libtorch's `batch_norm` with the
 //!   running statistics (differentiable too, for frozen layers in a fine-tuned network).
 //!
+//! On the CPU, the 3×3 convolutions [`winograd::chosen`] picks run trainc's Winograd kernel
+//! instead, on libtorch's memory ([`winograd_geometry`], [`WinogradStep`]), with a fused `relu`
+//! as on Flex: oneDNN computes them directly, with 2.25× the multiplications (BENCHMARKS.md).
+//!
 //! On CUDA, convolutions run channels-last with cuDNN's autotuner on, as PyTorch is benchmarked
 //! ([`cuda_layout`]). Tensors on any other backend, and every tensor when `TRAINC_BURN_CONV` is
 //! set (to compare, bench/gpu.sh), take burn's own path.
@@ -60,6 +64,9 @@ use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
+use super::im2col::Geometry;
+use super::winograd;
+
 /// Whether a dispatch tensor lives on LibTorch (with or without autodiff).
 pub fn is_libtorch(kind: &DispatchTensorKind) -> bool {
     match kind {
@@ -80,19 +87,52 @@ pub fn torch_view<const D: usize>(tensor: &Tensor<D>) -> Option<tch::Tensor> {
     }
 }
 
+/// The values of `t`, borrowed, when it is a contiguous f32 tensor on the CPU; `None` otherwise.
+/// For trainc's own CPU kernels on libtorch's memory (`exec/pool.rs`).
+pub fn cpu_f32(t: &tch::Tensor) -> Option<&[f32]> {
+    let plain = t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous();
+    match t.numel() {
+        _ if !plain => None,
+        0 => Some(&[]),
+        // SAFETY: a contiguous CPU tensor holds `numel` f32 values from `data_ptr` (which counts
+        // the storage offset); the borrow of `t` keeps its storage alive.
+        n => Some(unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, n) }),
+    }
+}
+
+/// A new contiguous f32 CPU tensor of `shape`, whose values `fill` writes, every one of them.
+pub fn cpu_f32_filled(shape: &[usize], fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> tch::Tensor {
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    let t = tch::Tensor::empty(dims.as_slice(), (tch::Kind::Float, tch::Device::Cpu));
+    let n = t.numel();
+    if n > 0 {
+        // SAFETY: a fresh contiguous tensor of `n` f32 values that nothing else references yet;
+        // `MaybeUninit` because `empty` leaves them unwritten.
+        fill(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut std::mem::MaybeUninit<f32>, n) });
+    }
+    t
+}
+
 /// `TRAINC_BURN_CONV=1` keeps burn's own conv and batch norm everywhere, to compare.
 pub fn burn_ops_forced() -> bool {
     static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FORCED.get_or_init(|| std::env::var_os("TRAINC_BURN_CONV").is_some())
 }
 
-/// `conv2d` of a LibTorch tensor `x` (already in dispatch form; see [`is_libtorch`]) with
-/// libtorch's backward pass. Shapes as `burn::tensor::module::conv2d`.
-pub fn conv2d(x: DispatchTensor, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+/// `conv2d` of a LibTorch tensor `x` (already in dispatch form; see [`is_libtorch`]), then
+/// `relu` when asked, with libtorch's backward pass, or on the CPU trainc's Winograd kernel
+/// where it applies ([`winograd_geometry`]). Shapes as `burn::tensor::module::conv2d`.
+pub fn conv2d(
+    x: DispatchTensor,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
     let weight = weight.into_dispatch();
     let out = match bias {
-        Some(bias) => <Dispatch as TorchOps>::torch_conv2d_bias(x, weight, bias.into_dispatch(), options),
-        None => <Dispatch as TorchOps>::torch_conv2d(x, weight, options),
+        Some(bias) => <Dispatch as TorchOps>::torch_conv2d_bias(x, weight, bias.into_dispatch(), options, relu),
+        None => <Dispatch as TorchOps>::torch_conv2d(x, weight, options, relu),
     };
     Tensor::from_dispatch(out)
 }
@@ -133,16 +173,22 @@ pub fn batch_norm<const D: usize>(m: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
 /// The extension. The macro takes bare tensors only (no `Option`), hence two conv entry points.
 #[backend_extension(Autodiff, LibTorch)]
 pub trait TorchOps: Backend {
-    /// `conv2d(x, weight, Some(bias), options)`.
+    /// `conv2d(x, weight, Some(bias), options)`, then `relu` when asked.
     fn torch_conv2d_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self>;
 
-    /// `conv2d(x, weight, None, options)`.
-    fn torch_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self>;
+    /// `conv2d(x, weight, None, options)`, then `relu` when asked.
+    fn torch_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
 
     /// Batch norm with the batch's statistics: `(output, mean, biased variance)`, the statistics
     /// `[C]` and not differentiated (as `burn::tensor::module::batch_norm_train`).
@@ -237,12 +283,26 @@ fn torch_bn_eval(
 
 /// Plain LibTorch (no autodiff): the ops without any graph.
 impl TorchOps for LibTorch {
-    fn torch_conv2d_bias(x: TchTensor, weight: TchTensor, bias: TchTensor, options: ConvOptions<2>) -> TchTensor {
-        TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, Some(&bias.tensor), &options)))
+    fn torch_conv2d_bias(
+        x: TchTensor,
+        weight: TchTensor,
+        bias: TchTensor,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> TchTensor {
+        if let Some(g) = winograd_geometry(&x, &weight, &options) {
+            return winograd_forward(&g, [&x, &weight], Some(&bias), relu);
+        }
+        let y = TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, Some(&bias.tensor), &options)));
+        rectified::<Self>(y, relu)
     }
 
-    fn torch_conv2d(x: TchTensor, weight: TchTensor, options: ConvOptions<2>) -> TchTensor {
-        TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, None, &options)))
+    fn torch_conv2d(x: TchTensor, weight: TchTensor, options: ConvOptions<2>, relu: bool) -> TchTensor {
+        if let Some(g) = winograd_geometry(&x, &weight, &options) {
+            return winograd_forward(&g, [&x, &weight], None, relu);
+        }
+        let y = TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, None, &options)));
+        rectified::<Self>(y, relu)
     }
 
     fn torch_batch_norm_train(
@@ -279,18 +339,29 @@ impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
         weight: AdTensor<C>,
         bias: AdTensor<C>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> AdTensor<C> {
-        if burn_backward_is_faster(x.primitive()) {
-            return Self::conv2d(x, weight, Some(bias), options);
+        if let Some(g) = winograd_geometry(x.primitive(), weight.primitive(), &options) {
+            return winograd_recorded::<C, 3>(g, [x, weight, bias], relu);
         }
-        record::<C, 3>([x, weight, bias], vec![], |[x, w, b]| vec![torch_conv(x, w, Some(b), &options)]).0
+        if burn_backward_is_faster(x.primitive()) {
+            return rectified::<Self>(Self::conv2d(x, weight, Some(bias), options), relu);
+        }
+        // burn's `relu` after the recorded convolution, not libtorch's inside it: libtorch's
+        // `relu` saves its output, which burn-tch may then overwrite in place.
+        let y = record::<C, 3>([x, weight, bias], vec![], |[x, w, b]| vec![torch_conv(x, w, Some(b), &options)]).0;
+        rectified::<Self>(y, relu)
     }
 
-    fn torch_conv2d(x: AdTensor<C>, weight: AdTensor<C>, options: ConvOptions<2>) -> AdTensor<C> {
-        if burn_backward_is_faster(x.primitive()) {
-            return Self::conv2d(x, weight, None, options);
+    fn torch_conv2d(x: AdTensor<C>, weight: AdTensor<C>, options: ConvOptions<2>, relu: bool) -> AdTensor<C> {
+        if let Some(g) = winograd_geometry(x.primitive(), weight.primitive(), &options) {
+            return winograd_recorded::<C, 2>(g, [x, weight], relu);
         }
-        record::<C, 2>([x, weight], vec![], |[x, w]| vec![torch_conv(x, w, None, &options)]).0
+        if burn_backward_is_faster(x.primitive()) {
+            return rectified::<Self>(Self::conv2d(x, weight, None, options), relu);
+        }
+        let y = record::<C, 2>([x, weight], vec![], |[x, w]| vec![torch_conv(x, w, None, &options)]).0;
+        rectified::<Self>(y, relu)
     }
 
     fn torch_batch_norm_train(
@@ -414,6 +485,105 @@ impl<const N: usize> Backward<LibTorch, N> for TorchBackward<N> {
     }
 }
 
+/// `relu(y)` when `relu`, else `y`.
+fn rectified<B: Backend>(y: FloatTensor<B>, relu: bool) -> FloatTensor<B> {
+    if relu { B::relu(y) } else { y }
+}
+
+/// The geometry of a convolution that trainc's Winograd kernel takes on the CPU: f32 tensors
+/// in libtorch's CPU memory and a shape [`winograd::chosen`] picks. oneDNN computes such a
+/// convolution directly; F(2×2, 3×3) needs 2.25× fewer multiplications. `None` leaves the
+/// convolution to libtorch.
+fn winograd_geometry(x: &TchTensor, weight: &TchTensor, options: &ConvOptions<2>) -> Option<Geometry> {
+    let on_cpu = |t: &tch::Tensor| t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float;
+    let dims = |t: &tch::Tensor| -> Option<[usize; 4]> {
+        t.size().iter().map(|&d| usize::try_from(d).ok()).collect::<Option<Vec<_>>>()?.try_into().ok()
+    };
+    if !on_cpu(&x.tensor) || !on_cpu(&weight.tensor) || burn_ops_forced() {
+        return None;
+    }
+    let g = Geometry::new(dims(&x.tensor)?, dims(&weight.tensor)?, options)?;
+    winograd::chosen(&g).then_some(g)
+}
+
+/// The values of a contiguous f32 CPU tensor, which [`winograd_geometry`] checked.
+fn values(t: &tch::Tensor) -> &[f32] {
+    cpu_f32(t).expect("a contiguous f32 tensor on the CPU")
+}
+
+/// [`winograd::forward`] on `[x, weight]` (and the bias), into a new libtorch tensor.
+fn winograd_forward(g: &Geometry, [x, weight]: [&TchTensor; 2], bias: Option<&TchTensor>, relu: bool) -> TchTensor {
+    let [x, weight] = [x, weight].map(|t| t.tensor.contiguous());
+    let bias = bias.map(|b| b.tensor.contiguous());
+    let out = winograd::forward(g, values(&x), values(&weight), bias.as_ref().map(values), relu);
+    let shape = [g.batch, g.channels_out, g.out[0], g.out[1]];
+    TchTensor::new(cpu_f32_filled(&shape, |dst| dst.iter_mut().zip(out).for_each(|(d, v)| _ = d.write(v))))
+}
+
+/// The convolution `[x, weight(, bias)]` by [`winograd_forward`], recorded in burn's graph with
+/// [`WinogradStep`] as its backward step.
+fn winograd_recorded<C: CheckpointStrategy, const N: usize>(
+    g: Geometry,
+    inputs: [AdTensor<C>; N],
+    relu: bool,
+) -> AdTensor<C> {
+    let nodes = inputs.each_ref().map(|t| t.node());
+    let [x, weight, bias] = std::array::from_fn(|i| inputs.get(i).map(|t| t.primitive().clone()));
+    let (x, weight) = (x.expect("an input"), weight.expect("a weight"));
+    let out = winograd_forward(&g, [&x, &weight], bias.as_ref(), relu);
+    match WinogradStep::<N>.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let relu_output = relu.then(|| out.clone());
+            prep.finish(WinogradState { g, x, weight, relu_output }, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+/// burn's backward step for [`winograd_recorded`]: [`winograd::backward`].
+#[derive(Debug)]
+struct WinogradStep<const N: usize>;
+
+/// The state of a [`WinogradStep`]: its inputs, held (so burn-tch does not write into them in
+/// place), and the output of a fused `relu`, whose zeros mask the upstream gradient.
+#[derive(Debug, Clone)]
+struct WinogradState {
+    g: Geometry,
+    x: TchTensor,
+    weight: TchTensor,
+    relu_output: Option<TchTensor>,
+}
+
+impl<const N: usize> Backward<LibTorch, N> for WinogradStep<N> {
+    type State = WinogradState;
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let dy = grads.consume::<LibTorch>(&ops.node).tensor.contiguous();
+        let WinogradState { g, x, weight, relu_output } = ops.state;
+        let ids = ops.parents.each_ref().map(|p| p.as_ref().map(|p| p.id));
+        if ids.iter().all(Option::is_none) {
+            return;
+        }
+        let [x, weight] = [&x, &weight].map(|t| t.tensor.contiguous());
+        let relu_output = relu_output.map(|t| t.tensor.contiguous());
+        let mask = relu_output.as_ref().map(values);
+        let result = winograd::backward(&g, values(&x), values(&weight), values(&dy), ids[0].is_some(), mask);
+        let shapes = [
+            vec![g.batch, g.channels_in, g.input[0], g.input[1]],
+            weight.size().iter().map(|&d| d as usize).collect(),
+            vec![g.channels_out],
+        ];
+        let grads_of = [result.x, Some(result.weight), Some(result.bias)];
+        for ((id, grad), shape) in ids.into_iter().zip(grads_of).zip(shapes) {
+            if let (Some(id), Some(grad)) = (id, grad) {
+                let tensor =
+                    tch::Tensor::from_slice(&grad).reshape(shape.iter().map(|&d| d as i64).collect::<Vec<_>>());
+                grads.register::<LibTorch>(id, TchTensor::new(tensor));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{self, assert_close, batch_norms, conv_configs as configs, normal};
@@ -435,9 +605,20 @@ mod tests {
 
     /// Against burn's own `conv2d` on LibTorch with autodiff (libtorch forward, burn's generic
     /// backward).
-    fn check_conv(c: usize, o: usize, k: usize, options: ConvOptions<2>, with_bias: bool, x_grad: bool) {
-        let case = testing::ConvCase { x: [2, c, 9, 8], o, k, options, with_bias, x_grad, relu: false };
-        let ours: testing::Conv = |x, w, b, options| conv2d(x.into_dispatch(), w, b, options);
+    /// With `relu`, the fused `conv2d |> relu` against burn's `relu` after burn's `conv2d`.
+    fn check_conv(
+        c: usize,
+        o: usize,
+        k: usize,
+        options: ConvOptions<2>,
+        with_bias: bool,
+        (x_grad, relu): (bool, bool),
+    ) {
+        let case = testing::ConvCase { x: [2, c, 9, 8], o, k, options, with_bias, x_grad, relu };
+        let ours: testing::Conv = match relu {
+            true => |x, w, b, options| conv2d(x.into_dispatch(), w, b, options, true),
+            false => |x, w, b, options| conv2d(x.into_dispatch(), w, b, options, false),
+        };
         testing::check_conv(&Device::libtorch().autodiff(), ours, case);
     }
 
@@ -450,12 +631,30 @@ mod tests {
         assert!(!is_libtorch(&Tensor::<1>::zeros([2], &Device::flex().autodiff()).into_dispatch().kind));
     }
 
+    /// The Winograd-sized configurations of `conv_configs` (16 channels, 3×3, stride 1) take
+    /// trainc's kernel on the CPU, so the tests below cover it; a 1×1 kernel stays with libtorch.
+    #[test]
+    fn winograd_takes_wide_3x3_convolutions_on_the_cpu() {
+        let device = Device::libtorch();
+        let tensor =
+            |shape: [usize; 4]| TchTensor::new(torch_view(&Tensor::<4>::zeros(shape, &device)).expect("LibTorch"));
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let x = tensor([2, 16, 9, 8]);
+        assert!(winograd_geometry(&x, &tensor([16, 16, 3, 3]), &options).is_some());
+        assert!(winograd_geometry(&x, &tensor([16, 16, 1, 1]), &options).is_none());
+        assert!(configs().iter().any(|(c, o, k, options)| {
+            let g = Geometry::new([2, *c, 9, 8], [*o, c / options.groups, *k, *k], options);
+            g.is_some_and(|g| winograd::chosen(&g))
+        }));
+    }
+
     #[test]
     fn conv2d_matches_burn_with_autodiff() {
         for (c, o, k, options) in configs() {
-            check_conv(c, o, k, options.clone(), true, true);
-            check_conv(c, o, k, options.clone(), false, true);
-            check_conv(c, o, k, options, true, false);
+            check_conv(c, o, k, options.clone(), true, (true, false));
+            check_conv(c, o, k, options.clone(), false, (true, false));
+            check_conv(c, o, k, options.clone(), true, (false, false));
+            check_conv(c, o, k, options, true, (true, true));
         }
     }
 
@@ -467,11 +666,12 @@ mod tests {
             let w = Tensor::<4>::random([o, c / options.groups, k, k], normal(), &device);
             let b = Tensor::<1>::random([o], normal(), &device);
             let expected = burn::tensor::module::conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
-            let actual = conv2d(x.clone().into_dispatch(), w.clone(), Some(b), options.clone());
+            let actual = conv2d(x.clone().into_dispatch(), w.clone(), Some(b), options.clone(), false);
             assert_close(actual, expected, &format!("{options:?}: output with bias"));
             let expected = burn::tensor::module::conv2d(x.clone(), w.clone(), None, options.clone());
-            let actual = conv2d(x.into_dispatch(), w, None, options.clone());
-            assert_close(actual, expected, &format!("{options:?}: output without bias"));
+            let actual = conv2d(x.into_dispatch(), w, None, options.clone(), true);
+            let expected = burn::tensor::activation::relu(expected);
+            assert_close(actual, expected, &format!("{options:?}: output without bias, with relu"));
         }
     }
 
