@@ -2,8 +2,8 @@
 # Builds trainc with the burn-tch backend (libtorch 2.9.0 from a pip-installed torch) and NCCL
 # (`--features nccl`), trains a small model end to end on `--device tch`, then evaluates its
 # checkpoint on the same backend; then runs the NCCL rendezvous tests under a real torchrun
-# (tests/distributed.rs `nccl::`) and the libtorch extension's unit tests (src/exec/tch_ops.rs),
-# which need a build with the feature.
+# (tests/distributed.rs `nccl::`) and the kernels' unit tests with LibTorch in them (src/exec/:
+# tch_ops.rs, and pool.rs and adam.rs on libtorch's memory), which need a build with the feature.
 # Usage: bash scripts/test-tch.sh      (first run: ~3 GB of wheels and ~17 min of build on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +51,9 @@ print(f"tch: train loss {losses[0]:.3f} → {losses[-1]:.3f}, val accuracy {logg
 PY
 cargo test --features nccl --test distributed nccl:: 2>&1 | tee "$work/nccl.log"
 grep -q "test result: ok. 2 passed" "$work/nccl.log"
-# libtorch's own conv and batch norm against burn's, and the tensor view NCCL writes through.
-cargo test --features nccl --lib exec::tch_ops 2>&1 | tee "$work/ops.log"
+# Every kernel test with LibTorch in it: libtorch's own conv and batch norm against burn's, the
+# tensor view NCCL writes through, and trainc's Winograd, pooling and fused AdamW on libtorch's
+# CPU memory (exec/tch_ops.rs, exec/pool.rs, exec/adam.rs).
+cargo test --features nccl --lib exec:: 2>&1 | tee "$work/ops.log"
 grep -Eq "test result: ok. [1-9][0-9]* passed" "$work/ops.log"
 echo "tch: 1 run, $(grep -c '\.\.\. ok$' "$work/nccl.log" "$work/ops.log" | awk -F: '{s += $2} END {print s}') tests passed, 0 failed"
