@@ -516,8 +516,13 @@ fn winograd_forward(g: &Geometry, [x, weight]: [&TchTensor; 2], bias: Option<&Tc
     let [x, weight] = [x, weight].map(|t| t.tensor.contiguous());
     let bias = bias.map(|b| b.tensor.contiguous());
     let out = winograd::forward(g, values(&x), values(&weight), bias.as_ref().map(values), relu);
-    let shape = [g.batch, g.channels_out, g.out[0], g.out[1]];
-    TchTensor::new(cpu_f32_filled(&shape, |dst| dst.iter_mut().zip(out).for_each(|(d, v)| _ = d.write(v))))
+    from_values(&out, &[g.batch, g.channels_out, g.out[0], g.out[1]])
+}
+
+/// A libtorch CPU tensor of `shape` holding a copy of `values`, for burn.
+fn from_values(values: &[f32], shape: &[usize]) -> TchTensor {
+    let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    TchTensor::new(tch::Tensor::from_slice(values).reshape(shape))
 }
 
 /// The convolution `[x, weight(, bias)]` by [`winograd_forward`], recorded in burn's graph with
@@ -528,8 +533,8 @@ fn winograd_recorded<C: CheckpointStrategy, const N: usize>(
     relu: bool,
 ) -> AdTensor<C> {
     let nodes = inputs.each_ref().map(|t| t.node());
-    let [x, weight, bias] = std::array::from_fn(|i| inputs.get(i).map(|t| t.primitive().clone()));
-    let (x, weight) = (x.expect("an input"), weight.expect("a weight"));
+    let [x, weight] = [0, 1].map(|i| inputs[i].primitive().clone());
+    let bias = inputs.get(2).map(|t| t.primitive().clone());
     let out = winograd_forward(&g, [&x, &weight], bias.as_ref(), relu);
     match WinogradStep::<N>.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
@@ -568,17 +573,13 @@ impl<const N: usize> Backward<LibTorch, N> for WinogradStep<N> {
         let relu_output = relu_output.map(|t| t.tensor.contiguous());
         let mask = relu_output.as_ref().map(values);
         let result = winograd::backward(&g, values(&x), values(&weight), values(&dy), ids[0].is_some(), mask);
-        let shapes = [
-            vec![g.batch, g.channels_in, g.input[0], g.input[1]],
-            weight.size().iter().map(|&d| d as usize).collect(),
-            vec![g.channels_out],
-        ];
-        let grads_of = [result.x, Some(result.weight), Some(result.bias)];
-        for ((id, grad), shape) in ids.into_iter().zip(grads_of).zip(shapes) {
+        let x_shape = [g.batch, g.channels_in, g.input[0], g.input[1]];
+        let weight_shape = [g.channels_out, g.channels_in, 3, 3];
+        let grads_of: [(Option<Vec<f32>>, &[usize]); 3] =
+            [(result.x, &x_shape), (Some(result.weight), &weight_shape), (Some(result.bias), &[g.channels_out])];
+        for (id, (grad, shape)) in ids.into_iter().zip(grads_of) {
             if let (Some(id), Some(grad)) = (id, grad) {
-                let tensor =
-                    tch::Tensor::from_slice(&grad).reshape(shape.iter().map(|&d| d as i64).collect::<Vec<_>>());
-                grads.register::<LibTorch>(id, TchTensor::new(tensor));
+                grads.register::<LibTorch>(id, from_values(&grad, shape));
             }
         }
     }
