@@ -33,6 +33,7 @@
 //! `burn::backend` module).
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -45,7 +46,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, DispatchTensorKind, Flex, Tenso
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
-use super::{im2col, winograd};
+use super::{fused, im2col, winograd};
 
 /// burn-flex's tensor (the crate is not a direct dependency).
 pub(super) type FlexTensor = FloatTensor<Flex>;
@@ -218,11 +219,40 @@ fn flex_forward(
     };
     let bias = bias.as_ref().map(f32_data);
     let (x, weight) = (f32_data(&x), f32_data(&weight));
-    let out = match winograd::chosen(&g) {
-        true => winograd::forward(&g, &x, &weight, bias.as_deref(), relu),
-        false => im2col::forward(&g, &x, &weight, bias.as_deref(), relu),
-    };
+    let len = g.batch * g.output_len();
+    // SAFETY: `forward_into` writes every value.
+    let (out, ()) = unsafe { fused::filled(len, |out| forward_into(&g, &x, &weight, bias.as_deref(), relu, out)) };
     flex_tensor(out, [g.batch, g.channels_out, g.out[0], g.out[1]])
+}
+
+/// trainc's kernel for the f32 convolution `g` (then `relu` when asked), into `out`
+/// (`[B, O, OH, OW]`, in full): [`winograd`] where it is chosen, [`im2col`] otherwise. On Flex's
+/// memory here, on libtorch's in [`super::tch_ops`].
+pub(super) fn forward_into(
+    g: &im2col::Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [MaybeUninit<f32>],
+) {
+    match winograd::chosen(g) {
+        true => winograd::forward_into(g, x, weight, bias, relu, out),
+        false => im2col::forward_into(g, x, weight, bias, relu, out),
+    }
+}
+
+/// The backward step of [`forward_into`]'s kernel, the input gradient into `dx` when given.
+pub(super) fn backward_into(
+    g: &im2col::Geometry,
+    [x, weight, dy]: [&[f32]; 3],
+    dx: Option<&mut [MaybeUninit<f32>]>,
+    relu_output: Option<&[f32]>,
+) -> im2col::Grads {
+    match winograd::chosen(g) {
+        true => winograd::backward_into(g, x, weight, dy, dx, relu_output),
+        false => im2col::backward_into(g, x, weight, dy, dx, relu_output),
+    }
 }
 
 /// Mirrors burn-autodiff's `conv2d` (`burn-autodiff/src/ops/module.rs`): same preparation,
@@ -320,7 +350,7 @@ impl Backward<Flex, 2> for Conv2dNoBias {
     }
 }
 
-/// Registers the gradients of whichever of `[x, weight, bias]` is tracked: [`im2col::backward`]
+/// Registers the gradients of whichever of `[x, weight, bias]` is tracked: [`backward_into`]
 /// for f32, burn's own `conv2d_*_backward` otherwise. `relu_output` is the output of a fused
 /// `relu`, whose zeros mask `grad`.
 fn register_grads(
@@ -338,12 +368,10 @@ fn register_grads(
         return register_burn_grads(grads, [x_id, weight_id, bias_id], [x, weight, grad], bias, options);
     };
     let relu_output = relu_output.as_ref().map(f32_data);
-    let backward = match winograd::chosen(&g) {
-        true => winograd::backward,
-        false => im2col::backward,
-    };
     let (x_data, weight_data, grad) = (f32_data(&x), f32_data(&weight), f32_data(&grad));
-    let result = backward(&g, &x_data, &weight_data, &grad, x_id.is_some(), relu_output.as_deref());
+    let result = im2col::with_input_grad(&g, x_id.is_some(), |dx| {
+        backward_into(&g, [&x_data, &weight_data, &grad], dx, relu_output.as_deref())
+    });
     if let (Some(id), Some(dx)) = (x_id, result.x) {
         grads.register::<Flex>(id, flex_tensor(dx, [g.batch, g.channels_in, g.input[0], g.input[1]]));
     }

@@ -9,32 +9,52 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 /// A buffer of `len` zeros, in chunks of `chunk_len` that `fill` then writes with its own scratch
-/// state, in parallel when `parallel`. Each chunk is zeroed by the worker that fills it, while it
-/// is in that worker's cache: a buffer zeroed up front is a serial `memset` on the calling thread
-/// (burn keeps freed memory, so `calloc` rarely gets fresh zero pages), which was 2 % of a
-/// Fashion-MNIST step with the other core idle.
+/// state, in parallel when `parallel`: [`zeroed_chunks_into`] a new `Vec`.
 pub(super) fn zeroed_chunks<S: Default + Send>(
     len: usize,
     chunk_len: usize,
     parallel: bool,
     fill: impl Fn(&mut S, (usize, &mut [f32])) + Sync,
 ) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
-    let spare = &mut out.spare_capacity_mut()[..len];
+    // SAFETY: `zeroed_chunks_into` writes every value.
+    unsafe { filled(len, |out| zeroed_chunks_into(out, chunk_len, parallel, fill)) }.0
+}
+
+/// `out` in chunks of `chunk_len`, each zeroed and then written by `fill` with its own scratch
+/// state, in parallel when `parallel`. Each chunk is zeroed by the worker that fills it, while it
+/// is in that worker's cache: a buffer zeroed up front is a serial `memset` on the calling thread
+/// (burn keeps freed memory, so `calloc` rarely gets fresh zero pages), which was 2 % of a
+/// Fashion-MNIST step with the other core idle. `out` may be another library's memory (a libtorch
+/// tensor's, `exec/tch_ops.rs`), so that the result is not copied there afterwards.
+pub(super) fn zeroed_chunks_into<S: Default + Send>(
+    out: &mut [MaybeUninit<f32>],
+    chunk_len: usize,
+    parallel: bool,
+    fill: impl Fn(&mut S, (usize, &mut [f32])) + Sync,
+) {
     let chunk_len = chunk_len.max(1);
     match parallel {
-        true => spare
+        true => out
             .par_chunks_mut(chunk_len)
             .enumerate()
             .for_each_init(S::default, |state, (index, chunk)| fill(state, (index, zeroed(chunk)))),
         false => {
             let mut state = S::default();
-            spare.chunks_mut(chunk_len).enumerate().for_each(|(index, chunk)| fill(&mut state, (index, zeroed(chunk))));
+            out.chunks_mut(chunk_len).enumerate().for_each(|(index, chunk)| fill(&mut state, (index, zeroed(chunk))));
         }
     }
-    // SAFETY: the chunks cover `..len`, and every one was zeroed before `fill` saw it.
+}
+
+/// A `Vec` of `len` values written by `fill`, and what `fill` returns.
+///
+/// # Safety
+/// `fill` must write every one of the `len` values it is given.
+pub(super) unsafe fn filled<R>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>]) -> R) -> (Vec<f32>, R) {
+    let mut out = Vec::with_capacity(len);
+    let result = fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the caller promises that `fill` wrote all `len` values.
     unsafe { out.set_len(len) };
-    out
+    (out, result)
 }
 
 /// `chunk`, every element set to zero.

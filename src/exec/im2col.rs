@@ -26,7 +26,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::fused::{self, zeroed, zeroed_chunks};
+use super::fused::{self, zeroed, zeroed_chunks_into};
 use std::ops::Range;
 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -267,6 +267,20 @@ pub(super) unsafe fn product(
 /// still in cache): `x` is `[B, C, H, W]`, `weight` `[O, C/g, kh, kw]`, `bias` `[O]`; returns
 /// `[B, O, OH, OW]`.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    // SAFETY: `forward_into` writes every value.
+    unsafe { fused::filled(g.batch * g.output_len(), |out| forward_into(g, x, weight, bias, relu, out)) }.0
+}
+
+/// [`forward`] into `out` (`[B, O, OH, OW]`), which it writes in full.
+pub fn forward_into(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [MaybeUninit<f32>],
+) {
+    assert_eq!(out.len(), g.batch * g.output_len(), "conv2d output of {g:?}");
     let chunks = Chunks::for_geometry(g, rayon::current_num_threads());
     let run = |scratch: &mut Scratch, (index, out): (usize, &mut [f32])| {
         let first = index * chunks.samples;
@@ -278,7 +292,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, re
             _ => job.forward_samples(x, bias, out, scratch),
         }
     };
-    zeroed_chunks(g.batch * g.output_len(), chunks.samples * g.output_len(), chunks.parallel, run)
+    zeroed_chunks_into(out, chunks.samples * g.output_len(), chunks.parallel, run)
 }
 
 /// `row = relu(row)`: the fused `relu`.
@@ -506,22 +520,49 @@ pub fn backward(
     want_x: bool,
     relu_output: Option<&[f32]>,
 ) -> Grads {
-    gradients(g, Some(x), weight, (dy, relu_output), want_x)
+    with_input_grad(g, want_x, |dx| backward_into(g, x, weight, dy, dx, relu_output))
+}
+
+/// [`backward`] with the input gradient written into `dx` (`[B, C, H, W]`, in full) when given;
+/// the result's `x` is `None`.
+pub fn backward_into(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [MaybeUninit<f32>]>,
+    relu_output: Option<&[f32]>,
+) -> Grads {
+    gradients(g, Some(x), weight, (dy, relu_output), dx)
 }
 
 /// The input gradient alone: `conv_transpose2d(dy, weight)` for the convolution `g` whose
 /// adjoint it is (`dy` is `[B, O, OH, OW]`, the result `[B, C, H, W]`).
 pub fn transposed(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
-    gradients(g, None, weight, (dy, None), true).x.unwrap_or_default()
+    with_input_grad(g, true, |dx| gradients(g, None, weight, (dy, None), dx)).x.unwrap_or_default()
 }
 
-/// [`backward`], without the weight gradient when `x` is `None` (it is then all zeros).
+/// `backward_into`'s gradients, with the input gradient in a new `Vec` when `want_x`.
+pub(super) fn with_input_grad(
+    g: &Geometry,
+    want_x: bool,
+    backward_into: impl FnOnce(Option<&mut [MaybeUninit<f32>]>) -> Grads,
+) -> Grads {
+    if !want_x {
+        return backward_into(None);
+    }
+    // SAFETY: `chunk_gradients` zeroes every chunk of the input gradient, then adds into it.
+    let (dx, grads) = unsafe { fused::filled(g.batch * g.input_len(), |dx| backward_into(Some(dx))) };
+    Grads { x: Some(dx), ..grads }
+}
+
+/// [`backward_into`], without the weight gradient when `x` is `None` (it is then all zeros).
 fn gradients(
     g: &Geometry,
     x: Option<&[f32]>,
     weight: &[f32],
     (dy, relu_output): (&[f32], Option<&[f32]>),
-    want_x: bool,
+    dx: Option<&mut [MaybeUninit<f32>]>,
 ) -> Grads {
     let chunks = Chunks::for_geometry(g, rayon::current_num_threads());
     let step = |sums: &mut Sums, chunk: Chunk| {
@@ -532,8 +573,8 @@ fn gradients(
             _ => job.backward_samples(x, chunk.dy, chunk.dx, sums),
         }
     };
-    let (x_grad, sums) = chunk_gradients(g, chunks, (dy, relu_output), want_x, (|| Sums::new(g), step, Sums::add));
-    Grads { x: x_grad, weight: sums.weight, bias: sums.bias }
+    let sums = chunk_gradients(g, chunks, (dy, relu_output), dx, (|| Sums::new(g), step, Sums::add));
+    Grads { x: None, weight: sums.weight, bias: sums.bias }
 }
 
 /// One chunk of a backward step: samples `first..first + samples`, their output gradient and
@@ -546,26 +587,25 @@ pub(super) struct Chunk<'a> {
 }
 
 /// Runs `step` on every chunk of the batch (in parallel when `chunks.parallel`), and folds the
-/// workers' sums with `merge`; returns the input gradient (when `want_x`) and the sums. Each
-/// chunk's input gradient is zeroed by its worker (see [`zeroed_chunks`]), and its output
-/// gradient masked there by `relu_output`, the output of a fused `relu`.
+/// workers' sums with `merge`; writes the input gradient into `dx` when given (`[B, C, H, W]`,
+/// in full). Each chunk of `dx` is zeroed by its worker (see [`zeroed_chunks_into`]), and its
+/// output gradient masked there by `relu_output`, the output of a fused `relu`.
 pub(super) fn chunk_gradients<S: Send>(
     g: &Geometry,
     chunks: Chunks,
     (dy, relu_output): (&[f32], Option<&[f32]>),
-    want_x: bool,
+    dx: Option<&mut [MaybeUninit<f32>]>,
     (init, step, merge): (
         impl Fn() -> S + Sync + Send,
         impl Fn(&mut S, Chunk) + Sync + Send,
         impl Fn(S, S) -> S + Sync + Send,
     ),
-) -> (Option<Vec<f32>>, S) {
+) -> S {
     let chunk_count = g.batch.div_ceil(chunks.samples);
-    let len = g.batch * g.input_len();
-    let mut x_grad = want_x.then(|| Vec::with_capacity(len));
-    let items: Vec<(usize, Option<&mut [MaybeUninit<f32>]>)> = match &mut x_grad {
+    let items: Vec<(usize, Option<&mut [MaybeUninit<f32>]>)> = match dx {
         Some(dx) => {
-            dx.spare_capacity_mut()[..len].chunks_mut(chunks.samples * g.input_len()).map(Some).enumerate().collect()
+            assert_eq!(dx.len(), g.batch * g.input_len(), "input gradient of {g:?}");
+            dx.chunks_mut(chunks.samples * g.input_len()).map(Some).enumerate().collect()
         }
         None => (0..chunk_count).map(|index| (index, None)).collect(),
     };
@@ -586,11 +626,7 @@ pub(super) fn chunk_gradients<S: Send>(
         true => items.into_par_iter().fold(init, step).reduce(init, |a, b| (merge(a.0, b.0), a.1)),
         false => items.into_iter().fold(init(), step),
     };
-    if let Some(dx) = &mut x_grad {
-        // SAFETY: the chunks cover `..len`, and every one was zeroed (then filled) by `step`.
-        unsafe { dx.set_len(len) };
-    }
-    (x_grad, sums)
+    sums
 }
 
 /// The column matrix of several samples side by side, `[C·kh·kw, samples · OH·OW]`, in `buffer`.

@@ -259,8 +259,7 @@ mod torch {
         let values = cpu_f32(&x)?;
         let dims: Vec<usize> = x.size().iter().map(|&d| d as usize).collect();
         let tiles = Tiles::new(dims.try_into().ok()?, k);
-        let mut argmax = Vec::new();
-        let out = cpu_f32_filled(&tiles.out_shape(), |out| argmax = tiles.pool_into(values, out));
+        let (out, argmax) = cpu_f32_filled(&tiles.out_shape(), |out| tiles.pool_into(values, out));
         Some((TchTensor::new(out), tiles, argmax))
     }
 
@@ -301,7 +300,7 @@ mod torch {
             let Some(parent) = parent else { return };
             let (tiles, argmax) = ops.state;
             let dy = cpu_f32(&grad).expect("the gradient of an f32 CPU output");
-            let dx = cpu_f32_filled(&tiles.shape, |dx| tiles.unpool_into(dy, &argmax, dx));
+            let (dx, ()) = cpu_f32_filled(&tiles.shape, |dx| tiles.unpool_into(dy, &argmax, dx));
             grads.register::<LibTorch>(parent.id, TchTensor::new(dx));
         }
     }

@@ -29,9 +29,13 @@
 //!   variance, burn's momentum convention). In evaluation, libtorch's `batch_norm` with the
 //!   running statistics (differentiable too, for frozen layers in a fine-tuned network).
 //!
-//! On the CPU, the 3×3 convolutions [`winograd::chosen`] picks run trainc's Winograd kernel
-//! instead, on libtorch's memory ([`winograd_geometry`], [`WinogradStep`]), with a fused `relu`
-//! as on Flex: oneDNN computes them directly, with 2.25× the multiplications (BENCHMARKS.md).
+//! On the CPU, f32 convolutions run trainc's own kernels instead, as on Flex, reading and writing
+//! libtorch's memory ([`kernel_geometry`], [`KernelStep`]), with a fused `relu`: Winograd
+//! F(2×2, 3×3) for the 3×3 convolutions [`super::winograd::chosen`] picks (oneDNN computes them
+//! directly, with 2.25× the multiplications) and im2col for the rest. On the Fashion-MNIST CNN's
+//! first layer (one input channel) oneDNN's forward + backward through the recorded graph took
+//! 9.6 ms against im2col's 4.0 (`cargo bench --bench ops -- tch` / `-- flex`, BENCHMARKS.md).
+//! The outputs and input gradients are written straight into libtorch tensors, not copied there.
 //!
 //! On CUDA, convolutions run channels-last with cuDNN's autotuner on, as PyTorch is benchmarked
 //! ([`cuda_layout`]). Tensors on any other backend, and every tensor when `TRAINC_BURN_CONV` is
@@ -47,6 +51,8 @@
 //! upstream product only needs the output's gradient, not its value.
 
 #![allow(deprecated)] // burn-tch is deprecated upstream in favour of CubeCL backends.
+
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -64,8 +70,8 @@ use burn::nn::BatchNorm;
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
+use super::conv;
 use super::im2col::Geometry;
-use super::winograd;
 
 /// Whether a dispatch tensor lives on LibTorch (with or without autodiff).
 pub fn is_libtorch(kind: &DispatchTensorKind) -> bool {
@@ -100,17 +106,20 @@ pub fn cpu_f32(t: &tch::Tensor) -> Option<&[f32]> {
     }
 }
 
-/// A new contiguous f32 CPU tensor of `shape`, whose values `fill` writes, every one of them.
-pub fn cpu_f32_filled(shape: &[usize], fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> tch::Tensor {
+/// A new contiguous f32 CPU tensor of `shape`, whose values `fill` writes, every one of them,
+/// and what `fill` returns.
+pub fn cpu_f32_filled<R>(shape: &[usize], fill: impl FnOnce(&mut [MaybeUninit<f32>]) -> R) -> (tch::Tensor, R) {
     let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     let t = tch::Tensor::empty(dims.as_slice(), (tch::Kind::Float, tch::Device::Cpu));
     let n = t.numel();
-    if n > 0 {
-        // SAFETY: a fresh contiguous tensor of `n` f32 values that nothing else references yet;
-        // `MaybeUninit` because `empty` leaves them unwritten.
-        fill(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut std::mem::MaybeUninit<f32>, n) });
-    }
-    t
+    // SAFETY: a fresh contiguous tensor of `n` f32 values that nothing else references yet;
+    // `MaybeUninit` because `empty` leaves them unwritten.
+    let values = match n {
+        0 => &mut [],
+        n => unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut MaybeUninit<f32>, n) },
+    };
+    let result = fill(values);
+    (t, result)
 }
 
 /// `TRAINC_BURN_CONV=1` keeps burn's own conv and batch norm everywhere, to compare.
@@ -120,8 +129,8 @@ pub fn burn_ops_forced() -> bool {
 }
 
 /// `conv2d` of a LibTorch tensor `x` (already in dispatch form; see [`is_libtorch`]), then
-/// `relu` when asked, with libtorch's backward pass, or on the CPU trainc's Winograd kernel
-/// where it applies ([`winograd_geometry`]). Shapes as `burn::tensor::module::conv2d`.
+/// `relu` when asked, with libtorch's backward pass, or on the CPU trainc's kernels
+/// ([`kernel_geometry`]). Shapes as `burn::tensor::module::conv2d`.
 pub fn conv2d(
     x: DispatchTensor,
     weight: Tensor<4>,
@@ -290,16 +299,16 @@ impl TorchOps for LibTorch {
         options: ConvOptions<2>,
         relu: bool,
     ) -> TchTensor {
-        if let Some(g) = winograd_geometry(&x, &weight, &options) {
-            return winograd_forward(&g, [&x, &weight], Some(&bias), relu);
+        if let Some(g) = kernel_geometry(&x, &weight, &options) {
+            return kernel_forward(&g, [&x, &weight], Some(&bias), relu);
         }
         let y = TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, Some(&bias.tensor), &options)));
         rectified::<Self>(y, relu)
     }
 
     fn torch_conv2d(x: TchTensor, weight: TchTensor, options: ConvOptions<2>, relu: bool) -> TchTensor {
-        if let Some(g) = winograd_geometry(&x, &weight, &options) {
-            return winograd_forward(&g, [&x, &weight], None, relu);
+        if let Some(g) = kernel_geometry(&x, &weight, &options) {
+            return kernel_forward(&g, [&x, &weight], None, relu);
         }
         let y = TchTensor::new(tch::no_grad(|| torch_conv(&x.tensor, &weight.tensor, None, &options)));
         rectified::<Self>(y, relu)
@@ -341,8 +350,8 @@ impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
         options: ConvOptions<2>,
         relu: bool,
     ) -> AdTensor<C> {
-        if let Some(g) = winograd_geometry(x.primitive(), weight.primitive(), &options) {
-            return winograd_recorded::<C, 3>(g, [x, weight, bias], relu);
+        if let Some(g) = kernel_geometry(x.primitive(), weight.primitive(), &options) {
+            return kernel_recorded::<C, 3>(g, [x, weight, bias], relu);
         }
         if burn_backward_is_faster(x.primitive()) {
             return rectified::<Self>(Self::conv2d(x, weight, Some(bias), options), relu);
@@ -354,8 +363,8 @@ impl<C: CheckpointStrategy> TorchOps for Autodiff<LibTorch, C> {
     }
 
     fn torch_conv2d(x: AdTensor<C>, weight: AdTensor<C>, options: ConvOptions<2>, relu: bool) -> AdTensor<C> {
-        if let Some(g) = winograd_geometry(x.primitive(), weight.primitive(), &options) {
-            return winograd_recorded::<C, 2>(g, [x, weight], relu);
+        if let Some(g) = kernel_geometry(x.primitive(), weight.primitive(), &options) {
+            return kernel_recorded::<C, 2>(g, [x, weight], relu);
         }
         if burn_backward_is_faster(x.primitive()) {
             return rectified::<Self>(Self::conv2d(x, weight, None, options), relu);
@@ -490,33 +499,48 @@ fn rectified<B: Backend>(y: FloatTensor<B>, relu: bool) -> FloatTensor<B> {
     if relu { B::relu(y) } else { y }
 }
 
-/// The geometry of a convolution that trainc's Winograd kernel takes on the CPU: f32 tensors
-/// in libtorch's CPU memory and a shape [`winograd::chosen`] picks. oneDNN computes such a
-/// convolution directly; F(2×2, 3×3) needs 2.25× fewer multiplications. `None` leaves the
-/// convolution to libtorch.
-fn winograd_geometry(x: &TchTensor, weight: &TchTensor, options: &ConvOptions<2>) -> Option<Geometry> {
+/// The geometry of a convolution that trainc's kernels take on the CPU: f32 tensors in
+/// libtorch's CPU memory and a shape [`im2col`] computes. [`conv::forward_into`] then runs
+/// Winograd F(2×2, 3×3) where it is chosen (oneDNN computes such a convolution directly, with
+/// 2.25× the multiplications) and im2col otherwise, as on Flex. `None` leaves the convolution to
+/// libtorch: on CUDA, with `TRAINC_TORCH_CONV=1` or `TRAINC_BURN_CONV=1` (to compare), and for
+/// shapes the kernels do not take.
+fn kernel_geometry(x: &TchTensor, weight: &TchTensor, options: &ConvOptions<2>) -> Option<Geometry> {
     let on_cpu = |t: &tch::Tensor| t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float;
     let dims = |t: &tch::Tensor| -> Option<[usize; 4]> {
         t.size().iter().map(|&d| usize::try_from(d).ok()).collect::<Option<Vec<_>>>()?.try_into().ok()
     };
-    if !on_cpu(&x.tensor) || !on_cpu(&weight.tensor) || burn_ops_forced() {
+    if !on_cpu(&x.tensor) || !on_cpu(&weight.tensor) || burn_ops_forced() || libtorch_kernels_kept() {
         return None;
     }
-    let g = Geometry::new(dims(&x.tensor)?, dims(&weight.tensor)?, options)?;
-    winograd::chosen(&g).then_some(g)
+    Geometry::new(dims(&x.tensor)?, dims(&weight.tensor)?, options)
 }
 
-/// The values of a contiguous f32 CPU tensor, which [`winograd_geometry`] checked.
+/// `TRAINC_TORCH_CONV=1`: libtorch's own convolutions on the CPU too (oneDNN), to compare; or a
+/// test of that path (`keep_libtorch_kernels`).
+fn libtorch_kernels_kept() -> bool {
+    static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    #[cfg(test)]
+    if tests::LIBTORCH_KERNELS.get() {
+        return true;
+    }
+    *KEPT.get_or_init(|| std::env::var("TRAINC_TORCH_CONV").is_ok_and(|v| v == "1"))
+}
+
+/// The values of a contiguous f32 CPU tensor, which [`kernel_geometry`] checked.
 fn values(t: &tch::Tensor) -> &[f32] {
     cpu_f32(t).expect("a contiguous f32 tensor on the CPU")
 }
 
-/// [`winograd::forward`] on `[x, weight]` (and the bias), into a new libtorch tensor.
-fn winograd_forward(g: &Geometry, [x, weight]: [&TchTensor; 2], bias: Option<&TchTensor>, relu: bool) -> TchTensor {
+/// [`conv::forward_into`] on `[x, weight]` (and the bias), straight into a new libtorch tensor.
+fn kernel_forward(g: &Geometry, [x, weight]: [&TchTensor; 2], bias: Option<&TchTensor>, relu: bool) -> TchTensor {
     let [x, weight] = [x, weight].map(|t| t.tensor.contiguous());
     let bias = bias.map(|b| b.tensor.contiguous());
-    let out = winograd::forward(g, values(&x), values(&weight), bias.as_ref().map(values), relu);
-    from_values(&out, &[g.batch, g.channels_out, g.out[0], g.out[1]])
+    let shape = [g.batch, g.channels_out, g.out[0], g.out[1]];
+    let (out, ()) = cpu_f32_filled(&shape, |out| {
+        conv::forward_into(g, values(&x), values(&weight), bias.as_ref().map(values), relu, out)
+    });
+    TchTensor::new(out)
 }
 
 /// A libtorch CPU tensor of `shape` holding a copy of `values`, for burn.
@@ -525,9 +549,9 @@ fn from_values(values: &[f32], shape: &[usize]) -> TchTensor {
     TchTensor::new(tch::Tensor::from_slice(values).reshape(shape))
 }
 
-/// The convolution `[x, weight(, bias)]` by [`winograd_forward`], recorded in burn's graph with
-/// [`WinogradStep`] as its backward step.
-fn winograd_recorded<C: CheckpointStrategy, const N: usize>(
+/// The convolution `[x, weight(, bias)]` by [`kernel_forward`], recorded in burn's graph with
+/// [`KernelStep`] as its backward step.
+fn kernel_recorded<C: CheckpointStrategy, const N: usize>(
     g: Geometry,
     inputs: [AdTensor<C>; N],
     relu: bool,
@@ -535,52 +559,61 @@ fn winograd_recorded<C: CheckpointStrategy, const N: usize>(
     let nodes = inputs.each_ref().map(|t| t.node());
     let [x, weight] = [0, 1].map(|i| inputs[i].primitive().clone());
     let bias = inputs.get(2).map(|t| t.primitive().clone());
-    let out = winograd_forward(&g, [&x, &weight], bias.as_ref(), relu);
-    match WinogradStep::<N>.prepare::<C>(nodes).compute_bound().stateful() {
+    let out = kernel_forward(&g, [&x, &weight], bias.as_ref(), relu);
+    match KernelStep::<N>.prepare::<C>(nodes).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
             let relu_output = relu.then(|| out.clone());
-            prep.finish(WinogradState { g, x, weight, relu_output }, out)
+            prep.finish(KernelState { g, x, weight, relu_output }, out)
         }
         OpsKind::UnTracked(prep) => prep.finish(out),
     }
 }
 
-/// burn's backward step for [`winograd_recorded`]: [`winograd::backward`].
+/// burn's backward step for [`kernel_recorded`]: [`conv::backward_into`], the input gradient
+/// written straight into a new libtorch tensor.
 #[derive(Debug)]
-struct WinogradStep<const N: usize>;
+struct KernelStep<const N: usize>;
 
-/// The state of a [`WinogradStep`]: its inputs, held (so burn-tch does not write into them in
+/// The state of a [`KernelStep`]: its inputs, held (so burn-tch does not write into them in
 /// place), and the output of a fused `relu`, whose zeros mask the upstream gradient.
 #[derive(Debug, Clone)]
-struct WinogradState {
+struct KernelState {
     g: Geometry,
     x: TchTensor,
     weight: TchTensor,
     relu_output: Option<TchTensor>,
 }
 
-impl<const N: usize> Backward<LibTorch, N> for WinogradStep<N> {
-    type State = WinogradState;
+impl<const N: usize> Backward<LibTorch, N> for KernelStep<N> {
+    type State = KernelState;
 
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let dy = grads.consume::<LibTorch>(&ops.node).tensor.contiguous();
-        let WinogradState { g, x, weight, relu_output } = ops.state;
-        let ids = ops.parents.each_ref().map(|p| p.as_ref().map(|p| p.id));
-        if ids.iter().all(Option::is_none) {
+        let KernelState { g, x, weight, relu_output } = ops.state;
+        let [x_id, weight_id, bias_id] = std::array::from_fn(|i| ops.parents.get(i).and_then(|p| Some(p.as_ref()?.id)));
+        if [x_id, weight_id, bias_id].iter().all(Option::is_none) {
             return;
         }
         let [x, weight] = [&x, &weight].map(|t| t.tensor.contiguous());
         let relu_output = relu_output.map(|t| t.tensor.contiguous());
+        let inputs = [values(&x), values(&weight), values(&dy)];
         let mask = relu_output.as_ref().map(values);
-        let result = winograd::backward(&g, values(&x), values(&weight), values(&dy), ids[0].is_some(), mask);
-        let x_shape = [g.batch, g.channels_in, g.input[0], g.input[1]];
-        let weight_shape = [g.channels_out, g.channels_in, 3, 3];
-        let grads_of: [(Option<Vec<f32>>, &[usize]); 3] =
-            [(result.x, &x_shape), (Some(result.weight), &weight_shape), (Some(result.bias), &[g.channels_out])];
-        for (id, (grad, shape)) in ids.into_iter().zip(grads_of) {
-            if let (Some(id), Some(grad)) = (id, grad) {
-                grads.register::<LibTorch>(id, from_values(&grad, shape));
+        let backward = |dx: Option<&mut [MaybeUninit<f32>]>| conv::backward_into(&g, inputs, dx, mask);
+        let result = match x_id {
+            Some(id) => {
+                let x_shape = [g.batch, g.channels_in, g.input[0], g.input[1]];
+                let (dx, result) = cpu_f32_filled(&x_shape, |dx| backward(Some(dx)));
+                grads.register::<LibTorch>(id, TchTensor::new(dx));
+                result
             }
+            None => backward(None),
+        };
+        if let Some(id) = weight_id {
+            let shape = [g.channels_out, g.channels_in / g.groups, g.kernel[0], g.kernel[1]];
+            grads.register::<LibTorch>(id, from_values(&result.weight, &shape));
+        }
+        if let Some(id) = bias_id {
+            grads.register::<LibTorch>(id, from_values(&result.bias, &[g.channels_out]));
         }
     }
 }
@@ -602,6 +635,21 @@ mod tests {
         let _ = tch::no_grad(|| view.shallow_clone().fill_(7.0));
         assert_eq!(flat.into_data().try_into_vec::<f32>().ok(), Some(vec![7.0; 5]));
         assert!(torch_view(&Tensor::<1>::ones([3], &Device::flex())).is_none());
+    }
+
+    thread_local! {
+        /// Set by [`keep_libtorch_kernels`]: this test thread's convolutions on the CPU take
+        /// libtorch's path (the one CUDA tensors take) instead of trainc's kernels.
+        pub(super) static LIBTORCH_KERNELS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `test` twice: with trainc's kernels on the CPU, then with libtorch's own.
+    fn both_paths(test: impl Fn()) {
+        for kept in [false, true] {
+            LIBTORCH_KERNELS.set(kept);
+            test();
+        }
+        LIBTORCH_KERNELS.set(false);
     }
 
     /// Against burn's own `conv2d` on LibTorch with autodiff (libtorch forward, burn's generic
@@ -632,35 +680,44 @@ mod tests {
         assert!(!is_libtorch(&Tensor::<1>::zeros([2], &Device::flex().autodiff()).into_dispatch().kind));
     }
 
-    /// The Winograd-sized configurations of `conv_configs` (16 channels, 3×3, stride 1) take
-    /// trainc's kernel on the CPU, so the tests below cover it; a 1×1 kernel stays with libtorch.
+    /// Every configuration of `conv_configs` takes trainc's kernels on the CPU (the Winograd-sized
+    /// ones Winograd), unless a test keeps libtorch's, so the tests below cover both paths.
     #[test]
-    fn winograd_takes_wide_3x3_convolutions_on_the_cpu() {
+    fn trainc_kernels_take_cpu_convolutions() {
         let device = Device::libtorch();
         let tensor =
             |shape: [usize; 4]| TchTensor::new(torch_view(&Tensor::<4>::zeros(shape, &device)).expect("LibTorch"));
-        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        let x = tensor([2, 16, 9, 8]);
-        assert!(winograd_geometry(&x, &tensor([16, 16, 3, 3]), &options).is_some());
-        assert!(winograd_geometry(&x, &tensor([16, 16, 1, 1]), &options).is_none());
+        for (c, o, k, options) in configs() {
+            let (x, weight) = (tensor([2, c, 9, 8]), tensor([o, c / options.groups, k, k]));
+            assert!(kernel_geometry(&x, &weight, &options).is_some(), "{options:?}");
+            both_paths(|| {
+                assert_eq!(kernel_geometry(&x, &weight, &options).is_some(), !LIBTORCH_KERNELS.get());
+            });
+        }
         assert!(configs().iter().any(|(c, o, k, options)| {
             let g = Geometry::new([2, *c, 9, 8], [*o, c / options.groups, *k, *k], options);
-            g.is_some_and(|g| winograd::chosen(&g))
+            g.is_some_and(|g| super::super::winograd::chosen(&g))
         }));
     }
 
     #[test]
     fn conv2d_matches_burn_with_autodiff() {
-        for (c, o, k, options) in configs() {
-            check_conv(c, o, k, options.clone(), true, (true, false));
-            check_conv(c, o, k, options.clone(), false, (true, false));
-            check_conv(c, o, k, options.clone(), true, (false, false));
-            check_conv(c, o, k, options, true, (true, true));
-        }
+        both_paths(|| {
+            for (c, o, k, options) in configs() {
+                check_conv(c, o, k, options.clone(), true, (true, false));
+                check_conv(c, o, k, options.clone(), false, (true, false));
+                check_conv(c, o, k, options.clone(), true, (false, false));
+                check_conv(c, o, k, options, true, (true, true));
+            }
+        });
     }
 
     #[test]
     fn conv2d_matches_burn_without_autodiff() {
+        both_paths(conv2d_without_autodiff_matches_burn);
+    }
+
+    fn conv2d_without_autodiff_matches_burn() {
         let device = Device::libtorch();
         for (c, o, k, options) in configs() {
             let x = Tensor::<4>::random([2, c, 9, 8], normal(), &device);

@@ -34,12 +34,13 @@
 //! convolution (F(4×4, 3×3) saves more but loses about two digits in f32, which is why it is not
 //! used here); the tests compare it with im2col to 1e-4 of the largest value.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use gemm::Parallelism;
 
-use super::fused::{self, zeroed_chunks};
-use super::im2col::{Chunk, Chunks, Geometry, Grads, Mat, chunk_gradients, product};
+use super::fused::{self, zeroed_chunks_into};
+use super::im2col::{Chunk, Chunks, Geometry, Grads, Mat, chunk_gradients, product, with_input_grad};
 
 /// Points of a transformed tile (4×4).
 const POINTS: usize = 16;
@@ -85,7 +86,21 @@ pub fn chosen(g: &Geometry) -> bool {
 /// `[O, C, 3, 3]`, `bias` `[O]`; returns `[B, O, OH, OW]`. Panics unless `g` is 3×3 with
 /// stride 1, no dilation and one group ([`applies`] says where it is worth calling).
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
+    // SAFETY: `forward_into` writes every value.
+    unsafe { fused::filled(g.batch * g.output_len(), |out| forward_into(g, x, weight, bias, relu, out)) }.0
+}
+
+/// [`forward`] into `out` (`[B, O, OH, OW]`), which it writes in full.
+pub fn forward_into(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [MaybeUninit<f32>],
+) {
     assert!(computes(g), "Winograd F(2×2, 3×3) cannot compute {g:?}");
+    assert_eq!(out.len(), g.batch * g.output_len(), "conv2d output of {g:?}");
     let u = transform_weights(g, weight);
     let job = Job::new(g, &u);
     let run = |scratch: &mut Scratch, (index, out): (usize, &mut [f32])| {
@@ -96,8 +111,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, re
             job.forward_block(x, &block, out, (bias, relu), scratch);
         }
     };
-    let chunk_len = job.chunks.samples * g.output_len();
-    zeroed_chunks(g.batch * g.output_len(), chunk_len, job.chunks.parallel, run)
+    zeroed_chunks_into(out, job.chunks.samples * g.output_len(), job.chunks.parallel, run)
 }
 
 /// Gradients of `conv2d(x, weight, bias)` given the output gradient `dy` (`[B, O, OH, OW]`);
@@ -109,6 +123,19 @@ pub fn backward(
     weight: &[f32],
     dy: &[f32],
     want_x: bool,
+    relu_output: Option<&[f32]>,
+) -> Grads {
+    with_input_grad(g, want_x, |dx| backward_into(g, x, weight, dy, dx, relu_output))
+}
+
+/// [`backward`] with the input gradient written into `dx` (`[B, C, H, W]`, in full) when given;
+/// the result's `x` is `None`.
+pub fn backward_into(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [MaybeUninit<f32>]>,
     relu_output: Option<&[f32]>,
 ) -> Grads {
     assert!(computes(g), "Winograd F(2×2, 3×3) cannot compute {g:?}");
@@ -126,8 +153,8 @@ pub fn backward(
         }
     };
     let init = || Sums::new(g);
-    let (x_grad, sums) = chunk_gradients(g, job.chunks, (dy, relu_output), want_x, (init, step, Sums::add));
-    Grads { x: x_grad, weight: weight_grad(g, &sums.u), bias: sums.bias }
+    let sums = chunk_gradients(g, job.chunks, (dy, relu_output), dx, (init, step, Sums::add));
+    Grads { x: None, weight: weight_grad(g, &sums.u), bias: sums.bias }
 }
 
 /// Tile rows and columns of one sample's output (the last row or column of tiles may reach one
