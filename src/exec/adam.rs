@@ -17,9 +17,12 @@
 //!
 //! - on f32 Flex tensors, in one parallel pass, with burn's arithmetic in burn's order (so
 //!   results match burn's to float rounding; `tests` below);
-//! - on f32 LibTorch tensors (`--features tch`, CPU or CUDA), in eight in-place libtorch ops
-//!   ([`torch`]). tch 0.22 wraps neither `_fused_adamw_` nor the `_foreach` ops, so this is as
-//!   close to PyTorch's fused step as its API reaches.
+//! - on contiguous f32 LibTorch tensors on the CPU (`--features tch`), in the same parallel
+//!   pass over libtorch's memory: eight libtorch passes there cost ~4 % of a Fashion-MNIST
+//!   step (`perf`, 2026-12-02), each waking libtorch's OpenMP threads;
+//! - on other f32 LibTorch tensors (CUDA), in eight in-place libtorch ops ([`torch`]). tch 0.22
+//!   wraps neither `_fused_adamw_` nor the `_foreach` ops, so this is as close to PyTorch's
+//!   fused step as its API reaches.
 //!
 //! They keep burn's state types (`AdamWState`, `AdamState`), so checkpoints and resumed runs read
 //! the same records. Anything else (another backend, another float type, AMSGrad or cautious
@@ -31,6 +34,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::conv::{FlexTensor, f32_data};
+use super::simd;
 
 /// The moments' hyper-parameters and the weight decay.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -226,13 +230,20 @@ impl Step {
     }
 
     fn run(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
+        let chunk = |(((p, m), v), g)| {
+            simd::dispatch(
+                #[inline(always)]
+                || self.run_chunk(p, m, v, g),
+            )
+        };
         if p.len() <= CHUNK {
-            return self.run_chunk(p, m, v, g);
+            return chunk((((p, m), v), g));
         }
         let chunks = p.par_chunks_mut(CHUNK).zip(m.par_chunks_mut(CHUNK)).zip(v.par_chunks_mut(CHUNK));
-        chunks.zip(g.par_chunks(CHUNK)).for_each(|(((p, m), v), g)| self.run_chunk(p, m, v, g));
+        chunks.zip(g.par_chunks(CHUNK)).for_each(chunk);
     }
 
+    #[inline(always)]
     fn run_chunk(&self, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32]) {
         for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
             let g = match self.l2 {
@@ -262,6 +273,7 @@ mod torch {
     use burn::backend::LibTorch;
     use burn::backend::libtorch::TchTensor;
 
+    use super::super::tch_ops::{cpu_f32, cpu_f32_mut, libtorch_kernels_kept};
     use super::*;
 
     pub(super) fn step<const D: usize>(
@@ -277,7 +289,7 @@ mod torch {
             Some(s) => (s.time + 1, unique(torch(s.moment_1)), unique(torch(s.moment_2))),
             None => (1, zeros_like(&p), zeros_like(&p)),
         };
-        Step::new(hyper, lr, time).run_torch(&mut p.tensor, &mut m.tensor, &mut v.tensor, &g.tensor);
+        Step::new(hyper, lr, time).run_libtorch(&mut p.tensor, &mut m.tensor, &mut v.tensor, &g.tensor);
         let back = Tensor::<D>::from_primitive::<LibTorch>;
         (back(p), AdaptiveMomentumState::new(time, back(m), back(v)))
     }
@@ -292,6 +304,19 @@ mod torch {
     }
 
     impl Step {
+        /// [`Step::run`] on libtorch's CPU memory when all four are contiguous f32 CPU tensors
+        /// (`p`, `m` and `v` are unique: `unique` above), else [`Step::run_torch`].
+        fn run_libtorch(&self, p: &mut tch::Tensor, m: &mut tch::Tensor, v: &mut tch::Tensor, g: &tch::Tensor) {
+            if !libtorch_kernels_kept()
+                && let (Some(g), Some(p), Some(m), Some(v)) =
+                    (cpu_f32(g), cpu_f32_mut(p), cpu_f32_mut(m), cpu_f32_mut(v))
+                && [p.len(), m.len(), v.len()] == [g.len(); 3]
+            {
+                return self.run(p, m, v, g);
+            }
+            self.run_torch(p, m, v, g)
+        }
+
         /// [`Step::run`]'s update, to rounding (`lerp` for the moments' running averages).
         fn run_torch(&self, p: &mut tch::Tensor, m: &mut tch::Tensor, v: &mut tch::Tensor, g: &tch::Tensor) {
             tch::no_grad(|| {
@@ -327,13 +352,13 @@ mod tests {
     use burn::optim::{AdamConfig, AdamWConfig};
     use burn::tensor::Distribution;
 
-    /// The devices with a fused step: Flex, and LibTorch's CPU in a build with `tch`.
+    /// Runs `test` on each device with a fused step: Flex, and in a build with `tch` LibTorch's
+    /// CPU twice, through trainc's pass and through the libtorch ops CUDA tensors take.
     #[allow(deprecated)] // burn-tch is deprecated upstream.
-    fn devices() -> Vec<Device> {
-        let devices = vec![Device::flex()];
+    fn each_path(test: impl Fn(&Device)) {
+        test(&Device::flex());
         #[cfg(feature = "tch")]
-        let devices = [devices, vec![Device::libtorch()]].concat();
-        devices
+        super::super::tch_ops::tests::both_paths(|| test(&Device::libtorch()));
     }
 
     /// Five steps from the same start, burn's optimizer against the fused one: the parameter and
@@ -368,11 +393,11 @@ mod tests {
     fn fused_adamw_matches_burn() {
         let config = AdamWConfig::new().with_weight_decay(0.05).with_epsilon(1e-8);
         let hyper = Hyper { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-8, decay: Decay::Decoupled(0.05) };
-        for device in devices() {
+        each_path(|device| {
             let fused = FusedAdamW { fallback: config.build(), hyper };
             let moments = |s: &AdamWState<2>| [s.momentum.moment_1.clone(), s.momentum.moment_2.clone()];
-            check(&device, config.build(), fused, moments);
-        }
+            check(device, config.build(), fused, moments);
+        });
     }
 
     #[test]
@@ -380,11 +405,11 @@ mod tests {
         for decay in [None, Some(0.01f32)] {
             let config = AdamConfig::new().with_weight_decay(decay.map(WeightDecayConfig::new));
             let hyper = Hyper { beta_1: 0.9, beta_2: 0.999, epsilon: 1e-5, decay: Decay::L2(decay) };
-            for device in devices() {
+            each_path(|device| {
                 let fused = FusedAdam { fallback: config.build(), hyper };
                 let moments = |s: &AdamState<2>| [s.momentum.moment_1.clone(), s.momentum.moment_2.clone()];
-                check(&device, config.build(), fused, moments);
-            }
+                check(device, config.build(), fused, moments);
+            });
         }
     }
 

@@ -27,6 +27,7 @@
 use std::mem::MaybeUninit;
 
 use super::fused::{self, zeroed, zeroed_chunks_into};
+use super::simd;
 use std::ops::Range;
 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -287,20 +288,25 @@ pub fn forward_into(
         let samples = out.len() / g.output_len();
         let x = &x[first * g.input_len()..(first + samples) * g.input_len()];
         let job = Job { g, weight, parallelism: chunks.gemm_parallelism(), relu };
-        match samples {
-            1 => job.forward_sample(x, bias, out, scratch),
-            _ => job.forward_samples(x, bias, out, scratch),
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || match samples {
+                1 => job.forward_sample(x, bias, out, scratch),
+                _ => job.forward_samples(x, bias, out, scratch),
+            },
+        )
     };
     zeroed_chunks_into(out, chunks.samples * g.output_len(), chunks.parallel, run)
 }
 
 /// `row = relu(row)`: the fused `relu`.
+#[inline(always)]
 fn rectify(row: &mut [f32]) {
     row.iter_mut().for_each(|v| *v = fused::relu(*v));
 }
 
 /// `dy` masked by the rectified output `y` ([`fused::relu_grad`]), into `masked`.
+#[inline(always)]
 fn mask_by_output<'b>(dy: &[f32], y: &[f32], masked: &'b mut Vec<f32>) -> &'b [f32] {
     masked.clear();
     masked.extend(dy.iter().zip(y).map(|(&d, &y)| fused::relu_grad(d, y)));
@@ -318,6 +324,7 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// One sample, band by band of output rows: its columns stay in cache.
+    #[inline(always)]
     fn forward_sample(&self, x: &[f32], bias: Option<&[f32]>, out: &mut [f32], scratch: &mut Scratch) {
         let (g, p) = (self.g, self.g.positions());
         for rows in g.bands() {
@@ -340,6 +347,7 @@ impl Job<'_> {
     }
 
     /// Several samples side by side in one product, then spread out to `[samples, O, P]`.
+    #[inline(always)]
     fn forward_samples(&self, x: &[f32], bias: Option<&[f32]>, out: &mut [f32], scratch: &mut Scratch) {
         let g = self.g;
         let width = out.len() / g.output_len() * g.positions();
@@ -358,6 +366,7 @@ impl Job<'_> {
     }
 
     /// The columns of output rows `rows` of one sample, in `buffer`.
+    #[inline(always)]
     fn columns<'b>(&self, x: &[f32], rows: Range<usize>, buffer: &'b mut Vec<f32>) -> &'b [f32] {
         let n = rows.len() * self.g.out[1];
         buffer.resize(self.g.groups * self.g.rows_per_group() * n, 0.0);
@@ -424,6 +433,7 @@ impl Job<'_> {
     }
 
     /// One sample's gradients, band by band of output rows.
+    #[inline(always)]
     fn backward_sample(&self, x: Option<&[f32]>, dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
         let (g, p) = (self.g, self.g.positions());
         let Scratch { columns: buffer, column_grads, .. } = &mut sums.scratch;
@@ -454,6 +464,7 @@ impl Job<'_> {
     }
 
     /// Several samples' gradients in one set of products.
+    #[inline(always)]
     fn backward_samples(&self, x: Option<&[f32]>, dy: &[f32], dx: Option<&mut [f32]>, sums: &mut Sums) {
         let g = self.g;
         let width = dy.len() / g.output_len() * g.positions();
@@ -568,10 +579,13 @@ fn gradients(
     let step = |sums: &mut Sums, chunk: Chunk| {
         let x = x.map(|x| &x[chunk.first * g.input_len()..(chunk.first + chunk.samples) * g.input_len()]);
         let job = Job { g, weight, parallelism: chunks.gemm_parallelism(), relu: false };
-        match chunk.samples {
-            1 => job.backward_sample(x, chunk.dy, chunk.dx, sums),
-            _ => job.backward_samples(x, chunk.dy, chunk.dx, sums),
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || match chunk.samples {
+                1 => job.backward_sample(x, chunk.dy, chunk.dx, sums),
+                _ => job.backward_samples(x, chunk.dy, chunk.dx, sums),
+            },
+        )
     };
     let sums = chunk_gradients(g, chunks, (dy, relu_output), dx, (|| Sums::new(g), step, Sums::add));
     Grads { x: None, weight: sums.weight, bias: sums.bias }
@@ -616,7 +630,10 @@ pub(super) fn chunk_gradients<S: Send>(
         let samples = chunks.samples.min(g.batch - first);
         let outputs = first * g.output_len()..(first + samples) * g.output_len();
         let dy = match relu_output {
-            Some(y) => mask_by_output(&dy[outputs.clone()], &y[outputs], &mut masked),
+            Some(y) => simd::dispatch(
+                #[inline(always)]
+                || mask_by_output(&dy[outputs.clone()], &y[outputs], &mut masked),
+            ),
             None => &dy[outputs],
         };
         step(&mut sums, Chunk { first, samples, dy, dx: dx.map(zeroed) });
@@ -630,6 +647,7 @@ pub(super) fn chunk_gradients<S: Send>(
 }
 
 /// The column matrix of several samples side by side, `[C·kh·kw, samples · OH·OW]`, in `buffer`.
+#[inline(always)]
 fn samples_columns<'a>(g: &Geometry, x: &[f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
     let width = x.len() / g.input_len() * g.positions();
     buffer.resize(g.groups * g.rows_per_group() * width, 0.0);
@@ -667,6 +685,7 @@ impl Tap {
 }
 
 /// The input row under output row `oy` for kernel row `i`, if inside the image.
+#[inline(always)]
 fn input_row(g: &Geometry, oy: usize, i: usize) -> Option<usize> {
     let row = (oy * g.stride[0] + i * g.dilation[0]).checked_sub(g.padding[0].0)?;
     (row < g.input[0]).then_some(row)
@@ -674,6 +693,7 @@ fn input_row(g: &Geometry, oy: usize, i: usize) -> Option<usize> {
 
 /// Writes output rows `rows` of one sample `x` (`[C, H, W]`) into `columns` (rows of `width`),
 /// from column `first`.
+#[inline(always)]
 fn im2col(g: &Geometry, x: &[f32], rows: Range<usize>, columns: &mut [f32], width: usize, first: usize) {
     let ([h, w], [kh, kw], ow) = (g.input, g.kernel, g.out[1]);
     for (c, plane) in x.chunks(h * w).enumerate() {
@@ -706,6 +726,7 @@ fn im2col(g: &Geometry, x: &[f32], rows: Range<usize>, columns: &mut [f32], widt
 
 /// The adjoint of [`im2col`]: adds the column gradients of output rows `rows` of one sample
 /// (from column `first` of rows of `width`) into its input gradient `dx` (`[C, H, W]`).
+#[inline(always)]
 fn col2im(g: &Geometry, columns: &[f32], width: usize, first: usize, rows: Range<usize>, dx: &mut [f32]) {
     let ([h, w], [kh, kw], ow) = (g.input, g.kernel, g.out[1]);
     for (c, plane) in dx.chunks_mut(h * w).enumerate() {
@@ -733,6 +754,7 @@ fn col2im(g: &Geometry, columns: &[f32], width: usize, first: usize, rows: Range
 }
 
 /// `[O, samples · P]` side by side → `[samples, O, P]`.
+#[inline(always)]
 fn spread(g: &Geometry, gathered: &[f32], out: &mut [f32]) {
     let (p, width) = (g.positions(), gathered.len() / g.channels_out);
     for (sample, out) in out.chunks_mut(g.output_len()).enumerate() {
@@ -743,6 +765,7 @@ fn spread(g: &Geometry, gathered: &[f32], out: &mut [f32]) {
 }
 
 /// `[samples, O, P]` → `[O, samples · P]` side by side: the inverse of [`spread`].
+#[inline(always)]
 fn gather(g: &Geometry, dy: &[f32], gathered: &mut [f32]) {
     let (p, width) = (g.positions(), gathered.len() / g.channels_out);
     for (sample, dy) in dy.chunks(g.output_len()).enumerate() {

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod optim;
 pub mod pool;
 pub mod precision;
+mod simd;
 #[cfg(feature = "tch")]
 pub mod tch_ops;
 #[cfg(test)]

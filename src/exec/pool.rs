@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 use super::conv::{FlexTensor, f32_data, flex_tensor, is_flex};
-use super::fused;
+use super::{fused, simd};
 
 /// [`MaxPool2d::forward`], through trainc's kernel for tiling windows on Flex.
 pub fn max_pool2d(m: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
@@ -139,12 +139,18 @@ impl Tiles {
         let mut argmax = vec![0u8; out.len()];
         let planes = out.par_chunks_mut(self.out_plane());
         let planes = planes.zip(argmax.par_chunks_mut(self.out_plane())).zip(x.par_chunks(self.plane()));
-        planes.for_each(|((out, argmax), x)| self.pool_plane(x, fused::zeroed(out), argmax));
+        planes.for_each(|((out, argmax), x)| {
+            simd::dispatch(
+                #[inline(always)]
+                || self.pool_plane(x, fused::zeroed(out), argmax),
+            )
+        });
         argmax
     }
 
     /// One plane, band of `k` input rows by band: each window row is a slice, so the loops
     /// index without bounds checks or divisions.
+    #[inline(always)]
     fn pool_plane(&self, x: &[f32], out: &mut [f32], argmax: &mut [u8]) {
         if self.k == 2 {
             return self.pool_plane_2x2(x, out, argmax);
@@ -170,6 +176,7 @@ impl Tiles {
     /// a window compared with selects instead of branches. On ReLU outputs the branches were
     /// taken at random; the loop over a window's rows and columns was 9.6 % of a Fashion-MNIST
     /// step on `--device tch` (`perf`, issue 17).
+    #[inline(always)]
     fn pool_plane_2x2(&self, x: &[f32], out: &mut [f32], argmax: &mut [u8]) {
         let (w, ow) = (self.shape[3], self.out[1]);
         let bands = x.chunks(2 * w).zip(out.chunks_mut(ow)).zip(argmax.chunks_mut(ow));
@@ -203,7 +210,10 @@ impl Tiles {
         let planes = planes.zip(dy.par_chunks(self.out_plane())).zip(argmax.par_chunks(self.out_plane()));
         planes.for_each(|((dx, dy), argmax)| {
             if k == 2 {
-                return self.unpool_plane_2x2(dy, argmax, dx);
+                return simd::dispatch(
+                    #[inline(always)]
+                    || self.unpool_plane_2x2(dy, argmax, dx),
+                );
             }
             let dx = fused::zeroed(dx);
             let rows = dy.chunks(ow).zip(argmax.chunks(ow));
@@ -218,6 +228,7 @@ impl Tiles {
     /// [`Tiles::unpool_into`] for one plane of 2×2 windows: each window's four gradients written
     /// at once (`dy` at the argmax, zero elsewhere), without zeroing the plane first and scattering;
     /// only a last row or column no window covers is zeroed.
+    #[inline(always)]
     fn unpool_plane_2x2(&self, dy: &[f32], argmax: &[u8], dx: &mut [MaybeUninit<f32>]) {
         let (w, ow) = (self.shape[3], self.out[1]);
         let zero = MaybeUninit::new(0.0);
@@ -238,6 +249,7 @@ impl Tiles {
 
 /// The maximum of a 2×2 window `[top left, top right, bottom left, bottom right]` and its place
 /// (0–3), as the general loop finds it: the last NaN, else the first maximum.
+#[inline(always)]
 fn max_of_window(values: [f32; 4]) -> (f32, u8) {
     let (mut best, mut at) = (values[0], 0);
     for (i, v) in (1..4).zip(values.into_iter().skip(1)) {

@@ -106,6 +106,15 @@ pub fn cpu_f32(t: &tch::Tensor) -> Option<&[f32]> {
     }
 }
 
+/// The values of `t`, mutably, when it is a contiguous f32 tensor on the CPU; `None` otherwise.
+/// The caller owns the storage alone (burn-tch's `can_mut`): libtorch has no borrow checker, so
+/// `&mut` on the `tch::Tensor` is what stands for that here. For the fused optimizer step.
+pub fn cpu_f32_mut(t: &mut tch::Tensor) -> Option<&mut [f32]> {
+    let n = cpu_f32(t)?.len();
+    // SAFETY: as in `cpu_f32`; the `&mut` borrow of `t` is the only access while it lives.
+    Some(unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) })
+}
+
 /// A new contiguous f32 CPU tensor of `shape`, whose values `fill` writes, every one of them,
 /// and what `fill` returns.
 pub fn cpu_f32_filled<R>(shape: &[usize], fill: impl FnOnce(&mut [MaybeUninit<f32>]) -> R) -> (tch::Tensor, R) {
@@ -516,9 +525,9 @@ fn kernel_geometry(x: &TchTensor, weight: &TchTensor, options: &ConvOptions<2>) 
     Geometry::new(dims(&x.tensor)?, dims(&weight.tensor)?, options)
 }
 
-/// `TRAINC_TORCH_CONV=1`: libtorch's own convolutions on the CPU too (oneDNN), to compare; or a
-/// test of that path (`keep_libtorch_kernels`).
-fn libtorch_kernels_kept() -> bool {
+/// `TRAINC_TORCH_CONV=1`: libtorch's own convolutions (oneDNN) and optimizer ops on the CPU
+/// too, to compare; or a test of that path, the one CUDA tensors take (`tests::both_paths`).
+pub(super) fn libtorch_kernels_kept() -> bool {
     static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     #[cfg(test)]
     if tests::LIBTORCH_KERNELS.get() {
@@ -619,7 +628,7 @@ impl<const N: usize> Backward<LibTorch, N> for KernelStep<N> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::testing::{self, assert_close, batch_norms, conv_configs as configs, normal};
     use super::*;
     use burn::tensor::Device;
@@ -644,7 +653,7 @@ mod tests {
     }
 
     /// Runs `test` twice: with trainc's kernels on the CPU, then with libtorch's own.
-    fn both_paths(test: impl Fn()) {
+    pub(in crate::exec) fn both_paths(test: impl Fn()) {
         for kept in [false, true] {
             LIBTORCH_KERNELS.set(kept);
             test();

@@ -41,6 +41,7 @@ use gemm::Parallelism;
 
 use super::fused::{self, zeroed_chunks_into};
 use super::im2col::{Chunk, Chunks, Geometry, Grads, Mat, chunk_gradients, product, with_input_grad};
+use super::simd;
 
 /// Points of a transformed tile (4×4).
 const POINTS: usize = 16;
@@ -107,9 +108,14 @@ pub fn forward_into(
         let first = index * job.chunks.samples;
         let samples = out.len() / g.output_len();
         let x = &x[first * g.input_len()..(first + samples) * g.input_len()];
-        for block in job.blocks(samples) {
-            job.forward_block(x, &block, out, (bias, relu), scratch);
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                for block in job.blocks(samples) {
+                    job.forward_block(x, &block, out, (bias, relu), scratch);
+                }
+            },
+        )
     };
     zeroed_chunks_into(out, job.chunks.samples * g.output_len(), job.chunks.parallel, run)
 }
@@ -144,9 +150,14 @@ pub fn backward_into(
     let step = |sums: &mut Sums, chunk: Chunk| {
         let x = &x[chunk.first * g.input_len()..(chunk.first + chunk.samples) * g.input_len()];
         let mut dx = chunk.dx;
-        for block in job.blocks(chunk.samples) {
-            job.backward_block(x, chunk.dy, dx.as_deref_mut(), &block, sums);
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                for block in job.blocks(chunk.samples) {
+                    job.backward_block(x, chunk.dy, dx.as_deref_mut(), &block, sums);
+                }
+            },
+        );
         let positions = g.positions();
         for (plane, dy) in chunk.dy.chunks(positions).enumerate() {
             sums.bias[plane % g.channels_out] += dy.iter().sum::<f32>();
@@ -305,6 +316,7 @@ impl<'a> Job<'a> {
     }
 
     /// The outputs of one block: transform the input, 16 products, transform back.
+    #[inline(always)]
     fn forward_block(
         &self,
         x: &[f32],
@@ -322,6 +334,7 @@ impl<'a> Job<'a> {
     }
 
     /// One block's share of `dU` and, when `dx` is given, of the input gradient.
+    #[inline(always)]
     fn backward_block(&self, x: &[f32], dy: &[f32], dx: Option<&mut [f32]>, block: &Block, sums: &mut Sums) {
         let (c, o, t) = (self.g.channels_in, self.g.channels_out, block.len(self.tiles));
         let Scratch { v, m, lines } = &mut sums.scratch;
@@ -391,6 +404,7 @@ fn weight_grad(g: &Geometry, du: &[f32]) -> Vec<f32> {
 /// Where padded columns `left` and `left + 1` lie in a row split by column parity (see
 /// [`deinterleave`]): whether `left` is odd, its index in its half, and the next one's index in
 /// the other half.
+#[inline(always)]
 fn split_at_column(left: usize) -> (bool, usize, usize) {
     match left % 2 {
         0 => (false, left / 2, left / 2),
@@ -400,6 +414,7 @@ fn split_at_column(left: usize) -> (bool, usize, usize) {
 
 /// `src`, placed from padded column `left` on, split by column parity: padded column `2k` into
 /// `even[k]` and `2k + 1` into `odd[k]`; every other value of both is set to zero.
+#[inline(always)]
 fn deinterleave(src: &[f32], left: usize, even: &mut [f32], odd: &mut [f32]) {
     let (odd_first, i, j) = split_at_column(left);
     let (first, second) = if odd_first { (odd, even) } else { (even, odd) };
@@ -418,6 +433,7 @@ fn deinterleave(src: &[f32], left: usize, even: &mut [f32], odd: &mut [f32]) {
 }
 
 /// `dst[x] +=` padded column `x + left` of a row split as [`deinterleave`] writes it.
+#[inline(always)]
 fn add_interleaved(even: &[f32], odd: &[f32], left: usize, dst: &mut [f32]) {
     let (first, second) = match split_at_column(left) {
         (false, i, j) => (&even[i..], &odd[j..]),
@@ -435,6 +451,7 @@ fn add_interleaved(even: &[f32], odd: &[f32], left: usize, dst: &mut [f32]) {
 }
 
 /// `dst[2k] = first[k]`, `dst[2k + 1] = second[k]`: a row of outputs from its tiles' two columns.
+#[inline(always)]
 fn interleave(first: &[f32], second: &[f32], dst: &mut [f32]) {
     let middle = dst.len() / 2;
     let mut pairs = dst.chunks_exact_mut(2);
@@ -447,6 +464,7 @@ fn interleave(first: &[f32], second: &[f32], dst: &mut [f32]) {
 }
 
 /// `dst[k] = f(a[k], b[k])` along `dst`.
+#[inline(always)]
 fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
     let n = dst.len();
     let (a, b) = (&a[..n], &b[..n]);
@@ -456,6 +474,7 @@ fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
 }
 
 /// `dst[k] = f(a[k], b[k], c[k], d[k])` along `dst`.
+#[inline(always)]
 fn combine4(dst: &mut [f32], [a, b, c, d]: [&[f32]; 4], f: impl Fn(f32, f32, f32, f32) -> f32) {
     let n = dst.len();
     let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
@@ -465,11 +484,13 @@ fn combine4(dst: &mut [f32], [a, b, c, d]: [&[f32]; 4], f: impl Fn(f32, f32, f32
 }
 
 /// `len` values of `buffer` from `part · len`.
+#[inline(always)]
 fn part(buffer: &[f32], part: usize, len: usize) -> &[f32] {
     &buffer[part * len..][..len]
 }
 
 /// `len` values of `buffer` from `part · len`, mutable.
+#[inline(always)]
 fn part_mut(buffer: &mut [f32], part: usize, len: usize) -> &mut [f32] {
     &mut buffer[part * len..][..len]
 }
@@ -477,6 +498,7 @@ fn part_mut(buffer: &mut [f32], part: usize, len: usize) -> &mut [f32] {
 /// The padded input rows that tile rows `rows` read (`2·rows.start` to `2·rows.end + 1`), split by
 /// row and column parity into part `2·py + px` of `q` (parts of `(rows + 1)·s` values): padded
 /// row `2·(rows.start + r) + py`, column `2k + px` at `r·s + k`; zero outside the image.
+#[inline(always)]
 fn split_plane(g: &Geometry, plane: &[f32], rows: &Range<usize>, s: usize, q: &mut [f32]) {
     let ([h, w], top, left) = (g.input, g.padding[0].0, g.padding[1].0);
     let part_len = (rows.len() + 1) * s;
@@ -497,6 +519,7 @@ fn split_plane(g: &Geometry, plane: &[f32], rows: &Range<usize>, s: usize, q: &m
 /// Per sample and channel, on rows split by parity ([`split_plane`]) every step is a flat loop
 /// over all of the block's tiles: tile `(r, k)` reads padded rows `2r..2r + 4`, which are rows
 /// `r` and `r + 1` of the even and odd parts, and in each its even and odd columns `k`, `k + 1`.
+#[inline(always)]
 fn transform_input(g: &Geometry, tiles: Tiles, x: &[f32], block: &Block, v: &mut [f32], lines: &mut Lines) {
     let (channels, (t, s, len)) = (g.channels_in, block.sizes(tiles));
     let plane_len = g.input[0] * g.input[1];
@@ -530,6 +553,7 @@ fn transform_input(g: &Geometry, tiles: Tiles, x: &[f32], block: &Block, v: &mut
 
 /// `y = Aᵀ M A` for every tile of `block` and output channel, plus the bias, rectified when
 /// `relu`, into the chunk's output `out` (`[samples, O, OH, OW]`); `m` is `[16, O, T]`.
+#[inline(always)]
 fn transform_output(
     g: &Geometry,
     tiles: Tiles,
@@ -573,6 +597,7 @@ fn transform_output(
 /// `dM = A dy Aᵀ` for every tile of `block` and output channel, from the chunk's output
 /// gradient `dy`: `m` is `[16, O, T]`. Phantom tiles get zeros, so they add nothing to `dU`
 /// and `dV`.
+#[inline(always)]
 fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, m: &mut [f32], lines: &mut Lines) {
     let (channels, (t, s, len)) = (g.channels_out, block.sizes(tiles));
     let [oh, ow] = g.out;
@@ -615,6 +640,7 @@ fn transform_output_grad(g: &Geometry, tiles: Tiles, dy: &[f32], block: &Block, 
 /// `B dV Bᵀ` for every tile of `block` and input channel, added into the chunk's input gradient
 /// `dx` (`[samples, C, H, W]`) under each tile; `dv` is `[16, C, T]`. The steps of
 /// [`transform_input`] backwards: tiles that share padded rows and columns add into them.
+#[inline(always)]
 fn add_input_grad(g: &Geometry, tiles: Tiles, dv: &[f32], block: &Block, dx: &mut [f32], lines: &mut Lines) {
     let (channels, (t, s, len)) = (g.channels_in, block.sizes(tiles));
     let ([h, w], top, left) = (g.input, g.padding[0].0, g.padding[1].0);
@@ -657,6 +683,7 @@ fn add_input_grad(g: &Geometry, tiles: Tiles, dv: &[f32], block: &Block, dx: &mu
 }
 
 /// `dst[k] += f(a[k], b[k], c[k], d[k])` along the shorter of `dst` and the four.
+#[inline(always)]
 fn add4(dst: &mut [f32], [a, b, c, d]: [&[f32]; 4], f: impl Fn(f32, f32, f32, f32) -> f32) {
     let n = dst.len().min(a.len());
     let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
