@@ -17,6 +17,11 @@
 //! passed here is `#[inline(always)]`, and so are the kernel functions it calls. Matrix products
 //! stay calls: gemm dispatches by itself (with AVX-512 kernels: its `x86-v4` feature, which
 //! Cargo.toml turns on; 59 → 94 GFLOPS on one core for a Winograd product of the Fashion CNN).
+//!
+//! The dispatch sits in each kernel's worker closure, not once in the shared parallel drivers
+//! (`fused::zeroed_chunks_into`, `im2col::chunk_gradients`): a driver receives the worker as a
+//! closure bound with `let`, which stable Rust cannot mark `#[inline(always)]`, so the worker's
+//! loops would stay compiled for the baseline.
 
 /// `f()`, compiled for the widest vector instructions this CPU has.
 #[inline(always)]
